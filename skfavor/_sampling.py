@@ -1,0 +1,61 @@
+"""Draws of the random directions ω (MATH.md §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def gaussian_weights(n_components: int, n_features: int, random_state) -> np.ndarray:
+    """``n_components`` i.i.d. rows drawn from N(0, I_d).
+
+    Parameters
+    ----------
+    n_components, n_features : int
+        Shape of the result.
+    random_state : numpy.random.RandomState
+        Source of randomness (from :func:`sklearn.utils.check_random_state`).
+
+    Returns
+    -------
+    ndarray of shape (n_components, n_features)
+    """
+    return random_state.standard_normal(size=(n_components, n_features))
+
+
+def orthogonal_weights(n_components: int, n_features: int, random_state) -> np.ndarray:
+    """Block-orthogonal rows, each marginally N(0, I_d) (MATH.md §4).
+
+    Each block of ``d`` rows is the orthogonal factor of the QR decomposition
+    of a ``d × d`` Gaussian matrix, with signs fixed by ``sign(diag R)`` so that
+    it is Haar distributed; each row is then scaled by the norm of a fresh
+    N(0, I_d) vector (a χ_d draw). The last block is truncated.
+
+    Parameters
+    ----------
+    n_components, n_features : int
+        Shape of the result.
+    random_state : numpy.random.RandomState
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of shape (n_components, n_features)
+    """
+    d = n_features
+    n_blocks = -(-n_components // d)
+    blocks = []
+    for _ in range(n_blocks):
+        Q, R = np.linalg.qr(random_state.standard_normal(size=(d, d)))
+        Q *= np.where(np.diag(R) < 0, -1.0, 1.0)
+        norms = np.linalg.norm(random_state.standard_normal(size=(d, d)), axis=1)
+        blocks.append(Q.T * norms[:, None])
+    return np.concatenate(blocks)[:n_components]
+
+
+def draw_weights(
+    n_components: int, n_features: int, random_state, *, orthogonal: bool
+) -> np.ndarray:
+    """Block-orthogonal or i.i.d. Gaussian weights (see the two functions above)."""
+    if orthogonal:
+        return orthogonal_weights(n_components, n_features, random_state)
+    return gaussian_weights(n_components, n_features, random_state)

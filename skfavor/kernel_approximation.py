@@ -1,0 +1,475 @@
+"""Positive random features for the Gaussian (RBF) and softmax kernels."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._closed_forms import FAMILIES
+from ._feature_map import compile_feature_map
+from ._sampling import draw_weights
+from ._statistics import SampleStatistics
+
+_SHARED_PARAMETERS = """n_components : int, default=100
+        Number of random features, the dimensionality of the output.
+
+    kernel : {'rbf', 'softmax'}, default='rbf'
+        Kernel to approximate: ``'rbf'`` is ``exp(-gamma * |x - y|²)``, exactly
+        the kernel of :class:`~sklearn.kernel_approximation.RBFSampler`;
+        ``'softmax'`` is ``exp(gamma * xᵀy)``.
+
+    gamma : 'scale' or float, default=1.0
+        Kernel parameter, > 0. ``'scale'`` uses ``1 / (n_features * X.var())``
+        as :class:`~sklearn.kernel_approximation.RBFSampler` does. The value
+        used is stored in ``gamma_``.
+
+    orthogonal : bool, default=True
+        Draw the random directions in blocks of orthogonal rows with Gaussian
+        marginals (MATH.md §4), which lowers the variance; ``False`` draws them
+        i.i.d. from N(0, I).
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random directions. Pass an int for reproducible features
+        across calls. See :term:`Glossary <random_state>`."""
+
+_SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
+        (n_components, n_features_in_)
+        The raw random directions ω, each row marginally N(0, I).
+
+    gamma_ : float
+        The kernel parameter used (``gamma``, or its value for ``'scale'``).
+
+    center_ : ndarray of shape (n_features_in_,)
+        Origin at which the map is evaluated (``x − center_``): the mean of the
+        query and key means for the Gaussian kernel's data-dependent families
+        (the variance-optimal shift), zeros otherwise.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings."""
+
+
+def _fill_doc(cls):
+    cls.__doc__ = cls.__doc__.replace(
+        "{shared_parameters}", _SHARED_PARAMETERS
+    ).replace("{shared_attributes}", _SHARED_ATTRIBUTES)
+    return cls
+
+
+class _BasePositiveSampler(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Fits one family's closed-form parameters and compiles its feature map.
+
+    Subclasses name their family in :meth:`_family` and may publish its fitted
+    parameters in :meth:`_set_family_attributes`. Data-dependent families
+    evaluate the Gaussian kernel's map at ``x − center_`` (see
+    :meth:`_fit_maps`).
+    """
+
+    _data_dependent = True
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "kernel": [StrOptions({"rbf", "softmax"})],
+        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
+        "orthogonal": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_components=100,
+        kernel="rbf",
+        gamma=1.0,
+        orthogonal=True,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.kernel = kernel
+        self.gamma = gamma
+        self.orthogonal = orthogonal
+        self.random_state = random_state
+
+    def _family(self) -> str:
+        raise NotImplementedError
+
+    def _set_family_attributes(self, params) -> None:
+        """Publish the fitted family parameters as ``*_`` attributes."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, keys=None):
+        """Draw the random directions and fit the family's parameters.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The query set (for a transformer in a pipeline: the training data).
+
+        y : None
+            Ignored; present for API consistency.
+
+        keys : {array-like, sparse matrix} of shape (n_keys, n_features), \
+                default=None
+            The key set. Data-dependent families fit their parameters to the
+            statistics of both sets (MATH.md §2); by default the key set is
+            ``X``.
+
+        Returns
+        -------
+        self : object
+            Fitted sampler.
+        """
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        query_stats = SampleStatistics.from_array(X)
+        if keys is None:
+            key_stats = query_stats
+        else:
+            key_stats = SampleStatistics.from_array(self._check_keys(keys))
+        random_state = check_random_state(self.random_state)
+        self.random_weights_ = draw_weights(
+            self.n_components,
+            X.shape[1],
+            random_state,
+            orthogonal=self.orthogonal,
+        )
+        self.gamma_ = self._resolve_gamma(X)
+        self._fit_maps(query_stats, key_stats)
+        self._n_features_out = self.n_components
+        return self
+
+    def _check_keys(self, keys):
+        keys = check_array(
+            keys, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="keys"
+        )
+        if keys.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"keys has {keys.shape[1]} features, but X has "
+                f"{self.n_features_in_} features; both must have the same width."
+            )
+        return keys
+
+    def _resolve_gamma(self, X) -> float:
+        if self.gamma != "scale":
+            return float(self.gamma)
+        if sp.issparse(X):
+            variance = X.multiply(X).mean() - X.mean() ** 2
+        else:
+            variance = X.var()
+        return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+
+    @property
+    def _scale(self) -> float:
+        """``z = scale · x`` in kernel units (MATH.md §1)."""
+        factor = 2.0 if self.kernel == "rbf" else 1.0
+        return float(np.sqrt(factor * self.gamma_))
+
+    @property
+    def _alpha(self) -> float:
+        return -0.5 if self.kernel == "rbf" else 0.0
+
+    def _fit_maps(self, query_stats, key_stats) -> None:
+        """Fit the family to the statistics and compile the query and key maps.
+
+        The Gaussian kernel is translation invariant but the variance of a
+        positive estimator is not: it grows with ``|x + y − 2c|²`` for the
+        origin ``c`` (MATH.md §5). Data-dependent families therefore shift the
+        origin to ``center_ = (μX + μY) / 2``, which is the optimal shift for
+        GERF and SDERF jointly with their other parameters, and then fit the
+        closed forms to the shifted statistics. The softmax kernel is not
+        translation invariant, so it is never shifted.
+        """
+        n_features = self.n_features_in_
+        if self.kernel == "rbf" and self._data_dependent:
+            center = 0.5 * (query_stats.mean + key_stats.mean)
+        else:
+            center = np.zeros(n_features)
+        scale = self._scale
+        params = FAMILIES[self._family()](
+            query_stats.shifted(center).scaled(scale),
+            key_stats.shifted(center).scaled(scale),
+        )
+        self.center_ = center
+        self._params = params
+        maps = {
+            side: compile_feature_map(
+                self.random_weights_,
+                params,
+                scale=scale,
+                alpha=self._alpha,
+                center=center,
+                side=side,
+            )
+            for side in (("query",) if params.symmetric else ("query", "key"))
+        }
+        self._query_map = maps["query"]
+        self._key_map = maps.get("key", maps["query"])
+        self._set_family_attributes(params)
+
+    def transform(self, X):
+        """Map queries (or, for a symmetric family, any rows) to features φ₁.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to map.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Positive features; ``transform(X) @ transform_keys(Y).T`` is an
+            unbiased estimate of the kernel matrix ``K(X, Y)``.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        return self._query_map.transform(X)
+
+    def transform_keys(self, Y):
+        """Map keys to features φ₂ (the same map as :meth:`transform` when symmetric).
+
+        Parameters
+        ----------
+        Y : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Key rows to map.
+
+        Returns
+        -------
+        Y_new : ndarray of shape (n_samples, n_components)
+            Positive key features.
+        """
+        check_is_fitted(self)
+        Y = validate_data(
+            self, Y, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        return self._key_map.transform(Y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+@_fill_doc
+class PositiveRFSampler(_BasePositiveSampler):
+    """Positive random features of FAVOR+ (PosRF), independent of the data.
+
+    ``φ(x) = M^-½ exp(ωᵀz − ½|z|²)`` (softmax kernel; the Gaussian kernel
+    multiplies by ``exp(-½|z|²)`` once more), with ``z`` the input in kernel
+    units (MATH.md §1, §3).
+
+    Parameters
+    ----------
+    {shared_parameters}
+
+    Attributes
+    ----------
+    {shared_attributes}
+
+    See Also
+    --------
+    GERFSampler : The same map with the optimal ``a`` (lower variance).
+    DERFSampler : Dense-exponential random features (lowest variance).
+    sklearn.kernel_approximation.RBFSampler : Random Fourier features.
+
+    References
+    ----------
+    .. [1] K. Choromanski et al., "Rethinking Attention with Performers",
+       ICLR 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfavor import PositiveRFSampler
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> sampler = PositiveRFSampler(n_components=8, random_state=0).fit(X)
+    >>> features = sampler.transform(X)
+    >>> features.shape, bool((features > 0).all())
+    ((4, 8), True)
+    """
+
+    _data_dependent = False
+
+    def _family(self) -> str:
+        return "posrf"
+
+
+@_fill_doc
+class GERFSampler(_BasePositiveSampler):
+    """Generalised exponential random features with the optimal ``a`` (OPRF).
+
+    The FAVOR++ map ``(1−4a)^{d/4} exp(a|ω|² + √(1−4a) ωᵀz − ½|z|²)`` with ``a``
+    fitted in closed form to the data statistics (MATH.md §3):
+    ``a = a*((tr MX + tr MY + 2 μXᵀμY) / d)``. Symmetric: one map for all rows.
+
+    Parameters
+    ----------
+    {shared_parameters}
+
+    Attributes
+    ----------
+    a_ : float
+        The fitted ``a`` (≤ 0; ``0`` gives :class:`PositiveRFSampler`).
+
+    {shared_attributes}
+
+    See Also
+    --------
+    PositiveRFSampler : ``a = 0``.
+    DERFSampler : One ``a`` per eigen-direction of the data (lower variance).
+
+    References
+    ----------
+    .. [1] V. Likhosherstov et al., "Chefs' Random Tables: Non-Trigonometric
+       Random Features", NeurIPS 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfavor import GERFSampler
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> sampler = GERFSampler(n_components=8, random_state=0).fit(X)
+    >>> round(sampler.a_, 4)
+    -0.3202
+    >>> sampler.transform(X).shape
+    (4, 8)
+    """
+
+    def _family(self) -> str:
+        return "gerf"
+
+    def _set_family_attributes(self, params) -> None:
+        self.a_ = float(params.a[0])
+
+
+@_fill_doc
+class DERFSampler(_BasePositiveSampler):
+    """Dense-exponential random features (FAVOR#): SDERF, ADERF or SADERF.
+
+    All parameters are fitted in closed form to the statistics of the query
+    set ``X`` and the key set ``keys`` (MATH.md §3):
+
+    * ``'sderf'`` (symmetric, the default): one ``a_l`` per eigen-direction of
+      ``MXY``; one map for every row, so it is correct in a ``Pipeline``.
+    * ``'aderf'`` (asymmetric): GERF on ``T₁x`` for queries and ``T₂y`` for keys,
+      with ``T₁ᵀT₂ = I`` fitted to the two sets' second moments.
+    * ``'saderf'`` (asymmetric): the same with diagonal ``T₁ = Ψ``,
+      ``T₂ = Ψ⁻¹``.
+
+    Asymmetric variants only pay off when queries and keys are distributed
+    differently; use :meth:`transform` for queries and :meth:`transform_keys`
+    for keys. A linear model in a ``Pipeline`` sees one map only, so use the
+    symmetric ``'sderf'`` there.
+
+    Parameters
+    ----------
+    variant : {'sderf', 'aderf', 'saderf'}, default='sderf'
+        Which dense-exponential family to fit.
+
+    {shared_parameters}
+
+    Attributes
+    ----------
+    a_ : ndarray of shape (n_features_in_,)
+        The fitted ``a_l`` of each direction of the frame (all ≤ 0; constant
+        for the asymmetric variants).
+
+    frame_ : ndarray of shape (n_features_in_, n_features_in_)
+        Orthonormal frame ``R`` of the directions (``ω' = R ω``): the transposed
+        eigenvectors of ``MXY`` for ``'sderf'``, the identity otherwise.
+
+    query_transform_ : ndarray of shape (n_features_in_, n_features_in_)
+        Linear map ``T₁`` applied to queries in kernel units, in the frame
+        (the identity for ``'sderf'``, ``Ψ`` for ``'saderf'``).
+
+    key_transform_ : ndarray of shape (n_features_in_, n_features_in_)
+        Linear map ``T₂`` applied to keys; ``T₁ᵀT₂ = I``.
+
+    {shared_attributes}
+
+    See Also
+    --------
+    GERFSampler : One ``a`` for all directions.
+    sklearn.kernel_approximation.RBFSampler : Random Fourier features.
+
+    Notes
+    -----
+    Eigenvalues and diagonals of singular second moments (one-hot or constant
+    columns) are floored at ``1e-6`` times their maximum (MATH.md §6).
+
+    References
+    ----------
+    .. [1] V. Likhosherstov, K. Choromanski, A. Dubey, F. Liu, T. Sarlos and
+       A. Weller, "Dense-Exponential Random Features: Sharp Positive Estimators
+       of the Gaussian Kernel", NeurIPS 2023 (arXiv:2302.00787).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skfavor import DERFSampler
+    >>> X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    >>> model = make_pipeline(
+    ...     DERFSampler(n_components=200, gamma=0.05, random_state=0), Ridge()
+    ... )
+    >>> model.fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BasePositiveSampler._parameter_constraints,
+        "variant": [StrOptions({"sderf", "aderf", "saderf"})],
+    }
+
+    def __init__(
+        self,
+        variant="sderf",
+        *,
+        n_components=100,
+        kernel="rbf",
+        gamma=1.0,
+        orthogonal=True,
+        random_state=None,
+    ):
+        super().__init__(
+            n_components=n_components,
+            kernel=kernel,
+            gamma=gamma,
+            orthogonal=orthogonal,
+            random_state=random_state,
+        )
+        self.variant = variant
+
+    def _family(self) -> str:
+        return self.variant
+
+    def _set_family_attributes(self, params) -> None:
+        d = params.a.shape[0]
+
+        def full(T):
+            if T is None:
+                return np.eye(d)
+            return np.diag(T) if T.ndim == 1 else T
+
+        self.a_ = params.a
+        self.frame_ = full(params.frame)
+        self.query_transform_ = full(params.query_transform)
+        self.key_transform_ = full(params.key_transform)

@@ -1,0 +1,26 @@
+"""scikit-learn's estimator checks on every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
+
+ESTIMATORS = [
+    PositiveRFSampler(),
+    GERFSampler(),
+    DERFSampler(variant="sderf"),
+    DERFSampler(variant="aderf"),
+    DERFSampler(variant="saderf"),
+    # The checks' data reach |x|² of 2·10⁴: a softmax kernel of gamma=1 would be
+    # e^20000 there, so this instance uses a gamma that suits that scale.
+    DERFSampler(variant="sderf", kernel="softmax", gamma=1e-4, orthogonal=False),
+]
+
+#: Checks expected to fail, with the reason for each. Keep it empty.
+EXPECTED_FAILED_CHECKS: dict = {}
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
