@@ -5,7 +5,6 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -136,20 +135,77 @@ class _BasePositiveSampler(
             Fitted sampler.
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
-        query_stats = SampleStatistics.from_array(X)
-        if keys is None:
-            key_stats = query_stats
+        self._draw_weights()
+        self._query_statistics = SampleStatistics.from_array(X)
+        self._key_statistics = None
+        if keys is not None:
+            self._key_statistics = SampleStatistics.from_array(self._check_keys(keys))
+        return self._refit()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, keys=None):
+        """Accumulate the statistics of a chunk of data and refit the parameters.
+
+        The random directions are drawn on the first call; the float64
+        statistics (MATH.md §2) are sums, so after any sequence of calls the
+        sampler equals :meth:`fit` on the concatenated chunks (same
+        ``random_state``), up to rounding.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of the query set.
+
+        y : None
+            Ignored; present for API consistency.
+
+        keys : {array-like, sparse matrix} of shape (n_keys, n_features), \
+                default=None
+            A chunk of the key set. As long as no call has passed keys, the key
+            statistics are those of the queries.
+
+        Returns
+        -------
+        self : object
+            Fitted sampler.
+        """
+        first_call = not hasattr(self, "random_weights_")
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            reset=first_call,
+        )
+        chunk = SampleStatistics.from_array(X)
+        if first_call:
+            self._draw_weights()
+            self._query_statistics, self._key_statistics = chunk, None
         else:
-            key_stats = SampleStatistics.from_array(self._check_keys(keys))
-        random_state = check_random_state(self.random_state)
+            self._query_statistics = self._query_statistics + chunk
+        if keys is not None:
+            key_chunk = SampleStatistics.from_array(self._check_keys(keys))
+            self._key_statistics = (
+                key_chunk
+                if self._key_statistics is None
+                else self._key_statistics + key_chunk
+            )
+        return self._refit()
+
+    def _draw_weights(self) -> None:
         self.random_weights_ = draw_weights(
             self.n_components,
-            X.shape[1],
-            random_state,
+            self.n_features_in_,
+            check_random_state(self.random_state),
             orthogonal=self.orthogonal,
         )
-        self.gamma_ = self._resolve_gamma(X)
-        self._fit_maps(query_stats, key_stats)
+
+    def _refit(self):
+        """Resolve gamma and fit the family to the accumulated statistics."""
+        queries = self._query_statistics
+        keys = queries if self._key_statistics is None else self._key_statistics
+        self.gamma_ = self._resolve_gamma(queries)
+        self._fit_maps(queries, keys)
         self._n_features_out = self.n_components
         return self
 
@@ -164,14 +220,18 @@ class _BasePositiveSampler(
             )
         return keys
 
-    def _resolve_gamma(self, X) -> float:
+    def _resolve_gamma(self, queries: SampleStatistics) -> float:
+        """``gamma``, or ``1 / (n_features · Var)`` over all entries for 'scale'.
+
+        The variance of all entries of X comes from the statistics, so that
+        :meth:`partial_fit` and :meth:`fit` agree.
+        """
         if self.gamma != "scale":
             return float(self.gamma)
-        if sp.issparse(X):
-            variance = X.multiply(X).mean() - X.mean() ** 2
-        else:
-            variance = X.var()
-        return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+        n_entries = queries.n_samples * self.n_features_in_
+        mean = queries.sum.sum() / n_entries
+        variance = np.trace(queries.outer_sum) / n_entries - mean**2
+        return 1.0 / (self.n_features_in_ * variance) if variance > 0 else 1.0
 
     @property
     def _scale(self) -> float:

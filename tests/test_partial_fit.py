@@ -1,0 +1,97 @@
+"""Streaming: partial_fit over chunks equals fit on the whole (issue 5)."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.kernel_approximation import RBFSampler
+
+from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
+
+SAMPLERS = [
+    PositiveRFSampler,
+    GERFSampler,
+    lambda **kw: DERFSampler("sderf", **kw),
+    lambda **kw: DERFSampler("aderf", **kw),
+    lambda **kw: DERFSampler("saderf", **kw),
+]
+
+
+def _chunks(A, sizes):
+    bounds = np.cumsum([0, *sizes])
+    return [A[start:stop] for start, stop in itertools.pairwise(bounds)]
+
+
+def _assert_same_sampler(streamed, whole, X, Y):
+    np.testing.assert_array_equal(streamed.random_weights_, whole.random_weights_)
+    assert streamed.gamma_ == pytest.approx(whole.gamma_, rel=1e-10)
+    np.testing.assert_allclose(streamed.center_, whole.center_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(streamed.transform(X), whole.transform(X), rtol=1e-10)
+    np.testing.assert_allclose(
+        streamed.transform_keys(Y), whole.transform_keys(Y), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "softmax"])
+@pytest.mark.parametrize("make", SAMPLERS)
+def test_partial_fit_equals_fit_on_the_concatenation(make, kernel):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)) * 0.5 + 0.2
+    Y = rng.normal(size=(70, 4)) * np.array([0.2, 0.4, 0.6, 0.8])
+    params = dict(n_components=37, kernel=kernel, gamma="scale", random_state=3)
+    whole = make(**params).fit(X, keys=Y)
+    streamed = make(**params)
+    for x_chunk, y_chunk in zip(
+        _chunks(X, [10, 50, 30]), _chunks(Y, [5, 5, 60]), strict=True
+    ):
+        streamed.partial_fit(x_chunk, keys=y_chunk)
+    _assert_same_sampler(streamed, whole, X, Y)
+
+
+def test_partial_fit_without_keys_uses_the_queries():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 3))
+    whole = DERFSampler("aderf", random_state=0).fit(X)
+    streamed = DERFSampler("aderf", random_state=0)
+    for chunk in _chunks(X, [1, 29, 30]):
+        streamed.partial_fit(chunk)
+    _assert_same_sampler(streamed, whole, X, X)
+
+
+def test_partial_fit_accepts_sparse_and_float32_chunks():
+    rng = np.random.default_rng(2)
+    # values exact in float32, so that the float32 chunk carries the same data
+    X = rng.normal(size=(40, 5)).astype(np.float32).astype(np.float64)
+    whole = DERFSampler(random_state=0).fit(X)
+    streamed = DERFSampler(random_state=0)
+    streamed.partial_fit(sp.csr_matrix(X[:20]))
+    streamed.partial_fit(X[20:].astype(np.float32))
+    _assert_same_sampler(streamed, whole, X, X)
+
+
+def test_partial_fit_checks_the_number_of_features():
+    sampler = GERFSampler().partial_fit(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="4 features"):
+        sampler.partial_fit(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="keys has 2 features"):
+        sampler.partial_fit(np.ones((3, 4)), keys=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        sampler.partial_fit(np.full((2, 4), np.nan))
+
+
+def test_fit_after_partial_fit_starts_afresh():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 3))
+    sampler = GERFSampler(random_state=0).partial_fit(X + 5.0)
+    sampler.fit(X)
+    _assert_same_sampler(sampler, GERFSampler(random_state=0).fit(X), X, X)
+
+
+def test_gamma_scale_matches_rbf_sampler():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 6)) * 3 + 1
+    for data in (X, sp.csr_matrix(X)):
+        ours = GERFSampler(gamma="scale").fit(data)
+        theirs = RBFSampler(gamma="scale").fit(data)
+        assert ours.gamma_ == pytest.approx(theirs._gamma, rel=1e-10)
