@@ -1,0 +1,234 @@
+"""Nadaraya–Watson estimators against dense exact-kernel and direct computations."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import logsumexp
+from sklearn.kernel_approximation import RBFSampler
+
+from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor.kernel_regression import (
+    NadarayaWatsonClassifier,
+    NadarayaWatsonRegressor,
+    NonPositiveDenominatorWarning,
+)
+from skfavor.metrics import log_variance
+
+SAMPLERS = [
+    PositiveRFSampler(n_components=64, gamma=0.5, random_state=0),
+    GERFSampler(n_components=64, gamma=0.5, random_state=0),
+    DERFSampler("sderf", n_components=64, gamma=0.5, random_state=0),
+    DERFSampler("aderf", n_components=64, gamma=0.5, random_state=0),
+    DERFSampler("saderf", n_components=64, gamma=0.5, random_state=0),
+    RBFSampler(n_components=64, gamma=0.5, random_state=0),
+]
+
+
+def _data(n_train=80, n_test=30, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X_train = rng.normal(size=(n_train, d))
+    X_test = rng.normal(0.3, 0.7, size=(n_test, d))
+    y_train = np.sin(X_train).sum(1)
+    return X_train, X_test, y_train
+
+
+def _exact_log_weights(X_test, X_train, gamma):
+    sq = ((X_test[:, None, :] - X_train[None, :, :]) ** 2).sum(-1)
+    return -gamma * sq
+
+
+def _direct_parts(sampler, X_train, X_test, targets):
+    """The unstabilised formula of the issue, with the sampler's public API."""
+    sampler = sampler.fit(X_train)
+    keys = getattr(sampler, "transform_keys", sampler.transform)(X_train)
+    queries = sampler.transform(X_test)
+    return queries @ (keys.T @ targets), queries @ keys.sum(0)
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=lambda s: repr(s)[:40])
+def test_regressor_is_the_direct_ratio(sampler):
+    """Stabilisation cancels: same predictions as φ₁(x)ᵀΣφ₂y / φ₁(x)ᵀΣφ₂."""
+    X_train, X_test, y_train = _data()
+    numerators, denominators = _direct_parts(sampler, X_train, X_test, y_train)
+    positive = denominators > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonPositiveDenominatorWarning)
+        y_pred = NadarayaWatsonRegressor(sampler).fit(X_train, y_train).predict(X_test)
+    np.testing.assert_allclose(
+        y_pred[positive], numerators[positive] / denominators[positive], rtol=1e-10
+    )
+    np.testing.assert_allclose(y_pred[~positive], y_train.mean())
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=lambda s: repr(s)[:40])
+def test_classifier_is_the_direct_vote(sampler):
+    X_train, X_test, y_train = _data()
+    labels = np.digitize(y_train, [-1.0, 0.5])
+    one_hot = (labels[:, None] == np.arange(3)).astype(float)
+    votes, totals = _direct_parts(sampler, X_train, X_test, one_hot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonPositiveDenominatorWarning)
+        y_pred = NadarayaWatsonClassifier(sampler).fit(X_train, labels).predict(X_test)
+    positive = totals > 0
+    np.testing.assert_array_equal(y_pred[positive], votes[positive].argmax(1))
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        GERFSampler(n_components=20_000, gamma=0.5, random_state=0),
+        DERFSampler("sderf", n_components=20_000, gamma=0.5, random_state=0),
+        DERFSampler("aderf", n_components=20_000, gamma=0.5, random_state=0),
+        RBFSampler(n_components=20_000, gamma=0.5, random_state=0),
+    ],
+    ids=lambda s: repr(s)[:40],
+)
+def test_predictions_approach_the_exact_kernel(sampler):
+    """With many features both estimators match a dense exact-kernel computation.
+
+    The relative error of a kernel estimate from ``M`` features is about
+    ``√(Var/K² / M)`` with the single-feature ``Var`` of MATH.md §5; the
+    tolerance is four times its geometric mean over the pairs (≈ 0.06 for the
+    positive families here, ≈ 0.3 for random Fourier features), in units of
+    the targets, whose spread is about 1.
+    """
+    X_train, X_test, y_train = _data()
+    log_w = _exact_log_weights(X_test, X_train, 0.5)
+    weights = np.exp(log_w - logsumexp(log_w, axis=1, keepdims=True))
+    exact = weights @ y_train
+    regressor = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+    log_relative = log_variance(regressor.sampler_, X_test, X_train) - 2 * log_w
+    tolerance = 4 * np.sqrt(np.exp(log_relative.mean()) / sampler.n_components)
+    assert np.abs(regressor.predict(X_test) - exact).max() < tolerance
+
+    labels = np.digitize(y_train, [-1.0, 0.5])
+    exact_votes = weights @ (labels[:, None] == np.arange(3))
+    classifier = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+    y_class = classifier.predict(X_test)
+    # Near-ties between classes may go either way; require agreement elsewhere.
+    top2 = np.sort(exact_votes, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > tolerance
+    assert clear.sum() >= 5
+    np.testing.assert_array_equal(y_class[clear], exact_votes[clear].argmax(1))
+
+
+def test_fitted_key_sums_are_the_scaled_key_features():
+    X_train, _, y_train = _data()
+    sampler = DERFSampler("aderf", n_components=32, gamma=0.5, random_state=0)
+    model = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+    keys = model.sampler_.transform_keys(X_train)
+    scale = np.exp(model.key_log_shift_)
+    np.testing.assert_allclose(model.key_sums_[:, 0] * scale, keys.T @ y_train)
+    np.testing.assert_allclose(model.key_totals_ * scale, keys.sum(0))
+    assert model.key_sums_.shape == (32, 1)
+
+
+@pytest.mark.parametrize("family", [PositiveRFSampler, GERFSampler, DERFSampler])
+def test_rows_whose_features_underflow_are_still_predicted(family):
+    """Rows at |x| = 30 underflow in ``transform`` but not in the stabilised ratio."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-1, 0.3, (50, 1)), rng.normal(1, 0.3, (50, 1))])
+    y = np.repeat([0, 1], 50)
+    far = np.array([[-30.0], [30.0]])
+    sampler = family(n_components=50, gamma=0.5, random_state=0)
+    with pytest.warns(UnderflowWarning):
+        sampler.fit(X).transform(far)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        classifier = NadarayaWatsonClassifier(sampler).fit(X, y)
+        regressor = NadarayaWatsonRegressor(sampler).fit(X, y.astype(float))
+        np.testing.assert_array_equal(classifier.predict(far), [0, 1])
+        y_far = regressor.predict(far)
+    # Positive weights: a convex combination leaning to the nearer cluster.
+    assert 0 <= y_far[0] < 0.1 and 0.9 < y_far[1] <= 1
+
+
+def test_signed_features_fall_back_when_the_total_weight_is_not_positive():
+    X_train, X_test, y_train = _data(n_test=200)
+    sampler = RBFSampler(n_components=2, gamma=0.5, random_state=0)
+    regressor = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+    totals = regressor.sampler_.transform(X_test) @ regressor.key_totals_
+    bad = totals <= 0
+    assert 0 < bad.sum() < bad.size
+    with pytest.warns(NonPositiveDenominatorWarning, match=f"{bad.sum()} of 200"):
+        y_pred = regressor.predict(X_test)
+    np.testing.assert_allclose(y_pred[bad], y_train.mean())
+    assert np.all(np.isfinite(y_pred))
+
+    labels = np.where(y_train > 1.0, "high", "low")
+    classifier = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+    with pytest.warns(NonPositiveDenominatorWarning):
+        y_class = classifier.predict(X_test)
+    majority = "low" if (labels == "low").sum() > (labels == "high").sum() else "high"
+    assert np.all(y_class[bad] == majority)
+
+
+@pytest.mark.parametrize("variant", ["sderf", "aderf", "saderf"])
+def test_transductive_refits_queries_on_the_batch(variant):
+    X_train, X_test, y_train = _data()
+    sampler = DERFSampler(variant, n_components=64, gamma=0.5, random_state=3)
+    model = NadarayaWatsonRegressor(sampler, transductive=True).fit(X_train, y_train)
+    assert not hasattr(model, "key_sums_")
+    refit = DERFSampler(variant, n_components=64, gamma=0.5, random_state=3)
+    refit.fit(X_test, keys=X_train)
+    np.testing.assert_array_equal(refit.random_weights_, model.sampler_.random_weights_)
+    queries = refit.transform(X_test)
+    keys = refit.transform_keys(X_train)
+    expected = queries @ (keys.T @ y_train) / (queries @ keys.sum(0))
+    np.testing.assert_allclose(model.predict(X_test), expected, rtol=1e-10)
+    # The documented batch dependence: a sub-batch has other query statistics.
+    assert not np.allclose(model.predict(X_test[:5]), expected[:5], rtol=1e-6)
+
+
+def test_transductive_fixes_the_seed_of_an_unseeded_sampler():
+    X_train, X_test, y_train = _data()
+    model = NadarayaWatsonRegressor(
+        DERFSampler("aderf", n_components=16, gamma=0.5), transductive=True
+    ).fit(X_train, y_train)
+    assert isinstance(model.sampler_.random_state, int)
+    assert model.sampler.random_state is None
+    np.testing.assert_array_equal(model.predict(X_test), model.predict(X_test))
+
+
+def test_transductive_needs_transform_keys():
+    X_train, _, y_train = _data()
+    model = NadarayaWatsonRegressor(RBFSampler(), transductive=True)
+    with pytest.raises(ValueError, match=r"transductive=True.*RBFSampler"):
+        model.fit(X_train, y_train)
+
+
+def test_default_sampler_is_sderf():
+    X_train, _, y_train = _data()
+    model = NadarayaWatsonRegressor().fit(X_train, y_train)
+    assert isinstance(model.sampler_, DERFSampler)
+    assert model.sampler_.variant == "sderf"
+    assert model.sampler is None
+
+
+def test_classifier_labels_and_multioutput_regression():
+    X_train, X_test, y_train = _data()
+    labels = np.where(y_train > 0, "pos", "neg")
+    sampler = GERFSampler(n_components=32, gamma=0.5, random_state=0)
+    classifier = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+    np.testing.assert_array_equal(classifier.classes_, ["neg", "pos"])
+    assert set(classifier.predict(X_test)) <= {"neg", "pos"}
+
+    Y = np.column_stack([y_train, -2 * y_train])
+    regressor = NadarayaWatsonRegressor(sampler).fit(X_train, Y)
+    Y_pred = regressor.predict(X_test)
+    assert Y_pred.shape == (X_test.shape[0], 2)
+    np.testing.assert_allclose(Y_pred[:, 1], -2 * Y_pred[:, 0])
+
+
+def test_sparse_input_gives_the_dense_predictions():
+    X_train, X_test, y_train = _data()
+    sampler = DERFSampler("aderf", n_components=32, gamma=0.5, random_state=0)
+    dense = NadarayaWatsonRegressor(sampler).fit(X_train, y_train).predict(X_test)
+    sparse = (
+        NadarayaWatsonRegressor(sampler)
+        .fit(sp.csr_matrix(X_train), y_train)
+        .predict(sp.csr_matrix(X_test))
+    )
+    np.testing.assert_allclose(sparse, dense, rtol=1e-10)
