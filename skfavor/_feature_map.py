@@ -15,14 +15,19 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
+import functools
+import threading
 import warnings
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import cpu_count
 from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
+from threadpoolctl import ThreadpoolController
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class FrameParameters:
 
 @dataclass(frozen=True)
 class FeatureMap:
-    """``φ(x) = exp(x Wᵀ + offset + q(x))``, evaluated in row chunks.
+    """``φ(x) = exp(x Wᵀ + offset + q(x))``, evaluated in row blocks (MATH.md §3, §6).
 
     Parameters
     ----------
@@ -82,63 +87,104 @@ class FeatureMap:
     quadratic : float or ndarray
         The per-row term ``q(x) = xᵀ C x``: a float ``c`` means ``C = c I``, a
         1-D array a diagonal ``C``, a 2-D array a full ``C``.
+
+    Notes
+    -----
+    Evaluation writes the product ``x Wᵀ`` of each block of rows straight
+    into that block of the output, adds the offset and the row term and
+    exponentiates in place while the block is still in the cache, so the only
+    full-size array is the output. Blocks are shared out to threads (numpy's
+    ufuncs and BLAS release the GIL) with BLAS held to one thread meanwhile.
+    Each output row depends on its input row alone, so the result does not
+    depend on the blocks or the number of threads beyond rounding.
     """
 
     weights: np.ndarray
     offset: np.ndarray
     quadratic: float | np.ndarray
+    _cast: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _terms(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.generic]:
+        """``Wᵀ``, offset and ``C`` in ``dtype``, cast once and cached."""
+        terms = self._cast.get(dtype)
+        if terms is None:
+            C = self.quadratic
+            terms = (
+                self.weights.astype(dtype, copy=False).T,
+                self.offset.astype(dtype, copy=False),
+                dtype.type(C) if np.ndim(C) == 0 else C.astype(dtype, copy=False),
+            )
+            self._cast[dtype] = terms
+        return terms
 
     def row_term(self, X) -> np.ndarray:
         """``q(x)`` for each row of ``X`` (dense or sparse), in ``X``'s dtype."""
-        C = self.quadratic
-        if np.ndim(C) == 0:
-            return row_norms(X, squared=True) * X.dtype.type(C)
-        C = C.astype(X.dtype, copy=False)
-        if C.ndim == 1:
-            if sp.issparse(X):
-                return np.asarray(X.multiply(X) @ C).ravel()
-            return (X * X) @ C
-        XC = safe_sparse_dot(X, C)
-        if sp.issparse(X):
-            return np.asarray(X.multiply(XC).sum(axis=1)).ravel()
-        return np.einsum("ij,ij->i", XC, X)
+        X = _floating(X)
+        return _row_term(X, self._terms(X.dtype)[2])
 
-    def log_features(self, X) -> np.ndarray:
-        """Logarithm of the features of each row of ``X``."""
-        dtype = X.dtype
-        out = safe_sparse_dot(X, self.weights.astype(dtype, copy=False).T)
-        out = np.asarray(out)
-        out += self.offset.astype(dtype, copy=False)
-        out += self.row_term(X)[:, None]
+    def log_features(self, X, *, n_threads: int | None = None) -> np.ndarray:
+        """Logarithm of the features of each row of ``X`` (dense or sparse).
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Rows in float32 or float64; the result has their dtype.
+        n_threads : int, default=None
+            Threads to use; ``None`` uses as many as BLAS may (see
+            :meth:`transform`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            ``x Wᵀ + offset + q(x)`` of each row.
+        """
+        out, _, _ = self._evaluate(X, exponentiate=False, n_threads=n_threads)
         return out
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, *, n_threads: int | None = None) -> np.ndarray:
         """Features of each row of ``X``; warns or raises on over/underflow.
 
-        The work is split in row chunks sized by scikit-learn's
-        ``working_memory`` so that no temporary besides the output is of the
-        output's size; each output row depends on its input row alone.
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Rows in float32 or float64; the result has their dtype.
+        n_threads : int, default=None
+            Threads that evaluate blocks of rows. ``None`` uses as many as
+            BLAS may use now (so ``threadpoolctl.threadpool_limits`` and the
+            limits joblib sets in its workers apply), at most the number of
+            CPUs. Rows are cut in blocks of at most
+            ``sklearn.get_config()['working_memory']`` MiB and of a few hundred
+            KiB, so that each block stays in the cache between the product and
+            the exponential.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            The positive features.
+
+        Raises
+        ------
+        FloatingPointError
+            If a feature overflows to inf (MATH.md §6).
+
+        Warns
+        -----
+        UnderflowWarning
+            If all the features of some rows underflow to 0 (MATH.md §6).
         """
+        out, n_overflow, n_underflow = self._evaluate(
+            X, exponentiate=True, n_threads=n_threads
+        )
         n_samples = X.shape[0]
-        n_components = self.weights.shape[0]
-        out = np.empty((n_samples, n_components), dtype=X.dtype)
-        chunk = _chunk_rows(n_components * X.dtype.itemsize, n_samples)
-        n_underflow = 0
         advice = "scale the inputs down or lower gamma" + (
             ", or pass float64 inputs" if X.dtype == np.float32 else ""
         )
-        for rows in gen_batches(n_samples, chunk):
-            block = self.log_features(X[rows])
-            with np.errstate(over="ignore"):
-                np.exp(block, out=block)
-            top = block.max(axis=1, initial=-np.inf)
-            if not np.all(np.isfinite(top)):
-                raise FloatingPointError(
-                    f"The random features overflow to inf in {X.dtype} for some "
-                    f"input rows: the inputs are too large for this kernel; {advice}."
-                )
-            n_underflow += int(np.count_nonzero(top == 0))
-            out[rows] = block
+        if n_overflow:
+            raise FloatingPointError(
+                f"The random features overflow to inf in {X.dtype} for "
+                f"{n_overflow} of {n_samples} input rows: the inputs are too large "
+                f"for this kernel; {advice}."
+            )
         if n_underflow:
             warnings.warn(
                 f"The random features of {n_underflow} of {n_samples} rows all "
@@ -149,11 +195,133 @@ class FeatureMap:
             )
         return out
 
+    def _evaluate(self, X, *, exponentiate: bool, n_threads: int | None):
+        """Fill the output block by block; count overflowing and all-zero rows."""
+        X = _floating(X)
+        n_samples = X.shape[0]
+        W_T, offset, C = self._terms(X.dtype)
+        out = np.empty((n_samples, W_T.shape[1]), dtype=X.dtype)
+        rows_per_block = _block_rows(out.strides[0], n_samples)
+        blocks = gen_batches(n_samples, rows_per_block)
+        n_blocks = -(-n_samples // rows_per_block)
+        lock = threading.Lock()
+        counts = [0, 0]
 
-def _chunk_rows(row_bytes: int, n_rows: int) -> int:
-    """Rows per chunk so that one chunk fits scikit-learn's ``working_memory``."""
-    budget = get_config()["working_memory"] * 2**20
+        def work() -> None:
+            n_overflow = n_underflow = 0
+            with np.errstate(over="ignore"):
+                while True:
+                    # Blocks are handed out one at a time rather than split up
+                    # front, so that a thread slowed down by other processes on
+                    # a shared machine takes fewer of them.
+                    with lock:
+                        rows = next(blocks, None)
+                    if rows is None:
+                        break
+                    block = out[rows]
+                    if sp.issparse(X):
+                        block[...] = X[rows] @ W_T
+                    else:
+                        np.matmul(X[rows], W_T, out=block)
+                    block += offset
+                    block += _row_term(X[rows], C)[:, None]
+                    if exponentiate:
+                        np.exp(block, out=block)
+                        top = block.max(axis=1, initial=-np.inf)
+                        n_overflow += int(np.count_nonzero(~np.isfinite(top)))
+                        n_underflow += int(np.count_nonzero(top == 0))
+            with lock:
+                counts[0] += n_overflow
+                counts[1] += n_underflow
+
+        if n_threads is None:
+            n_threads = _default_threads()
+        # A thread costs about as much to start as a few blocks cost to fill.
+        n_threads = min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD)
+        if n_blocks == 1:
+            work()
+        else:
+            # BLAS gets one thread per block whatever the number of our own
+            # threads, so that the blocks' products, and so the results, do
+            # not depend on it.
+            with _blas_threads(1):
+                if n_threads <= 1:
+                    work()
+                else:
+                    with ThreadPoolExecutor(n_threads - 1) as pool:
+                        helpers = [pool.submit(work) for _ in range(n_threads - 1)]
+                        work()
+                        for helper in helpers:
+                            helper.result()
+        return out, counts[0], counts[1]
+
+
+def _floating(X):
+    """``X`` itself if float32 or float64, else ``X`` in float64."""
+    if X.dtype in (np.float32, np.float64):
+        return X
+    return X.astype(np.float64)
+
+
+def _row_term(X, C) -> np.ndarray:
+    """``xᵀ C x`` for each row of ``X``, with ``C`` a scalar, diagonal or matrix."""
+    if np.ndim(C) == 0:
+        if sp.issparse(X):
+            return row_norms(X, squared=True) * C
+        # einsum directly: row_norms costs more than the sum for a small block.
+        squares = np.einsum("ij,ij->i", X, X)
+        squares *= C
+        return squares
+    if C.ndim == 1:
+        if sp.issparse(X):
+            return np.asarray(X.multiply(X) @ C).ravel()
+        return (X * X) @ C
+    XC = safe_sparse_dot(X, C)
+    if sp.issparse(X):
+        return np.asarray(X.multiply(XC).sum(axis=1)).ravel()
+    return np.einsum("ij,ij->i", XC, X)
+
+
+#: Bytes of output per block: small enough that the block stays in a core's
+#: L2 cache from the product to the exponential, large enough that the
+#: per-block overhead is negligible.
+_BLOCK_BYTES = 2**18
+
+#: Fewest blocks per thread for a thread to pay for its start.
+_MIN_BLOCKS_PER_THREAD = 4
+
+
+def _block_rows(row_bytes: int, n_rows: int) -> int:
+    """Rows per block: within ``working_memory`` and about ``_BLOCK_BYTES``."""
+    budget = min(get_config()["working_memory"] * 2**20, _BLOCK_BYTES)
     return int(min(max(budget // max(row_bytes, 1), 1), max(n_rows, 1)))
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """One controller for the process: finding the libraries is the slow part."""
+    return ThreadpoolController()
+
+
+@functools.cache
+def _n_cpus() -> int:
+    """CPUs this process may use (affinity and cgroup quotas included)."""
+    return cpu_count()
+
+
+def _default_threads() -> int:
+    """Threads BLAS may use now, at most the CPUs available to this process."""
+    blas = [
+        lib.num_threads
+        for lib in _blas_controller().lib_controllers
+        if lib.user_api == "blas"
+    ]
+    return min(max(blas), _n_cpus()) if blas else _n_cpus()
+
+
+def _blas_threads(limit: int):
+    """Hold BLAS to ``limit`` threads while our own threads share the blocks."""
+    return _blas_controller().limit(limits=limit, user_api="blas")
 
 
 class UnderflowWarning(RuntimeWarning):
