@@ -1,0 +1,357 @@
+"""Bad input: clear errors naming the parameter, and no silent inf/NaN/zero rows.
+
+Issue 2, "Done when" point 6; MATH.md §6 for the over/underflow contract.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+
+SAMPLERS = {
+    "posrf": PositiveRFSampler,
+    "gerf": GERFSampler,
+    "sderf": lambda **kw: DERFSampler("sderf", **kw),
+    "aderf": lambda **kw: DERFSampler("aderf", **kw),
+    "saderf": lambda **kw: DERFSampler("saderf", **kw),
+}
+CLASS_NAMES = {
+    "posrf": "PositiveRFSampler",
+    "gerf": "GERFSampler",
+    "sderf": "DERFSampler",
+    "aderf": "DERFSampler",
+    "saderf": "DERFSampler",
+}
+
+# The over/underflow threshold of exp: features beyond it cannot be represented.
+LOG_MAX = {np.float32: np.log(np.finfo(np.float32).max), np.float64: 709.78}
+
+
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).normal(size=(20, 3))
+
+
+def _with(X, value):
+    """``X`` with one entry replaced by ``value`` (in a dtype that holds it)."""
+    X = X.astype(np.result_type(X, value))
+    X[3, 1] = value
+    return X
+
+
+# --- input data ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.nan, "Input {name} contains NaN"),
+        (np.inf, "Input {name} contains infinity"),
+        (-np.inf, "Input {name} contains infinity"),
+    ],
+    ids=["nan", "inf", "-inf"],
+)
+def test_non_finite_input_is_rejected_everywhere(X, family, value, message):
+    """NaN and ±inf in X, in keys, and at transform time: a ValueError naming it."""
+    bad = _with(X, value)
+    sampler = SAMPLERS[family](random_state=0)
+    with pytest.raises(ValueError, match=message.format(name="X")):
+        sampler.fit(bad)
+    with pytest.raises(ValueError, match=message.format(name="keys")):
+        sampler.fit(X, keys=bad)
+    sampler.fit(X)
+    with pytest.raises(ValueError, match=message.format(name="X")):
+        sampler.transform(bad)
+    with pytest.raises(ValueError, match=r"Input \w+ contains"):
+        sampler.transform_keys(bad)
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_complex_input_is_rejected(X, family):
+    sampler = SAMPLERS[family](random_state=0)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        sampler.fit(X + 1j)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        sampler.fit(X, keys=X + 1j)
+    sampler.fit(X)
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            method(X + 1j)
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_string_input_is_rejected(X, family):
+    strings = np.array([["a", "b", "c"], ["d", "e", "f"]])
+    sampler = SAMPLERS[family](random_state=0)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        sampler.fit(strings)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        sampler.fit(X, keys=strings)
+    sampler.fit(X)
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(ValueError, match="could not convert string to float"):
+            method(strings)
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_one_dimensional_input_is_rejected(X, family):
+    sampler = SAMPLERS[family](random_state=0)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        sampler.fit(X[:, 0])
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        sampler.fit(X, keys=X[:, 0])
+    sampler.fit(X)
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+            method(X[:, 0])
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_empty_input_is_rejected(X, family):
+    sampler = SAMPLERS[family](random_state=0)
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
+        sampler.fit(X[:0])
+    with pytest.raises(ValueError, match=r"0 feature\(s\)"):
+        sampler.fit(X[:, :0])
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_keys_of_the_wrong_width_name_keys(X, family):
+    sampler = SAMPLERS[family](random_state=0)
+    with pytest.raises(ValueError, match="keys has 2 features, but X has 3 features"):
+        sampler.fit(X, keys=X[:, :2])
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_wrong_number_of_features_at_transform_time(X, family):
+    sampler = SAMPLERS[family](random_state=0).fit(X)
+    name = CLASS_NAMES[family]
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(
+            ValueError, match=f"has 4 features, but {name} is expecting 3 features"
+        ):
+            method(np.hstack([X, X[:, :1]]))
+
+
+@pytest.mark.xfail(
+    reason="transform_keys(Y) validates Y through validate_data, which calls every "
+    "input 'X': the message says 'X has 2 features' and 'Input X contains NaN' for "
+    "the argument Y",
+    strict=True,
+)
+@pytest.mark.parametrize("family", ["aderf"])
+def test_transform_keys_errors_name_its_argument(X, family):
+    sampler = SAMPLERS[family](random_state=0).fit(X)
+    with pytest.raises(ValueError, match="Y has 2 features"):
+        sampler.transform_keys(X[:, :2])
+    with pytest.raises(ValueError, match="Input Y contains NaN"):
+        sampler.transform_keys(_with(X, np.nan))
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_transform_before_fit_is_not_fitted_error(X, family):
+    sampler = SAMPLERS[family]()
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            method(X)
+
+
+# --- constructor parameters ------------------------------------------------
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+@pytest.mark.parametrize(
+    "param, value, expected",
+    [
+        ("gamma", 0.0, r"a float in the range \(0\.0, inf\)"),
+        ("gamma", -1.0, r"a float in the range \(0\.0, inf\)"),
+        ("gamma", "bogus", r"a str among \{'scale'\}"),
+        ("n_components", 0, r"an int in the range \[1, inf\)"),
+        ("n_components", -3, r"an int in the range \[1, inf\)"),
+        ("n_components", 1.5, r"an int in the range \[1, inf\)"),
+        # A set's order depends on the hash seed.
+        ("kernel", "laplacian", r"a str among \{'(rbf|softmax)', '(rbf|softmax)'\}"),
+        ("orthogonal", "yes", r"an instance of 'bool'"),
+    ],
+)
+def test_invalid_parameter_names_parameter_value_and_expectation(
+    X, family, param, value, expected
+):
+    """The error names the parameter, the value received and what was expected."""
+    sampler = SAMPLERS[family](**{param: value})
+    name = CLASS_NAMES[family]
+    with pytest.raises(
+        InvalidParameterError,
+        match=(
+            re.escape(f"The '{param}' parameter of {name} must be ")
+            + ".*"
+            + expected
+            + ".*"
+            + re.escape(f"Got {value!r} instead.")
+        ),
+    ):
+        sampler.fit(X)
+
+
+def test_unknown_variant_is_rejected(X):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"The 'variant' parameter of DERFSampler must be a str among "
+        r"\{.*'aderf'.*\}\. Got 'derf' instead\.",
+    ):
+        DERFSampler("derf").fit(X)
+
+
+def test_gamma_scale_is_accepted_and_resolved(X):
+    """``'scale'`` is the one string accepted: 1 / (n_features · X.var())."""
+    sampler = GERFSampler(gamma="scale").fit(X)
+    assert sampler.gamma_ == pytest.approx(1.0 / (X.shape[1] * X.var()))
+
+
+# --- overflow and underflow ------------------------------------------------
+
+
+def _transform_without_silent_failure(method, X):
+    """Call ``method(X)``; assert it raised, warned exactly, or returned sane rows.
+
+    The contract of MATH.md §6: features that overflow raise a
+    FloatingPointError; rows whose features all underflow to 0 are counted in
+    an UnderflowWarning. Whatever returns is finite and non-negative.
+
+    Returns
+    -------
+    outcome : {'overflow', 'underflow', 'ok'}
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            features = method(X)
+        except FloatingPointError as error:
+            assert re.search(rf"overflow to inf in {X.dtype}", str(error)), (
+                f"unclear overflow message: {error}"
+            )
+            return "overflow"
+    assert features.dtype == X.dtype
+    assert np.all(np.isfinite(features)), "inf or NaN features without an error"
+    assert np.all(features >= 0)
+    n_zero_rows = int(np.count_nonzero(features.max(axis=1) == 0))
+    underflow = [w for w in caught if issubclass(w.category, UnderflowWarning)]
+    if n_zero_rows == 0:
+        assert not underflow, "UnderflowWarning without an all-zero row"
+        return "ok"
+    assert len(underflow) == 1, f"{n_zero_rows} all-zero rows without a warning"
+    message = str(underflow[0].message)
+    assert f"{n_zero_rows} of {X.shape[0]} rows all underflow to 0 in {X.dtype}" in (
+        message
+    ), message
+    return "underflow"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", ["rbf", "softmax"])
+@pytest.mark.parametrize("family", SAMPLERS)
+@pytest.mark.parametrize("magnitude", [10.0, 30.0, 100.0, 1e20])
+def test_large_inputs_raise_or_warn_never_silently(X, family, kernel, dtype, magnitude):
+    """Inputs far beyond the fitted data: every all-zero row is reported."""
+    sampler = SAMPLERS[family](kernel=kernel, random_state=0).fit(X.astype(dtype))
+    big = (X * magnitude).astype(dtype)
+    outcomes = {
+        _transform_without_silent_failure(sampler.transform, big),
+        _transform_without_silent_failure(sampler.transform_keys, big),
+    }
+    if magnitude >= 100.0:
+        # |z|² ≥ 3·10⁴ ≫ log(max float): no feature of these rows can be
+        # represented, so the call cannot have been "ok".
+        assert outcomes <= {"overflow", "underflow"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rbf_far_from_origin_underflows_with_warning_for_posrf(dtype):
+    """PosRF is data-independent: at |x|² in the thousands its features underflow."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(loc=30.0, size=(40, 3)).astype(dtype)
+    sampler = PositiveRFSampler(gamma=0.5, random_state=0)
+    with pytest.warns(UnderflowWarning, match="40 of 40 rows all underflow to 0"):
+        features = sampler.fit_transform(X)
+    assert np.all(features == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_rbf_with_widely_spread_data_reports_every_zero_row(family, dtype):
+    """Fitted on data of |x|² ≈ 3000, the Gaussian kernel's maps underflow on
+    some rows (the kernel itself is ≈ 0 off the diagonal there)."""
+    X = np.random.default_rng(2).normal(scale=30.0, size=(30, 3)).astype(dtype)
+    sampler = SAMPLERS[family](gamma=0.5, random_state=0).fit(X)
+    outcome = _transform_without_silent_failure(sampler.transform, X)
+    assert outcome in {"underflow", "overflow"}
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_softmax_float32_overflow_raises(family):
+    """Inputs aligned with the draws in high dimension: log φ ≈ 3|ω|²/8 ≈ 110.
+
+    That is representable in float64 but above float32's log-max (≈ 88.7), so
+    float32 must raise and float64 must return finite features.
+    """
+    d = 300
+    X = np.random.default_rng(3).normal(size=(50, d)) * 0.05
+    sampler = SAMPLERS[family](
+        kernel="softmax", n_components=8, random_state=0, orthogonal=False
+    ).fit(X)
+    # Inputs whose transformed version T·z is half a draw: T is the identity
+    # except for the asymmetric variants.
+    T = getattr(sampler, "query_transform_", np.eye(d))
+    aligned = np.linalg.solve(T, 0.5 * sampler.random_weights_.T).T
+    features = sampler.transform(aligned)
+    assert np.all(np.isfinite(features)) and np.all(features > 0)
+    assert LOG_MAX[np.float32] < np.log(features).max() < LOG_MAX[np.float64]
+    with pytest.raises(FloatingPointError, match="overflow to inf in float32") as info:
+        sampler.transform(aligned.astype(np.float32))
+    assert "pass float64 inputs" in str(info.value)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "softmax"])
+@pytest.mark.parametrize(
+    "family",
+    [
+        "posrf",
+        "gerf",
+        pytest.param(
+            "sderf",
+            marks=pytest.mark.xfail(
+                reason="fit on data of 1e200: XᵀX overflows to inf and "
+                "np.linalg.eigh raises LinAlgError('Eigenvalues did not "
+                "converge'), which does not say that the inputs are too large",
+                strict=True,
+            ),
+        ),
+        pytest.param(
+            "aderf",
+            marks=pytest.mark.xfail(
+                reason="fit on data of 1e200: XᵀX overflows to inf and "
+                "np.linalg.eigh raises LinAlgError('Eigenvalues did not "
+                "converge'), which does not say that the inputs are too large",
+                strict=True,
+            ),
+        ),
+        "saderf",
+    ],
+)
+def test_fit_on_huge_float64_data_is_reported(X, family, kernel):
+    """Data whose second moments overflow float64: a clear error or warning."""
+    huge = X * 1e200
+    sampler = SAMPLERS[family](kernel=kernel, random_state=0)
+    try:
+        sampler.fit(huge)
+    except ValueError as error:
+        assert re.search(r"overflow|too large", str(error)), str(error)
+        return
+    outcome = _transform_without_silent_failure(sampler.transform, huge)
+    assert outcome in {"overflow", "underflow"}
