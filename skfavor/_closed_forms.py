@@ -10,6 +10,7 @@ the mean over query/key pairs of the log second moment of one random feature
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.extmath import svd_flip
 
 from ._feature_map import FrameParameters
 from ._statistics import SampleStatistics, cross_second_moment
@@ -106,6 +107,10 @@ def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     root_x = np.sqrt(_floored(lam_x))
     root_y = np.sqrt(_floored(lam_y))
     U, sigma, Vt = np.linalg.svd((root_x[:, None] * (Q_x.T @ Q_y)) * root_y)
+    # Each pair of singular vectors is defined up to a common sign, which leaves
+    # T₁ᵀT₂ = I but changes the features of a given ω: fix it, so that
+    # statistics equal up to rounding give the same features.
+    U, Vt = svd_flip(U, Vt)
     root_sigma = np.sqrt(sigma)[:, None]
     T_query = root_sigma * (U.T / root_x) @ Q_x.T
     T_key = root_sigma * (Vt / root_y) @ Q_y.T

@@ -204,6 +204,12 @@ class _BasePositiveSampler(
         """Resolve gamma and fit the family to the accumulated statistics."""
         queries = self._query_statistics
         keys = queries if self._key_statistics is None else self._key_statistics
+        for name, stats in (("X", queries), ("keys", keys)):
+            if not np.all(np.isfinite(stats.outer_sum)):
+                raise ValueError(
+                    f"The second moments of {name} overflow float64 (XᵀX is "
+                    "infinite): the inputs are too large; scale them down."
+                )
         self.gamma_ = self._resolve_gamma(queries)
         self._fit_maps(queries, keys)
         self._n_features_out = self.n_components
@@ -295,10 +301,7 @@ class _BasePositiveSampler(
             Positive features; ``transform(X) @ transform_keys(Y).T`` is an
             unbiased estimate of the kernel matrix ``K(X, Y)``.
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
+        X = self._validate_input(X, "X")
         return self._query_map.transform(X)
 
     def transform_keys(self, Y):
@@ -314,11 +317,24 @@ class _BasePositiveSampler(
         Y_new : ndarray of shape (n_samples, n_components)
             Positive key features.
         """
-        check_is_fitted(self)
-        Y = validate_data(
-            self, Y, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
+        Y = self._validate_input(Y, "Y")
         return self._key_map.transform(Y)
+
+    def _validate_input(self, X, name: str):
+        """Check rows to map, with errors that name the argument ``name``."""
+        check_is_fitted(self)
+        checked = check_array(
+            X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name=name
+        )
+        if checked.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {checked.shape[1]} features, but "
+                f"{type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input."
+            )
+        # feature names, checked on the input as the user passed it
+        validate_data(self, X, skip_check_array=True, reset=False)
+        return checked
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
