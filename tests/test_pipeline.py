@@ -29,14 +29,6 @@ SAMPLERS = {
 SYMMETRIC = ["posrf", "gerf", "sderf"]
 ASYMMETRIC = ["aderf", "saderf"]
 
-SVD_SIGNS = (
-    "ADERF's T₁, T₂ come from np.linalg.svd, whose singular vectors are defined up "
-    "to a sign per pair: statistics that differ by rounding (float32 data, sparse "
-    "XᵀX) flip signs and give different features for the same ω (each valid, but "
-    "not reproducible); fix with sklearn.utils.extmath.svd_flip(U, Vt) in "
-    "aderf_parameters"
-)
-
 
 @pytest.fixture(scope="module")
 def friedman():
@@ -175,7 +167,6 @@ def test_float32_in_float32_out_close_to_float64(X, keys, family, kernel):
         np.testing.assert_allclose(out32, out64, rtol=1e-4)
 
 
-@pytest.mark.xfail(reason=SVD_SIGNS, strict=True)
 def test_aderf_features_do_not_depend_on_rounding():
     """Fitted without keys, ADERF's SVD input is diagonal up to rounding, so its
     signs are arbitrary: the same data as float32, Fortran-ordered, as a
@@ -212,7 +203,7 @@ FAR_FLOAT32 = (
         pytest.param(1000.0, marks=pytest.mark.xfail(reason=FAR_FLOAT32, strict=True)),
     ],
 )
-@pytest.mark.parametrize("family", ["gerf", "sderf", "saderf"])
+@pytest.mark.parametrize("family", ["gerf", "sderf", "aderf", "saderf"])
 def test_float32_far_from_the_origin_is_close_to_float64(family, loc):
     """Centred rbf maps: float32 data at |x| = loc is stored to loc·6e-8, so the
     features need not be worse than that (here: rtol 1e-3)."""
