@@ -117,6 +117,7 @@ for ax, dataset in zip(axes, datasets, strict=True):
     ax.axhline(exact, color="grey", linestyle=":", label="exact kernel")
     ax.set_xscale("log")
     ax.set_xticks(n_components, [str(m) for m in n_components])
+    ax.minorticks_off()
     ax.set_xlabel("n_components (d · 1, 2, 4, 10)")
     ax.set_title(f"{dataset} (d = {d})")
 axes[0].set_ylabel("test accuracy")
