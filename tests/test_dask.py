@@ -44,7 +44,8 @@ N_COMPONENTS = 37
 UNUSED_SCORING = "r2"
 
 #: Generous bounds, only so that a hung cluster fails the test run instead of
-#: blocking it; the cluster usually starts in a few seconds.
+#: blocking it. On the shared 2-core machine, under a load of 7-10, the cluster
+#: started in about 40 s and no test took over 5 s.
 STARTUP_LIMIT_S = 240
 TEST_LIMIT_S = 120
 
