@@ -155,6 +155,8 @@ def favor_attention(
     with np.errstate(divide="ignore", invalid="ignore"):
         out = attend(Q, K, V, query_map, key_map, xp)
     if not bool(xp.all(xp.isfinite(out))):
+        if not bool(xp.all(xp.isfinite(value))):
+            raise ValueError("value contains NaN or infinity.")
         raise FloatingPointError(
             "The attention normaliser underflowed to 0 for some queries: the "
             "random features of every key they see are negligible next to the "

@@ -263,6 +263,8 @@ def test_non_finite_inputs_are_rejected():
         favor_attention(bad, query, query)
     with pytest.raises(ValueError, match="key contains NaN"):
         favor_attention(query, bad, query)
+    with pytest.raises(ValueError, match="value contains NaN"):
+        favor_attention(query, query, bad)
 
 
 @pytest.mark.parametrize("causal", [False, True])
