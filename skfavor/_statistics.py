@@ -33,14 +33,16 @@ class SampleStatistics:
     @classmethod
     def from_array(cls, X) -> SampleStatistics:
         """Statistics of the rows of a dense array or a sparse matrix ``X``."""
-        if sp.issparse(X):
-            X = X.astype(np.float64)
-            outer = (X.T @ X).toarray()
-            total = np.asarray(X.sum(axis=0)).ravel()
-        else:
-            X = np.asarray(X, dtype=np.float64)
-            outer = X.T @ X
-            total = X.sum(axis=0)
+        # Overflow shows as inf in the sums, which the estimators report.
+        with np.errstate(over="ignore"):
+            if sp.issparse(X):
+                X = X.astype(np.float64)
+                outer = (X.T @ X).toarray()
+                total = np.asarray(X.sum(axis=0)).ravel()
+            else:
+                X = np.asarray(X, dtype=np.float64)
+                outer = X.T @ X
+                total = X.sum(axis=0)
         return cls(X.shape[0], total, outer)
 
     def __add__(self, other: SampleStatistics) -> SampleStatistics:

@@ -13,6 +13,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._closed_forms import FAMILIES
@@ -317,8 +318,10 @@ class _BasePositiveSampler(
         Y_new : ndarray of shape (n_samples, n_components)
             Positive key features.
         """
-        Y = self._validate_input(Y, "Y")
-        return self._key_map.transform(Y)
+        features = self._key_map.transform(self._validate_input(Y, "Y"))
+        # scikit-learn wraps only transform and fit_transform for set_output;
+        # the key map honours the same configuration.
+        return _wrap_data_with_container("transform", features, Y, self)
 
     def _validate_input(self, X, name: str):
         """Check rows to map, with errors that name the argument ``name``."""
