@@ -318,7 +318,8 @@ class _BasePositiveSampler(
         Y_new : ndarray of shape (n_samples, n_components)
             Positive key features.
         """
-        features = self._key_map.transform(self._validate_input(Y, "Y"))
+        checked = self._validate_input(Y, "Y")
+        features = self._key_map.transform(checked)
         # scikit-learn wraps only transform and fit_transform for set_output;
         # the key map honours the same configuration.
         return _wrap_data_with_container("transform", features, Y, self)
