@@ -33,7 +33,31 @@ class NonPositiveDenominatorWarning(RuntimeWarning):
     Signed features (random Fourier features) can estimate a negative total
     weight; positive features can only reach zero, when every product of query
     and key features underflows. Those rows get the fallback prediction.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of query rows with a non-positive total weight.
+    n_samples : int
+        Number of query rows predicted.
+    fallback : str
+        What those rows are predicted as.
+
+    Attributes
+    ----------
+    n_rows, n_samples : int
+        The counts, for code that records how often the fallback is used.
     """
+
+    def __init__(self, n_rows: int, n_samples: int, fallback: str):
+        super().__init__(
+            f"The estimated kernel weights of {n_rows} of {n_samples} query rows "
+            "sum to a non-positive value (signed random features, or features "
+            f"that underflow); those rows are predicted as the {fallback}. Use "
+            "more or positive random features."
+        )
+        self.n_rows = n_rows
+        self.n_samples = n_samples
 
 
 def _log_map(sampler, side: str):
@@ -141,12 +165,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         mask = ~(denominators > 0)
         if mask.any():
             warnings.warn(
-                f"The estimated kernel weights of {int(mask.sum())} of "
-                f"{mask.size} query rows sum to a non-positive value (signed "
-                "random features, or features that underflow); those rows are "
-                f"predicted as the {fallback}. Use more or positive random "
-                "features.",
-                NonPositiveDenominatorWarning,
+                NonPositiveDenominatorWarning(int(mask.sum()), mask.size, fallback),
                 stacklevel=3,
             )
         return mask

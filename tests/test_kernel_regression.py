@@ -152,8 +152,9 @@ def test_signed_features_fall_back_when_the_total_weight_is_not_positive():
     totals = regressor.sampler_.transform(X_test) @ regressor.key_totals_
     bad = totals <= 0
     assert 0 < bad.sum() < bad.size
-    with pytest.warns(NonPositiveDenominatorWarning, match=f"{bad.sum()} of 200"):
+    with pytest.warns(NonPositiveDenominatorWarning, match=f"{bad.sum()} of 200") as w:
         y_pred = regressor.predict(X_test)
+    assert (w[0].message.n_rows, w[0].message.n_samples) == (bad.sum(), 200)
     np.testing.assert_allclose(y_pred[bad], y_train.mean())
     assert np.all(np.isfinite(y_pred))
 

@@ -1,0 +1,257 @@
+"""The experiment runner on tiny configurations: numbers, CSV files, plots, CLI."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skfavor.experiments import kernel_regression, variance
+from skfavor.experiments.__main__ import main
+from skfavor.experiments._output import (
+    format_table,
+    mean_and_sem,
+    plot_panels,
+)
+from skfavor.experiments._progress import progress
+from skfavor.experiments.nadaraya_watson import NW_METHODS, exact_nw_accuracy
+from skfavor.experiments.ridge import (
+    RIDGE_ALPHAS,
+    RIDGE_GAMMAS,
+    RIDGE_METHODS,
+    ExactKernelRidgeClassifier,
+)
+
+
+def _read(path):
+    with path.open() as handle:
+        reader = csv.DictReader(handle)
+        return reader.fieldnames, list(reader)
+
+
+def _has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_exact_nw_accuracy_is_the_dense_vote():
+    rng = np.random.default_rng(0)
+    X_train, X_test = rng.normal(size=(40, 2)), rng.normal(size=(15, 2))
+    y_train = (X_train[:, 0] > 0).astype(int) + (X_train[:, 1] > 1)
+    weights = np.exp(-0.5 * ((X_test[:, None] - X_train[None]) ** 2).sum(-1))
+    votes = np.stack([weights[:, y_train == c].sum(1) for c in range(3)], axis=1)
+    y_test = votes.argmax(1)
+    y_test[:5] = (y_test[:5] + 1) % 3
+    assert exact_nw_accuracy(X_train, X_test, y_train, y_test) == pytest.approx(10 / 15)
+
+
+def test_exact_kernel_ridge_interpolates_with_a_tiny_penalty():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = np.array(["a", "b", "c"])[rng.integers(3, size=30)]
+    model = ExactKernelRidgeClassifier(gamma=1.0, alpha=1e-8).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), y)
+
+
+def test_mean_and_sem():
+    mean, sem = mean_and_sem([1.0, 2.0, 3.0, 6.0])
+    assert mean == 3.0
+    assert sem == pytest.approx(np.std([1, 2, 3, 6], ddof=1) / 2)
+    assert np.isnan(mean_and_sem([0.5])[1])
+
+
+def test_format_table_aligns_columns():
+    text = format_table([["gerf", "0.5"], ["sderf", "12.25"]], ["method", "value"])
+    lines = text.splitlines()
+    assert lines[0] == "method  value"
+    assert lines[2] == "gerf      0.5"
+    assert lines[3] == "sderf   12.25"
+
+
+def test_plain_progress_bar_writes_to_stderr(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    assert list(progress(range(3), total=3, desc="work")) == [0, 1, 2]
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "work [" in captured.err and "3/3" in captured.err
+    assert list(progress(range(2), total=2, desc="quiet", disable=True)) == [0, 1]
+    assert capsys.readouterr().err == ""
+
+
+def test_plots_are_skipped_with_a_message_without_matplotlib(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    written = plot_panels(tmp_path / "x.png", [], xlabel="x", ylabel="y")
+    assert not written
+    assert not (tmp_path / "x.png").exists()
+    assert "matplotlib is not installed" in capsys.readouterr().out
+
+
+def _run_kernel_regression(out, ridge_repeats):
+    argv = ["kernel-regression", "--datasets", "banknote", "--repeats", "2"]
+    argv += ["--ridge-repeats", str(ridge_repeats), "--multipliers", "2"]
+    argv += ["--max-train", "150", "--max-test", "40", "--ridge-max-train", "60"]
+    return main([*argv, "--out", str(out), "--quiet"])
+
+
+def test_nadaraya_watson_route_writes_its_table(tmp_path, capsys):
+    results = _run_kernel_regression(tmp_path, ridge_repeats=0)
+    printed = capsys.readouterr().out
+    assert "fewer draws" in printed and "Best skfavor method" in printed
+
+    columns, rows = _read(tmp_path / "nadaraya_watson.csv")
+    assert tuple(columns) == kernel_regression.NW_COLUMNS
+    assert len(rows) == len(NW_METHODS)
+    assert {(r["method"], r["orthogonal"]) for r in rows} == {
+        (m, str(o)) for m, o in NW_METHODS
+    }
+    for row in rows:
+        assert row["n_train"] == "150" and row["n_test"] == "40"
+        assert row["repeats"] == "2"
+        assert 0 <= float(row["accuracy_mean"]) <= 1
+        assert np.isfinite(float(row["accuracy_sem"]))
+        assert (row["multiplier"], row["n_components"]) == ("2", "8")
+        # Positive features never give a non-positive total weight here.
+        if row["method"] != "rff":
+            assert float(row["fallback_rate"]) == 0
+    exact = {r["exact_accuracy"] for r in rows}
+    assert len(exact) == 1 and float(exact.pop()) > 0.8
+
+    columns, rows = _read(tmp_path / "headline.csv")
+    assert tuple(columns) == kernel_regression.HEADLINE_COLUMNS
+    assert [r["route"] for r in rows] == ["nadaraya-watson"]
+    assert rows[0]["best_method"] == results["headline"][0]["best_method"]
+    assert not (tmp_path / "ridge.csv").exists()
+    if _has_matplotlib():
+        assert (tmp_path / "nadaraya_watson.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_ridge_route_writes_its_table(tmp_path):
+    _run_kernel_regression(tmp_path, ridge_repeats=1)
+    columns, rows = _read(tmp_path / "ridge.csv")
+    assert tuple(columns) == kernel_regression.RIDGE_COLUMNS
+    assert [r["method"] for r in rows] == list(RIDGE_METHODS)
+    for row in rows:
+        assert row["n_train"] == "60" and row["repeats"] == "1"
+        assert 0 <= float(row["accuracy_mean"]) <= 1
+        assert float(row["best_gamma"]) in RIDGE_GAMMAS
+        assert float(row["best_alpha"]) in RIDGE_ALPHAS
+    assert float(rows[0]["exact_accuracy"]) > 0.8
+    _, rows = _read(tmp_path / "headline.csv")
+    assert [r["route"] for r in rows] == ["nadaraya-watson", "ridge"]
+    if _has_matplotlib():
+        assert (tmp_path / "ridge.png").stat().st_size > 0
+
+
+def test_headline_picks_the_best_skfavor_row():
+    rows = [
+        dict(dataset="d", multiplier=1, n_components=3, method=m, orthogonal=o)
+        | dict(accuracy_mean=a, accuracy_sem=0.01, exact_accuracy=0.9)
+        for m, o, a in [("rff", False, 0.7), ("gerf", True, 0.6), ("aderf", 0, 0.8)]
+    ]
+    (line,) = kernel_regression.headline("nadaraya-watson", rows)
+    assert line["best_method"] == "aderf-iid"
+    assert (line["rff_accuracy"], line["best_accuracy"]) == (0.7, 0.8)
+
+
+def test_full_flag_selects_the_paper_protocol(monkeypatch):
+    monkeypatch.setattr(kernel_regression, "run", lambda config, out: config)
+    config = main(["kernel-regression", "--full", "--datasets", "car", "--seed", "3"])
+    assert config.repeats == 500 and config.max_train is None
+    assert config.datasets == ("car",) and config.seed == 3
+    config = main(["kernel-regression", "--repeats", "7"])
+    assert config.repeats == 7
+    assert config.max_train == kernel_regression.DEFAULT.max_train
+
+
+def test_variance_command_reproduces_the_closed_form_table(tmp_path, capsys):
+    argv = ["variance", "--datasets", "abalone", "synthetic", "--quiet"]
+    results = main([*argv, "--out", str(tmp_path)])
+    assert "Monte-Carlo check" in capsys.readouterr().out
+    columns, rows = _read(tmp_path / "variance.csv")
+    assert tuple(columns) == variance.VARIANCE_COLUMNS
+    n_methods = len(variance.METHODS) + 1
+    assert len(rows) == 2 * len(variance.SCALES) * n_methods
+
+    def value(dataset, method, scale=1.0):
+        (row,) = [
+            r
+            for r in results["variance"]
+            if r["dataset"] == dataset
+            and r["method"] == method
+            and np.isclose(r["scale"], scale)
+        ]
+        return row
+
+    # MATH.md §7's abalone row (sin/cos RFF, PosRF, GERF, SADERF, ADERF, SDERF),
+    # whose split differs in details that move other sets' rows by up to 0.8.
+    expected = dict(
+        rff_sincos=2.06, posrf=3.24, gerf=2.10, saderf=2.10, aderf=2.10, sderf=1.13
+    )
+    for method, mean in expected.items():
+        assert value("abalone", method)["mean_log_relative_variance"] == (
+            pytest.approx(mean, abs=0.03)
+        )
+    for dataset in ("abalone", "synthetic"):
+        for scale in variance.SCALES:
+
+            def mean(method, scale=scale, dataset=dataset):
+                return value(dataset, method, scale)["mean_log_relative_variance"]
+
+            # MATH.md §3: the families are nested, so their optima are ordered.
+            assert mean("sderf") <= mean("gerf") + 1e-9 <= mean("posrf") + 2e-9
+            assert mean("aderf") <= mean("saderf") + 1e-9 <= mean("gerf") + 2e-9
+            row = value(dataset, "sderf", scale)
+            assert row["gain_over_gerf"] == pytest.approx(mean("gerf") - mean("sderf"))
+            assert row["gain_over_rff"] == pytest.approx(mean("rff") - mean("sderf"))
+    # Different query and key distributions: the asymmetric variants gain.
+    assert value("synthetic", "aderf")["gain_over_gerf"] > 0.05
+
+    columns, checks = _read(tmp_path / "variance_monte_carlo.csv")
+    assert tuple(columns) == variance.MONTE_CARLO_COLUMNS
+    assert {c["dataset"] for c in checks} == {"synthetic"}
+    assert len(checks) == len(variance.METHODS)
+    if _has_matplotlib():
+        assert (tmp_path / "variance.png").stat().st_size > 0
+
+
+def test_monte_carlo_agrees_with_the_closed_form_where_tails_are_light():
+    """With 20 000 i.i.d. features the sample variance matches the closed form.
+
+    At a quarter of wifi's σ the relative variances are small (light tails),
+    so the sample log variance of each pair is within a few per cent.
+    """
+    for check in variance.monte_carlo_check("wifi", 0.25):
+        assert check["monte_carlo"] == pytest.approx(check["exact"], abs=0.1)
+
+
+def test_cli_help(capsys):
+    completed = subprocess.run(
+        [sys.executable, "-m", "skfavor.experiments", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.startswith("usage: python -m skfavor.experiments")
+    assert "kernel-regression" in completed.stdout and "variance" in completed.stdout
+    for command, option in [
+        ("kernel-regression", "--multipliers"),
+        ("variance", "--out"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert option in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_values(capsys):
+    with pytest.raises(SystemExit):
+        main(["kernel-regression", "--repeats", "0"])
+    assert "expected a positive integer, got 0" in capsys.readouterr().err
