@@ -102,6 +102,7 @@ def plot_panels(
     xlabel: str,
     ylabel: str,
     xlog: bool = False,
+    yscale: str = "linear",
     suptitle: str = "",
 ) -> bool:
     """Draw one subplot per panel into a PNG file, if matplotlib is installed.
@@ -115,7 +116,10 @@ def plot_panels(
     xlabel, ylabel : str
         Axis labels of every subplot.
     xlog : bool, default=False
-        Logarithmic x axis.
+        Logarithmic x axis, ticked at the panel's x values.
+    yscale : str, default='linear'
+        Scale of the y axes (``'symlog'`` compresses a wide range of log
+        variances while keeping negative values).
     suptitle : str, default=''
         Title of the figure.
 
@@ -155,6 +159,12 @@ def plot_panels(
         ax.set_ylabel(ylabel)
         if xlog:
             ax.set_xscale("log")
+            ticks = sorted({x for line in panel.lines for x in line.x})
+            # More than six labels overlap in a panel of this width.
+            ticks = ticks[:: 1 + (len(ticks) > 6)]
+            ax.set_xticks(ticks, [f"{x:.3g}" for x in ticks])
+            ax.minorticks_off()
+        ax.set_yscale(yscale)
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)

@@ -275,8 +275,9 @@ def run(out: Path, *, datasets=(*UCI_DATASETS, "synthetic"), quiet=False):
         out / "variance.png",
         _panels(rows, datasets),
         xlabel="multiplier of σ",
-        ylabel="mean log(Var / K²)",
+        ylabel="mean log(Var / K²) (symlog axis)",
         xlog=True,
+        yscale="symlog",
         suptitle="Relative variance of one random feature (lower is better)",
     )
     print(f"\nWrote the results to {out} in {time.perf_counter() - start:.0f} s.")
