@@ -90,13 +90,16 @@ class FeatureMap:
 
     Notes
     -----
-    Evaluation writes the product ``x Wᵀ`` of each block of rows straight
-    into that block of the output, adds the offset and the row term and
-    exponentiates in place while the block is still in the cache, so the only
-    full-size array is the output. Blocks are shared out to threads (numpy's
-    ufuncs and BLAS release the GIL) with BLAS held to one thread meanwhile.
-    Each output row depends on its input row alone, so the result does not
-    depend on the blocks or the number of threads beyond rounding.
+    Evaluation appends ``1`` and ``q(x)`` to each input row and the offset and
+    ``1`` to each weight row, so that one product ``[x, 1, q(x)] [W, offset,
+    1]ᵀ`` gives the log features of a block of rows, written straight into
+    that block of the output and exponentiated in place while it is still in
+    the cache: the only full-size array is the output, and no broadcast adds
+    are made (their speed depends on how the operands happen to be aligned).
+    Blocks are shared out to threads (BLAS and numpy's ufuncs release the
+    GIL) with BLAS held to one thread meanwhile. Each output row depends on
+    its input row alone, so the result does not depend on the blocks or the
+    number of threads beyond rounding.
     """
 
     weights: np.ndarray
@@ -104,14 +107,22 @@ class FeatureMap:
     quadratic: float | np.ndarray
     _cast: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def __getstate__(self) -> dict:
+        # The casts are rebuilt on first use rather than pickled.
+        return {**self.__dict__, "_cast": {}}
+
     def _terms(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.generic]:
-        """``Wᵀ``, offset and ``C`` in ``dtype``, cast once and cached."""
+        """``[W, offset, 1]ᵀ`` and ``C`` in ``dtype``, built once and cached."""
         terms = self._cast.get(dtype)
         if terms is None:
+            n_components, n_features = self.weights.shape
+            augmented = np.empty((n_components, n_features + 2), dtype=dtype)
+            augmented[:, :n_features] = self.weights
+            augmented[:, n_features] = self.offset
+            augmented[:, n_features + 1] = 1.0
             C = self.quadratic
             terms = (
-                self.weights.astype(dtype, copy=False).T,
-                self.offset.astype(dtype, copy=False),
+                augmented.T,
                 dtype.type(C) if np.ndim(C) == 0 else C.astype(dtype, copy=False),
             )
             self._cast[dtype] = terms
@@ -120,7 +131,7 @@ class FeatureMap:
     def row_term(self, X) -> np.ndarray:
         """``q(x)`` for each row of ``X`` (dense or sparse), in ``X``'s dtype."""
         X = _floating(X)
-        return _row_term(X, self._terms(X.dtype)[2])
+        return _row_term(X, self._terms(X.dtype)[1])
 
     def log_features(self, X, *, n_threads: int | None = None) -> np.ndarray:
         """Logarithm of the features of each row of ``X`` (dense or sparse).
@@ -198,16 +209,24 @@ class FeatureMap:
     def _evaluate(self, X, *, exponentiate: bool, n_threads: int | None):
         """Fill the output block by block; count overflowing and all-zero rows."""
         X = _floating(X)
-        n_samples = X.shape[0]
-        W_T, offset, C = self._terms(X.dtype)
-        out = np.empty((n_samples, W_T.shape[1]), dtype=X.dtype)
-        rows_per_block = _block_rows(out.strides[0], n_samples)
+        n_samples, n_features = X.shape
+        augmented_weights_T, C = self._terms(X.dtype)
+        weights_T = augmented_weights_T[:n_features]
+        offset = augmented_weights_T[n_features]
+        out = np.empty((n_samples, augmented_weights_T.shape[1]), dtype=X.dtype)
+        if n_threads is None:
+            n_threads = _default_threads()
+        rows_per_block = _block_rows(out.strides[0], n_samples, n_threads)
         blocks = gen_batches(n_samples, rows_per_block)
         n_blocks = -(-n_samples // rows_per_block)
+        n_threads = max(1, min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD))
         lock = threading.Lock()
         counts = [0, 0]
 
         def work() -> None:
+            # Each thread's [x, 1, q(x)] rows, for the blocks it takes.
+            augmented = np.empty((rows_per_block, n_features + 2), dtype=X.dtype)
+            augmented[:, n_features] = 1.0
             n_overflow = n_underflow = 0
             with np.errstate(over="ignore"):
                 while True:
@@ -220,11 +239,13 @@ class FeatureMap:
                         break
                     block = out[rows]
                     if sp.issparse(X):
-                        block[...] = X[rows] @ W_T
+                        np.add(X[rows] @ weights_T, offset, out=block)
+                        block += _row_term(X[rows], C)[:, None]
                     else:
-                        np.matmul(X[rows], W_T, out=block)
-                    block += offset
-                    block += _row_term(X[rows], C)[:, None]
+                        inputs = augmented[: block.shape[0]]
+                        inputs[:, :n_features] = X[rows]
+                        inputs[:, n_features + 1] = _row_term(X[rows], C)
+                        np.matmul(inputs, augmented_weights_T, out=block)
                     if exponentiate:
                         np.exp(block, out=block)
                         top = block.max(axis=1, initial=-np.inf)
@@ -234,10 +255,6 @@ class FeatureMap:
                 counts[0] += n_overflow
                 counts[1] += n_underflow
 
-        if n_threads is None:
-            n_threads = _default_threads()
-        # A thread costs about as much to start as a few blocks cost to fill.
-        n_threads = min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD)
         if n_blocks == 1:
             work()
         else:
@@ -282,18 +299,24 @@ def _row_term(X, C) -> np.ndarray:
     return np.einsum("ij,ij->i", XC, X)
 
 
-#: Bytes of output per block: small enough that the block stays in a core's
-#: L2 cache from the product to the exponential, large enough that the
-#: per-block overhead is negligible.
-_BLOCK_BYTES = 2**18
+#: Most bytes of output per block: small enough that a block stays in the
+#: cache from the product to the exponential, large enough that the Python
+#: overhead of a block (tens of µs) is small against its exponentials.
+_BLOCK_BYTES = 2**20
 
-#: Fewest blocks per thread for a thread to pay for its start.
+#: Fewest bytes per block, so that mid-sized outputs are still shared out.
+_MIN_BLOCK_BYTES = 2**17
+
+#: Fewest blocks per thread, for a thread to pay for its start and for the
+#: blocks to even out the threads' loads.
 _MIN_BLOCKS_PER_THREAD = 4
 
 
-def _block_rows(row_bytes: int, n_rows: int) -> int:
-    """Rows per block: within ``working_memory`` and about ``_BLOCK_BYTES``."""
-    budget = min(get_config()["working_memory"] * 2**20, _BLOCK_BYTES)
+def _block_rows(row_bytes: int, n_rows: int, n_threads: int) -> int:
+    """Rows per block: within ``working_memory``, enough blocks for the threads."""
+    target = row_bytes * n_rows // (_MIN_BLOCKS_PER_THREAD * max(n_threads, 1))
+    target = min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES)
+    budget = min(get_config()["working_memory"] * 2**20, target)
     return int(min(max(budget // max(row_bytes, 1), 1), max(n_rows, 1)))
 
 

@@ -175,11 +175,10 @@ def test_float32_stays_float32(kind):
     assert features.dtype == np.float32
     # float32 log features carry a few ulps of their magnitude (about 5 here).
     assert_allclose(features, np.exp(_definition(feature_map, X)), rtol=1e-5)
-    W_T, offset, C = feature_map._terms(np.dtype(np.float32))
-    assert W_T.dtype == offset.dtype == np.float32
-    assert np.asarray(C).dtype == np.float32
+    weights_T, C = feature_map._terms(np.dtype(np.float32))
+    assert weights_T.dtype == np.asarray(C).dtype == np.float32
     # The cast is made once and reused.
-    assert feature_map._terms(np.dtype(np.float32))[0] is W_T
+    assert feature_map._terms(np.dtype(np.float32))[0] is weights_T
 
 
 @pytest.mark.parametrize("kind", ["scalar", "diagonal", "full"])
@@ -278,4 +277,5 @@ def test_pickle_keeps_the_map():
     X = _inputs()
     feature_map.transform(X.astype(np.float32))
     restored = pickle.loads(pickle.dumps(feature_map))
+    assert not restored._cast
     assert_array_equal(restored.transform(X), feature_map.transform(X))
