@@ -65,10 +65,22 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc"],
+    "header_links_before_dropdown": 5,
 }
-# Single-page sections need no navigation column: give the text its width.
+# Single-page sections need no navigation column, and the examples' code needs
+# the width more than a list of the other examples: give the text the width.
 html_sidebars = {
-    page: [] for page in ("index", "install", "user_guide", "math", "results")
+    page: []
+    for page in (
+        "index",
+        "install",
+        "user_guide",
+        "attention",
+        "scaling",
+        "math",
+        "results",
+        "auto_examples/*",
+    )
 }
 html_static_path = []
 html_show_sourcelink = False

@@ -5,8 +5,8 @@ Variance of positive and trigonometric random features
 
 How noisy is one random feature? :func:`skfavor.metrics.log_variance` gives
 the exact variance of the kernel estimate of a single random feature for
-every pair of points (MATH.md §5), so the families can be compared without
-any Monte Carlo noise.
+every pair of points (:ref:`math §5 <math-variances>`), so the families can be
+compared without any Monte Carlo noise.
 
 We compare random Fourier features (:class:`~sklearn.kernel_approximation.RBFSampler`,
 one random phase per feature, and the sin/cos pair variant of the paper),
