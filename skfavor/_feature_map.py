@@ -16,6 +16,7 @@ per-feature offset, a per-row quadratic term and one exponential.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import cpu_count
 from sklearn import get_config
+from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from threadpoolctl import ThreadpoolController
 
@@ -86,6 +88,12 @@ class FeatureMap:
     quadratic : float or ndarray
         The per-row term ``q(x) = xᵀ C x``: a float ``c`` means ``C = c I``, a
         1-D array a diagonal ``C``, a 2-D array a full ``C``.
+    center : ndarray of shape (n_features,) or None, default=None
+        Origin ``c`` at which the map is evaluated: ``φ(x − c)``. Dense rows
+        are shifted before the product, which keeps float32 exact far from the
+        origin; for sparse rows the shift is folded into the weights and the
+        offset instead (``(x − c) Wᵀ + (x − c)ᵀC(x − c) = x (W − 2Cc)ᵀ + xᵀCx
+        − c Wᵀ + cᵀCc``), so that they stay sparse.
 
     Notes
     -----
@@ -104,33 +112,53 @@ class FeatureMap:
     weights: np.ndarray
     offset: np.ndarray
     quadratic: float | np.ndarray
+    center: np.ndarray | None = None
     _cast: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
         # The casts are rebuilt on first use rather than pickled.
         return {**self.__dict__, "_cast": {}}
 
-    def _terms(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.generic]:
-        """``[W, offset, 1]ᵀ`` and ``C`` in ``dtype``, built once and cached."""
-        terms = self._cast.get(dtype)
+    def _folded(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and offset with the center folded in (for sparse rows)."""
+        c, C = self.center, self.quadratic
+        if c is None:
+            return self.weights, self.offset
+        C_c = C @ c if np.ndim(C) == 2 else C * c
+        return self.weights - 2.0 * C_c, self.offset - self.weights @ c + c @ C_c
+
+    def _terms(self, dtype: np.dtype, sparse: bool = False):
+        """``[W, offset, 1]ᵀ``, ``C`` and the center in ``dtype``, cached.
+
+        For sparse rows the center is folded into ``W`` and the offset, and
+        the returned center is None.
+        """
+        key = (dtype, sparse)
+        terms = self._cast.get(key)
         if terms is None:
-            n_components, n_features = self.weights.shape
+            weights, offset = self._folded() if sparse else (self.weights, self.offset)
+            n_components, n_features = weights.shape
             augmented = np.empty((n_components, n_features + 2), dtype=dtype)
-            augmented[:, :n_features] = self.weights
-            augmented[:, n_features] = self.offset
+            augmented[:, :n_features] = weights
+            augmented[:, n_features] = offset
             augmented[:, n_features + 1] = 1.0
             C = self.quadratic
+            center = None if sparse or self.center is None else self.center
             terms = (
                 augmented.T,
                 dtype.type(C) if np.ndim(C) == 0 else C.astype(dtype, copy=False),
+                None if center is None else center.astype(dtype),
             )
-            self._cast[dtype] = terms
+            self._cast[key] = terms
         return terms
 
     def row_term(self, X) -> np.ndarray:
-        """``q(x)`` for each row of ``X`` (dense or sparse), in ``X``'s dtype."""
+        """``q(x − c)`` for each row of ``X`` (dense or sparse), in ``X``'s dtype."""
         X = _floating(X)
-        return _row_term(X, self._terms(X.dtype)[1])
+        _, C, center = self._terms(X.dtype)
+        if sp.issparse(X):
+            X = X.toarray()
+        return _row_term(X if center is None else X - center, C)
 
     def log_features(self, X, *, n_threads: int | None = None) -> np.ndarray:
         """Logarithm of the features of each row of ``X`` (dense or sparse).
@@ -182,12 +210,17 @@ class FeatureMap:
         UnderflowWarning
             If all the features of some rows underflow to 0 (MATH.md §6).
         """
-        out, n_overflow, n_underflow = self._evaluate(
-            X, exponentiate=True, n_threads=n_threads
-        )
+        xp, is_array_api, device = get_namespace_and_device(X)
+        if is_array_api and not _is_numpy_namespace(xp):
+            out, n_overflow, n_underflow = self._evaluate_namespace(X, xp, device)
+        else:
+            out, n_overflow, n_underflow = self._evaluate(
+                X, exponentiate=True, n_threads=n_threads
+            )
         n_samples = X.shape[0]
+        single = X.dtype in (np.float32, getattr(xp, "float32", np.float32))
         advice = "scale the inputs down or lower gamma" + (
-            ", or pass float64 inputs" if X.dtype == np.float32 else ""
+            ", or pass float64 inputs" if single else ""
         )
         if n_overflow:
             raise FloatingPointError(
@@ -201,15 +234,53 @@ class FeatureMap:
                 f"underflow to 0 in {X.dtype}, so their kernel estimates are 0: the "
                 f"inputs are too large for this kernel; {advice}.",
                 UnderflowWarning,
-                stacklevel=3,
+                stacklevel=_caller_stacklevel(),
             )
         return out
+
+    def _evaluate_namespace(self, X, xp, device):
+        """The map in another array namespace (array API), on ``X``'s device.
+
+        The terms are moved once per namespace, device and dtype; the work is
+        left to the library (one product, one exponential), without the row
+        blocks and threads of the NumPy path.
+        """
+        key = (xp.__name__, str(device), str(X.dtype))
+        terms = self._cast.get(key)
+        if terms is None:
+            C = self.quadratic
+            terms = tuple(
+                None
+                if value is None
+                else xp.asarray(value, dtype=X.dtype, device=device)
+                for value in (
+                    self.weights.T,
+                    self.offset,
+                    None if np.ndim(C) == 0 else C,
+                    self.center,
+                )
+            )
+            terms = (*terms, float(C) if np.ndim(C) == 0 else None)
+            self._cast[key] = terms
+        weights_T, offset, C, center, c = terms
+        Z = X if center is None else X - center
+        if C is None:
+            row = xp.sum(Z * Z, axis=1) * c
+        elif C.ndim == 1:
+            row = (Z * Z) @ C
+        else:
+            row = xp.sum((Z @ C) * Z, axis=1)
+        out = xp.exp(Z @ weights_T + offset + row[:, None])
+        top = xp.max(out, axis=1)
+        n_overflow = int(xp.sum(xp.astype(~xp.isfinite(top), xp.int32)))
+        n_underflow = int(xp.sum(xp.astype(top == 0, xp.int32)))
+        return out, n_overflow, n_underflow
 
     def _evaluate(self, X, *, exponentiate: bool, n_threads: int | None):
         """Fill the output block by block; count overflowing and all-zero rows."""
         X = _floating(X)
         n_samples, n_features = X.shape
-        augmented_weights_T, C = self._terms(X.dtype)
+        augmented_weights_T, C, center = self._terms(X.dtype, sp.issparse(X))
         weights_T = augmented_weights_T[:n_features]
         offset = augmented_weights_T[n_features]
         out = np.empty((n_samples, augmented_weights_T.shape[1]), dtype=X.dtype)
@@ -247,8 +318,12 @@ class FeatureMap:
                         block += _row_term(X[rows], C)[:, None]
                     else:
                         inputs = augmented[: block.shape[0]]
-                        inputs[:, :n_features] = X[rows]
-                        inputs[:, n_features + 1] = _row_term(X[rows], C)
+                        shifted = inputs[:, :n_features]
+                        if center is None:
+                            shifted[...] = X[rows]
+                        else:
+                            np.subtract(X[rows], center, out=shifted)
+                        inputs[:, n_features + 1] = _row_term(shifted, C)
                         np.matmul(inputs, augmented_weights_T, out=block)
                     if exponentiate:
                         np.exp(block, out=block)
@@ -353,6 +428,21 @@ def _blas_threads(limit: int):
     return _blas_controller().limit(limits=limit, user_api="blas")
 
 
+def _caller_stacklevel() -> int:
+    """Stack level of the first frame outside skfavor and scikit-learn.
+
+    ``transform`` is reached through scikit-learn's set_output wrapper or
+    skfavor's own methods; the warning should point at the user's line.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "skfavor",
+        "sklearn",
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class UnderflowWarning(RuntimeWarning):
     """Some rows' random features all underflowed to zero."""
 
@@ -379,10 +469,8 @@ def compile_feature_map(
     alpha : float
         ``-0.5`` for the Gaussian kernel, ``0`` for the softmax kernel.
     center : ndarray of shape (n_features,), default=None
-        Raw-unit origin ``c`` of the map: it is evaluated at ``x − c``. The
-        shift is folded into the weights and the offset, so sparse inputs stay
-        sparse: ``(x − c) Wᵀ + (x − c)ᵀC(x − c) = x (W − 2 Cc)ᵀ + xᵀCx
-        − c Wᵀ + cᵀCc``.
+        Raw-unit origin ``c`` of the map: it is evaluated at ``x − c`` (see
+        :class:`FeatureMap`).
     side : {'query', 'key'}
         Which side's input transform to use.
 
@@ -417,9 +505,4 @@ def compile_feature_map(
         quadratic = scale**2 * (alpha * np.eye(n_features) - 0.5 * TR.T @ TR)
     if frame is not None:
         weights = weights @ frame
-    weights = scale * weights
-    if center is not None:
-        C_center = quadratic @ center if np.ndim(quadratic) == 2 else quadratic * center
-        offset = offset - weights @ center + center @ C_center
-        weights = weights - 2.0 * C_center
-    return FeatureMap(weights, offset, quadratic)
+    return FeatureMap(scale * weights, offset, quadratic, center)

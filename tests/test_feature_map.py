@@ -175,7 +175,7 @@ def test_float32_stays_float32(kind):
     assert features.dtype == np.float32
     # float32 log features carry a few ulps of their magnitude (about 5 here).
     assert_allclose(features, np.exp(_definition(feature_map, X)), rtol=1e-5)
-    weights_T, C = feature_map._terms(np.dtype(np.float32))
+    weights_T, C, _ = feature_map._terms(np.dtype(np.float32))
     assert weights_T.dtype == np.asarray(C).dtype == np.float32
     # The cast is made once and reused.
     assert feature_map._terms(np.dtype(np.float32))[0] is weights_T

@@ -186,21 +186,12 @@ def test_aderf_features_do_not_depend_on_rounding():
         np.testing.assert_allclose(features(data), reference, rtol=1e-4)
 
 
-FAR_FLOAT32 = (
-    "the centre is folded into the weights and the offset (compile_feature_map), so "
-    "transform computes x·W_effᵀ + offset + q(x) from terms of size |x|² that cancel "
-    "to O(1): in float32 that loses |x|²·6e-8 in log φ (about 1 % at |x| = 100, "
-    "everything at |x| = 1000); subtracting center_ from dense X before the product "
-    "would keep float32 accurate"
-)
-
-
 @pytest.mark.parametrize(
     "loc",
     [
         10.0,
-        pytest.param(100.0, marks=pytest.mark.xfail(reason=FAR_FLOAT32, strict=True)),
-        pytest.param(1000.0, marks=pytest.mark.xfail(reason=FAR_FLOAT32, strict=True)),
+        100.0,
+        1000.0,
     ],
 )
 @pytest.mark.parametrize("family", ["gerf", "sderf", "aderf", "saderf"])

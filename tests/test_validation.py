@@ -328,24 +328,11 @@ def test_fit_on_huge_float64_data_is_reported(X, family, kernel):
     assert outcome in {"overflow", "underflow"}
 
 
-STACKLEVEL = (
-    "FeatureMap.transform warns with stacklevel=3, which reaches the user for "
-    "transform_keys but not for transform and fit_transform: scikit-learn's "
-    "set_output wrapper adds a frame, so the warning points at "
-    "sklearn/utils/_set_output.py and the default filter shows one such message "
-    "per text for the whole program"
-)
-
-
 @pytest.mark.parametrize(
     "method",
     [
-        pytest.param(
-            "transform", marks=pytest.mark.xfail(reason=STACKLEVEL, strict=True)
-        ),
-        pytest.param(
-            "fit_transform", marks=pytest.mark.xfail(reason=STACKLEVEL, strict=True)
-        ),
+        "transform",
+        "fit_transform",
         "transform_keys",
     ],
 )
