@@ -213,12 +213,13 @@ class FeatureMap:
         xp, is_array_api, device = get_namespace_and_device(X)
         if is_array_api and not _is_numpy_namespace(xp):
             out, n_overflow, n_underflow = self._evaluate_namespace(X, xp, device)
+            single = X.dtype == xp.float32
         else:
             out, n_overflow, n_underflow = self._evaluate(
                 X, exponentiate=True, n_threads=n_threads
             )
+            single = X.dtype == np.float32
         n_samples = X.shape[0]
-        single = X.dtype in (np.float32, getattr(xp, "float32", np.float32))
         advice = "scale the inputs down or lower gamma" + (
             ", or pass float64 inputs" if single else ""
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -12,6 +14,13 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_array, check_random_state
+from sklearn.utils._array_api import (
+    _convert_to_numpy,
+    _is_numpy_namespace,
+    _max_precision_float_dtype,
+    get_namespace,
+    get_namespace_and_device,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -44,13 +53,13 @@ _SHARED_PARAMETERS = """n_components : int, default=100
         across calls. See :term:`Glossary <random_state>`."""
 
 _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
-        (n_components, n_features_in_)
+        (n_components, `n_features_in_`)
         The raw random directions ω, each row marginally N(0, I).
 
     gamma_ : float
         The kernel parameter used (``gamma``, or its value for ``'scale'``).
 
-    center_ : ndarray of shape (n_features_in_,)
+    center_ : ndarray of shape (`n_features_in_`,)
         Origin at which the map is evaluated (``x − center_``): the mean of the
         query and key means for the Gaussian kernel's data-dependent families
         (the variance-optimal shift), zeros otherwise.
@@ -61,6 +70,20 @@ _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`. Defined only when `X`
         has feature names that are all strings."""
+
+
+def _float_dtypes(X) -> list:
+    """float64 and float32 of ``X``'s array namespace (NumPy unless dispatching)."""
+    xp, _ = get_namespace(X)
+    return [xp.float64, xp.float32]
+
+
+def _statistics(X) -> SampleStatistics:
+    """Float64 statistics on the host of a NumPy, sparse or array-API ``X``."""
+    if sp.issparse(X):
+        return SampleStatistics.from_array(X)
+    xp, _ = get_namespace(X)
+    return SampleStatistics.from_array(_convert_to_numpy(X, xp))
 
 
 def _fill_doc(cls):
@@ -135,13 +158,13 @@ class _BasePositiveSampler(
         self : object
             Fitted sampler.
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X = validate_data(self, X, accept_sparse="csr", dtype=_float_dtypes(X))
         self._draw_weights()
-        self._query_statistics = SampleStatistics.from_array(X)
+        self._query_statistics = _statistics(X)
         self._key_statistics = None
         if keys is not None:
-            self._key_statistics = SampleStatistics.from_array(self._check_keys(keys))
-        return self._refit()
+            self._key_statistics = _statistics(self._check_keys(keys))
+        return self._refit(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, *, keys=None):
@@ -175,34 +198,42 @@ class _BasePositiveSampler(
             self,
             X,
             accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+            dtype=_float_dtypes(X),
             reset=first_call,
         )
-        chunk = SampleStatistics.from_array(X)
+        chunk = _statistics(X)
         if first_call:
             self._draw_weights()
             self._query_statistics, self._key_statistics = chunk, None
         else:
             self._query_statistics = self._query_statistics + chunk
         if keys is not None:
-            key_chunk = SampleStatistics.from_array(self._check_keys(keys))
+            key_chunk = _statistics(self._check_keys(keys))
             self._key_statistics = (
                 key_chunk
                 if self._key_statistics is None
                 else self._key_statistics + key_chunk
             )
-        return self._refit()
+        return self._refit(X)
 
     def _draw_weights(self) -> None:
-        self.random_weights_ = draw_weights(
+        # NumPy copies of the fitted arrays that the fitting itself uses, kept
+        # apart from the public ones, which follow X's namespace (array API).
+        self._host = {}
+        self.random_weights_ = self._host["random_weights"] = draw_weights(
             self.n_components,
             self.n_features_in_,
             check_random_state(self.random_state),
             orthogonal=self.orthogonal,
         )
 
-    def _refit(self):
-        """Resolve gamma and fit the family to the accumulated statistics."""
+    def _refit(self, X):
+        """Resolve gamma and fit the family to the accumulated statistics.
+
+        The fitting is small float64 work on the host; for array-API inputs
+        (``array_api_dispatch=True``) the public fitted arrays are then moved to
+        ``X``'s namespace and device, as scikit-learn's ``Nystroem`` does.
+        """
         queries = self._query_statistics
         keys = queries if self._key_statistics is None else self._key_statistics
         for name, stats in (("X", queries), ("keys", keys)):
@@ -214,11 +245,17 @@ class _BasePositiveSampler(
         self.gamma_ = self._resolve_gamma(queries)
         self._fit_maps(queries, keys)
         self._n_features_out = self.n_components
+        xp, is_array_api, device = get_namespace_and_device(X)
+        if is_array_api and not _is_numpy_namespace(xp):
+            dtype = _max_precision_float_dtype(xp, device)
+            for name, value in list(vars(self).items()):
+                if name.endswith("_") and isinstance(value, np.ndarray):
+                    setattr(self, name, xp.asarray(value, dtype=dtype, device=device))
         return self
 
     def _check_keys(self, keys):
         keys = check_array(
-            keys, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="keys"
+            keys, accept_sparse="csr", dtype=_float_dtypes(keys), input_name="keys"
         )
         if keys.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -271,11 +308,11 @@ class _BasePositiveSampler(
             query_stats.shifted(center).scaled(scale),
             key_stats.shifted(center).scaled(scale),
         )
-        self.center_ = center
+        self.center_ = self._host["center"] = center
         self._params = params
         maps = {
             side: compile_feature_map(
-                self.random_weights_,
+                self._host["random_weights"],
                 params,
                 scale=scale,
                 alpha=self._alpha,
@@ -302,7 +339,7 @@ class _BasePositiveSampler(
             Positive features; ``transform(X) @ transform_keys(Y).T`` is an
             unbiased estimate of the kernel matrix ``K(X, Y)``.
         """
-        X = self._validate_input(X, "X")
+        X = self._validate_input(X, "X", "transform")
         return self._query_map.transform(X)
 
     def transform_keys(self, Y):
@@ -318,17 +355,27 @@ class _BasePositiveSampler(
         Y_new : ndarray of shape (n_samples, n_components)
             Positive key features.
         """
-        checked = self._validate_input(Y, "Y")
+        checked = self._validate_input(Y, "Y", "transform_keys")
         features = self._key_map.transform(checked)
         # scikit-learn wraps only transform and fit_transform for set_output;
         # the key map honours the same configuration.
         return _wrap_data_with_container("transform", features, Y, self)
 
-    def _validate_input(self, X, name: str):
+    def _validate_input(self, X, name: str, method: str):
         """Check rows to map, with errors that name the argument ``name``."""
         check_is_fitted(self)
+        if get_config()["array_api_dispatch"]:
+            fitted_xp, _, fitted_device = get_namespace_and_device(self.random_weights_)
+            xp, _, device = get_namespace_and_device(X)
+            if (xp.__name__, str(device)) != (fitted_xp.__name__, str(fitted_device)):
+                raise ValueError(
+                    f"Inputs passed to {type(self).__name__}.{method}() must use "
+                    "the same namespace and the same device as those passed to "
+                    f"fit(): got {xp.__name__} on {device}, fitted on "
+                    f"{fitted_xp.__name__} on {fitted_device}."
+                )
         checked = check_array(
-            X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name=name
+            X, accept_sparse="csr", dtype=_float_dtypes(X), input_name=name
         )
         if checked.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -342,6 +389,7 @@ class _BasePositiveSampler(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.array_api_support = True
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
@@ -467,19 +515,19 @@ class DERFSampler(_BasePositiveSampler):
 
     Attributes
     ----------
-    a_ : ndarray of shape (n_features_in_,)
+    a_ : ndarray of shape (`n_features_in_`,)
         The fitted ``a_l`` of each direction of the frame (all ≤ 0; constant
         for the asymmetric variants).
 
-    frame_ : ndarray of shape (n_features_in_, n_features_in_)
+    frame_ : ndarray of shape (`n_features_in_`, `n_features_in_`)
         Orthonormal frame ``R`` of the directions (``ω' = R ω``): the transposed
         eigenvectors of ``MXY`` for ``'sderf'``, the identity otherwise.
 
-    query_transform_ : ndarray of shape (n_features_in_, n_features_in_)
+    query_transform_ : ndarray of shape (`n_features_in_`, `n_features_in_`)
         Linear map ``T₁`` applied to queries in kernel units, in the frame
         (the identity for ``'sderf'``, ``Ψ`` for ``'saderf'``).
 
-    key_transform_ : ndarray of shape (n_features_in_, n_features_in_)
+    key_transform_ : ndarray of shape (`n_features_in_`, `n_features_in_`)
         Linear map ``T₂`` applied to keys; ``T₁ᵀT₂ = I``.
 
     {shared_attributes}

@@ -155,7 +155,7 @@ def log_variance(sampler, X, Y=None):
             "sampler must be a fitted skfavor sampler or RBFSampler, got "
             f"{type(sampler).__name__}."
         )
-    center, scale = sampler.center_, sampler._scale
+    center, scale = sampler._host["center"], sampler._scale
     Zx, Zy = (X - center) * scale, (Y - center) * scale
     log_e2 = log_second_moment(sampler._params, Zx, Zy, alpha=sampler._alpha)
     if sampler.kernel == "rbf":
