@@ -84,7 +84,7 @@ def _asymmetric_a(queries, keys, T_query, T_key) -> np.ndarray:
     def transformed_trace(stats, T):
         if T.ndim == 1:
             return float(np.diag(stats.second_moment) @ T**2)
-        return float(np.einsum("ij,jk,ik->", T, stats.second_moment, T))
+        return float(np.sum((T @ stats.second_moment) * T))
 
     phi = (
         transformed_trace(queries, T_query)

@@ -43,13 +43,16 @@ def orthogonal_weights(n_components: int, n_features: int, random_state) -> np.n
     """
     d = n_features
     n_blocks = -(-n_components // d)
-    blocks = []
-    for _ in range(n_blocks):
-        Q, R = np.linalg.qr(random_state.standard_normal(size=(d, d)))
-        Q *= np.where(np.diag(R) < 0, -1.0, 1.0)
-        norms = np.linalg.norm(random_state.standard_normal(size=(d, d)), axis=1)
-        blocks.append(Q.T * norms[:, None])
-    return np.concatenate(blocks)[:n_components]
+    gaussians = np.empty((n_blocks, d, d))
+    norms = np.empty((n_blocks, d))
+    for block in range(n_blocks):
+        gaussians[block] = random_state.standard_normal(size=(d, d))
+        norms[block] = np.linalg.norm(random_state.standard_normal(size=(d, d)), axis=1)
+    # One stacked QR instead of one call per block: same draws, same result.
+    Q, R = np.linalg.qr(gaussians)
+    Q *= np.where(np.diagonal(R, axis1=1, axis2=2) < 0, -1.0, 1.0)[:, None, :]
+    rows = np.swapaxes(Q, 1, 2) * norms[:, :, None]
+    return rows.reshape(n_blocks * d, d)[:n_components]
 
 
 def draw_weights(
