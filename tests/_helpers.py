@@ -2,7 +2,17 @@
 
 import numpy as np
 
+from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
 from skfavor.metrics import log_second_moment
+
+#: Factories of every sampler and DERF variant, by family name.
+SAMPLERS = {
+    "posrf": PositiveRFSampler,
+    "gerf": GERFSampler,
+    "sderf": lambda **kw: DERFSampler("sderf", **kw),
+    "aderf": lambda **kw: DERFSampler("aderf", **kw),
+    "saderf": lambda **kw: DERFSampler("saderf", **kw),
+}
 
 
 def exact_kernel(X, Y, *, kernel, gamma):

@@ -7,6 +7,7 @@ tolerance. scikit-learn's own array-API estimator checks run too.
 
 import numpy as np
 import pytest
+from _helpers import SAMPLERS
 from sklearn import config_context
 from sklearn.utils._array_api import yield_namespace_device_dtype_combinations
 from sklearn.utils._testing import _array_api_for_tests
@@ -15,15 +16,7 @@ from sklearn.utils.estimator_checks import (
     check_array_api_input_and_values,
 )
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
-
-SAMPLERS = {
-    "posrf": lambda **kw: PositiveRFSampler(**kw),
-    "gerf": lambda **kw: GERFSampler(**kw),
-    "sderf": lambda **kw: DERFSampler("sderf", **kw),
-    "aderf": lambda **kw: DERFSampler("aderf", **kw),
-    "saderf": lambda **kw: DERFSampler("saderf", **kw),
-}
+from skfavor import DERFSampler, PositiveRFSampler, UnderflowWarning
 
 
 def _namespaces():

@@ -14,11 +14,12 @@ import signal
 
 import numpy as np
 import pytest
+from _helpers import SAMPLERS
 from sklearn.linear_model import SGDRegressor
 from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
+from skfavor import DERFSampler, GERFSampler
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -26,13 +27,6 @@ distributed = pytest.importorskip("distributed")
 wrappers = pytest.importorskip("dask_ml.wrappers")
 Incremental, ParallelPostFit = wrappers.Incremental, wrappers.ParallelPostFit
 
-SAMPLERS = {
-    "posrf": PositiveRFSampler,
-    "gerf": GERFSampler,
-    "sderf": lambda **kw: DERFSampler("sderf", **kw),
-    "aderf": lambda **kw: DERFSampler("aderf", **kw),
-    "saderf": lambda **kw: DERFSampler("saderf", **kw),
-}
 
 #: Uneven row blocks, as a real data set would have.
 ROW_CHUNKS = (100, 500, 300, 300)

@@ -14,19 +14,12 @@ whatever the correlations between pairs.
 
 import numpy as np
 import pytest
-from _helpers import exact_kernel
+from _helpers import SAMPLERS, exact_kernel
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor import PositiveRFSampler, UnderflowWarning
 from skfavor.datasets import load_uci, paper_split
 from skfavor.metrics import log_variance
 
-SAMPLERS = {
-    "posrf": PositiveRFSampler,
-    "gerf": GERFSampler,
-    "sderf": lambda **kw: DERFSampler("sderf", **kw),
-    "aderf": lambda **kw: DERFSampler("aderf", **kw),
-    "saderf": lambda **kw: DERFSampler("saderf", **kw),
-}
 DATA_DEPENDENT = ["gerf", "sderf", "aderf", "saderf"]
 
 #: The mean error may be at most this many of its standard-deviation bounds.

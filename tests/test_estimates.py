@@ -2,20 +2,12 @@
 
 import numpy as np
 import pytest
-from _helpers import exact_kernel, kernel_units
+from _helpers import SAMPLERS, exact_kernel, kernel_units
 from sklearn.kernel_approximation import RBFSampler
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
 from skfavor.datasets import paper_split
 from skfavor.metrics import log_variance
-
-SAMPLERS = {
-    "posrf": lambda **kw: PositiveRFSampler(**kw),
-    "gerf": lambda **kw: GERFSampler(**kw),
-    "sderf": lambda **kw: DERFSampler("sderf", **kw),
-    "aderf": lambda **kw: DERFSampler("aderf", **kw),
-    "saderf": lambda **kw: DERFSampler("saderf", **kw),
-}
 
 
 @pytest.fixture(scope="module")

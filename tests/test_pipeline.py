@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import SAMPLERS
 from sklearn.base import clone
 from sklearn.datasets import make_friedman1
 from sklearn.linear_model import Ridge, RidgeClassifier
@@ -16,16 +17,9 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
+from skfavor import DERFSampler, GERFSampler
 from skfavor.datasets import paper_split
 
-SAMPLERS = {
-    "posrf": PositiveRFSampler,
-    "gerf": GERFSampler,
-    "sderf": lambda **kw: DERFSampler("sderf", **kw),
-    "aderf": lambda **kw: DERFSampler("aderf", **kw),
-    "saderf": lambda **kw: DERFSampler("saderf", **kw),
-}
 SYMMETRIC = ["posrf", "gerf", "sderf"]
 ASYMMETRIC = ["aderf", "saderf"]
 

@@ -8,18 +8,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import SAMPLERS
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
 
-SAMPLERS = {
-    "posrf": PositiveRFSampler,
-    "gerf": GERFSampler,
-    "sderf": lambda **kw: DERFSampler("sderf", **kw),
-    "aderf": lambda **kw: DERFSampler("aderf", **kw),
-    "saderf": lambda **kw: DERFSampler("saderf", **kw),
-}
 CLASS_NAMES = {
     "posrf": "PositiveRFSampler",
     "gerf": "GERFSampler",
