@@ -242,36 +242,22 @@ class FeatureMap:
     def _evaluate_namespace(self, X, xp, device):
         """The map in another array namespace (array API), on ``X``'s device.
 
-        The terms are moved once per namespace, device and dtype; the work is
-        left to the library (one product, one exponential), without the row
-        blocks and threads of the NumPy path.
+        The terms are moved once per namespace, device and dtype, as a
+        :class:`StackedFeatureMap` of one map; the work is left to the library
+        (one product, one exponential), without the row blocks and threads of
+        the NumPy path.
         """
         key = (xp.__name__, str(device), str(X.dtype))
         terms = self._cast.get(key)
         if terms is None:
-            C = self.quadratic
-            terms = tuple(
-                None
-                if value is None
-                else xp.asarray(value, dtype=X.dtype, device=device)
-                for value in (
-                    self.weights.T,
-                    self.offset,
-                    None if np.ndim(C) == 0 else C,
-                    self.center,
-                )
-            )
-            terms = (*terms, float(C) if np.ndim(C) == 0 else None)
-            self._cast[key] = terms
-        weights_T, offset, C, center, c = terms
+            stacked = StackedFeatureMap.from_maps([self], xp, X.dtype, device)
+            center = self.center
+            if center is not None:
+                center = xp.asarray(center, dtype=X.dtype, device=device)
+            terms = self._cast[key] = (stacked, center)
+        stacked, center = terms
         Z = X if center is None else X - center
-        if C is None:
-            row = xp.sum(Z * Z, axis=1) * c
-        elif C.ndim == 1:
-            row = (Z * Z) @ C
-        else:
-            row = xp.sum((Z @ C) * Z, axis=1)
-        out = xp.exp(Z @ weights_T + offset + row[:, None])
+        out = xp.exp(stacked.log_features(Z[None, ...], xp)[0, ...])
         top = xp.max(out, axis=1)
         n_overflow = int(xp.sum(xp.astype(~xp.isfinite(top), xp.int32)))
         n_underflow = int(xp.sum(xp.astype(top == 0, xp.int32)))
@@ -351,6 +337,48 @@ class FeatureMap:
                         for helper in helpers:
                             helper.result()
         return out, counts[0], counts[1]
+
+
+@dataclass(frozen=True)
+class StackedFeatureMap:
+    """Several uncentred maps of one shape, evaluated together in any namespace.
+
+    ``log φ_b(x) = x W_bᵀ + offset_b + q_b(x)`` (MATH.md §3) for a stack of
+    maps ``b`` (attention fits one per batch element and head), with
+    ``weights`` of shape (B, M, d), ``offset`` (B, M) and ``quadratic`` the
+    ``C_b`` of ``q_b(x) = xᵀ C_b x``: shape (B,) for ``c I``, (B, d) for a
+    diagonal, (B, d, d) for a full matrix. Arrays are of the inputs' namespace.
+    """
+
+    weights: object
+    offset: object
+    quadratic: object
+
+    @classmethod
+    def from_maps(cls, maps, xp, dtype, device) -> StackedFeatureMap:
+        """Stack :class:`FeatureMap` objects (without center) into ``xp`` arrays."""
+        fields = zip(
+            *((m.weights, m.offset, np.asarray(m.quadratic)) for m in maps),
+            strict=True,
+        )
+        return cls(
+            *(xp.asarray(np.stack(f), dtype=dtype, device=device) for f in fields)
+        )
+
+    def log_features(self, X, xp):
+        """Log features of the rows of ``X`` of shape (B, n, d): (B, n, M)."""
+        C = self.quadratic
+        if C.ndim == 1:
+            row = C[:, None] * xp.sum(X * X, axis=-1)
+        elif C.ndim == 2:
+            row = xp.sum(X * X * C[:, None, :], axis=-1)
+        else:
+            row = xp.sum((X @ C) * X, axis=-1)
+        return (
+            X @ xp.matrix_transpose(self.weights)
+            + self.offset[:, None, :]
+            + row[:, :, None]
+        )
 
 
 def _floating(X):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -17,7 +16,7 @@ from sklearn.externals.array_api_compat import device as array_device
 from sklearn.utils import check_random_state
 
 from ._closed_forms import FAMILIES
-from ._feature_map import compile_feature_map
+from ._feature_map import StackedFeatureMap, compile_feature_map
 from ._sampling import draw_weights
 from ._statistics import SampleStatistics
 
@@ -213,36 +212,6 @@ def softmax_attention(query, key, value, *, causal: bool = False):
     return weights @ value
 
 
-@dataclass(frozen=True)
-class _BatchedMap:
-    """One compiled feature map per leading index, as arrays of the inputs.
-
-    ``log φ(x) = x Wᵀ + offset + q(x)`` (MATH.md §3) with ``weights`` of shape
-    (B, M, d), ``offset`` (B, M) and ``quadratic`` the per-index ``C`` of
-    ``q(x) = xᵀ C x``: shape (B,) for ``c I``, (B, d) for a diagonal, (B, d, d)
-    for a full matrix.
-    """
-
-    weights: object
-    offset: object
-    quadratic: object
-
-    def log_features(self, X, xp):
-        """Log features of the rows of ``X`` of shape (B, n, d): (B, n, M)."""
-        C = self.quadratic
-        if C.ndim == 1:
-            row = C[:, None] * xp.sum(X * X, axis=-1)
-        elif C.ndim == 2:
-            row = xp.sum(X * X * C[:, None, :], axis=-1)
-        else:
-            row = xp.sum((X @ C) * X, axis=-1)
-        return (
-            X @ xp.matrix_transpose(self.weights)
-            + self.offset[:, None, :]
-            + row[:, :, None]
-        )
-
-
 def _fit_maps(Q, K, omega, family, xp):
     """Fit ``family`` to each sequence's statistics and compile both maps.
 
@@ -274,13 +243,7 @@ def _fit_maps(Q, K, omega, family, xp):
     dtype, device = Q.dtype, array_device(Q)
 
     def stacked(side):
-        fields = zip(
-            *((m.weights, m.offset, np.asarray(m.quadratic)) for m in maps[side]),
-            strict=True,
-        )
-        return _BatchedMap(
-            *(xp.asarray(np.stack(f), dtype=dtype, device=device) for f in fields)
-        )
+        return StackedFeatureMap.from_maps(maps[side], xp, dtype, device)
 
     return stacked("query"), stacked("key")
 
