@@ -26,6 +26,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._closed_forms import FAMILIES
+from ._docstrings import fill_doc
 from ._feature_map import compile_feature_map
 from ._sampling import draw_weights
 from ._statistics import SampleStatistics
@@ -86,11 +87,9 @@ def _statistics(X) -> SampleStatistics:
     return SampleStatistics.from_array(_convert_to_numpy(X, xp))
 
 
-def _fill_doc(cls):
-    cls.__doc__ = cls.__doc__.replace(
-        "{shared_parameters}", _SHARED_PARAMETERS
-    ).replace("{shared_attributes}", _SHARED_ATTRIBUTES)
-    return cls
+_fill_doc = fill_doc(
+    shared_parameters=_SHARED_PARAMETERS, shared_attributes=_SHARED_ATTRIBUTES
+)
 
 
 class _BasePositiveSampler(

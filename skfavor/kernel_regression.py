@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docstrings import fill_doc
 from .kernel_approximation import DERFSampler, _BasePositiveSampler
 
 __all__ = [
@@ -230,13 +231,11 @@ _SHARED_NOTES = """The prediction for ``x`` is ``φ₁(x)ᵀ S`` with
     from the data, whose features would all underflow, stay usable."""
 
 
-def _fill_doc(cls):
-    cls.__doc__ = (
-        cls.__doc__.replace("{shared_parameters}", _SHARED_PARAMETERS)
-        .replace("{shared_attributes}", _SHARED_ATTRIBUTES)
-        .replace("{shared_notes}", _SHARED_NOTES)
-    )
-    return cls
+_fill_doc = fill_doc(
+    shared_parameters=_SHARED_PARAMETERS,
+    shared_attributes=_SHARED_ATTRIBUTES,
+    shared_notes=_SHARED_NOTES,
+)
 
 
 @_fill_doc
