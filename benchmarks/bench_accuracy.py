@@ -6,7 +6,7 @@ features, the script fits the method, maps the test rows (queries) and the
 training rows (keys), and measures the relative Frobenius error
 ``|K̂ − K|_F / |K|_F`` of the test × train Gram matrix against the wall time
 of the fit and both transforms. skfavor's samplers are fitted to the
-statistics of both sets (``fit(X_test, keys=X_train)``, MATH.md §2), and the
+statistics of both sets (``fit(X_test, keys=X_train)``, :ref:`math-estimators`), and the
 asymmetric variants map the keys with ``transform_keys``; ``RBFSampler`` and
 ``Nystroem`` are fitted to the training rows (Nystroem only with fewer
 landmarks than training rows: with all of them it is the exact kernel). Each

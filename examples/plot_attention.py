@@ -15,7 +15,7 @@ on two kinds of query and key sets:
 * **same distribution**: queries and keys drawn from one Gaussian;
 * **shifted**: queries and keys with opposite means and per-coordinate
   spreads that are reciprocal between the two sets, the case the asymmetric
-  families ADERF and SADERF are made for (MATH.md §3).
+  families ADERF and SADERF are made for (:ref:`math-families`).
 """
 
 # %%
@@ -127,7 +127,7 @@ for title, errors in results.items():
 # Every family converges at about the ``M^-½`` rate and the families differ
 # by their constant; PosRF, whose features have the heaviest tails, converges
 # a little slower. When queries and keys share one distribution, ADERF and
-# SADERF reduce to GERF (MATH.md §3): the four data-dependent families are
+# SADERF reduce to GERF (:ref:`math-families`): the four data-dependent families are
 # close to each other and reach PosRF's error at 512 features with about 256.
 # On the shifted sets the asymmetric families fit one map to the queries and
 # another to the keys: ADERF at 64 features is as accurate as PosRF at 512,

@@ -4,7 +4,7 @@ A million rows on a Dask cluster, fitted by blocks
 ==================================================
 
 skfavor's samplers fit their parameters to sums over the data (counts, means
-and second moments, MATH.md §2), so they can be fitted one block at a time
+and second moments, :ref:`math-estimators`), so they can be fitted one block at a time
 with ``partial_fit`` and never need the whole data set in memory (see
 :ref:`scaling` for the three routes and their limits). With
 `dask-ml <https://ml.dask.org>`_ the blocks stay on the workers of a

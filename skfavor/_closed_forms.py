@@ -1,10 +1,11 @@
 """Closed-form optimal parameters of each family, as pure functions of statistics.
 
 Each function takes the statistics of the query and key sets **in kernel units**
-(already multiplied by the bandwidth scale, MATH.md §1) and returns the family's
+(already multiplied by the bandwidth scale, :ref:`math-kernels`) and returns the
+family's
 :class:`~skfavor._feature_map.FrameParameters`. The objective they minimise is
 the mean over query/key pairs of the log second moment of one random feature
-(MATH.md §2).
+(:ref:`math-estimators`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from ._feature_map import FrameParameters
 from ._statistics import SampleStatistics, cross_second_moment
 
 #: Relative floor of eigenvalues and diagonals of singular second moments
-#: (MATH.md §6, marked [choice] there).
+#: (:ref:`math-numerics`, marked [choice] there).
 EIGENVALUE_FLOOR = 1e-6
 
 
 def a_star(phi):
-    """Minimiser ``a*(φ)`` of the one-dimensional GERF objective (MATH.md §2).
+    """Minimiser ``a*(φ)`` of the one-dimensional GERF objective.
+
+    See :ref:`math-estimators`.
 
     ``a*(φ) = (1 − 2φ − √((2φ + 1)² + 8φ)) / 16``, written without a division
     by ``φ`` so that ``a*(0) = 0`` exactly. Always ``≤ 0`` for ``φ ≥ 0``.
@@ -41,19 +44,19 @@ def a_star(phi):
 
 
 def posrf_parameters(queries: SampleStatistics, keys: SampleStatistics):
-    """PosRF / FAVOR+ (MATH.md §3): ``a = 0``, identity transforms."""
+    """PosRF / FAVOR+ (:ref:`math-families`): ``a = 0``, identity transforms."""
     return FrameParameters(a=np.zeros(queries.sum.shape[0]))
 
 
 def gerf_parameters(queries: SampleStatistics, keys: SampleStatistics):
-    """GERF / OPRF (MATH.md §3): ``a = a*((tr MX + tr MY + 2 μXᵀμY) / d)``."""
+    """GERF / OPRF (:ref:`math-families`): ``a = a*((tr MX + tr MY + 2 μXᵀμY) / d)``."""
     d = queries.sum.shape[0]
     phi = np.trace(cross_second_moment(queries, keys)) / d
     return FrameParameters(a=np.full(d, a_star(phi)))
 
 
 def sderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
-    """SDERF (MATH.md §3): ``eigh(MXY) = Q diag(λ) Qᵀ``, ``a_l = a*(λ_l)``.
+    """SDERF (:ref:`math-families`): ``eigh(MXY) = Q diag(λ) Qᵀ``, ``a_l = a*(λ_l)``.
 
     The frame is ``R = Qᵀ`` (``ω' = Qᵀ ω``) and both inputs are rotated by it
     alone, so the map stays symmetric.
@@ -63,7 +66,10 @@ def sderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
 
 
 def _floored(values: np.ndarray) -> np.ndarray:
-    """Floor non-negative ``values`` at ``EIGENVALUE_FLOOR · max`` (MATH.md §6)."""
+    """Floor non-negative ``values`` at ``EIGENVALUE_FLOOR · max``.
+
+    See :ref:`math-numerics`.
+    """
     top = float(np.max(values, initial=0.0))
     if top <= 0.0:
         return np.ones_like(values)
@@ -74,7 +80,7 @@ def _asymmetric_a(queries, keys, T_query, T_key) -> np.ndarray:
     """Optimal shared ``a`` for GERF on ``T_query x`` and ``T_key y``.
 
     ``φ = (tr(T₁ MX T₁ᵀ) + tr(T₂ MY T₂ᵀ) + 2 μXᵀ T₁ᵀT₂ μY) / d`` with
-    ``T₁ᵀT₂ = I``; on nonsingular statistics this is MATH.md §3's
+    ``T₁ᵀT₂ = I``; on nonsingular statistics this is :ref:`math-families`'s
     ``2 (tr Σ + μXᵀμY) / d`` (ADERF) and ``2 (Σ √(MX_ll MY_ll) + μXᵀμY) / d``
     (SADERF), and with floored statistics it is still the exact optimum for the
     transforms actually used.
@@ -95,9 +101,9 @@ def _asymmetric_a(queries, keys, T_query, T_key) -> np.ndarray:
 
 
 def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
-    """ADERF (MATH.md §3, steps 1–4).
+    """ADERF (:ref:`math-families`, steps 1–4).
 
-    1. ``MX = Q₁Λ₁Q₁ᵀ``, ``MY = Q₂Λ₂Q₂ᵀ`` (eigenvalues floored, MATH.md §6).
+    1. ``MX = Q₁Λ₁Q₁ᵀ``, ``MY = Q₂Λ₂Q₂ᵀ`` (eigenvalues floored, :ref:`math-numerics`).
     2. ``Λ₁^½ Q₁ᵀ Q₂ Λ₂^½ = U Σ Vᵀ``.
     3. ``T₁ = Σ^½ Uᵀ Λ₁^-½ Q₁ᵀ``, ``T₂ = Σ^½ Vᵀ Λ₂^-½ Q₂ᵀ``, so ``T₁ᵀT₂ = I``.
     4. ``a = a*(2 (tr Σ + μXᵀμY) / d)``.
@@ -122,10 +128,10 @@ def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
 
 
 def saderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
-    """SADERF (MATH.md §3): ``Ψ = diag(ψ)``, ``ψ_l = ((MY)_ll / (MX)_ll)^¼``.
+    """SADERF (:ref:`math-families`): ``Ψ = diag(ψ)``, ``ψ_l = ((MY)_ll / (MX)_ll)^¼``.
 
     Queries are mapped by ``Ψ``, keys by ``Ψ⁻¹``; zero diagonals are floored
-    (MATH.md §6).
+    (:ref:`math-numerics`).
     """
     diag_x = _floored(np.diag(queries.second_moment).copy())
     diag_y = _floored(np.diag(keys.second_moment).copy())

@@ -1,13 +1,13 @@
-"""The one feature map that every positive family compiles to (MATH.md §3).
+"""The one feature map that every positive family compiles to (:ref:`math-families`).
 
-A family is described in the frame form of MATH.md §3,
+A family is described in the frame form of :ref:`math-families`,
 
     log f(ω, z) = ¼ Σ_l log(1 − 4a_l) + Σ_l a_l ω'_l² + Σ_l √(1 − 4a_l) ω'_l s_l
                   − ½ |s|² + α |z|²,
 
 with ``ω' = R ω`` (an orthonormal frame, ω' is again N(0, I)), ``s = T R z`` the
 transformed input of one side, ``z = scale · x`` the input in kernel units
-(MATH.md §1) and ``α = -½`` for the Gaussian kernel, ``0`` for the softmax
+(:ref:`math-kernels`) and ``α = -½`` for the Gaussian kernel, ``0`` for the softmax
 kernel. :func:`compile_feature_map` folds the frame, ``T`` and ``√(1 − 4a)``
 into one weight matrix, so that evaluating the map is one matrix product, a
 per-feature offset, a per-row quadratic term and one exponential.
@@ -33,7 +33,7 @@ from threadpoolctl import ThreadpoolController
 
 @dataclass(frozen=True)
 class FrameParameters:
-    """Parameters of a positive family in the frame form of MATH.md §3.
+    """Parameters of a positive family in the frame form of :ref:`math-families`.
 
     Parameters
     ----------
@@ -77,7 +77,9 @@ class FrameParameters:
 
 @dataclass(frozen=True)
 class FeatureMap:
-    """``φ(x) = exp(x Wᵀ + offset + q(x))``, evaluated in row blocks (MATH.md §3, §6).
+    """``φ(x) = exp(x Wᵀ + offset + q(x))``, evaluated in row blocks.
+
+    See :ref:`math-families` and :ref:`math-numerics`.
 
     Parameters
     ----------
@@ -203,12 +205,12 @@ class FeatureMap:
         Raises
         ------
         FloatingPointError
-            If a feature overflows to inf (MATH.md §6).
+            If a feature overflows to inf (:ref:`math-numerics`).
 
         Warns
         -----
         UnderflowWarning
-            If all the features of some rows underflow to 0 (MATH.md §6).
+            If all the features of some rows underflow to 0 (:ref:`math-numerics`).
         """
         xp, is_array_api, device = get_namespace_and_device(X)
         if is_array_api and not _is_numpy_namespace(xp):
@@ -343,7 +345,7 @@ class FeatureMap:
 class StackedFeatureMap:
     """Several uncentred maps of one shape, evaluated together in any namespace.
 
-    ``log φ_b(x) = x W_bᵀ + offset_b + q_b(x)`` (MATH.md §3) for a stack of
+    ``log φ_b(x) = x W_bᵀ + offset_b + q_b(x)`` (:ref:`math-families`) for a stack of
     maps ``b`` (attention fits one per batch element and head), with
     ``weights`` of shape (B, M, d), ``offset`` (B, M) and ``quadratic`` the
     ``C_b`` of ``q_b(x) = xᵀ C_b x``: shape (B,) for ``c I``, (B, d) for a
@@ -485,7 +487,7 @@ def compile_feature_map(
     center: np.ndarray | None = None,
     side: str = "query",
 ) -> FeatureMap:
-    """Fold a family's parameters into one :class:`FeatureMap` (MATH.md §3).
+    """Fold a family's parameters into one :class:`FeatureMap` (:ref:`math-families`).
 
     Parameters
     ----------
@@ -494,7 +496,7 @@ def compile_feature_map(
     params : FrameParameters
         The family's parameters.
     scale : float
-        ``z = scale · x`` maps raw inputs to kernel units (MATH.md §1).
+        ``z = scale · x`` maps raw inputs to kernel units (:ref:`math-kernels`).
     alpha : float
         ``-0.5`` for the Gaussian kernel, ``0`` for the softmax kernel.
     center : ndarray of shape (n_features,), default=None

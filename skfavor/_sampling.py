@@ -1,4 +1,4 @@
-"""Draws of the random directions ω (MATH.md §4)."""
+"""Draws of the random directions ω (:ref:`math-sampling`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def gaussian_weights(n_components: int, n_features: int, random_state) -> np.nda
 
 
 def orthogonal_weights(n_components: int, n_features: int, random_state) -> np.ndarray:
-    """Block-orthogonal rows, each marginally N(0, I_d) (MATH.md §4).
+    """Block-orthogonal rows, each marginally N(0, I_d) (:ref:`math-sampling`).
 
     Each block of ``d`` rows is the orthogonal factor of the QR decomposition
     of a ``d × d`` Gaussian matrix, with signs fixed by ``sign(diag R)`` so that

@@ -1,4 +1,4 @@
-"""Additive float64 data statistics: all that any closed form needs (MATH.md §2)."""
+"""Float64 data statistics: all that any closed form needs (:ref:`math-estimators`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class SampleStatistics:
 
     The statistics are sums, so two sets' statistics add up to those of their
     union (``a + b``): this is what makes chunked and distributed fitting exact
-    (MATH.md §2).
+    (:ref:`math-estimators`).
 
     Parameters
     ----------
@@ -84,7 +84,9 @@ class SampleStatistics:
 def cross_second_moment(
     queries: SampleStatistics, keys: SampleStatistics
 ) -> np.ndarray:
-    """Mean of ``(x + y)(x + y)ᵀ`` over all query/key pairs (``MXY``, MATH.md §2).
+    """Mean of ``(x + y)(x + y)ᵀ`` over all query/key pairs (``MXY``).
+
+    See :ref:`math-estimators`.
 
     ``MXY = MX + MY + μX μYᵀ + μY μXᵀ``.
     """

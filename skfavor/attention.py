@@ -40,15 +40,15 @@ def favor_attention(
 
     Estimates ``softmax(query keyᵀ / √d) value`` in time and memory linear in
     the sequence length. The softmax kernel ``exp(qᵀk / √d)`` is
-    ``K0(q / d^¼, k / d^¼)`` (MATH.md §1), so both inputs are scaled by
+    ``K0(q / d^¼, k / d^¼)`` (:ref:`math-kernels`), so both inputs are scaled by
     ``d^-¼`` and the kernel is replaced by ``φ_q(q)ᵀ φ_k(k)`` with positive
-    random features of the chosen family (MATH.md §3):
+    random features of the chosen family (:ref:`math-families`):
 
     ``out = φ_q (φ_kᵀ value) / (φ_q (φ_kᵀ 1))``.
 
     The family's parameters are fitted in closed form to the statistics of the
     queries and keys of each sequence, that is for each index of the leading
-    (batch, head) dimensions separately, in float64 on the host (MATH.md §2,
+    (batch, head) dimensions separately, in float64 on the host (:ref:`math-estimators`,
     §3). The features are evaluated in log space in the inputs' namespace, on
     their device and in their dtype, so gradients flow through them; the
     fitted parameters and random directions are constants.
@@ -66,7 +66,7 @@ def favor_attention(
         Random-feature family: ``'posrf'`` is FAVOR+, ``'gerf'`` FAVOR++,
         ``'sderf'``, ``'aderf'`` and ``'saderf'`` are FAVOR#. The asymmetric
         families (``'aderf'``, ``'saderf'``) pay off when queries and keys are
-        distributed differently (MATH.md §3).
+        distributed differently (:ref:`math-families`).
     n_features : int, default=256
         Number of random features ``M``.
     causal : bool, default=False
@@ -74,7 +74,7 @@ def favor_attention(
         only. Needs ``L_k == L``.
     orthogonal : bool, default=True
         Draw the random directions in blocks of orthogonal rows with Gaussian
-        marginals (MATH.md §4); ``False`` draws them i.i.d.
+        marginals (:ref:`math-sampling`); ``False`` draws them i.i.d.
     random_state : int, RandomState instance or None, default=None
         Controls the random directions, which are shared by all leading
         indices. Pass an int for reproducible output across calls.
@@ -101,7 +101,7 @@ def favor_attention(
     Notes
     -----
     The query features are shifted by their per-row maximum and the key
-    features by one maximum per sequence (MATH.md §6): both shifts cancel in
+    features by one maximum per sequence (:ref:`math-numerics`): both shifts cancel in
     the ratio. Keys are processed in chunks of positions with a running
     maximum, so that memory stays linear in ``L``; causal attention carries
     the prefix sums ``Σ_{j<s} φ_k(k_j)ᵀ [v_j, 1]`` from one block of
@@ -217,7 +217,8 @@ def _fit_maps(Q, K, omega, family, xp):
 
     The statistics are summed on the inputs' device (at least in float32) and
     only they travel to the host, where the closed forms run in float64
-    (MATH.md §2, §6). Their precision steers the variance only: the estimator
+    (:ref:`math-estimators`, :ref:`math-numerics`). Their precision steers the
+    variance only: the estimator
     is unbiased for any fitted parameters.
     """
     n_queries, n_keys = Q.shape[1], K.shape[1]
@@ -280,7 +281,7 @@ def _with_ones(V, xp):
 
 
 def _query_features(Q, query_map, xp):
-    """Query features shifted by their per-row maximum (MATH.md §6)."""
+    """Query features shifted by their per-row maximum (:ref:`math-numerics`)."""
     log_phi = query_map.log_features(Q, xp)
     return xp.exp(log_phi - xp.max(log_phi, axis=-1, keepdims=True))
 
@@ -289,7 +290,7 @@ def _rescaled(state, top, log_phi, xp):
     """Shift ``log_phi`` by the running key maximum and rescale ``state`` to it.
 
     Every key feature is ``exp(log φ − top)`` for one ``top`` per sequence
-    (MATH.md §6); when a chunk raises the maximum, the sums of earlier chunks
+    (:ref:`math-numerics`); when a chunk raises the maximum, the sums of earlier chunks
     are multiplied by ``exp(old − new)`` so that they stay on one scale.
     """
     chunk_top = xp.max(log_phi, axis=(1, 2), keepdims=True)

@@ -46,7 +46,8 @@ _SHARED_PARAMETERS = """n_components : int, default=100
 
     orthogonal : bool, default=True
         Draw the random directions in blocks of orthogonal rows with Gaussian
-        marginals (MATH.md §4), which lowers the variance; ``False`` draws them
+        marginals (:ref:`math-sampling`), which lowers the variance; ``False``
+        draws them
         i.i.d. from N(0, I).
 
     random_state : int, RandomState instance or None, default=None
@@ -149,7 +150,7 @@ class _BasePositiveSampler(
         keys : {array-like, sparse matrix} of shape (n_keys, n_features), \
                 default=None
             The key set. Data-dependent families fit their parameters to the
-            statistics of both sets (MATH.md §2); by default the key set is
+            statistics of both sets (:ref:`math-estimators`); by default the key set is
             ``X``.
 
         Returns
@@ -170,7 +171,7 @@ class _BasePositiveSampler(
         """Accumulate the statistics of a chunk of data and refit the parameters.
 
         The random directions are drawn on the first call; the float64
-        statistics (MATH.md §2) are sums, so after any sequence of calls the
+        statistics (:ref:`math-estimators`) are sums, so after any sequence of calls the
         sampler equals :meth:`fit` on the concatenated chunks (same
         ``random_state``), up to rounding.
 
@@ -278,7 +279,7 @@ class _BasePositiveSampler(
 
     @property
     def _scale(self) -> float:
-        """``z = scale · x`` in kernel units (MATH.md §1)."""
+        """``z = scale · x`` in kernel units (:ref:`math-kernels`)."""
         factor = 2.0 if self.kernel == "rbf" else 1.0
         return float(np.sqrt(factor * self.gamma_))
 
@@ -291,7 +292,8 @@ class _BasePositiveSampler(
 
         The Gaussian kernel is translation invariant but the variance of a
         positive estimator is not: it grows with ``|x + y − 2c|²`` for the
-        origin ``c`` (MATH.md §5). Data-dependent families therefore shift the
+        origin ``c`` (:ref:`math-variances`). Data-dependent families therefore
+        shift the
         origin to ``center_ = (μX + μY) / 2``, which is the optimal shift for
         GERF and SDERF jointly with their other parameters, and then fit the
         closed forms to the shifted statistics. The softmax kernel is not
@@ -400,7 +402,7 @@ class PositiveRFSampler(_BasePositiveSampler):
 
     ``φ(x) = M^-½ exp(ωᵀz − ½|z|²)`` (softmax kernel; the Gaussian kernel
     multiplies by ``exp(-½|z|²)`` once more), with ``z`` the input in kernel
-    units (MATH.md §1, §3).
+    units (:ref:`math-kernels`, :ref:`math-families`).
 
     Parameters
     ----------
@@ -443,7 +445,7 @@ class GERFSampler(_BasePositiveSampler):
     """Generalised exponential random features with the optimal ``a`` (OPRF).
 
     The FAVOR++ map ``(1−4a)^{d/4} exp(a|ω|² + √(1−4a) ωᵀz − ½|z|²)`` with ``a``
-    fitted in closed form to the data statistics (MATH.md §3):
+    fitted in closed form to the data statistics (:ref:`math-families`):
     ``a = a*((tr MX + tr MY + 2 μXᵀμY) / d)``. Symmetric: one map for all rows.
 
     Parameters
@@ -491,7 +493,7 @@ class DERFSampler(_BasePositiveSampler):
     """Dense-exponential random features (FAVOR#): SDERF, ADERF or SADERF.
 
     All parameters are fitted in closed form to the statistics of the query
-    set ``X`` and the key set ``keys`` (MATH.md §3):
+    set ``X`` and the key set ``keys`` (:ref:`math-families`):
 
     * ``'sderf'`` (symmetric, the default): one ``a_l`` per eigen-direction of
       ``MXY``; one map for every row, so it is correct in a ``Pipeline``.
@@ -539,7 +541,7 @@ class DERFSampler(_BasePositiveSampler):
     Notes
     -----
     Eigenvalues and diagonals of singular second moments (one-hot or constant
-    columns) are floored at ``1e-6`` times their maximum (MATH.md §6).
+    columns) are floored at ``1e-6`` times their maximum (:ref:`math-numerics`).
 
     References
     ----------

@@ -65,7 +65,7 @@ def _log_map(sampler, side: str):
     """The sampler's :class:`~skfavor._feature_map.FeatureMap`, or None.
 
     The public ``transform`` of a skfavor sampler returns features, not their
-    logarithms, so the stabilisation of MATH.md §6 reads the private compiled
+    logarithms, so the stabilisation of :ref:`math-numerics` reads the private compiled
     maps of the samplers of this package.
     """
     if isinstance(sampler, _BasePositiveSampler):
@@ -76,7 +76,7 @@ def _log_map(sampler, side: str):
 def _query_features(sampler, X) -> np.ndarray:
     """Query features, each row divided by its largest entry when positive.
 
-    A per-row factor cancels in the Nadaraya–Watson ratio (MATH.md §6); taking
+    A per-row factor cancels in the Nadaraya–Watson ratio (:ref:`math-numerics`); taking
     it out in log space keeps rows far from the data (large ``|x|²``) from
     underflowing to 0.
     """
@@ -91,7 +91,7 @@ def _query_features(sampler, X) -> np.ndarray:
 def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
     """``Σ_j φ₂(x_j) [t_j, 1]`` divided by ``e^shift``, and ``shift``.
 
-    One global factor cancels in the ratio (MATH.md §6), so positive key
+    One global factor cancels in the ratio (:ref:`math-numerics`), so positive key
     features are divided by their overall maximum in log space. Samplers
     without ``transform_keys`` are symmetric: their keys use ``transform``.
     """
@@ -211,7 +211,7 @@ _SHARED_ATTRIBUTES = """sampler_ : estimator
     key_log_shift_ : float
         Logarithm of the common factor taken out of the key features of a
         skfavor sampler, their largest log-feature (``0`` for other
-        samplers); it cancels in the ratio (MATH.md §6). Not set when
+        samplers); it cancels in the ratio (:ref:`math-numerics`). Not set when
         ``transductive=True``.
 
     n_features_in_ : int
@@ -224,10 +224,10 @@ _SHARED_ATTRIBUTES = """sampler_ : estimator
 _SHARED_NOTES = """The prediction for ``x`` is ``φ₁(x)ᵀ S`` with
     ``S = Σ_j φ₂(x_j) t_jᵀ`` summed once at ``fit``, which costs
     ``O((n_train + n_test) · n_components)`` instead of the
-    ``O(n_train · n_test)`` of the exact kernel (MATH.md §2).
+    ``O(n_train · n_test)`` of the exact kernel (:ref:`math-estimators`).
     For a skfavor sampler the query features are divided by their largest
     entry per row and the key features by their overall largest entry, in
-    log space: both factors cancel in the ratio (MATH.md §6), and rows far
+    log space: both factors cancel in the ratio (:ref:`math-numerics`), and rows far
     from the data, whose features would all underflow, stay usable."""
 
 

@@ -1,4 +1,4 @@
-"""Exact variances of random-feature kernel estimators (MATH.md §5)."""
+"""Exact variances of random-feature kernel estimators (:ref:`math-variances`)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def _squared_distances(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def _log_variance_from_log_moments(log_e2: np.ndarray, log_k: np.ndarray):
-    """``log Var = log E2 + log(−expm1(2 log K − log E2))`` (MATH.md §5)."""
+    """``log Var = log E2 + log(−expm1(2 log K − log E2))`` (:ref:`math-variances`)."""
     with np.errstate(divide="ignore"):
         return log_e2 + np.log(-np.expm1(np.minimum(2.0 * log_k - log_e2, 0.0)))
 
 
 def trigonometric_log_variance(X, Y=None, *, gamma, kind="phase"):
-    """Exact per-pair log variance of one random Fourier feature (MATH.md §5).
+    """Exact per-pair log variance of one random Fourier feature.
+
+    See :ref:`math-variances`.
 
     For the Gaussian kernel ``K = exp(-gamma |x − y|²)`` and ``Δ = 2 gamma
     |x − y|²`` (the squared distance in kernel units):
@@ -74,10 +76,12 @@ def trigonometric_log_variance(X, Y=None, *, gamma, kind="phase"):
 
 
 def log_second_moment(params, Zx, Zy, *, alpha):
-    """``log E[(f⁽¹⁾(ω, x) f⁽²⁾(ω, y))²]`` of each pair, in kernel units (MATH.md §5).
+    """``log E[(f⁽¹⁾(ω, x) f⁽²⁾(ω, y))²]`` of each pair, in kernel units.
+
+    See :ref:`math-variances`.
 
     The mean of this over all pairs is the objective that every closed form of
-    MATH.md §3 minimises.
+    :ref:`math-families` minimises.
 
     Parameters
     ----------
@@ -112,7 +116,7 @@ def log_second_moment(params, Zx, Zy, *, alpha):
 def log_variance(sampler, X, Y=None):
     """Exact log variance of the kernel estimate of one random feature.
 
-    For a fitted skfavor sampler, the closed form of MATH.md §5 for
+    For a fitted skfavor sampler, the closed form of :ref:`math-variances` for
     ``f⁽¹⁾(ω, x) f⁽²⁾(ω, y)`` with ``ω ~ N(0, I)``; for a fitted
     :class:`~sklearn.kernel_approximation.RBFSampler`, that of the
     random-phase Fourier feature. The variance of the estimate with ``M``

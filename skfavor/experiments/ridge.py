@@ -1,7 +1,7 @@
 """The Ridge route: ``Pipeline(sampler, RidgeClassifier)`` tuned by GridSearchCV.
 
 At each ``M = d · multiplier``, for RBFSampler and the symmetric skfavor
-samplers (the only ones that are correct in a pipeline, MATH.md §2), a grid
+samplers (the only ones that are correct in a pipeline, :ref:`math-estimators`), a grid
 search over ``gamma`` and ``alpha``, against kernel ridge on the exact kernel
 tuned over the same grid. σ was tuned for Nadaraya–Watson, so the pipeline
 tunes ``gamma`` itself (the data's README).

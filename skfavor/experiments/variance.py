@@ -1,9 +1,9 @@
 """Variance of each random-feature family against the scale of the data.
 
 For every UCI set (test rows as queries, training rows as keys, 200 × 800 as
-in MATH.md §7) and for synthetic Gaussian data whose queries and keys have
+in :ref:`math-magnitudes`) and for synthetic Gaussian data whose queries and keys have
 different distributions, the data are multiplied by a factor of their σ and
-each family's exact mean ``log(Var/K²)`` of one feature (MATH.md §5,
+each family's exact mean ``log(Var/K²)`` of one feature (:ref:`math-variances`,
 :func:`skfavor.metrics.log_variance`) is computed for the Gaussian kernel
 ``exp(-|x - y|²/2)``. The gain of a family over RFF (or GERF) is the
 difference of the means: ``exp(gain)`` is the ratio of the geometric-mean
@@ -30,7 +30,8 @@ METHODS = ("rff", "posrf", "gerf", "sderf", "aderf", "saderf")
 #: Multipliers of each set's σ.
 SCALES = tuple(float(s) for s in np.geomspace(0.25, 4.0, 9))
 
-#: Sizes of MATH.md §7: 800 keys (training rows) and 200 queries (test rows).
+#: Sizes of :ref:`math-magnitudes`: 800 keys (training rows) and 200 queries
+#: (test rows).
 N_KEYS, N_QUERIES = 800, 200
 
 #: Points of the Monte-Carlo check: (set, multiplier of σ).
@@ -129,7 +130,7 @@ def mean_log_relative_variances(queries, keys) -> dict[str, float]:
     -------
     dict
         ``{method: mean}`` for :data:`METHODS`, plus ``'rff_sincos'``, the
-        sin/cos pair of MATH.md §7's table. Pairs of identical points are
+        sin/cos pair of :ref:`math-magnitudes`'s table. Pairs of identical points are
         left out.
     """
     squared = _squared_distances(queries, keys)
