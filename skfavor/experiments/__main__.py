@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..datasets import UCI_DATASETS
+from .transformer import add_parser as add_transformer_parser
 
 _DATASETS = (*UCI_DATASETS, "synthetic")
 
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="folder of the CSV files and plots (default: ./skfavor-results)",
         )
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_transformer_parser(commands)
     return parser
 
 
@@ -121,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         The rows the experiment wrote, by table name.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "transformer":
+        from . import transformer
+
+        return transformer.main(args)
     if args.command == "variance":
         from . import variance
 
