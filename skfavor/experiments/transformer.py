@@ -119,8 +119,8 @@ class Config:
     methods: tuple[str, ...] = METHODS
     features: tuple[int, ...] = (16, 64)
     seeds: int = 3
-    steps: int = 300
-    finetune_steps: int = 60
+    steps: int = 400
+    finetune_steps: int = 100
     calibration_steps: int = 20
     batch_size: int = 32
     lr: float = 3e-3
@@ -131,11 +131,11 @@ class Config:
     width: int = 64
     heads: int = 4
     layers: int = 2
-    mqar_vocab: int = 128
-    mqar_pairs: int = 8
-    mqar_length: int = 64
+    mqar_vocab: int = 64
+    mqar_pairs: int = 4
+    mqar_length: int = 32
     mqar_test: int = 500
-    lm_length: int = 128
+    lm_length: int = 64
     device: str = "cpu"
     threads: int = 1
     n_jobs: int = 2
@@ -143,7 +143,14 @@ class Config:
 
 
 DEFAULT = Config()
-QUICK = Config(features=(16,), seeds=2, steps=40, finetune_steps=10, mqar_test=200)
+QUICK = Config(
+    features=(16,),
+    seeds=2,
+    steps=30,
+    finetune_steps=10,
+    calibration_steps=5,
+    mqar_test=100,
+)
 FULL = Config(
     seeds=5,
     steps=5000,
@@ -788,11 +795,11 @@ def run(config: Config, out: Path, *, attention_factory=None) -> dict[str, list[
     for task in tasks:
         task_start = time.perf_counter()
         rows += _run_task(task, config, attention_factory, pretrained)
+        write_csv(out / "transformer.csv", rows, COLUMNS)
         for metric, _, title in METRICS[task]:
             print(f"\n{task}: {title}, mean ± s.e. over {config.seeds} seeds")
             print(task_table(rows, task, metric, config))
-        print(f"({task}: {time.perf_counter() - task_start:.0f} s)")
-    write_csv(out / "transformer.csv", rows, COLUMNS)
+        print(f"({task}: {time.perf_counter() - task_start:.0f} s)", flush=True)
     for task in config.tasks:
         panels = [
             _panel(
