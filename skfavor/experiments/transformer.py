@@ -103,6 +103,8 @@ class Config:
         Held-out MQAR sequences (generator seed ``seed + 10``, as Zoology).
     lm_length : int
         Characters per language-modelling window.
+    lm_validation : int or None
+        Validation windows used (None: all of them).
     device : str
         PyTorch device.
     threads : int
@@ -136,6 +138,7 @@ class Config:
     mqar_length: int = 32
     mqar_test: int = 500
     lm_length: int = 64
+    lm_validation: int | None = None
     device: str = "cpu"
     threads: int = 1
     n_jobs: int = 2
@@ -146,10 +149,11 @@ DEFAULT = Config()
 QUICK = Config(
     features=(16,),
     seeds=2,
-    steps=30,
-    finetune_steps=10,
-    calibration_steps=5,
+    steps=20,
+    finetune_steps=5,
+    calibration_steps=3,
     mqar_test=100,
+    lm_validation=64,
 )
 FULL = Config(
     seeds=5,
@@ -521,6 +525,7 @@ def _validation(config: Config):
     import torch
 
     windows = tiled_windows(_corpus().validation, length=config.lm_length)
+    windows = windows[: config.lm_validation]
     return torch.as_tensor(windows, device=config.device)
 
 
