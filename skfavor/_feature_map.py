@@ -15,6 +15,7 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
@@ -395,7 +396,7 @@ class FeatureMap:
             # BLAS gets one thread per block whatever the number of our own
             # threads, so that the blocks' products, and so the results, do
             # not depend on it.
-            with _blas_threads(1):
+            with _single_threaded_blas():
                 if n_threads <= 1:
                     work()
                 else:
@@ -524,19 +525,72 @@ def _n_cpus() -> int:
     return cpu_count()
 
 
-def _default_threads() -> int:
-    """Threads BLAS may use now, at most the CPUs available to this process."""
+def _blas_num_threads() -> int | None:
+    """Threads BLAS may use now (the most of its libraries), None without BLAS."""
     blas = [
         lib.num_threads
         for lib in _blas_controller().lib_controllers
         if lib.user_api == "blas"
     ]
-    return min(max(blas), _n_cpus()) if blas else _n_cpus()
+    return max(blas) if blas else None
 
 
-def _blas_threads(limit: int):
-    """Hold BLAS to ``limit`` threads while our own threads share the blocks."""
-    return _blas_controller().limit(limits=limit, user_api="blas")
+class _BlasHold:
+    """BLAS held to one thread while transforms share blocks among threads.
+
+    BLAS's number of threads belongs to the process, and a threadpoolctl
+    limit restores on leaving what it found on entering: overlapping limits
+    (transforms from several threads, or joblib's threading backend) would
+    restore one another's 1 and leave BLAS on one thread for good. So only
+    a transform that starts while no other holds BLAS sets the limit, and it
+    lifts it as it leaves, from its own thread (threadpoolctl 3.8 and later
+    let only the thread that set OpenBLAS's limit change it); transforms that
+    start meanwhile run inside that hold for as long as it lasts, and on
+    BLAS's own threads after it, which changes their results only by
+    rounding. Holds never overlap, so each finds and restores the process's
+    own setting.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = False
+        self._threads_before: int | None = None
+
+    @contextlib.contextmanager
+    def __call__(self):
+        limiter = None
+        with self._lock:
+            if not self._held:
+                self._threads_before = _blas_num_threads()
+                limiter = _blas_controller().limit(limits=1, user_api="blas")
+                limiter.__enter__()
+                self._held = True
+        try:
+            yield
+        finally:
+            if limiter is not None:
+                with self._lock:
+                    limiter.__exit__(None, None, None)
+                    self._held = False
+                    self._threads_before = None
+
+    def threads_outside(self) -> int | None:
+        """Threads BLAS may use outside a hold (None without BLAS)."""
+        with self._lock:
+            return self._threads_before if self._held else _blas_num_threads()
+
+
+_single_threaded_blas = _BlasHold()
+
+
+def _default_threads() -> int:
+    """Threads BLAS may use, at most the CPUs available to this process.
+
+    A transform's own hold on BLAS (:class:`_BlasHold`) is not the user's
+    limit: while one holds, the number from before it counts.
+    """
+    blas = _single_threaded_blas.threads_outside()
+    return min(blas, _n_cpus()) if blas else _n_cpus()
 
 
 def _caller_stacklevel() -> int:

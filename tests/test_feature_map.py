@@ -355,6 +355,83 @@ def test_sampler_sparse_float32_rows_far_from_the_origin_match_dense():
     assert_within(np.log(sparse), np.log(dense), tolerance)
 
 
+def _blas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_overlapping_transforms_restore_blas_threads(monkeypatch):
+    # Thread "first" starts a multi-block transform and waits inside it until
+    # thread "second" is inside its own; "first" then finishes before
+    # "second". Each limit restoring what it found on entry would leave BLAS
+    # at the 1 that "first" had set when "second" entered.
+    row_term = feature_map_module._row_term
+    inside = {name: threading.Event() for name in ("first", "second")}
+    first_done = threading.Event()
+    seen_threads = []
+
+    def waiting_row_term(X, C):
+        name = threading.current_thread().name
+        if name in inside and not inside[name].is_set():
+            inside[name].set()
+            if name == "first":
+                assert inside["second"].wait(10)
+                # A third caller, while both hold BLAS to one thread, still
+                # sees the number of threads BLAS had before.
+                seen_threads.append(feature_map_module._default_threads())
+            else:
+                assert first_done.wait(10)
+        return row_term(X, C)
+
+    monkeypatch.setattr(feature_map_module, "_row_term", waiting_row_term)
+    feature_map = _random_map("scalar")
+    X = _inputs(n_samples=400)
+    expected = np.exp(_definition(feature_map, X))
+    results = {}
+
+    def run(name):
+        with config_context(working_memory=1e-3):
+            results[name] = feature_map.transform(X, n_threads=1)
+        if name == "first":
+            first_done.set()
+
+    before = _blas_threads()
+    if max(before, default=1) < 2:
+        pytest.skip("BLAS uses one thread already")
+    first = threading.Thread(target=run, args=("first",), name="first")
+    second = threading.Thread(target=run, args=("second",), name="second")
+    first.start()
+    assert inside["first"].wait(10)
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not first.is_alive() and not second.is_alive()
+    after = _blas_threads()
+    assert after == before
+    assert seen_threads == [min(max(before), feature_map_module._n_cpus())]
+    for name in ("first", "second"):
+        assert_allclose(results[name], expected, rtol=1e-13)
+
+
+def test_blas_is_single_threaded_in_blocks_inside_a_user_limit(monkeypatch):
+    # Inside the user's threadpool_limits, the user's thread may be the only
+    # one allowed to change OpenBLAS's pool (threadpoolctl 3.8): the blocks
+    # must still run with BLAS on one thread, and the user's limit stand after.
+    row_term = feature_map_module._row_term
+    seen = []
+
+    def recording_row_term(X, C):
+        seen.append(max(_blas_threads()))
+        return row_term(X, C)
+
+    monkeypatch.setattr(feature_map_module, "_row_term", recording_row_term)
+    with threadpool_limits(limits=2, user_api="blas"):
+        inside = _blas_threads()
+        with config_context(working_memory=1e-3):
+            _random_map("scalar").transform(_inputs(n_samples=400), n_threads=2)
+        assert _blas_threads() == inside
+    assert len(seen) > 1 and set(seen) == {1}
+
+
 def test_wide_sparse_rows_near_the_center_are_shifted_in_bounded_memory():
     # 20000 columns and 8 features: a block of 2 KiB of output must not
     # densify its rows all at once (that would be 160 KiB per row).
