@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import sys
 import threading
 import warnings
@@ -27,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import cpu_count
 from sklearn import get_config
+from sklearn.externals.array_api_compat import array_namespace
+from sklearn.externals.array_api_compat import device as array_device
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from threadpoolctl import ThreadpoolController
@@ -36,44 +39,49 @@ from threadpoolctl import ThreadpoolController
 class FrameParameters:
     """Parameters of a positive family in the frame form of :ref:`math-families`.
 
+    Arrays may carry leading batch dimensions (one family per sequence and
+    head in attention) and live in any array-API namespace.
+
     Parameters
     ----------
-    a : ndarray of shape (n_features,)
+    a : array of shape (*batch_shape, n_features)
         The ``a_l`` of each frame direction, all ``≤ 0``.
-    frame : ndarray of shape (n_features, n_features) or None
+    frame : array of shape (*batch_shape, n_features, n_features) or None
         Orthonormal ``R`` with ``ω' = R ω``; ``None`` is the identity.
-    query_transform, key_transform : ndarray or None
+    query_transform, key_transform : array or None
         ``T`` of each side, applied in the frame: ``None`` is the identity,
-        a 1-D array a diagonal matrix, a 2-D array a full matrix. For an
-        unbiased estimator ``T_queryᵀ T_key = I``.
+        an array shaped like ``a`` a diagonal matrix, one with one more
+        dimension a full matrix. For an unbiased estimator
+        ``T_queryᵀ T_key = I``.
     """
 
-    a: np.ndarray
-    frame: np.ndarray | None = None
-    query_transform: np.ndarray | None = None
-    key_transform: np.ndarray | None = None
+    a: object
+    frame: object = None
+    query_transform: object = None
+    key_transform: object = None
 
     @property
     def symmetric(self) -> bool:
-        """Whether queries and keys share one map."""
-        q, k = self.query_transform, self.key_transform
-        if q is None or k is None:
-            return q is None and k is None
-        return q.shape == k.shape and np.array_equal(q, k)
+        """Whether queries and keys share one map (no side transform)."""
+        return self.query_transform is None and self.key_transform is None
 
-    def side_transform(self, side: str) -> np.ndarray | None:
+    def side_transform(self, side: str):
         """``T`` of ``side`` ('query' or 'key')."""
         return self.query_transform if side == "query" else self.key_transform
 
-    def transformed_input(self, Z: np.ndarray, side: str) -> np.ndarray:
+    def _is_diagonal(self, T) -> bool:
+        return T.ndim == self.a.ndim
+
+    def transformed_input(self, Z, side: str):
         """``s = T R z`` for each row ``z`` of the (scaled, dense) ``Z``."""
-        S = Z if self.frame is None else Z @ self.frame.T
+        xp = array_namespace(Z)
+        S = Z if self.frame is None else Z @ xp.matrix_transpose(self.frame)
         T = self.side_transform(side)
         if T is None:
             return S
-        if T.ndim == 1:
-            return S * T
-        return S @ T.T
+        if self._is_diagonal(T):
+            return S * T[..., None, :] if T.ndim > 1 else S * T
+        return S @ xp.matrix_transpose(T)
 
 
 @dataclass(frozen=True)
@@ -612,6 +620,74 @@ class UnderflowWarning(RuntimeWarning):
     """Some rows' random features all underflowed to zero."""
 
 
+def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query"):
+    """Fold a family's parameters into ``W_eff``, an offset and ``C``.
+
+    The one computation of :ref:`math-families` that every family compiles to.
+
+    Written once against the array API, batched over the leading dimensions
+    of ``params``: the samplers call it on float64 NumPy arrays, attention on
+    one family per sequence and head on the inputs' device.
+
+    Parameters
+    ----------
+    omega : array of shape (n_components, n_features)
+        The raw Gaussian draws ``ω`` (marginally N(0, I)), shared by the batch.
+    params : FrameParameters
+        The family's parameters, of batch shape ``params.a.shape[:-1]``.
+    scale : float
+        ``z = scale · x`` maps raw inputs to kernel units (:ref:`math-kernels`).
+    alpha : float
+        ``-0.5`` for the Gaussian kernel, ``0`` for the softmax kernel.
+    side : {'query', 'key'}
+        Which side's input transform to use.
+
+    Returns
+    -------
+    weights : array of shape (*batch_shape, n_components, n_features)
+        ``W_eff = scale · Ω Rᵀ diag(√(1 − 4a)) T R``.
+    offset : array of shape (*batch_shape, n_components)
+        ``¼ Σ log(1 − 4a) + Σ a_l ω'_l² − ½ log M``.
+    quadratic : array
+        ``C`` of the row term ``xᵀ C x = scale² (α |x|² − ½ |T R x|²)``: of
+        shape batch_shape for ``c I``, (*batch_shape, n_features) for a
+        diagonal, (*batch_shape, n_features, n_features) for a full matrix.
+    """
+    a = params.a
+    xp = array_namespace(a)
+    n_components, n_features = omega.shape
+    frame = params.frame
+    omega_frame = omega if frame is None else omega @ xp.matrix_transpose(frame)
+    root = xp.sqrt(1.0 - 4.0 * a)
+    offset = (
+        0.25 * xp.sum(xp.log1p(-4.0 * a), axis=-1)[..., None]
+        + xp.sum(omega_frame**2 * a[..., None, :], axis=-1)
+        - 0.5 * math.log(n_components)
+    )
+    T = params.side_transform(side)
+    if T is None:
+        weights = omega_frame * root[..., None, :]
+        quadratic = xp.zeros_like(a[..., 0]) + scale**2 * (alpha - 0.5)
+    elif params._is_diagonal(T) and frame is None:
+        weights = omega_frame * (root * T)[..., None, :]
+        quadratic = scale**2 * (alpha - 0.5 * T**2)
+    else:
+        T_full = _diagonal_matrix(T, xp) if params._is_diagonal(T) else T
+        weights = (omega_frame * root[..., None, :]) @ T_full
+        TR = T_full if frame is None else T_full @ frame
+        eye = xp.eye(n_features, dtype=a.dtype, device=array_device(a))
+        quadratic = scale**2 * (alpha * eye - 0.5 * xp.matrix_transpose(TR) @ TR)
+    if frame is not None:
+        weights = weights @ frame
+    return scale * weights, offset, quadratic
+
+
+def _diagonal_matrix(values, xp):
+    """Batched ``diag(values)`` of a (..., d) array."""
+    eye = xp.eye(values.shape[-1], dtype=values.dtype, device=array_device(values))
+    return values[..., None, :] * eye
+
+
 def compile_feature_map(
     omega: np.ndarray,
     params: FrameParameters,
@@ -621,14 +697,14 @@ def compile_feature_map(
     center: np.ndarray | None = None,
     side: str = "query",
 ) -> FeatureMap:
-    """Fold a family's parameters into one :class:`FeatureMap` (:ref:`math-families`).
+    """One :class:`FeatureMap` of an unbatched NumPy family (:ref:`math-families`).
 
     Parameters
     ----------
     omega : ndarray of shape (n_components, n_features)
         The raw Gaussian draws ``ω`` (marginally N(0, I)).
     params : FrameParameters
-        The family's parameters.
+        The family's parameters (float64 NumPy, no batch dimensions).
     scale : float
         ``z = scale · x`` maps raw inputs to kernel units (:ref:`math-kernels`).
     alpha : float
@@ -642,32 +718,11 @@ def compile_feature_map(
     Returns
     -------
     FeatureMap
-        ``W_eff = scale · Ω Rᵀ diag(√(1 − 4a)) T R``, offset
-        ``¼ Σ log(1 − 4a) + Σ a_l ω'_l² − ½ log M`` and row term
-        ``scale² (α |x|² − ½ |T R x|²)``.
+        The terms of :func:`compile_terms` with ``center``.
     """
-    n_components, n_features = omega.shape
-    a = np.asarray(params.a, dtype=np.float64)
-    frame = params.frame
-    omega_frame = omega if frame is None else omega @ frame.T
-    root = np.sqrt(1.0 - 4.0 * a)
-    offset = (
-        0.25 * np.sum(np.log1p(-4.0 * a))
-        + (omega_frame**2) @ a
-        - 0.5 * np.log(n_components)
+    weights, offset, quadratic = compile_terms(
+        omega, params, scale=scale, alpha=alpha, side=side
     )
-    T = params.side_transform(side)
-    if T is None:
-        weights = omega_frame * root
-        quadratic = scale**2 * (alpha - 0.5)
-    elif T.ndim == 1 and frame is None:
-        weights = omega_frame * (root * T)
-        quadratic = scale**2 * (alpha - 0.5 * T**2)
-    else:
-        T_full = np.diag(T) if T.ndim == 1 else T
-        weights = (omega_frame * root) @ T_full
-        TR = T_full if frame is None else T_full @ frame
-        quadratic = scale**2 * (alpha * np.eye(n_features) - 0.5 * TR.T @ TR)
-    if frame is not None:
-        weights = weights @ frame
-    return FeatureMap(scale * weights, offset, quadratic, center)
+    if np.ndim(quadratic) == 0:
+        quadratic = float(quadratic)
+    return FeatureMap(np.asarray(weights), np.asarray(offset), quadratic, center)
