@@ -344,14 +344,22 @@ def test_sparse_rows_far_from_the_origin_match_dense(dtype, offset, spread, fami
             assert_within(dense[2::50], reference, tolerance)
 
 
-def test_sampler_sparse_float32_rows_far_from_the_origin_match_dense():
-    X, _, _ = _far_rows(1e4, 1.0, np.float32)
-    sampler = GERFSampler(n_components=N_COMPONENTS, gamma=0.5, random_state=0)
+@pytest.mark.parametrize(
+    ("dtype", "offset", "spread"), [(np.float32, 1e4, 1.0), (np.float64, 1e8, 1e-2)]
+)
+@pytest.mark.parametrize("family", ["gerf", "sderf", "aderf", "saderf"])
+def test_samplers_sparse_rows_far_from_the_origin_match_dense(
+    dtype, offset, spread, family
+):
+    # Fitted where the rows are: the public route end to end.
+    X, _, _ = _far_rows(offset, spread, dtype)
     X = np.delete(X, _FAR_ROWS, axis=0)
-    sampler.fit(X)
+    sampler = SAMPLERS[family](
+        n_components=N_COMPONENTS, gamma=0.5 / spread**2, random_state=0
+    ).fit(X)
     dense = sampler.transform(X)
     sparse = sampler.transform(sp.csr_matrix(X))
-    tolerance = log_feature_tolerance(sampler._query_map, X, np.float32)
+    tolerance = log_feature_tolerance(sampler._query_map, X, dtype)
     assert_within(np.log(sparse), np.log(dense), tolerance)
 
 
