@@ -253,3 +253,22 @@ def test_quick_setting_runs(tmp_path):
     result = main(["transformer", "--quick", "--out", str(tmp_path), "--quiet"])
     values = [r["value"] for r in result["transformer"] if r["metric"] != "seconds"]
     assert all(math.isfinite(v) for v in values)
+
+
+def test_cli_options_and_their_validation(capsys):
+    from skfavor.experiments.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["transformer", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ["--tasks", "--methods", "--features", "--seeds", "--steps"]:
+        assert option in text
+    for option in ["--quick", "--full", "--device", "--mqar-pairs"]:
+        assert option in text
+    with pytest.raises(SystemExit):
+        main(["transformer", "--seeds", "0"])
+    assert "expected a positive integer, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["transformer", "--quick", "--full"])
+    assert "not allowed with" in capsys.readouterr().err
