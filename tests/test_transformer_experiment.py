@@ -243,6 +243,12 @@ def test_cli_runs_every_task_and_writes_one_row_per_run_and_metric(tmp_path):
             assert 0.0 <= float(row["value"]) <= 1.0
         if row["metric"].startswith("bpc"):
             assert 0.0 < float(row["value"]) < 2 * math.log2(200)
+    pytest.importorskip("matplotlib")
+    for task in transformer.TASKS:
+        assert (tmp_path / f"transformer_{task}.png").stat().st_size > 0
+    # The plots redrawn from the CSV file as read back.
+    transformer.plot(written, config, tmp_path / "again")
+    assert (tmp_path / "again" / "transformer_uptraining.png").stat().st_size > 0
 
 
 @needs_favor

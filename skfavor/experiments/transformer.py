@@ -805,6 +805,32 @@ def run(config: Config, out: Path, *, attention_factory=None) -> dict[str, list[
             print(f"\n{task}: {title}, mean ± s.e. over {config.seeds} seeds")
             print(task_table(rows, task, metric, config))
         print(f"({task}: {time.perf_counter() - task_start:.0f} s)", flush=True)
+    plot(rows, config, out)
+    print(f"\nwall time: {time.perf_counter() - start:.0f} s")
+    return {"transformer": rows}
+
+
+def plot(rows: list[dict], config: Config, out: Path) -> None:
+    """One PNG per task of ``config``: the metric against ``M``, per family.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :data:`COLUMNS` (as :func:`run` returns them or as read back
+        from ``transformer.csv``).
+    config : Config
+        Its tasks, methods and features select what is drawn.
+    out : Path
+        Folder of ``transformer_<task>.png``.
+    """
+    rows = [
+        {
+            **row,
+            "n_features": "" if row["n_features"] == "" else int(row["n_features"]),
+            "value": float(row["value"]),
+        }
+        for row in rows
+    ]
     for task in config.tasks:
         panels = [
             _panel(
@@ -824,8 +850,6 @@ def run(config: Config, out: Path, *, attention_factory=None) -> dict[str, list[
             ylabel=METRICS[task][0][1],
             xlog=True,
         )
-    print(f"\nwall time: {time.perf_counter() - start:.0f} s")
-    return {"transformer": rows}
 
 
 def _describe(config: Config) -> str:
