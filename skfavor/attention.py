@@ -304,7 +304,7 @@ def fit_maps(queries, keys, omega, family, dtype, xp):
     -------
     query_map, key_map : StackedFeatureMap
     """
-    params = FAMILIES[family](queries, keys)
+    params = FAMILIES[family](_finite(queries, xp), _finite(keys, xp))
     omega = xp.astype(omega, queries.mean.dtype)
 
     def stacked(side):
@@ -313,6 +313,23 @@ def fit_maps(queries, keys, omega, family, dtype, xp):
 
     query_map = stacked("query")
     return query_map, query_map if params.symmetric else stacked("key")
+
+
+def _finite(stats: SampleStatistics, xp) -> SampleStatistics:
+    """``stats`` with the sets that hold NaN or inf replaced by zeros.
+
+    Non-finite inputs make the output NaN, which :func:`check_finite`
+    reports; without this, an eigen-decomposition of their statistics fails
+    first, with a message about convergence.
+    """
+    finite = xp.all(xp.isfinite(stats.scatter), axis=(-2, -1)) & xp.all(
+        xp.isfinite(stats.mean), axis=-1
+    )
+    mean = xp.where(finite[..., None], stats.mean, xp.zeros_like(stats.mean))
+    scatter = xp.where(
+        finite[..., None, None], stats.scatter, xp.zeros_like(stats.scatter)
+    )
+    return SampleStatistics(stats.n_samples, mean, scatter)
 
 
 def check_finite(out, xp) -> None:
