@@ -362,10 +362,25 @@ class FavorAttention(nn.Module):
                 self.redraw()
             self.calls_since_last_redraw += 1
         q, k, v = self._project(query, key, value)
+        n, length, _ = q.shape
+        out = self._attend_heads(
+            *(_split_heads(x, self.num_heads) for x in (q, k, v)),
+            keep,
+            keep if self_attention else None,
+        )
+        out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
+        return (out[0] if unbatched else out), None
+
+    def _attend_heads(self, q, k, v, keep=None, query_keep=None):
+        """Attention of projected heads (N, H, L, head_dim), in their dtype.
+
+        The part of :meth:`forward` between the projections (which the
+        benchmarks time alone): features and sums in at least float32,
+        outside autocast.
+        """
         out_dtype = q.dtype
         with torch.autocast(q.device.type, enabled=False):
-            q, k, v = _scaled_heads(q, k, v, self.num_heads)
-            query_keep = keep if self_attention else None
+            q, k, v = _widened(q, k, v)
             query_map, key_map = self._maps(q, k, query_keep, keep)
             xp = array_namespace(q)
             heads_keep = None if keep is None else keep[:, None, :]
@@ -379,8 +394,7 @@ class FavorAttention(nn.Module):
                     q, k, v, query_map, key_map, xp, keep=heads_keep, dropout=dropout
                 )
             check_finite(out, xp)
-        out = self.out_proj(_merge_heads(out).to(out_dtype))
-        return (out[0] if unbatched else out), None
+        return out.to(out_dtype)
 
     @torch.no_grad()
     def _no_grad_statistics(self, X, keep):
@@ -565,8 +579,10 @@ class FavorAttention(nn.Module):
         x, _, _, _, unbatched = self._check_inputs(x, x, x, None)
         q, k, v = self._project(x, x, x)
         out_dtype = q.dtype
+        n, length, _ = q.shape
+        q, k, v = (_split_heads(x, self.num_heads) for x in (q, k, v))
         with torch.autocast(q.device.type, enabled=False):
-            q, k, v = _scaled_heads(q, k, v, self.num_heads)
+            q, k, v = _widened(q, k, v)
             if state is None:
                 query_map, key_map = self._running_maps(q.dtype)
                 carry = None
@@ -578,29 +594,24 @@ class FavorAttention(nn.Module):
                 q, k, v, query_map, key_map, xp, carry=carry
             )
             check_finite(out, xp)
-        out = self.out_proj(_merge_heads(out).to(out_dtype))
+        out = out.to(out_dtype).transpose(1, 2).reshape(n, length, self.embed_dim)
+        out = self.out_proj(out)
         state = FavorDecodingState(sums, top, query_map, key_map)
         return (out[0] if unbatched else out), state
 
 
-def _scaled_heads(q, k, v, num_heads):
-    """(N, L, E) projections to (N, H, L, E/H) heads in ≥ float32, q and k in
-    kernel units ``x / d^¼`` (:ref:`math-kernels`)."""
-    xp = array_namespace(q)
-    dtype = compute_dtype(q.dtype, xp)
-    head_dim = q.shape[-1] // num_heads
-    scale = head_dim**-0.25
-
-    def heads(x):
-        n, length, _ = x.shape
-        return x.to(dtype).reshape(n, length, num_heads, -1).transpose(1, 2)
-
-    return heads(q) * scale, heads(k) * scale, heads(v)
+def _split_heads(x, num_heads):
+    """(N, L, E) to (N, H, L, E/H)."""
+    n, length, _ = x.shape
+    return x.reshape(n, length, num_heads, -1).transpose(1, 2)
 
 
-def _merge_heads(out):
-    n, h, length, d = out.shape
-    return out.transpose(1, 2).reshape(n, length, h * d)
+def _widened(q, k, v):
+    """Heads in at least float32, q and k in kernel units ``x / d^¼``
+    (:ref:`math-kernels`)."""
+    dtype = compute_dtype(q.dtype, array_namespace(q))
+    scale = q.shape[-1] ** -0.25
+    return q.to(dtype) * scale, k.to(dtype) * scale, v.to(dtype)
 
 
 def _check_int(name, value, minimum) -> None:
