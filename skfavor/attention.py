@@ -56,9 +56,10 @@ def favor_attention(
     namespace and on their device, in float64. The features and sums are
     evaluated in log space in the inputs' dtype, at least float32 (also under
     ``torch.autocast``), and the result is cast back to the inputs' dtype.
-    Gradients flow through the features and through the closed forms
-    (eigen-decompositions included); the random directions are constants.
-    Nothing travels from the device to the host.
+    Gradients flow through the features; the fitted parameters and the
+    random directions are constants (:class:`skfavor.nn.FavorAttention` can
+    let gradients through the closed forms). Nothing travels from the
+    device to the host.
 
     Parameters
     ----------
@@ -178,8 +179,8 @@ def favor_attention(
         Q, K = Q * d**-0.25, K * d**-0.25
         query_keep = keep if self_attention else None
         query_map, key_map = fit_maps(
-            sequence_statistics(Q, query_keep, xp),
-            sequence_statistics(K, keep, xp),
+            sequence_statistics(_constant(Q, xp), query_keep, xp),
+            sequence_statistics(_constant(K, xp), keep, xp),
             xp.asarray(omega, device=array_device(Q)),
             feature_map,
             dtype,
@@ -352,6 +353,12 @@ def check_finite(out, xp) -> None:
         torch._assert_async(torch.all(torch.isfinite(out)), message)
     elif not bool(xp.all(xp.isfinite(out))):
         raise FloatingPointError(message)
+
+
+def _constant(X, xp):
+    """``X`` without its gradient history (PyTorch), so that the fitted
+    parameters are constants."""
+    return X.detach() if is_torch_namespace(xp) else X
 
 
 def _full_precision(xp, x):
