@@ -1,7 +1,7 @@
 """
-====================================================
+=========================================================
 Training a small causal Transformer with FAVOR# attention
-====================================================
+=========================================================
 
 :class:`skfavor.nn.FavorAttention` takes the place of
 :class:`torch.nn.MultiheadAttention` (same arguments, shapes and parameter
