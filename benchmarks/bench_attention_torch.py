@@ -6,7 +6,8 @@ script times, on ``(batch, heads, L, head_dim)`` float32 tensors:
 * ``favor-<family>``: the attention of :class:`skfavor.nn.FavorAttention`
   between its projections (``FavorAttention._attend_heads``: statistics,
   closed forms, features and sums; batch statistics bidirectional, running
-  statistics causal, the layer's defaults);
+  statistics causal, the layer's defaults; in training mode, so causal
+  forwards include the update of the running statistics);
 * ``exact``: ``torch.nn.functional.scaled_dot_product_attention``;
 * ``performer``: performer-pytorch's ``FastAttention`` (FAVOR+, orthogonal
   features, the same ``M``), if it is installed (``pip install
@@ -14,7 +15,8 @@ script times, on ``(batch, heads, L, head_dim)`` float32 tensors:
   below (Performer's ``softmax_kernel`` and linear attention, prefix sums
   with ``cumsum`` when causal), labelled as such.
 
-It reports the median wall time of ``--repeats`` runs of the forward pass
+It reports the median time (CPU time of the process on the CPU, wall time
+on a GPU) of ``--repeats`` runs of the forward pass
 (under ``torch.no_grad``) and of forward plus backward (of ``out.sum()``, with
 respect to q, k and v), and the peak memory allocated during one forward plus
 backward: ``torch.cuda.max_memory_allocated`` on a GPU, and on the CPU the
@@ -152,15 +154,21 @@ def synchronize(device):
 
 
 def timed(function, device, repeats):
-    """Median wall time of ``repeats`` runs after one warm-up run."""
+    """Median time of ``repeats`` runs after one warm-up run.
+
+    On the CPU, the CPU time of the process (all its threads): with one
+    thread it is the work done, which other processes on a shared machine
+    inflate far less than the wall time. On a GPU, the wall time.
+    """
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     function()
     synchronize(device)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         function()
         synchronize(device)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
