@@ -89,8 +89,12 @@ class FavorAttention(nn.Module):
         Weight of each batch in the running statistics (the first batch
         replaces the initial ones).
     redraw_interval : int or None, default=None
-        Draw new random directions every that many training forwards
-        (performer-pytorch's schedule); ``None`` never redraws on its own.
+        Draw new random directions every that many training forwards, so
+        that each draw serves exactly ``redraw_interval`` of them (a counter
+        of training forwards, like performer-pytorch's
+        ``feature_redraw_interval``, whose draws serve one forward more; the
+        counter is a Python int, so that no tensor is read on the host).
+        ``None`` never redraws on its own.
     parameter_grad : bool, default=False
         Let gradients flow through the closed forms (eigen-decompositions
         included) with batch statistics; ``False`` treats the fitted
