@@ -1,7 +1,16 @@
 """skfavor: sharp positive random features (FAVOR#) for scikit-learn."""
 
 from ._feature_map import UnderflowWarning
+from .auto import AutoSampler
+from .fourier import FourierSampler
 from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
 
-__all__ = ["DERFSampler", "GERFSampler", "PositiveRFSampler", "UnderflowWarning"]
+__all__ = [
+    "AutoSampler",
+    "DERFSampler",
+    "FourierSampler",
+    "GERFSampler",
+    "PositiveRFSampler",
+    "UnderflowWarning",
+]
 __version__ = "0.1.0"

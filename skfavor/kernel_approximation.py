@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,14 +22,14 @@ from sklearn.utils._array_api import (
     get_namespace,
     get_namespace_and_device,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._closed_forms import FAMILIES
 from ._docstrings import fill_doc
 from ._feature_map import compile_feature_map
-from ._sampling import draw_weights
+from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 
 _SHARED_PARAMETERS = """n_components : int, default=100
@@ -44,11 +45,19 @@ _SHARED_PARAMETERS = """n_components : int, default=100
         as :class:`~sklearn.kernel_approximation.RBFSampler` does. The value
         used is stored in ``gamma_``.
 
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the random directions, each marginally N(0, I):
+        ``'orthogonal'`` draws blocks of orthogonal rows (:ref:`math-sampling`),
+        ``'simplex'`` blocks of simplex vertices (:ref:`math-simplex`; the
+        lowest variance for PosRF), ``'iid'`` independent rows.
+
     orthogonal : bool, default=True
-        Draw the random directions in blocks of orthogonal rows with Gaussian
-        marginals (:ref:`math-sampling`), which lowers the variance; ``False``
-        draws them
-        i.i.d. from N(0, I).
+        Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
+        ``'iid'``).
+
+        .. deprecated:: 0.2
+           ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;
+           use ``sampling`` instead.
 
     random_state : int, RandomState instance or None, default=None
         Controls the random directions. Pass an int for reproducible features
@@ -88,6 +97,19 @@ def _statistics(X) -> SampleStatistics:
     return SampleStatistics.from_array(_convert_to_numpy(X, xp))
 
 
+def _resolve_sampling(sampling: str, orthogonal) -> str:
+    """``sampling``, or the deprecated ``orthogonal`` with a FutureWarning."""
+    if isinstance(orthogonal, str) and orthogonal == "deprecated":
+        return sampling
+    warnings.warn(
+        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
+        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return "orthogonal" if orthogonal else "iid"
+
+
 _fill_doc = fill_doc(
     shared_parameters=_SHARED_PARAMETERS, shared_attributes=_SHARED_ATTRIBUTES
 )
@@ -110,7 +132,8 @@ class _BasePositiveSampler(
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "kernel": [StrOptions({"rbf", "softmax"})],
         "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
-        "orthogonal": ["boolean"],
+        "sampling": [StrOptions(set(SAMPLINGS))],
+        "orthogonal": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "random_state": ["random_state"],
     }
 
@@ -120,12 +143,14 @@ class _BasePositiveSampler(
         n_components=100,
         kernel="rbf",
         gamma=1.0,
-        orthogonal=True,
+        sampling="orthogonal",
+        orthogonal="deprecated",
         random_state=None,
     ):
         self.n_components = n_components
         self.kernel = kernel
         self.gamma = gamma
+        self.sampling = sampling
         self.orthogonal = orthogonal
         self.random_state = random_state
 
@@ -224,7 +249,7 @@ class _BasePositiveSampler(
             self.n_components,
             self.n_features_in_,
             check_random_state(self.random_state),
-            orthogonal=self.orthogonal,
+            sampling=_resolve_sampling(self.sampling, self.orthogonal),
         )
 
     def _refit(self, X):
@@ -604,13 +629,15 @@ class DERFSampler(_BasePositiveSampler):
         n_components=100,
         kernel="rbf",
         gamma=1.0,
-        orthogonal=True,
+        sampling="orthogonal",
+        orthogonal="deprecated",
         random_state=None,
     ):
         super().__init__(
             n_components=n_components,
             kernel=kernel,
             gamma=gamma,
+            sampling=sampling,
             orthogonal=orthogonal,
             random_state=random_state,
         )
