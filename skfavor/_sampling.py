@@ -158,7 +158,5 @@ def draw_weights(
     if orthogonal is not None:
         sampling = "orthogonal" if orthogonal else "iid"
     if sampling not in _DRAWS:
-        raise ValueError(
-            f"sampling must be one of {sorted(_DRAWS)}, got {sampling!r}."
-        )
+        raise ValueError(f"sampling must be one of {sorted(_DRAWS)}, got {sampling!r}.")
     return _DRAWS[sampling](n_components, n_features, random_state)

@@ -9,7 +9,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skfavor import FourierSampler
 from skfavor.metrics import log_variance
 
-
 #: These checks set ``n_components = 1``, which FourierSampler rejects (a
 #: feature is half of a cos/sin pair); the properties they test at that size
 #: are tested at even sizes below (``test_rows_are_mapped_independently``).
@@ -69,7 +68,7 @@ def test_features_are_cos_sin_pairs_of_the_scaled_directions(X):
 
 
 def test_odd_n_components_is_a_clear_error(X):
-    with pytest.raises(ValueError, match="n_components must be even .* got 7"):
+    with pytest.raises(ValueError, match=r"n_components must be even .* got 7"):
         FourierSampler(n_components=7).fit(X)
 
 

@@ -75,7 +75,7 @@ def test_draw_weights_accepts_the_former_boolean_and_rejects_unknown_names():
             draw_weights(7, 3, check_random_state(1), orthogonal=orthogonal),
             draw_weights(7, 3, check_random_state(1), sampling=sampling),
         )
-    with pytest.raises(ValueError, match="sampling must be one of .*'halton'"):
+    with pytest.raises(ValueError, match=r"sampling must be one of .*'halton'"):
         draw_weights(7, 3, check_random_state(1), sampling="halton")
 
 
