@@ -1,4 +1,4 @@
-"""Command line: ``python -m skfavor.experiments {kernel-regression,variance}``."""
+"""Command line: ``python -m skfavor.experiments COMMAND`` (three experiments)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     variance.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
 
-    for sub in (regression, variance):
+    sampling = commands.add_parser(
+        "sampling",
+        help="i.i.d., orthogonal and simplex ω by Monte Carlo; AutoSampler",
+        description=(
+            "Gram-matrix MSE of every family under i.i.d., orthogonal and "
+            "simplex directions at M = d and 4d, and AutoSampler against "
+            "RBFSampler and every candidate over the σ range of 'variance'."
+        ),
+    )
+    sampling.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
+    sampling.add_argument("--seeds", type=_positive, default=100)
+    sampling.add_argument("--auto-seeds", type=_non_negative, default=10)
+
+    for sub in (regression, variance, sampling):
         sub.add_argument(
             "--out",
             type=Path,
@@ -121,6 +134,17 @@ def main(argv: Sequence[str] | None = None) -> dict:
         The rows the experiment wrote, by table name.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "sampling":
+        from . import sampling
+
+        datasets = _DATASETS if args.datasets is None else tuple(args.datasets)
+        return sampling.run(
+            args.out,
+            datasets=datasets,
+            n_seeds=args.seeds,
+            auto_seeds=args.auto_seeds,
+            quiet=args.quiet,
+        )
     if args.command == "variance":
         from . import variance
 
