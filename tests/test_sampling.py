@@ -128,7 +128,7 @@ def test_coupled_estimates_are_unbiased(cmc, family, sampling):
 def test_orthogonal_parameter_is_deprecated(cls):
     X = np.random.default_rng(0).normal(size=(20, 3))
     for orthogonal, sampling in ((True, "orthogonal"), (False, "iid")):
-        with pytest.warns(FutureWarning, match="`orthogonal` is deprecated in 0.2") as w:
+        with pytest.warns(FutureWarning, match="`orthogonal` is deprecated") as w:
             old = cls(n_components=7, orthogonal=orthogonal, random_state=0).fit(X)
         assert w[0].filename == __file__
         with pytest.warns(FutureWarning) as w:
