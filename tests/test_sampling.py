@@ -191,3 +191,20 @@ def test_posrf_error_orders_simplex_orthogonal_iid():
         assert difference.mean() <= 3 * standard_error
     difference = errors["simplex"] - errors["orthogonal"]
     assert difference.mean() < -10 * difference.std(ddof=1) / np.sqrt(len(difference))
+
+
+def test_sampling_experiment_writes_its_tables(tmp_path, capsys):
+    from skfavor.experiments.__main__ import main
+    from skfavor.experiments.sampling import COUPLING_COLUMNS
+
+    result = main(
+        ["sampling", "--datasets", "banknote", "--seeds", "3", "--auto-seeds", "0"]
+        + ["--out", str(tmp_path), "--quiet"]
+    )
+    rows = result["couplings"]
+    # 6 families × 3 couplings × 2 feature counts
+    assert len(rows) == 36 and set(rows[0]) == set(COUPLING_COLUMNS)
+    assert {r["n_components"] for r in rows} == {4, 16}
+    assert all(r["ratio_to_iid"] == 1.0 for r in rows if r["sampling"] == "iid")
+    assert (tmp_path / "sampling_couplings.csv").exists()
+    assert "SimRF/iid" in capsys.readouterr().out
