@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
+from sklearn.kernel_approximation import RBFSampler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfavor import AutoSampler, DERFSampler, FourierSampler
@@ -94,3 +96,22 @@ def test_bad_parameters_are_named(params, message):
     X = np.random.default_rng(0).normal(size=(10, 3))
     with pytest.raises(ValueError, match=message):
         AutoSampler(**params).fit(X)
+
+
+@pytest.mark.parametrize("scale", [0.25, 1.0, 4.0])
+def test_mean_variance_criterion_never_loses_to_rbf_sampler(car, scale):
+    """Its score is log(M · expected Gram MSE) of i.i.d. features on the pairs,
+    and Fourier's variance is below RBFSampler's pair by pair (§5), so the
+    choice's expected Gram MSE is at most RBFSampler's."""
+    queries, keys = scale * car[0], scale * car[1]
+    auto = AutoSampler(
+        gamma=0.5, criterion="mean_variance", max_pairs=2500, random_state=0
+    ).fit(queries, keys=keys)
+    Q, K = auto._draw_pairs(queries, keys, np.random.RandomState(0))
+    distinct = ((Q[:, None] - K[None]) ** 2).sum(-1) > 0
+    rff = log_variance(RBFSampler(gamma=0.5).fit(keys), Q, K)[distinct]
+    assert auto.log_variances_[auto.selected_] <= logsumexp(rff) - np.log(rff.size)
+    selected = log_variance(auto, Q, K)[distinct]
+    assert auto.log_variances_[auto.selected_] == pytest.approx(
+        logsumexp(selected) - np.log(selected.size)
+    )

@@ -197,10 +197,8 @@ def test_sampling_experiment_writes_its_tables(tmp_path, capsys):
     from skfavor.experiments.__main__ import main
     from skfavor.experiments.sampling import COUPLING_COLUMNS
 
-    result = main(
-        ["sampling", "--datasets", "banknote", "--seeds", "3", "--auto-seeds", "0"]
-        + ["--out", str(tmp_path), "--quiet"]
-    )
+    arguments = "sampling --datasets banknote --seeds 3 --auto-seeds 0 --quiet"
+    result = main([*arguments.split(), "--out", str(tmp_path)])
     rows = result["couplings"]
     # 6 families × 3 couplings × 2 feature counts
     assert len(rows) == 36 and set(rows[0]) == set(COUPLING_COLUMNS)
