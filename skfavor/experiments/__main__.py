@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
     sampling.add_argument("--seeds", type=_positive, default=100)
     sampling.add_argument("--auto-seeds", type=_non_negative, default=10)
+    sampling.add_argument(
+        "--ridge-seeds",
+        type=_non_negative,
+        default=0,
+        help="draws of the Ridge route with AutoSampler (0 skips it)",
+    )
 
     for sub in (regression, variance, sampling):
         sub.add_argument(
@@ -143,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             datasets=datasets,
             n_seeds=args.seeds,
             auto_seeds=args.auto_seeds,
+            ridge_seeds=args.ridge_seeds,
             quiet=args.quiet,
         )
     if args.command == "variance":
