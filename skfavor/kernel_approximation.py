@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -74,10 +75,63 @@ _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
         has feature names that are all strings."""
 
 
-def _float_dtypes(X) -> list:
-    """float64 and float32 of ``X``'s array namespace (NumPy unless dispatching)."""
+def _as_float(X):
+    """``X``, checked numeric, in float32 if it is float32 and float64 otherwise.
+
+    The checks use ``dtype='numeric'``, as scikit-learn's estimators do, so that
+    arrays of strings are refused rather than parsed; integers, booleans and
+    other floats then become float64 here, in ``X``'s namespace.
+    """
+    if sp.issparse(X):
+        return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
     xp, _ = get_namespace(X)
-    return [xp.float64, xp.float32]
+    if X.dtype in (xp.float32, xp.float64):
+        return X
+    return xp.astype(X, xp.float64)
+
+
+def _check_named(X, name: str, **kwargs):
+    """``check_array`` of ``X`` to floats, with every error naming ``name``.
+
+    scikit-learn names the input in some of its messages ("Input keys contains
+    NaN") but not in others ("Expected 2D array"); a user who passed two
+    arrays must know which one is wrong.
+    """
+    try:
+        return _as_float(
+            check_array(
+                X, accept_sparse="csr", dtype="numeric", input_name=name, **kwargs
+            )
+        )
+    except (TypeError, ValueError) as error:
+        if re.search(rf"\b{name}\b", str(error)):
+            raise
+        raise type(error)(f"{name}: {error}") from error
+
+
+def _same_parameter(value, drawn) -> bool:
+    """Whether two values of a parameter are the same: equal numbers, or one object.
+
+    A ``RandomState`` instance is the same source only if it is the same
+    object; ``None`` is the same as ``None``.
+    """
+    if value is drawn:
+        return True
+    numbers = (Integral, np.bool_)
+    return isinstance(value, numbers) and isinstance(drawn, numbers) and value == drawn
+
+
+class _NotBool(Interval):
+    """An :class:`Interval` that refuses ``bool``, which Python counts as a number.
+
+    ``n_components=True`` or ``gamma=True`` is a mistake, not 1.
+    """
+
+    def is_satisfied_by(self, val) -> bool:
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}, not a bool"
 
 
 def _statistics(X) -> SampleStatistics:
@@ -107,9 +161,9 @@ class _BasePositiveSampler(
     _data_dependent = True
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_NotBool(Integral, 1, None, closed="left")],
         "kernel": [StrOptions({"rbf", "softmax"})],
-        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
+        "gamma": [StrOptions({"scale"}), _NotBool(Real, 0.0, None, closed="neither")],
         "orthogonal": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -158,7 +212,7 @@ class _BasePositiveSampler(
         self : object
             Fitted sampler.
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=_float_dtypes(X))
+        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         self._draw_weights()
         self._query_statistics = _statistics(X)
         self._key_statistics = None
@@ -194,12 +248,12 @@ class _BasePositiveSampler(
             Fitted sampler.
         """
         first_call = not hasattr(self, "random_weights_")
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=_float_dtypes(X),
-            reset=first_call,
+        if not first_call:
+            self._check_same_draw()
+        X = _as_float(
+            validate_data(
+                self, X, accept_sparse="csr", dtype="numeric", reset=first_call
+            )
         )
         chunk = _statistics(X)
         if first_call:
@@ -216,7 +270,12 @@ class _BasePositiveSampler(
             )
         return self._refit(X)
 
+    #: The parameters that fix the random directions ω (``partial_fit`` cannot
+    #: change them); the others are refitted from the statistics at each call.
+    _draw_parameters = ("n_components", "orthogonal", "random_state")
+
     def _draw_weights(self) -> None:
+        self._drawn_with = {name: getattr(self, name) for name in self._draw_parameters}
         # NumPy copies of the fitted arrays that the fitting itself uses, kept
         # apart from the public ones, which follow X's namespace (array API).
         self._host = {}
@@ -226,6 +285,25 @@ class _BasePositiveSampler(
             check_random_state(self.random_state),
             orthogonal=self.orthogonal,
         )
+
+    def _check_same_draw(self) -> None:
+        """Refuse a ``partial_fit`` after ``set_params`` changed ω's parameters.
+
+        The statistics keep the past chunks but not ω's draw: keeping the old ω
+        would silently ignore the new value (``n_components`` and the output
+        width would disagree), and a new ω would no longer equal ``fit`` on the
+        concatenation for a ``random_state`` instance, whose state has moved on.
+        """
+        for name, drawn in self._drawn_with.items():
+            value = getattr(self, name)
+            if value is drawn or _same_parameter(value, drawn):
+                continue
+            raise ValueError(
+                f"{name} changed from {drawn!r} to {value!r} since the random "
+                f"directions were drawn (by fit or the first partial_fit); "
+                f"partial_fit keeps them. Set {name}={drawn!r} back to go on "
+                "streaming, or call fit to start afresh with the new value."
+            )
 
     def _refit(self, X):
         """Resolve gamma and fit the family to the accumulated statistics.
@@ -254,9 +332,7 @@ class _BasePositiveSampler(
         return self
 
     def _check_keys(self, keys):
-        keys = check_array(
-            keys, accept_sparse="csr", dtype=_float_dtypes(keys), input_name="keys"
-        )
+        keys = _check_named(keys, "keys")
         if keys.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"keys has {keys.shape[1]} features, but X has "
@@ -375,9 +451,7 @@ class _BasePositiveSampler(
                     f"fit(): got {xp.__name__} on {device}, fitted on "
                     f"{fitted_xp.__name__} on {fitted_device}."
                 )
-        checked = check_array(
-            X, accept_sparse="csr", dtype=_float_dtypes(X), input_name=name
-        )
+        checked = _check_named(X, name)
         if checked.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} has {checked.shape[1]} features, but "

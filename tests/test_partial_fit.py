@@ -5,19 +5,10 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import SAMPLERS
 from sklearn.kernel_approximation import RBFSampler
 
-from _helpers import SAMPLERS as FAMILIES
-
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
-
-SAMPLERS = [
-    PositiveRFSampler,
-    GERFSampler,
-    lambda **kw: DERFSampler("sderf", **kw),
-    lambda **kw: DERFSampler("aderf", **kw),
-    lambda **kw: DERFSampler("saderf", **kw),
-]
+from skfavor import DERFSampler, GERFSampler
 
 
 def _chunks(A, sizes):
@@ -36,8 +27,9 @@ def _assert_same_sampler(streamed, whole, X, Y):
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "softmax"])
-@pytest.mark.parametrize("make", SAMPLERS)
-def test_partial_fit_equals_fit_on_the_concatenation(make, kernel):
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_partial_fit_equals_fit_on_the_concatenation(family, kernel):
+    make = SAMPLERS[family]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 4)) * 0.5 + 0.2
     Y = rng.normal(size=(70, 4)) * np.array([0.2, 0.4, 0.6, 0.8])
@@ -118,7 +110,7 @@ def test_partial_fit_refuses_a_change_of_the_draw(family, param, old, new):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(30, 3))
     params = {"n_components": 10, "orthogonal": True, "random_state": 0}
-    sampler = FAMILIES[family](**{**params, param: old}).partial_fit(X[:15])
+    sampler = SAMPLERS[family](**{**params, param: old}).partial_fit(X[:15])
     before = sampler.transform(X)
     sampler.set_params(**{param: new})
     with pytest.raises(
@@ -130,7 +122,9 @@ def test_partial_fit_refuses_a_change_of_the_draw(family, param, old, new):
     ):
         sampler.partial_fit(X[15:])
     # The refused chunk left the sampler as it was.
-    np.testing.assert_array_equal(sampler.set_params(**{param: old}).transform(X), before)
+    np.testing.assert_array_equal(
+        sampler.set_params(**{param: old}).transform(X), before
+    )
     assert sampler.get_feature_names_out().shape == (before.shape[1],)
     # fit draws afresh, so it honours the new value.
     refit = sampler.set_params(**{param: new}).fit(X)
@@ -158,3 +152,10 @@ def test_partial_fit_refits_gamma_kernel_and_variant_from_the_statistics():
     streamed.set_params(**new).partial_fit(X[20:], keys=Y[10:])
     whole = DERFSampler(n_components=16, random_state=2, **new).fit(X, keys=Y)
     _assert_same_sampler(streamed, whole, X, Y)
+
+
+def test_partial_fit_accepts_an_equal_seed_of_another_integer_type():
+    X = np.random.default_rng(8).normal(size=(20, 3))
+    sampler = GERFSampler(random_state=3).partial_fit(X[:10])
+    sampler.set_params(random_state=np.int64(3)).partial_fit(X[10:])
+    _assert_same_sampler(sampler, GERFSampler(random_state=3).fit(X), X, X)

@@ -123,8 +123,8 @@ def test_integer_and_boolean_input_is_converted_to_float64(X):
 def _bad_keys():
     """Invalid key sets of a 3-feature problem, by what is wrong with them."""
     X = np.random.default_rng(0).normal(size=(6, 3))
-    nan = X.copy()
-    nan[0, 0] = np.nan
+    nan, inf = X.copy(), X.copy()
+    nan[0, 0], inf[0, 0] = np.nan, np.inf
     return {
         "1d": X[:, 0],
         "3d": X[None],
@@ -138,7 +138,7 @@ def _bad_keys():
         "sparse-nan": sp.csr_matrix(nan),
         "complex": X + 1j,
         "nan": nan,
-        "inf": X * np.inf,
+        "inf": inf,
         "strings": X.astype(str),
         "object-dict": np.array([[{}, 1.0, 2.0]], dtype=object),
         "ragged": [[1.0, 2.0, 3.0], [1.0, 2.0]],
