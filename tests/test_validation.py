@@ -14,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 CLASS_NAMES = {
     "posrf": "PositiveRFSampler",
@@ -108,6 +109,19 @@ def test_string_input_is_rejected(X, family, strings):
     for method in (sampler.transform, sampler.transform_keys):
         with pytest.raises(ValueError, match=message):
             method(strings)
+
+
+@pytest.mark.parametrize(
+    "estimator", [NadarayaWatsonClassifier, NadarayaWatsonRegressor]
+)
+def test_nadaraya_watson_rejects_strings(X, estimator):
+    message = "dtype='numeric' is not compatible with arrays of bytes/strings"
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=message):
+        estimator(random_state=0).fit(X.astype(str), y)
+    model = estimator(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        model.predict(X.astype(str))
 
 
 def test_integer_and_boolean_input_is_converted_to_float64(X):
