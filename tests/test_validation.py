@@ -11,9 +11,17 @@ import pytest
 import scipy.sparse as sp
 from _helpers import SAMPLERS
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor import (
+    AsymmetricMapWarning,
+    DERFSampler,
+    GERFSampler,
+    PositiveRFSampler,
+    UnderflowWarning,
+)
 from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 CLASS_NAMES = {
@@ -415,3 +423,58 @@ def test_underflow_warning_points_at_the_caller(method):
     with pytest.warns(UnderflowWarning) as record:
         getattr(sampler, method)(X)
     assert [warning.filename for warning in record] == [__file__]
+
+
+# --- an asymmetric map used as if it were symmetric (issue 9) ---------------
+
+
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+def test_asymmetric_variant_in_a_pipeline_warns_once(X, variant):
+    """A Pipeline maps training and test rows with transform, the query map:
+    their inner products do not estimate the kernel."""
+    y = X[:, 0]
+    model = make_pipeline(DERFSampler(variant, random_state=0), Ridge())
+    with pytest.warns(AsymmetricMapWarning, match="transform_keys") as record:
+        model.fit(X, y)
+        model.predict(X)
+        model.predict(X)
+    assert len(record) == 1
+    assert issubclass(AsymmetricMapWarning, UserWarning)
+    assert record[0].filename == __file__
+    # Each fit is a new sampler: it warns again.
+    with pytest.warns(AsymmetricMapWarning):
+        model.fit(X, y).predict(X)
+
+
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+def test_asymmetric_variant_fit_then_transform_train_and_test_warns(X, variant):
+    sampler = DERFSampler(variant, random_state=0).fit(X)
+    sampler.transform(X[:10])
+    with pytest.warns(AsymmetricMapWarning, match=f"variant='{variant}'"):
+        sampler.transform(X[10:])
+
+
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+@pytest.mark.parametrize("keys_first", [False, True])
+def test_asymmetric_variant_with_transform_keys_does_not_warn(X, variant, keys_first):
+    """The intended use: queries through transform, keys through transform_keys."""
+    queries, keys = X[:8], X[8:]
+    sampler = DERFSampler(variant, random_state=0).fit(queries, keys=keys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AsymmetricMapWarning)
+        if keys_first:
+            sampler.transform_keys(keys)
+        sampler.transform(queries)
+        sampler.transform_keys(keys)
+        sampler.transform(queries[:3])
+        sampler.fit_transform(queries, keys=keys)
+        sampler.transform_keys(keys)
+        sampler.transform(queries)
+
+
+@pytest.mark.parametrize("family", ["posrf", "gerf", "sderf"])
+def test_symmetric_families_in_a_pipeline_do_not_warn(X, family):
+    model = make_pipeline(SAMPLERS[family](random_state=0), Ridge())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AsymmetricMapWarning)
+        model.fit(X, X[:, 0]).predict(X)
