@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._closed_forms import FAMILIES
 from ._docstrings import fill_doc
-from ._feature_map import compile_feature_map
+from ._feature_map import _caller_stacklevel, compile_feature_map
 from ._sampling import draw_weights
 from ._statistics import SampleStatistics
 
@@ -147,6 +148,22 @@ _fill_doc = fill_doc(
 )
 
 
+class AsymmetricMapWarning(UserWarning):
+    """An asymmetric sampler's query map was used for both sides of the kernel.
+
+    ``DERFSampler(variant='aderf')`` and ``'saderf'`` map queries with
+    :meth:`~DERFSampler.transform` (φ₁) and keys with
+    :meth:`~DERFSampler.transform_keys` (φ₂), fitted to the two sets: only
+    ``φ₁(x)ᵀφ₂(y)`` estimates the kernel. Fitted without keys (as in a
+    :class:`~sklearn.pipeline.Pipeline`) the two maps coincide and the variant
+    reduces to GERF, with none of its gain; fitted with keys,
+    ``φ₁(x)ᵀφ₁(y)`` estimates no kernel. Raised, once per fit, at the second
+    call to ``transform`` since the fit when ``transform_keys`` was never
+    called, which is what a Pipeline does (``fit_transform`` on the training
+    rows, then ``transform`` on the test rows).
+    """
+
+
 class _BasePositiveSampler(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -213,6 +230,7 @@ class _BasePositiveSampler(
             Fitted sampler.
         """
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
+        self._reset_map_usage()
         self._draw_weights()
         self._query_statistics = _statistics(X)
         self._key_statistics = None
@@ -256,6 +274,7 @@ class _BasePositiveSampler(
             )
         )
         chunk = _statistics(X)
+        self._reset_map_usage()
         if first_call:
             self._draw_weights()
             self._query_statistics, self._key_statistics = chunk, None
@@ -284,6 +303,53 @@ class _BasePositiveSampler(
             self.n_features_in_,
             check_random_state(self.random_state),
             orthogonal=self.orthogonal,
+        )
+
+    def _reset_map_usage(self) -> None:
+        """Forget which maps were used: each fit is a new pair of maps.
+
+        A mutable record, so that mapping rows leaves the sampler's attributes
+        as they were (the fitted model does not change).
+        """
+        self._map_usage = {"query_transforms": 0, "keys_mapped": False}
+
+    @property
+    def _asymmetric(self) -> bool:
+        """Whether the family has separate query and key maps."""
+        return False
+
+    def _note_query_transform(self) -> None:
+        """Warn, once per fit, when an asymmetric sampler seems used as symmetric.
+
+        The intended use maps queries with ``transform`` and keys with
+        ``transform_keys``, in either order; a second ``transform`` before any
+        ``transform_keys`` is what a Pipeline does (``fit_transform`` on the
+        training rows, ``transform`` on the test rows).
+        """
+        usage = self._map_usage
+        if not self._asymmetric or usage["keys_mapped"]:
+            return
+        usage["query_transforms"] += 1
+        if usage["query_transforms"] != 2:
+            return
+        if self._key_statistics is None:
+            consequence = (
+                "Fitted without keys, its two maps coincide and it reduces to "
+                "GERF, without the gain of an asymmetric variant: use "
+                "variant='sderf' where one map serves all rows (a Pipeline)."
+            )
+        else:
+            consequence = (
+                "Fitted with keys, its two maps differ, so transform(X) @ "
+                "transform(Y).T estimates no kernel: map the keys with "
+                "transform_keys."
+            )
+        warnings.warn(
+            f"{self!r} maps queries with transform and keys with transform_keys, "
+            "but transform was called twice since fit and transform_keys never, "
+            f"as a Pipeline does. {consequence}",
+            AsymmetricMapWarning,
+            stacklevel=_caller_stacklevel(),
         )
 
     def _check_same_draw(self) -> None:
@@ -417,6 +483,7 @@ class _BasePositiveSampler(
             unbiased estimate of the kernel matrix ``K(X, Y)``.
         """
         X = self._validate_input(X, "X", "transform")
+        self._note_query_transform()
         return self._query_map.transform(X)
 
     def transform_keys(self, Y):
@@ -433,6 +500,7 @@ class _BasePositiveSampler(
             Positive key features.
         """
         checked = self._validate_input(Y, "Y", "transform_keys")
+        self._map_usage["keys_mapped"] = True
         features = self._key_map.transform(checked)
         # scikit-learn wraps only transform and fit_transform for set_output;
         # the key map honours the same configuration.
@@ -579,7 +647,11 @@ class DERFSampler(_BasePositiveSampler):
     Asymmetric variants only pay off when queries and keys are distributed
     differently; use :meth:`transform` for queries and :meth:`transform_keys`
     for keys. A linear model in a ``Pipeline`` sees one map only, so use the
-    symmetric ``'sderf'`` there.
+    symmetric ``'sderf'`` there: an asymmetric sampler whose :meth:`transform`
+    is called a second time since ``fit`` while :meth:`transform_keys` never
+    was (what a ``Pipeline`` does at ``predict``) raises an
+    :class:`AsymmetricMapWarning`, once per fit. Mapping several batches of
+    queries before the keys raises it too; filter it there.
 
     Parameters
     ----------
@@ -663,6 +735,10 @@ class DERFSampler(_BasePositiveSampler):
 
     def _family(self) -> str:
         return self.variant
+
+    @property
+    def _asymmetric(self) -> bool:
+        return self.variant != "sderf"
 
     def _set_family_attributes(self, params) -> None:
         d = params.a.shape[0]
