@@ -18,6 +18,8 @@ from sklearn.utils.estimator_checks import (
 
 from skfavor import DERFSampler, PositiveRFSampler, UnderflowWarning
 
+pytestmark = pytest.mark.array_api
+
 
 def _namespaces():
     """(namespace, device, dtype) triples whose library is installed."""

@@ -49,20 +49,35 @@ def _expected_failed_checks(estimator) -> dict:
     return EXPECTED_FAILED_CHECKS.get(repr(estimator), {})
 
 
-def _check_id(value) -> str:
-    """``Estimator(params)`` and ``check_name(args)``, as scikit-learn's ids."""
-    if hasattr(value, "get_params"):
-        return repr(value).replace("\n", "").replace(" ", "")
-    name = getattr(value, "__name__", None) or value.func.__name__
-    keywords = getattr(value, "keywords", {})
-    arguments = ",".join(f"{key}={item}" for key, item in keywords.items())
-    return f"{name}({arguments})" if arguments else name
+def _check_name(check) -> str:
+    return getattr(check, "__name__", None) or check.func.__name__
+
+
+def _id(estimator, check) -> str:
+    """``Estimator(params)-check_name(args)``, as scikit-learn's ids."""
+    keywords = getattr(check, "keywords", {})
+    arguments = ",".join(f"{key}={value}" for key, value in keywords.items())
+    check_id = f"{_check_name(check)}({arguments})" if arguments else _check_name(check)
+    return repr(estimator).replace("\n", "").replace(" ", "") + "-" + check_id
+
+
+def _param(pair):
+    """One (estimator, check) pair as a pytest.param: id, and marks.
+
+    The array-API checks are marked ``array_api``, which tests/conftest.py
+    skips where scikit-learn cannot dispatch (SciPy < 1.14).
+    """
+    marks = list(getattr(pair, "marks", ()))
+    estimator, check = pair.values if hasattr(pair, "marks") else pair
+    if _check_name(check).startswith("check_array_api"):
+        marks.append(pytest.mark.array_api)
+    return pytest.param(estimator, check, marks=marks, id=_id(estimator, check))
 
 
 # A list, not scikit-learn's generator (parametrize_with_checks), which pytest
 # deprecates (PytestRemovedIn10Warning).
 CHECKS = [
-    pair
+    _param(pair)
     for estimator in ESTIMATORS
     for pair in estimator_checks_generator(
         estimator,
@@ -72,7 +87,7 @@ CHECKS = [
 ]
 
 
-@pytest.mark.parametrize("estimator, check", CHECKS, ids=_check_id)
+@pytest.mark.parametrize("estimator, check", CHECKS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
