@@ -1,4 +1,5 @@
 import pytest
+import scipy
 from sklearn import config_context
 
 
@@ -18,7 +19,7 @@ def _array_api_unavailable() -> str | None:
         with config_context(array_api_dispatch=True):
             pass
     except ImportError as error:
-        return str(error)
+        return f"{error} (SciPy {scipy.__version__} here)"
     return None
 
 
