@@ -16,7 +16,7 @@ from sklearn.externals.array_api_compat import device as array_device
 from sklearn.utils import check_random_state
 
 from ._closed_forms import FAMILIES
-from ._feature_map import StackedFeatureMap, compile_feature_map
+from ._feature_map import StackedFeatureMap, compile_terms
 from ._sampling import draw_weights
 from ._statistics import SampleStatistics
 
@@ -215,51 +215,44 @@ def softmax_attention(query, key, value, *, causal: bool = False):
 def _fit_maps(Q, K, omega, family, xp):
     """Fit ``family`` to each sequence's statistics and compile both maps.
 
-    The statistics are summed on the inputs' device (at least in float32) and
-    only they travel to the host, where the closed forms run in float64
-    (:ref:`math-estimators`, :ref:`math-numerics`). Their precision steers the
-    variance only: the estimator
-    is unbiased for any fitted parameters.
+    The centred statistics are taken on the inputs' device (at least in
+    float32) and only they travel to the host, where the closed forms run in
+    float64, batched over the sequences (:ref:`math-statistics`,
+    :ref:`math-families`). Their precision steers the variance only: the
+    estimator is unbiased for any fitted parameters.
     """
-    n_queries, n_keys = Q.shape[1], K.shape[1]
-    q_sum, q_outer = _host_statistics(Q, xp)
-    k_sum, k_outer = _host_statistics(K, xp)
-    if not (np.all(np.isfinite(q_outer)) and np.all(np.isfinite(q_sum))):
-        raise ValueError("query contains NaN or infinity, or values too large.")
-    if not (np.all(np.isfinite(k_outer)) and np.all(np.isfinite(k_sum))):
-        raise ValueError("key contains NaN or infinity, or values too large.")
-    maps = {"query": [], "key": []}
-    for b in range(Q.shape[0]):
-        params = FAMILIES[family](
-            SampleStatistics(n_queries, q_sum[b], q_outer[b]),
-            SampleStatistics(n_keys, k_sum[b], k_outer[b]),
-        )
-        for side in ("query", "key"):
-            if side == "key" and params.symmetric:
-                maps["key"].append(maps["query"][-1])
-            else:
-                maps[side].append(
-                    compile_feature_map(omega, params, scale=1.0, alpha=0.0, side=side)
-                )
+    queries = _host_statistics(Q, xp)
+    keys = _host_statistics(K, xp)
+    for name, stats in (("query", queries), ("key", keys)):
+        if not (np.all(np.isfinite(stats.scatter)) and np.all(np.isfinite(stats.mean))):
+            raise ValueError(f"{name} contains NaN or infinity, or values too large.")
+    params = FAMILIES[family](queries, keys)
     dtype, device = Q.dtype, array_device(Q)
 
     def stacked(side):
-        return StackedFeatureMap.from_maps(maps[side], xp, dtype, device)
+        terms = compile_terms(omega, params, scale=1.0, alpha=0.0, side=side)
+        return StackedFeatureMap(
+            *(
+                xp.asarray(np.asarray(term), dtype=dtype, device=device)
+                for term in terms
+            )
+        )
 
-    return stacked("query"), stacked("key")
+    query_map = stacked("query")
+    return query_map, query_map if params.symmetric else stacked("key")
 
 
-def _host_statistics(X, xp):
-    """Float64 NumPy sums and ``XᵀX`` of each sequence of ``X`` (B, n, d)."""
+def _host_statistics(X, xp) -> SampleStatistics:
+    """Float64 NumPy statistics of each sequence of ``X`` (B, n, d)."""
     if not is_torch_namespace(xp):
-        X = np.asarray(X, dtype=np.float64)
-        return X.sum(axis=1), np.matmul(X.transpose(0, 2, 1), X)
+        return SampleStatistics.from_array(np.asarray(X, dtype=np.float64))
     X = X.detach()
     if xp.finfo(X.dtype).bits < 32:
         X = xp.astype(X, xp.float32)
-    total = xp.sum(X, axis=1)
-    outer = xp.matrix_transpose(X) @ X
-    return _to_host(total), _to_host(outer)
+    stats = SampleStatistics.from_array(X)
+    return SampleStatistics(
+        *(_to_host(part) for part in (stats.n_samples, stats.mean, stats.scatter))
+    )
 
 
 def _to_host(X) -> np.ndarray:

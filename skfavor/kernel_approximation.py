@@ -381,13 +381,19 @@ class _BasePositiveSampler(
         queries = self._query_statistics
         keys = queries if self._key_statistics is None else self._key_statistics
         for name, stats in (("X", queries), ("keys", keys)):
-            if not np.all(np.isfinite(stats.outer_sum)):
+            if not (
+                np.all(np.isfinite(stats.scatter)) and np.all(np.isfinite(stats.mean))
+            ):
                 raise ValueError(
-                    f"The second moments of {name} overflow float64 (XᵀX is "
-                    "infinite): the inputs are too large; scale them down."
+                    f"The second moments of {name} overflow float64: the inputs "
+                    "are too large; scale them down."
                 )
         self.gamma_ = self._resolve_gamma(queries)
-        self._fit_maps(queries, keys)
+        # Inputs too large for the kernel give infinite terms: reported below,
+        # naming the input, instead of numpy's overflow warnings.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._fit_maps(queries, keys)
+        self._check_fitted_terms(queries, keys)
         self._n_features_out = self.n_components
         xp, is_array_api, device = get_namespace_and_device(X)
         if is_array_api and not _is_numpy_namespace(xp):
@@ -414,10 +420,34 @@ class _BasePositiveSampler(
         """
         if self.gamma != "scale":
             return float(self.gamma)
-        n_entries = queries.n_samples * self.n_features_in_
-        mean = queries.sum.sum() / n_entries
-        variance = np.trace(queries.outer_sum) / n_entries - mean**2
+        variance = float(queries.entry_variance())
         return 1.0 / (self.n_features_in_ * variance) if variance > 0 else 1.0
+
+    def _check_fitted_terms(self, queries, keys) -> None:
+        """Fail in ``fit`` when the inputs are too large for the kernel.
+
+        The closed forms square second moments in kernel units, so finite but
+        huge inputs (``|x|`` near 1e140) would give infinite parameters and
+        every later ``transform`` would fail: name the input instead.
+        """
+        maps = (self._query_map, self._key_map)
+        if all(
+            np.all(np.isfinite(np.asarray(term)))
+            for feature_map in maps
+            for term in (feature_map.weights, feature_map.offset, feature_map.quadratic)
+        ):
+            return
+        moments = {
+            name: float(np.max(np.abs(stats.second_moment(self.center_))))
+            for name, stats in (("X", queries), ("keys", keys))
+        }
+        name = max(moments, key=moments.get)
+        raise ValueError(
+            f"{name} is too large for this kernel: its second moment about "
+            f"center_ reaches {moments[name]:.3g}, times gamma_={self.gamma_:.3g}, "
+            "and the fitted feature map is not finite. Scale the inputs down or "
+            "lower gamma."
+        )
 
     @property
     def _scale(self) -> float:
@@ -435,8 +465,7 @@ class _BasePositiveSampler(
         The Gaussian kernel is translation invariant but the variance of a
         positive estimator is not: it grows with ``|x + y − 2c|²`` for the
         origin ``c`` (:ref:`math-variances`). Data-dependent families therefore
-        shift the
-        origin to ``center_ = (μX + μY) / 2``, which is the optimal shift for
+        shift the origin to ``center_ = (μX + μY) / 2``, which is the optimal shift for
         GERF and SDERF jointly with their other parameters, and then fit the
         closed forms to the shifted statistics. The softmax kernel is not
         translation invariant, so it is never shifted.

@@ -149,7 +149,18 @@ def test_aderf_is_optimal_against_scipy():
     np.testing.assert_allclose(T1.T @ T2, np.eye(d), atol=1e-10)
     Sigma = T1 @ MX @ T1.T
     np.testing.assert_allclose(Sigma, T2 @ MY @ T2.T, atol=1e-10)
-    np.testing.assert_allclose(Sigma, np.diag(np.diag(Sigma)), atol=1e-10)
+    # The canonical frame: Σ is symmetric with the singular values of
+    # MX^½ MY^½ as eigenvalues (the recipe's diagonal Σ, rotated).
+    lam_x, Q_x = np.linalg.eigh(MX)
+    lam_y, Q_y = np.linalg.eigh(MY)
+    singular = np.linalg.svd(
+        (np.sqrt(lam_x)[:, None] * (Q_x.T @ Q_y)) * np.sqrt(lam_y),
+        compute_uv=False,
+    )
+    np.testing.assert_allclose(Sigma, Sigma.T, atol=1e-12)
+    np.testing.assert_allclose(
+        np.sort(np.linalg.eigvalsh(Sigma)), np.sort(singular), atol=1e-10
+    )
     # and a = a*(2 (tr Σ + μXᵀμY) / d)
     phi = 2 * (np.trace(Sigma) + X.mean(0) @ Y.mean(0)) / d
     assert params.a[0] == pytest.approx(a_star(phi), rel=1e-12)

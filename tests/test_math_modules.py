@@ -1,4 +1,4 @@
-"""Statistics, sampling and the compiled feature map against MATH.md §2–§4 literally."""
+"""Statistics, sampling and the compiled feature map against MATH.md §2–§4, §8."""
 
 import numpy as np
 import pytest
@@ -12,18 +12,70 @@ from skfavor._sampling import draw_weights, orthogonal_weights
 from skfavor._statistics import SampleStatistics, cross_second_moment
 
 
-def test_statistics_are_additive_and_match_numpy():
+def test_statistics_merge_exactly_and_match_numpy():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 4))
     whole = SampleStatistics.from_array(X)
     parts = SampleStatistics.from_array(X[:13]) + SampleStatistics.from_array(X[13:])
+    centred = X - X.mean(0)
     for stats_ in (whole, parts):
         assert stats_.n_samples == 50
         np.testing.assert_allclose(stats_.mean, X.mean(0))
-        np.testing.assert_allclose(stats_.second_moment, X.T @ X / 50)
+        np.testing.assert_allclose(stats_.scatter, centred.T @ centred)
+        np.testing.assert_allclose(stats_.second_moment(), X.T @ X / 50)
     sparse = SampleStatistics.from_array(sp.csr_matrix(X))
-    np.testing.assert_allclose(sparse.outer_sum, whole.outer_sum)
-    np.testing.assert_allclose(sparse.sum, whole.sum)
+    np.testing.assert_allclose(sparse.scatter, whole.scatter)
+    np.testing.assert_allclose(sparse.mean, whole.mean)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loc", [1e4, 1e6, 1e8])
+def test_statistics_keep_the_spread_far_from_the_origin(loc, dtype):
+    # Raw sums (n, Σx, XᵀX) lose every digit of a spread of 1e-2 at 1e6 in
+    # float64 (XᵀX/n − μμᵀ cancels); centred statistics stay exact.
+    rng = np.random.default_rng(3)
+    spread = rng.normal(scale=1e-2, size=(200, 3))
+    X = (loc + spread).astype(dtype)
+    rows = X.astype(np.float64)
+    expected = np.cov(rows.T, bias=True)
+    # Rounding of float64 work on rows of magnitude loc, relative to the spread.
+    atol = 10 * loc * np.finfo(np.float64).eps * 1e-2
+    stats_ = SampleStatistics.from_array(X)
+    np.testing.assert_allclose(stats_.covariance, expected, rtol=1e-6, atol=atol)
+    chunks = [SampleStatistics.from_array(X[i : i + 7]) for i in range(0, 200, 7)]
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged = merged + chunk
+    np.testing.assert_allclose(merged.covariance, expected, rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(
+        stats_.entry_variance(), rows.var(), rtol=1e-6, atol=atol
+    )
+
+
+def test_statistics_with_a_mask_leave_rows_out():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(2, 9, 3)) + 3.0
+    mask = rng.random(size=(2, 9)) < 0.6
+    mask[:, 0] = True
+    stats_ = SampleStatistics.from_array(X, mask=mask)
+    for b in range(2):
+        rows = X[b][mask[b]]
+        direct = SampleStatistics.from_array(rows)
+        assert stats_.n_samples[b] == len(rows)
+        np.testing.assert_allclose(stats_.mean[b], direct.mean)
+        np.testing.assert_allclose(stats_.scatter[b], direct.scatter, atol=1e-12)
+
+
+def test_weighted_merge_is_the_moving_average_of_moments():
+    rng = np.random.default_rng(5)
+    A, B = rng.normal(size=(20, 3)) + 1.0, rng.normal(size=(30, 3)) - 2.0
+    running = SampleStatistics.from_array(A).merged(
+        SampleStatistics.from_array(B), weight=0.1
+    )
+    np.testing.assert_allclose(running.mean, 0.9 * A.mean(0) + 0.1 * B.mean(0))
+    np.testing.assert_allclose(
+        running.second_moment(), 0.9 * A.T @ A / 20 + 0.1 * B.T @ B / 30
+    )
 
 
 def test_statistics_shift_and_scale_like_the_data():
@@ -32,8 +84,8 @@ def test_statistics_shift_and_scale_like_the_data():
     c = np.array([5.0, -1.0, 2.0])
     moved = SampleStatistics.from_array(X).shifted(c).scaled(0.5)
     direct = SampleStatistics.from_array((X - c) * 0.5)
-    np.testing.assert_allclose(moved.sum, direct.sum, atol=1e-12)
-    np.testing.assert_allclose(moved.outer_sum, direct.outer_sum, atol=1e-10)
+    np.testing.assert_allclose(moved.mean, direct.mean, atol=1e-12)
+    np.testing.assert_allclose(moved.scatter, direct.scatter, atol=1e-10)
 
 
 def test_cross_second_moment_is_the_mean_over_pairs():
