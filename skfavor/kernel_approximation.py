@@ -243,9 +243,15 @@ class _BasePositiveSampler(
         """Accumulate the statistics of a chunk of data and refit the parameters.
 
         The random directions are drawn on the first call; the float64
-        statistics (:ref:`math-estimators`) are sums, so after any sequence of calls the
-        sampler equals :meth:`fit` on the concatenated chunks (same
-        ``random_state``), up to rounding.
+        statistics of the chunks merge (:ref:`math-statistics`), so after any
+        sequence of calls the sampler equals :meth:`fit` on the concatenated
+        chunks (same ``random_state``), up to rounding.
+
+        ``n_components``, ``orthogonal`` and ``random_state`` fix the random
+        directions: a later call after :meth:`set_params` changed one of them
+        raises a ValueError (call :meth:`fit` to start afresh). ``gamma``,
+        ``kernel`` and ``variant`` are refitted from the statistics at each
+        call, so a change takes effect at the next call.
 
         Parameters
         ----------
