@@ -157,7 +157,7 @@ class AsymmetricMapWarning(UserWarning):
     ``φ₁(x)ᵀφ₂(y)`` estimates the kernel. Fitted without keys (as in a
     :class:`~sklearn.pipeline.Pipeline`) the two maps coincide and the variant
     reduces to GERF, with none of its gain; fitted with keys,
-    ``φ₁(x)ᵀφ₁(y)`` estimates no kernel. Raised, once per fit, at the second
+    ``φ₁(x)ᵀφ₁(y)`` estimates no kernel. Issued, once per fit, at the second
     call to ``transform`` since the fit when ``transform_keys`` was never
     called, which is what a Pipeline does (``fit_transform`` on the training
     rows, then ``transform`` on the test rows).
@@ -368,11 +368,11 @@ class _BasePositiveSampler(
         """
         for name, drawn in self._drawn_with.items():
             value = getattr(self, name)
-            if value is drawn or _same_parameter(value, drawn):
+            if _same_parameter(value, drawn):
                 continue
             raise ValueError(
                 f"{name} changed from {drawn!r} to {value!r} since the random "
-                f"directions were drawn (by fit or the first partial_fit); "
+                "directions were drawn (by fit or the first partial_fit); "
                 f"partial_fit keeps them. Set {name}={drawn!r} back to go on "
                 "streaming, or call fit to start afresh with the new value."
             )
@@ -684,9 +684,9 @@ class DERFSampler(_BasePositiveSampler):
     for keys. A linear model in a ``Pipeline`` sees one map only, so use the
     symmetric ``'sderf'`` there: an asymmetric sampler whose :meth:`transform`
     is called a second time since ``fit`` while :meth:`transform_keys` never
-    was (what a ``Pipeline`` does at ``predict``) raises an
+    was (what a ``Pipeline`` does at ``predict``) issues an
     :class:`AsymmetricMapWarning`, once per fit. Mapping several batches of
-    queries before the keys raises it too; filter it there.
+    queries before the keys issues it too; filter it there.
 
     Parameters
     ----------
