@@ -3,9 +3,15 @@
 from ._feature_map import UnderflowWarning
 from .auto import AutoSampler
 from .fourier import FourierSampler
-from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
+from .kernel_approximation import (
+    AsymmetricMapWarning,
+    DERFSampler,
+    GERFSampler,
+    PositiveRFSampler,
+)
 
 __all__ = [
+    "AsymmetricMapWarning",
     "AutoSampler",
     "DERFSampler",
     "FourierSampler",
