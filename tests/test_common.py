@@ -15,7 +15,7 @@ ESTIMATORS = [
     DERFSampler(variant="saderf"),
     # The checks' data reach |x|² of 2·10⁴: a softmax kernel of gamma=1 would be
     # e^20000 there, so this instance uses a gamma that suits that scale.
-    DERFSampler(variant="sderf", kernel="softmax", gamma=1e-4, orthogonal=False),
+    DERFSampler(variant="sderf", kernel="softmax", gamma=1e-4, sampling="iid"),
     # At their defaults: the checks seed them through random_state.
     NadarayaWatsonClassifier(),
     NadarayaWatsonRegressor(),

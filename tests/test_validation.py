@@ -380,7 +380,7 @@ def test_softmax_float32_overflow_raises(family):
     d = 300
     X = np.random.default_rng(3).normal(size=(50, d)) * 0.05
     sampler = SAMPLERS[family](
-        kernel="softmax", n_components=8, random_state=0, orthogonal=False
+        kernel="softmax", n_components=8, random_state=0, sampling="iid"
     ).fit(X)
     # Inputs whose transformed version T·z is half a draw: T is the identity
     # except for the asymmetric variants.
