@@ -49,11 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Nadaraya–Watson and Ridge classification on the UCI sets (accuracy)",
         description=(
             "Classification on the UCI sets, metric test accuracy: "
-            "Nadaraya–Watson with every sampler (M = d · multiplier features, "
-            "repeated draws, mean ± standard error, exact kernel as the "
-            "ceiling) and Pipeline(sampler, RidgeClassifier) tuned by "
-            "GridSearchCV. The summary compares SDERF with orthogonal ω with "
-            "RBFSampler at equal M. The default runs in a few minutes on two "
+            "Nadaraya–Watson with every positive sampler and RBFSampler "
+            "(M = d · multiplier features, repeated draws, mean ± standard "
+            "error, exact kernel as the ceiling) and Pipeline(sampler, "
+            "RidgeClassifier) tuned by GridSearchCV, there with AutoSampler too. "
+            "The summary compares SDERF with orthogonal ω, and on the Ridge "
+            "route AutoSampler, with RBFSampler at equal M. The default runs in "
+            "a few minutes on two "
             "cores with fewer draws and the large sets subsampled; --full runs "
             "the paper's 500 draws on the full split."
         ),
