@@ -276,8 +276,9 @@ def _accumulate_dask(X, Y, weights, maps, labels, n_buckets):
 
 
 def _ridge_system(statistics, n_components, n_used, fit_intercept):
-    """``A``, ``B`` and the means of the first ``n_used`` features (:ref:`math-ridge-statistics`).
+    """``A``, ``B`` and the means of the first ``n_used`` features.
 
+    The system of :ref:`math-ridge-statistics`:
     ``statistics`` are those of ``[φ, y]`` with ``n_components`` features; the
     features of ``n_used`` components are ``√(M/m)`` times the first ``m``
     (:ref:`math-nested`). With an intercept, ``A`` and ``B`` are the centred
@@ -425,6 +426,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
         return tags
 
 
@@ -494,6 +496,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         return statistics
 
     def _fit_regression(self, X, Y, weights):
+        self._n_targets = Y.shape[1]
         sampler = _checked_sampler(self.sampler, seed=False)
         (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics, self.n_features_in_)
@@ -725,8 +728,8 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
 
-    coef_ : ndarray of shape (1, n_components) or (n_classes, n_components)
-        Weights of the random features.
+    coef_ : ndarray of shape (n_components,) or (n_classes, n_components)
+        Weights of the random features (one row for two classes).
 
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Independent terms.
@@ -816,7 +819,11 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         if self.class_weight:
             weights = weights * compute_sample_weight(self.class_weight, y)
         self._y_1d = False
-        return self._fit_regression(X, Y, weights)
+        self._fit_regression(X, Y, weights)
+        if Y.shape[1] == 1:
+            # RidgeClassifier's shapes for two classes.
+            self.coef_ = self.coef_[0]
+        return self
 
     def decision_function(self, X):
         """Decision values: ``φ(x) coef_ᵀ + intercept_``, in blocks of rows.
@@ -831,8 +838,7 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             One column per class, one value per row for two classes.
         """
-        scores = self._decision_values(X)
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+        return self._decision_values(X)
 
     def predict(self, X):
         """Predict class labels (largest decision value, or its sign).
@@ -875,10 +881,10 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     ----------
     {shared_parameters}
 
-    alphas : array-like of float, default=(0.1, 1.0, 10.0)
+    alphas : array-like of float or float, default=(0.1, 1.0, 10.0)
         Regularisation strengths to try, each > 0.
 
-    n_components : array-like of int, default=None
+    n_components : array-like of int or int, default=None
         Feature counts ``m`` to try, each at most the sampler's
         ``n_components`` ``M``; ``None`` tries ``M`` alone. The features of
         ``m`` are the first ``m`` of ``M``, rescaled (:ref:`math-nested`), so
@@ -969,8 +975,12 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
 
     _parameter_constraints: dict = {
         **_BaseRandomFeatureRidge._parameter_constraints,
-        "alphas": ["array-like"],
-        "n_components": ["array-like", None],
+        "alphas": ["array-like", Interval(Real, 0.0, None, closed="neither")],
+        "n_components": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "cv": ["cv_object"],
         "scoring": [StrOptions({"neg_mean_squared_error", "r2"}), None],
     }
@@ -998,9 +1008,13 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
         if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
             raise ValueError(
-                f"alphas must be a non-empty list of positive floats, got {self.alphas!r}."
+                "alphas must be a non-empty list of positive floats, got "
+                f"{self.alphas!r}."
             )
-        counts = [M] if self.n_components is None else list(self.n_components)
+        counts = self.n_components
+        if counts is None or isinstance(counts, Integral):
+            counts = [M if counts is None else counts]
+        counts = list(counts)
         if not counts or any(
             not isinstance(m, Integral) or not 1 <= m <= M for m in counts
         ):
