@@ -9,14 +9,11 @@ below 1e4 here, rounding stays near 1e-12, so 1e-8 relative is a margin of
 four digits, and a wrong centring, scale or fold is off by far more.
 """
 
-import contextlib
-import signal
 import tracemalloc
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import SAMPLERS
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -176,7 +173,7 @@ def test_other_transformers_are_refused():
     from sklearn.kernel_approximation import RBFSampler
 
     X, y, _ = _regression(n=50)
-    with pytest.raises(TypeError, match="skfavor sampler.*got RBFSampler"):
+    with pytest.raises(TypeError, match=r"skfavor sampler.*got RBFSampler"):
         RandomFeatureRidge(RBFSampler()).fit(X, y)
 
 
