@@ -19,6 +19,10 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSpli
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+# The Dask fixtures (synchronous, and a 2-process loopback cluster with its
+# time limits) of the samplers' Dask tests.
+from test_dask import cluster_client, scheduler  # noqa: F401
+
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
 from skfavor.kernel_ridge import (
     RandomFeatureRidge,
@@ -374,3 +378,49 @@ EXPECTED_FAILED_CHECKS = {
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def _dask_inputs(X, y, weights):
+    da = pytest.importorskip("dask.array")
+    chunks = (100, 250, 50, 200)
+    return (
+        da.from_array(X, chunks=(chunks, X.shape[1])),
+        da.from_array(y, chunks=(chunks, *y.shape[1:])),
+        da.from_array(weights, chunks=(chunks,)),
+    )
+
+
+@pytest.mark.usefixtures("scheduler")
+def test_dask_fit_equals_in_memory_fit():
+    """Per-chunk statistics reduced by Dask (here or on the cluster) merge exactly."""
+    X, _, Y = _regression(n=600)
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, size=600)
+    sampler = DERFSampler(n_components=45, gamma="scale", random_state=0)
+    lazy = _dask_inputs(X, Y, weights)
+    in_memory = RandomFeatureRidge(sampler, alpha=0.1).fit(X, Y, sample_weight=weights)
+    distributed = RandomFeatureRidge(sampler, alpha=0.1).fit(
+        lazy[0], lazy[1], sample_weight=lazy[2]
+    )
+    _assert_close(distributed.coef_, in_memory.coef_)
+    _assert_close(distributed.intercept_, in_memory.intercept_)
+    np.testing.assert_allclose(
+        distributed.sampler_.center_, in_memory.sampler_.center_, rtol=1e-12
+    )
+
+
+@pytest.mark.usefixtures("scheduler")
+@pytest.mark.parametrize("family", ["posrf", "sderf"])
+def test_dask_cv_equals_in_memory_cv(family):
+    X, y, _ = _regression(n=600)
+    weights = np.ones(600)
+    sampler = RIDGE_SAMPLERS[family](n_components=30, random_state=0)
+    params = dict(alphas=[0.01, 1.0], n_components=[10, 30], cv=KFold(3))
+    in_memory = RandomFeatureRidgeCV(sampler, **params).fit(X, y)
+    X_lazy, y_lazy, _ = _dask_inputs(X, y, weights)
+    distributed = RandomFeatureRidgeCV(sampler, **params).fit(X_lazy, y_lazy)
+    _assert_close(
+        distributed.cv_results_["mean_test_score"],
+        in_memory.cv_results_["mean_test_score"],
+    )
+    assert distributed.best_index_ == in_memory.best_index_
+    _assert_close(distributed.predict(X), in_memory.predict(X))
