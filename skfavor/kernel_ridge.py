@@ -40,7 +40,7 @@ __all__ = [
 #: Bytes of float64 ``[φ, y]`` rows per block when ``block_size=None``: large
 #: enough for the scatter product to run at BLAS speed, small next to the
 #: ``(n_components + n_targets)²`` statistics of a few thousand features.
-_BLOCK_BYTES = 2**26
+_BLOCK_BYTES = 2**25
 
 
 def _is_dask_array(X) -> bool:
@@ -112,25 +112,28 @@ def _same_map(first, second) -> bool:
     )
 
 
-def _weighted_statistics(Z: np.ndarray, weights) -> SampleStatistics | None:
+def _weighted_statistics(
+    Z: np.ndarray, weights, *, overwrite: bool = False
+) -> SampleStatistics | None:
     """Float64 weighted count, mean and centred scatter of the rows of ``Z``.
 
     ``n = Σ w``, ``μ = Σ w z / n``, ``S = Σ w (z − μ)(z − μ)ᵀ`` (two passes over
     the block); ``None`` for an empty block. Blocks merge exactly
-    (:ref:`math-statistics`), weighted or not.
+    (:ref:`math-statistics`), weighted or not. With ``overwrite``, ``Z`` (a
+    float64 block of our own) is centred in place, saving a copy.
     """
     if Z.shape[0] == 0:
         return None
     if weights is None:
         n = float(Z.shape[0])
         mean = Z.mean(axis=0)
-        centred = Z - mean
     else:
         n = float(weights.sum())
         if n == 0:
             return None
         mean = (weights @ Z) / n
-        centred = Z - mean
+    centred = np.subtract(Z, mean, out=Z if overwrite else None)
+    if weights is not None:
         centred *= np.sqrt(weights)[:, None]
     # ``centred.T @ centred`` is one symmetric rank-k update (BLAS syrk).
     return SampleStatistics(n, mean, centred.T @ centred)
@@ -191,16 +194,19 @@ def _block_table(X, Y, weights, maps, labels, n_buckets):
             Z = np.empty((features.shape[0], features.shape[1] + Y.shape[1]))
             Z[:, : features.shape[1]] = features
             Z[:, features.shape[1] :] = Y
+            del features
             block_weights = weights
         row = []
         for bucket in range(count):
             if count == 1 and np.all(row_labels == 0):
+                # The rows of X itself may be (a view of) the caller's array.
                 selected, bucket_weights = Z, block_weights
+                owned = feature_map is not None
             else:
                 mask = row_labels == bucket
-                selected = Z[mask]
+                selected, owned = Z[mask], True
                 bucket_weights = None if block_weights is None else block_weights[mask]
-            row.append(_weighted_statistics(selected, bucket_weights))
+            row.append(_weighted_statistics(selected, bucket_weights, overwrite=owned))
         table.append(row)
     return table
 
@@ -440,7 +446,7 @@ _SHARED_PARAMETERS = """sampler : skfavor sampler, default=None
 
 _SHARED_BLOCK = """block_size : int, default=None
         Rows per block streamed through the sampler. ``None`` takes blocks of
-        about 64 MiB of float64 features. The memory of ``fit`` is
+        about 32 MiB of float64 features. The memory of ``fit`` is
         ``O((n_components + n_targets)² + block_size · n_components)``,
         independent of the number of rows."""
 
