@@ -930,7 +930,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         ``split{{k}}_test_score``, ``mean_test_score``, ``std_test_score`` and
         ``rank_test_score``.
 
-    coef_ : ndarray of shape (n_components_,) or (n_targets, n_components_)
+    coef_ : ndarray of shape (`n_components_`,) or (n_targets, `n_components_`)
         Weights of the refitted model.
 
     intercept_ : float or ndarray of shape (n_targets,)
