@@ -15,6 +15,7 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sys
@@ -99,11 +100,12 @@ class FeatureMap:
         The per-row term ``q(x) = xᵀ C x``: a float ``c`` means ``C = c I``, a
         1-D array a diagonal ``C``, a 2-D array a full ``C``.
     center : ndarray of shape (n_features,) or None, default=None
-        Origin ``c`` at which the map is evaluated: ``φ(x − c)``. Dense rows
-        are shifted before the product, which keeps float32 exact far from the
-        origin; for sparse rows the shift is folded into the weights and the
-        offset instead (``(x − c) Wᵀ + (x − c)ᵀC(x − c) = x (W − 2Cc)ᵀ + xᵀCx
-        − c Wᵀ + cᵀCc``), so that they stay sparse.
+        Origin ``c`` at which the map is evaluated: ``φ(x − c)``. Rows are
+        shifted before the product, which keeps float32 exact far from the
+        origin. Sparse rows farther from the center than the origin is
+        (``|x − c| ≥ |c|``) stay sparse: the shift is folded into the weights
+        and the offset instead (``(x − c) Wᵀ + (x − c)ᵀC(x − c) = x (W −
+        2Cc)ᵀ + xᵀCx − c Wᵀ + cᵀCc``, :ref:`§8 <math-statistics>`).
 
     Notes
     -----
@@ -117,6 +119,19 @@ class FeatureMap:
     GIL) with BLAS held to one thread meanwhile. Each output row depends on
     its input row alone, so the result does not depend on the blocks or the
     number of threads beyond rounding.
+
+    The fold sums terms as large as ``|x|`` and ``|c|``, where the shifted
+    product's are as large as ``|x − c|``: in a dtype of machine epsilon
+    ``ε``, the log feature of a shifted row is off by at most about ``(d + 3)
+    ε (|offset_k| + |x − c||W_k| + ‖C‖|x − c|²)``, and a folded row's terms are
+    bounded by the same expression with ``|x| + |c|`` for ``|x − c|``. Rows
+    with ``|c| ≤ |x − c|`` have ``|x| + |c| ≤ 3 |x − c|``, so their fold is
+    exact to rounding (at most 9 times that bound); rows nearer the center,
+    where the fold would cancel (a float32 row near 10⁴ loses every digit),
+    are densified block by block into the shifted product's buffer and
+    shifted. The test ``|x|² < 2 x·c`` is made in float64 from the sparse
+    entries alone; it errs only where ``|x − c| ≈ |c|``, where either way is
+    exact.
     """
 
     weights: np.ndarray
@@ -129,13 +144,27 @@ class FeatureMap:
         # The casts are rebuilt on first use rather than pickled.
         return {**self.__dict__, "_cast": {}}
 
+    @property
+    def _centered(self) -> bool:
+        """Whether the map has a nonzero center."""
+        return self.center is not None and bool(np.any(self.center))
+
     def _folded(self) -> tuple[np.ndarray, np.ndarray]:
         """Weights and offset with the center folded in (for sparse rows)."""
         c, C = self.center, self.quadratic
-        if c is None:
+        if not self._centered:
             return self.weights, self.offset
         C_c = C @ c if np.ndim(C) == 2 else C * c
         return self.weights - 2.0 * C_c, self.offset - self.weights @ c + c @ C_c
+
+    def _near(self, X) -> np.ndarray:
+        """Which sparse rows are nearer the center than the origin is.
+
+        ``|x − c| < |c|`` is ``|x|² < 2 x·c``; these rows are shifted rather
+        than folded (see the Notes).
+        """
+        X = X.astype(np.float64, copy=False)
+        return row_norms(X, squared=True) < 2.0 * (X @ self.center)
 
     def _terms(self, dtype: np.dtype, sparse: bool = False):
         """``[W, offset, 1]ᵀ``, ``C`` and the center in ``dtype``, cached.
@@ -153,7 +182,7 @@ class FeatureMap:
             augmented[:, n_features] = offset
             augmented[:, n_features + 1] = 1.0
             C = self.quadratic
-            center = None if sparse or self.center is None else self.center
+            center = None if sparse or not self._centered else self.center
             terms = (
                 augmented.T,
                 dtype.type(C) if np.ndim(C) == 0 else C.astype(dtype, copy=False),
@@ -276,10 +305,15 @@ class FeatureMap:
     def _evaluate(self, X, *, exponentiate: bool, n_threads: int | None):
         """Fill the output block by block; count overflowing and all-zero rows."""
         X = _floating(X)
+        sparse = sp.issparse(X)
+        if sparse:
+            X = X.tocsr()
         n_samples, n_features = X.shape
-        augmented_weights_T, C, center = self._terms(X.dtype, sp.issparse(X))
-        weights_T = augmented_weights_T[:n_features]
-        offset = augmented_weights_T[n_features]
+        augmented_weights_T, C, center = self._terms(X.dtype)
+        if sparse:
+            folded_T = self._terms(X.dtype, sparse=True)[0]
+            folded_weights_T = folded_T[:n_features]
+            folded_offset = folded_T[n_features]
         out = np.empty((n_samples, augmented_weights_T.shape[1]), dtype=X.dtype)
         if n_threads is None:
             n_threads = _default_threads()
@@ -295,10 +329,38 @@ class FeatureMap:
         lock = threading.Lock()
         counts = [0, 0]
 
+        # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse rows
+        # as many as fill a block of the output, however wide the rows.
+        shifted_rows = rows_per_block
+        if sparse:
+            shifted_rows = min(
+                rows_per_block,
+                max(1, rows_per_block * out.shape[1] // (n_features + 2)),
+            )
+
         def work() -> None:
-            # Each thread's [x, 1, q(x)] rows, for the blocks it takes.
-            augmented = np.empty((rows_per_block, n_features + 2), dtype=X.dtype)
+            # Each thread's [x − c, 1, q(x − c)] rows.
+            augmented = np.empty((shifted_rows, n_features + 2), dtype=X.dtype)
             augmented[:, n_features] = 1.0
+
+            def shifted_product(rows_X, block) -> None:
+                for start in range(0, block.shape[0], shifted_rows):
+                    part = slice(start, start + shifted_rows)
+                    inputs = augmented[: block[part].shape[0]]
+                    shifted = inputs[:, :n_features]
+                    if sparse:
+                        _shifted_into(rows_X[part], center, shifted)
+                    elif center is None:
+                        shifted[...] = rows_X[part]
+                    else:
+                        np.subtract(rows_X[part], center, out=shifted)
+                    inputs[:, n_features + 1] = _row_term(shifted, C)
+                    np.matmul(inputs, augmented_weights_T, out=block[part])
+
+            def folded_product(rows_X, block) -> None:
+                np.add(rows_X @ folded_weights_T, folded_offset, out=block)
+                block += _row_term(rows_X, C)[:, None]
+
             n_overflow = n_underflow = 0
             with np.errstate(over="ignore"):
                 while True:
@@ -310,18 +372,23 @@ class FeatureMap:
                     if rows is None:
                         break
                     block = out[rows]
-                    if sp.issparse(X):
-                        np.add(X[rows] @ weights_T, offset, out=block)
-                        block += _row_term(X[rows], C)[:, None]
+                    if not sparse:
+                        shifted_product(X[rows], block)
                     else:
-                        inputs = augmented[: block.shape[0]]
-                        shifted = inputs[:, :n_features]
-                        if center is None:
-                            shifted[...] = X[rows]
+                        rows_X = X[rows]
+                        near = None if center is None else self._near(rows_X)
+                        if near is None or not near.any():
+                            folded_product(rows_X, block)
+                        elif near.all():
+                            shifted_product(rows_X, block)
                         else:
-                            np.subtract(X[rows], center, out=shifted)
-                        inputs[:, n_features + 1] = _row_term(shifted, C)
-                        np.matmul(inputs, augmented_weights_T, out=block)
+                            far = ~near
+                            part = np.empty((far.sum(), block.shape[1]), X.dtype)
+                            folded_product(rows_X[far], part)
+                            block[far] = part
+                            part = np.empty((near.sum(), block.shape[1]), X.dtype)
+                            shifted_product(rows_X[near], part)
+                            block[near] = part
                     if exponentiate:
                         np.exp(block, out=block)
                         top = block.max(axis=1, initial=-np.inf)
@@ -337,7 +404,7 @@ class FeatureMap:
             # BLAS gets one thread per block whatever the number of our own
             # threads, so that the blocks' products, and so the results, do
             # not depend on it.
-            with _blas_threads(1):
+            with _single_threaded_blas():
                 if n_threads <= 1:
                     work()
                 else:
@@ -389,6 +456,20 @@ class StackedFeatureMap:
             + self.offset[:, None, :]
             + row[:, :, None]
         )
+
+
+def _shifted_into(X, center: np.ndarray, out: np.ndarray) -> None:
+    """``out = X − center`` for CSR rows ``X``, as the dense subtraction rounds it.
+
+    ``−c + x`` rounds as ``x − c`` does, so the result is the one of a dense
+    ``X``; the zeros are never made into an array of their own.
+    """
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    np.negative(center, out=out)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    out[rows, X.indices] += X.data
 
 
 def _floating(X):
@@ -452,19 +533,72 @@ def _n_cpus() -> int:
     return cpu_count()
 
 
-def _default_threads() -> int:
-    """Threads BLAS may use now, at most the CPUs available to this process."""
+def _blas_num_threads() -> int | None:
+    """Threads BLAS may use now (the most of its libraries), None without BLAS."""
     blas = [
         lib.num_threads
         for lib in _blas_controller().lib_controllers
         if lib.user_api == "blas"
     ]
-    return min(max(blas), _n_cpus()) if blas else _n_cpus()
+    return max(blas) if blas else None
 
 
-def _blas_threads(limit: int):
-    """Hold BLAS to ``limit`` threads while our own threads share the blocks."""
-    return _blas_controller().limit(limits=limit, user_api="blas")
+class _BlasHold:
+    """BLAS held to one thread while transforms share blocks among threads.
+
+    BLAS's number of threads belongs to the process, and a threadpoolctl
+    limit restores on leaving what it found on entering: overlapping limits
+    (transforms from several threads, or joblib's threading backend) would
+    restore one another's 1 and leave BLAS on one thread for good. So only
+    a transform that starts while no other holds BLAS sets the limit, and it
+    lifts it as it leaves, from its own thread (threadpoolctl 3.8 and later
+    let only the thread that set OpenBLAS's limit change it); transforms that
+    start meanwhile run inside that hold for as long as it lasts, and on
+    BLAS's own threads after it, which changes their results only by
+    rounding. Holds never overlap, so each finds and restores the process's
+    own setting.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = False
+        self._threads_before: int | None = None
+
+    @contextlib.contextmanager
+    def __call__(self):
+        limiter = None
+        with self._lock:
+            if not self._held:
+                self._threads_before = _blas_num_threads()
+                limiter = _blas_controller().limit(limits=1, user_api="blas")
+                limiter.__enter__()
+                self._held = True
+        try:
+            yield
+        finally:
+            if limiter is not None:
+                with self._lock:
+                    limiter.__exit__(None, None, None)
+                    self._held = False
+                    self._threads_before = None
+
+    def threads_outside(self) -> int | None:
+        """Threads BLAS may use outside a hold (None without BLAS)."""
+        with self._lock:
+            return self._threads_before if self._held else _blas_num_threads()
+
+
+_single_threaded_blas = _BlasHold()
+
+
+def _default_threads() -> int:
+    """Threads BLAS may use, at most the CPUs available to this process.
+
+    A transform's own hold on BLAS (:class:`_BlasHold`) is not the user's
+    limit: while one holds, the number from before it counts.
+    """
+    blas = _single_threaded_blas.threads_outside()
+    return min(blas, _n_cpus()) if blas else _n_cpus()
 
 
 def _caller_stacklevel() -> int:

@@ -1,5 +1,7 @@
 """Test helpers: exact kernels and the MATH.md §2 objective of a fitted sampler."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
@@ -35,4 +37,47 @@ def log_second_moments(sampler, X, Y):
         kernel_units(sampler, X),
         kernel_units(sampler, Y),
         alpha=sampler._alpha,
+    )
+
+
+def translated(feature_map, shift):
+    """``feature_map`` with its center moved by ``shift``: ``φ(x − c − shift)``.
+
+    A map fitted near the origin and translated is what a correctly fitted
+    Gaussian-kernel map far from the origin is (the kernel is translation
+    invariant), without depending on the fit's own accuracy there.
+    """
+    return replace(feature_map, center=feature_map.center + shift)
+
+
+def log_feature_tolerance(feature_map, X, dtype):
+    """Bound on how far two evaluations of ``log φ(x − c)`` exact to rounding differ.
+
+    Evaluated in ``dtype`` (machine epsilon ``ε``) with the rows shifted first,
+    ``u = x − c`` is rounded relative to itself and the log feature
+    ``u·W_k + offset_k + uᵀCu`` is a dot product of ``d + 2`` terms whose
+    magnitudes sum to at most ``|offset_k| + |u||W_k| + ‖C‖|u|²``, so it is off
+    by at most ``(d + 3) ε`` times that (the ``γ_n`` bound of a dot product, the
+    shift's rounding included). An evaluation that folds a center ``c`` with
+    ``|c| ≤ |u|`` into the weights and the offset sums terms of at most
+    ``|offset_k| + 3|u||W_k| + 9‖C‖|u|²`` (``|x| ≤ 2|u|``). Two such
+    evaluations differ by at most twice the larger bound.
+    """
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    U = X if feature_map.center is None else X - feature_map.center
+    u = np.linalg.norm(U, axis=1)[:, None]
+    C = np.asarray(feature_map.quadratic, dtype=np.float64)
+    C_norm = np.abs(C).max() if C.ndim < 2 else np.linalg.norm(C, 2)
+    W_norm = np.linalg.norm(feature_map.weights, axis=1)[None, :]
+    magnitude = np.abs(feature_map.offset)[None, :] + 3 * u * W_norm + 9 * C_norm * u**2
+    return 2 * (X.shape[1] + 3) * np.finfo(dtype).eps * magnitude
+
+
+def assert_within(actual, desired, tolerance):
+    """``|actual − desired| ≤ tolerance`` entrywise, reporting the worst ratio."""
+    excess = np.abs(np.asarray(actual, np.float64) - desired) / tolerance
+    worst = np.unravel_index(np.argmax(excess), excess.shape)
+    assert excess[worst] <= 1.0, (
+        f"|Δ| is {excess[worst]:.3g} times the tolerance at {worst}: "
+        f"{actual[worst]!r} against {desired[worst]!r}"
     )

@@ -100,10 +100,27 @@ def _run_kernel_regression(out, ridge_repeats):
     return main([*argv, "--out", str(out), "--quiet"])
 
 
+def _printed_tables(printed):
+    """Each printed table: its title (the line above) and its header line."""
+    lines = printed.splitlines()
+    return [
+        (lines[i - 2], lines[i - 1])
+        for i, line in enumerate(lines)
+        if line.startswith("---")
+    ]
+
+
 def test_nadaraya_watson_route_writes_its_table(tmp_path, capsys):
     results = _run_kernel_regression(tmp_path, ridge_repeats=0)
     printed = capsys.readouterr().out
-    assert "fewer draws" in printed and "Best skfavor method" in printed
+    assert "fewer draws" in printed
+    assert "Nadaraya–Watson classification" in printed
+    # Every table names its metric, and RBFSampler by its name.
+    tables = _printed_tables(printed)
+    assert len(tables) == 2
+    for title, header in tables:
+        assert "accuracy" in title and "accuracy" in header
+    assert "RBFSampler" in printed and "rff" not in printed
 
     columns, rows = _read(tmp_path / "nadaraya_watson.csv")
     assert tuple(columns) == kernel_regression.NW_COLUMNS
@@ -123,13 +140,36 @@ def test_nadaraya_watson_route_writes_its_table(tmp_path, capsys):
     exact = {r["exact_accuracy"] for r in rows}
     assert len(exact) == 1 and float(exact.pop()) > 0.8
 
-    columns, rows = _read(tmp_path / "headline.csv")
+    # The summary compares SDERF (orthogonal) with RBFSampler, as in the table.
+    def accuracy(method, orthogonal):
+        (row,) = [
+            r for r in rows if (r["method"], r["orthogonal"]) == (method, orthogonal)
+        ]
+        return float(row["accuracy_mean"])
+
+    columns, (line,) = _read(tmp_path / "headline.csv")
     assert tuple(columns) == kernel_regression.HEADLINE_COLUMNS
-    assert [r["route"] for r in rows] == ["nadaraya-watson"]
-    assert rows[0]["best_method"] == results["headline"][0]["best_method"]
+    assert all("accuracy" in c for c in columns if c.endswith(("_sem", "_gain")))
+    assert line["route"] == "nadaraya-watson"
+    rff, sderf = accuracy("rff", "False"), accuracy("sderf", "True")
+    assert float(line["rbf_sampler_accuracy"]) == rff
+    assert float(line["sderf_orf_accuracy"]) == sderf
+    assert float(line["sderf_orf_accuracy_gain"]) == pytest.approx(sderf - rff)
+    assert line["best_on_test_of"] == "10"
+    best = max(float(r["accuracy_mean"]) for r in rows if r["method"] != "rff")
+    assert float(line["best_on_test_accuracy"]) == best
+    assert line["best_on_test_method"] == results["headline"][0]["best_on_test_method"]
+    assert "SDERF (orth.) is ahead of RBFSampler in" in printed
+    assert "best of n skfavor configurations, chosen on this" in printed
     assert not (tmp_path / "ridge.csv").exists()
     if _has_matplotlib():
         assert (tmp_path / "nadaraya_watson.png").stat().st_size > 0
+
+
+def test_classification_is_another_name_of_kernel_regression(monkeypatch):
+    monkeypatch.setattr(kernel_regression, "run", lambda config, out: config)
+    argv = ["--datasets", "car", "--repeats", "3"]
+    assert main(["classification", *argv]) == main(["kernel-regression", *argv])
 
 
 @pytest.mark.slow
@@ -146,19 +186,86 @@ def test_ridge_route_writes_its_table(tmp_path):
     assert float(rows[0]["exact_accuracy"]) > 0.8
     _, rows = _read(tmp_path / "headline.csv")
     assert [r["route"] for r in rows] == ["nadaraya-watson", "ridge"]
+    assert rows[1]["best_on_test_of"] == "3"
     if _has_matplotlib():
         assert (tmp_path / "ridge.png").stat().st_size > 0
 
 
-def test_headline_picks_the_best_skfavor_row():
+def _nw_row(method, orthogonal, mean, sem=0.01, multiplier=1):
+    return dict(dataset="d", multiplier=multiplier, n_components=3, repeats=5) | dict(
+        method=method,
+        orthogonal=orthogonal,
+        accuracy_mean=mean,
+        accuracy_sem=sem,
+        exact_accuracy=0.9,
+    )
+
+
+def test_headline_compares_sderf_orthogonal_and_labels_the_best_on_test():
     rows = [
-        dict(dataset="d", multiplier=1, n_components=3, method=m, orthogonal=o)
-        | dict(accuracy_mean=a, accuracy_sem=0.01, exact_accuracy=0.9)
-        for m, o, a in [("rff", False, 0.7), ("gerf", True, 0.6), ("aderf", 0, 0.8)]
+        _nw_row("rff", False, 0.7),
+        _nw_row("gerf", True, 0.6),
+        _nw_row("sderf", False, 0.75),
+        _nw_row("sderf", True, 0.65),
+        _nw_row("aderf", False, 0.8),
     ]
     (line,) = kernel_regression.headline("nadaraya-watson", rows)
-    assert line["best_method"] == "aderf-iid"
-    assert (line["rff_accuracy"], line["best_accuracy"]) == (0.7, 0.8)
+    assert (line["rbf_sampler_accuracy"], line["sderf_orf_accuracy"]) == (0.7, 0.65)
+    assert line["sderf_orf_accuracy_gain"] == pytest.approx(-0.05)
+    assert line["best_on_test_method"] == "aderf-iid"
+    assert (line["best_on_test_of"], line["best_on_test_accuracy"]) == (4, 0.8)
+    assert "ADERF (i.i.d.) of 4" in kernel_regression.headline_table([line])
+
+
+def test_tally_counts_differences_beyond_two_standard_errors():
+    def cells(pairs):
+        rows = []
+        for multiplier, (rff, sderf, sem) in enumerate(pairs):
+            rows += [
+                _nw_row("rff", False, rff, sem, multiplier),
+                _nw_row("sderf", True, sderf, sem, multiplier),
+            ]
+        return kernel_regression.headline("nadaraya-watson", rows)
+
+    # The difference's standard error is 0.01·√2, so the margin is 0.0283.
+    count = kernel_regression.tally(
+        cells([(0.5, 0.53, 0.01), (0.5, 0.52, 0.01), (0.5, 0.47, 0.01)])
+    )
+    assert count == dict(
+        ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(0.02 / 3)
+    )
+    # One draw: no standard error, any difference counts.
+    count = kernel_regression.tally(
+        cells([(0.5, 0.51, np.nan), (0.5, 0.5, np.nan), (0.5, 0.45, np.nan)])
+    )
+    assert count == dict(
+        ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(-0.04 / 3)
+    )
+
+
+def test_plots_have_at_most_five_lines_named_as_in_the_docs():
+    rows = [
+        _nw_row(method, orthogonal, 0.5) | dict(n_features=2)
+        for method, orthogonal in NW_METHODS
+    ]
+    (panel,) = kernel_regression._panels(rows)
+    assert len(panel.lines) + len(panel.levels) <= 5
+    assert [line.label for line in panel.lines] == [
+        "RBFSampler",
+        "PosRF",
+        "GERF",
+        "SDERF",
+    ]
+    assert all(line.yerr == [0.01] for line in panel.lines)
+    rows = [
+        dict(dataset="d", n_features=2, scale=1.0, method=m)
+        | dict(mean_log_relative_variance=0.0)
+        for m in (*variance.METHODS, "rff_sincos")
+    ]
+    (panel,) = variance._panels(rows, ["d"])
+    assert len(panel.lines) <= 5
+    assert panel.lines[0].label == "RBFSampler"
+    assert {"RFF (sin/cos)", "SDERF", "ADERF"} <= {line.label for line in panel.lines}
 
 
 def test_full_flag_selects_the_paper_protocol(monkeypatch):

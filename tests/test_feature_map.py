@@ -12,6 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import SAMPLERS, assert_within, log_feature_tolerance, translated
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -279,3 +280,189 @@ def test_pickle_keeps_the_map():
     restored = pickle.loads(pickle.dumps(feature_map))
     assert not restored._cast
     assert_array_equal(restored.transform(X), feature_map.transform(X))
+
+
+_FAR_ROWS = np.r_[0:300:50, 1:300:50]
+
+
+def _far_rows(offset: float, spread: float, dtype, seed: int = 0):
+    """Rows near ``offset`` (spread ``spread``) in all but two columns, which are 0.
+
+    Every 50th row is far from the others (−offset where they are +offset),
+    and the next is the origin. Returns the rows in ``dtype``, the rows less
+    the offset in float64 and the offset.
+    """
+    rng = np.random.default_rng(seed)
+    shift = np.full(N_FEATURES, offset)
+    shift[[1, 4]] = 0.0
+    near_origin = rng.standard_normal((300, N_FEATURES)) * spread
+    near_origin[:, [1, 4]] = 0.0
+    near_origin[::50, 2] = -2 * offset
+    near_origin[1::50] = -shift
+    return (near_origin + shift).astype(dtype), near_origin, shift
+
+
+@pytest.mark.parametrize(
+    ("dtype", "offset", "spread"),
+    [(np.float32, 1e4, 1.0), (np.float64, 1e8, 1e-2), (np.float64, 1e9, 1.0)],
+)
+@pytest.mark.parametrize("family", ["gerf", "sderf", "aderf", "saderf"])
+def test_sparse_rows_far_from_the_origin_match_dense(dtype, offset, spread, family):
+    # The maps are fitted near the origin and translated (the Gaussian kernel
+    # is translation invariant), so that only the evaluation is tested.
+    X, near_origin, shift = _far_rows(offset, spread, dtype)
+    sampler = SAMPLERS[family](
+        n_components=N_COMPONENTS, gamma=0.5 / spread**2, random_state=0
+    ).fit(np.delete(near_origin, _FAR_ROWS, axis=0))
+    for fitted in {id(m): m for m in (sampler._query_map, sampler._key_map)}.values():
+        feature_map = translated(fitted, shift)
+        dense = feature_map.log_features(X)
+        tolerance = log_feature_tolerance(feature_map, X, dtype)
+        with config_context(working_memory=1e-2):
+            for matrix in (sp.csr_matrix, sp.csr_array):
+                sparse = feature_map.log_features(matrix(X), n_threads=2)
+                assert sparse.dtype == dtype
+                assert_within(sparse, dense, tolerance)
+        # Both the folded and the shifted evaluation of sparse rows were met.
+        assert 0 < feature_map._near(sp.csr_matrix(X)).sum() < len(X)
+        # Dense rows are right where the inputs are: X − shift is exact
+        # (Sterbenz), and the translated center is off by half an ulp of the
+        # offset in each entry, which moves log φ by at most that times
+        # |W_k|₁ + 2 |C (x − c)|₁.
+        if dtype == np.float64:
+            rows = X[2::50] - shift
+            reference = fitted.log_features(rows)
+            C = np.asarray(fitted.quadratic, dtype=np.float64)
+            C = C * np.eye(N_FEATURES) if C.ndim == 0 else C
+            C = np.diag(C) if C.ndim == 1 else C
+            gradient = np.abs(fitted.weights).sum(axis=1)[None, :] + 2 * np.abs(
+                (rows - fitted.center) @ C
+            ).sum(axis=1, keepdims=True)
+            tolerance = 0.5 * np.spacing(offset) * gradient + log_feature_tolerance(
+                fitted, rows, np.float64
+            )
+            assert_within(dense[2::50], reference, tolerance)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "offset", "spread"), [(np.float32, 1e4, 1.0), (np.float64, 1e8, 1e-2)]
+)
+@pytest.mark.parametrize("family", ["gerf", "sderf", "aderf", "saderf"])
+def test_samplers_sparse_rows_far_from_the_origin_match_dense(
+    dtype, offset, spread, family
+):
+    # Fitted where the rows are: the public route end to end.
+    X, _, _ = _far_rows(offset, spread, dtype)
+    X = np.delete(X, _FAR_ROWS, axis=0)
+    sampler = SAMPLERS[family](
+        n_components=N_COMPONENTS, gamma=0.5 / spread**2, random_state=0
+    ).fit(X)
+    dense = sampler.transform(X)
+    sparse = sampler.transform(sp.csr_matrix(X))
+    tolerance = log_feature_tolerance(sampler._query_map, X, dtype)
+    assert_within(np.log(sparse), np.log(dense), tolerance)
+
+
+def _blas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_overlapping_transforms_restore_blas_threads(monkeypatch):
+    # Thread "first" starts a multi-block transform and waits inside it until
+    # thread "second" is inside its own; "first" then finishes before
+    # "second". Each limit restoring what it found on entry would leave BLAS
+    # at the 1 that "first" had set when "second" entered.
+    row_term = feature_map_module._row_term
+    inside = {name: threading.Event() for name in ("first", "second")}
+    first_done = threading.Event()
+    seen_threads = []
+
+    def waiting_row_term(X, C):
+        name = threading.current_thread().name
+        if name in inside and not inside[name].is_set():
+            inside[name].set()
+            if name == "first":
+                assert inside["second"].wait(10)
+                # A third caller, while both hold BLAS to one thread, still
+                # sees the number of threads BLAS had before.
+                seen_threads.append(feature_map_module._default_threads())
+            else:
+                assert first_done.wait(10)
+        return row_term(X, C)
+
+    monkeypatch.setattr(feature_map_module, "_row_term", waiting_row_term)
+    feature_map = _random_map("scalar")
+    X = _inputs(n_samples=400)
+    expected = np.exp(_definition(feature_map, X))
+    results = {}
+
+    def run(name):
+        with config_context(working_memory=1e-3):
+            results[name] = feature_map.transform(X, n_threads=1)
+        if name == "first":
+            first_done.set()
+
+    before = _blas_threads()
+    if max(before, default=1) < 2:
+        pytest.skip("BLAS uses one thread already")
+    first = threading.Thread(target=run, args=("first",), name="first")
+    second = threading.Thread(target=run, args=("second",), name="second")
+    first.start()
+    assert inside["first"].wait(10)
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not first.is_alive() and not second.is_alive()
+    after = _blas_threads()
+    assert after == before
+    assert seen_threads == [min(max(before), feature_map_module._n_cpus())]
+    for name in ("first", "second"):
+        assert_allclose(results[name], expected, rtol=1e-13)
+
+
+def test_blas_is_single_threaded_in_blocks_inside_a_user_limit(monkeypatch):
+    # Inside the user's threadpool_limits, the user's thread may be the only
+    # one allowed to change OpenBLAS's pool (threadpoolctl 3.8): the blocks
+    # must still run with BLAS on one thread, and the user's limit stand after.
+    row_term = feature_map_module._row_term
+    seen = []
+
+    def recording_row_term(X, C):
+        seen.append(max(_blas_threads()))
+        return row_term(X, C)
+
+    monkeypatch.setattr(feature_map_module, "_row_term", recording_row_term)
+    with threadpool_limits(limits=2, user_api="blas"):
+        inside = _blas_threads()
+        with config_context(working_memory=1e-3):
+            _random_map("scalar").transform(_inputs(n_samples=400), n_threads=2)
+        assert _blas_threads() == inside
+    assert len(seen) > 1 and set(seen) == {1}
+
+
+def test_wide_sparse_rows_near_the_center_are_shifted_in_bounded_memory():
+    # 20000 columns and 8 features: a block of 2 KiB of output must not
+    # densify its rows all at once (that would be 160 KiB per row).
+    rng = np.random.default_rng(0)
+    n_features, n_components = 20000, 8
+    weights = rng.standard_normal((n_components, n_features)) * 1e-2
+    center = np.zeros(n_features)
+    center[:4] = 1e4
+    feature_map = FeatureMap(weights, np.zeros(n_components), -1e-3, center)
+    X = np.zeros((64, n_features))
+    X[:, :4] = center[:4] + rng.standard_normal((64, 4))
+    X[:, 4:] = sp.random(64, n_features - 4, density=0.01, random_state=0).toarray()
+    expected = feature_map.log_features(X)
+    X_sparse = sp.csr_matrix(X)
+    feature_map.log_features(X_sparse[:1])  # cast cache warm
+    with config_context(working_memory=2**-9):
+        tracemalloc.start()
+        try:
+            sparse = feature_map.log_features(X_sparse, n_threads=1)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert_within(sparse, expected, log_feature_tolerance(feature_map, X, np.float64))
+    # A shifted row (160 KiB) and copies of the sparse rows, not a block's
+    # 32 shifted rows (5 MiB).
+    assert peak < 2 * 160 * 2**10 + 4 * X_sparse.data.nbytes

@@ -1,4 +1,4 @@
-"""What both kernel-regression routes share: settings, samplers, seeds, workers."""
+"""What both classification routes share: settings, samplers, names, seeds, workers."""
 
 from __future__ import annotations
 
@@ -16,10 +16,27 @@ from ._progress import progress
 #: ``gamma`` of the Gaussian kernel ``exp(-|x - y|²/2)`` on the σ-scaled data.
 PAPER_GAMMA = 0.5
 
+#: The configuration the summaries compare with RBFSampler: SDERF with
+#: block-orthogonal ω, the symmetric family of lowest variance
+#: (:ref:`math-families`), usable both in a pipeline and transductively.
+RECOMMENDED = ("sderf", True)
+
+#: Display names of the methods (``'rff'`` is RBFSampler's random-phase
+#: feature, ``'rff_sincos'`` the sin/cos pair of random Fourier features).
+NAMES = {
+    "rff": "RBFSampler",
+    "rff_sincos": "RFF (sin/cos)",
+    "posrf": "PosRF",
+    "gerf": "GERF",
+    "sderf": "SDERF",
+    "aderf": "ADERF",
+    "saderf": "SADERF",
+}
+
 
 @dataclass(frozen=True)
 class Config:
-    """Everything that defines a kernel-regression run.
+    """Everything that defines a run of the classification experiment.
 
     Parameters
     ----------
@@ -98,9 +115,16 @@ def make_sampler(
     return DERFSampler(variant=method, **shared)
 
 
-def method_label(method: str, orthogonal: bool) -> str:
-    """Display name: the family, with ``-iid`` or ``-orf`` for skfavor."""
+def method_key(method: str, orthogonal: bool) -> str:
+    """Identifier in the CSV files: ``'rff'``, or the family with ``-orf``/``-iid``."""
     return method if method == "rff" else f"{method}-{'orf' if orthogonal else 'iid'}"
+
+
+def method_label(method: str, orthogonal: bool) -> str:
+    """Display name: ``'RBFSampler'``, or the family with ``(orth.)``/``(i.i.d.)``."""
+    if method == "rff":
+        return NAMES[method]
+    return f"{NAMES[method]} ({'orth.' if orthogonal else 'i.i.d.'})"
 
 
 def run_tasks(function, tasks: list[tuple], *, config: Config, desc: str) -> list:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..datasets import UCI_DATASETS, paper_split
 from ..metrics import log_variance, trigonometric_log_variance
-from ._common import PAPER_GAMMA, make_sampler, one_blas_thread
+from ._common import NAMES, PAPER_GAMMA, make_sampler, one_blas_thread
 from ._output import Line, Panel, format_table, plot_panels, write_csv
 from ._progress import progress
 
@@ -242,8 +242,9 @@ def run(out: Path, *, datasets=(*UCI_DATASETS, "synthetic"), quiet=False):
         ]
     print(
         "Mean log(Var/K²) of one feature over query × key pairs "
-        "(lower is better). RFF is RBFSampler's random phase, rff_sincos the\n"
-        "sin/cos pair; a gain is the other family's value minus the best DERF's."
+        "(lower is better). RBFSampler is the random-phase RFF √2 cos(ωᵀx + u),\n"
+        "RFF (sin/cos) the sin/cos pair; a gain is the other family's value "
+        "minus the best DERF's."
     )
     for name in datasets:
         print(f"\n{name}")
@@ -261,7 +262,7 @@ def run(out: Path, *, datasets=(*UCI_DATASETS, "synthetic"), quiet=False):
                     [
                         c["dataset"],
                         c["scale"],
-                        c["method"],
+                        NAMES[c["method"]],
                         f"{c['exact']:.3f}",
                         f"{c['monte_carlo']:.3f}",
                     ]
@@ -279,7 +280,10 @@ def run(out: Path, *, datasets=(*UCI_DATASETS, "synthetic"), quiet=False):
         ylabel="mean log(Var / K²) (symlog axis)",
         xlog=True,
         yscale="symlog",
-        suptitle="Relative variance of one random feature (lower is better)",
+        suptitle=(
+            "Relative variance of one random feature (lower is better; PosRF and "
+            "SADERF are in variance.csv)"
+        ),
     )
     print(f"\nWrote the results to {out} in {time.perf_counter() - start:.0f} s.")
     return {"variance": rows, "monte_carlo": checks}
@@ -325,7 +329,7 @@ def variance_table(rows: list[dict]) -> str:
             [f"{scale:.3g}"]
             + [f"{at[m]['mean_log_relative_variance']:.2f}" for m in methods]
             + [
-                best,
+                NAMES[best],
                 f"{at[best]['gain_over_rff']:+.2f}",
                 f"{at[best]['gain_over_rff_sincos']:+.2f}",
                 f"{at[best]['gain_over_gerf']:+.2f}",
@@ -333,23 +337,23 @@ def variance_table(rows: list[dict]) -> str:
         )
     header = [
         "σ ×",
-        *methods,
+        *(NAMES[m] for m in methods),
         "best DERF",
-        "gain/RFF",
-        "gain/sincos",
+        "gain/RBFSampler",
+        "gain/sin-cos",
         "gain/GERF",
     ]
     return format_table(body, header)
 
 
-_STYLES = {
+#: Curves of the plot (PosRF and SADERF are in the CSV file and the table:
+#: PosRF's curve follows RBFSampler's from σ × 0.7 on, SADERF's GERF's).
+PLOTTED = {
     "rff": ("black", "-"),
     "rff_sincos": ("black", ":"),
-    "posrf": ("tab:blue", "-"),
     "gerf": ("tab:orange", "-"),
     "sderf": ("tab:green", "-"),
     "aderf": ("tab:red", "--"),
-    "saderf": ("tab:purple", ":"),
 }
 
 
@@ -358,12 +362,11 @@ def _panels(rows: list[dict], datasets) -> list[Panel]:
     for name in datasets:
         group = [r for r in rows if r["dataset"] == name]
         lines = []
-        for method in dict.fromkeys(r["method"] for r in group):
+        for method, (color, linestyle) in PLOTTED.items():
             series = [r for r in group if r["method"] == method]
-            color, linestyle = _STYLES[method]
             lines.append(
                 Line(
-                    label=method,
+                    label=NAMES[method],
                     x=[r["scale"] for r in series],
                     y=[r["mean_log_relative_variance"] for r in series],
                     color=color,
