@@ -25,10 +25,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import r2_score
 
-from skfavor import DERFSampler, RandomFeatureRidgeCV
+from skfavor import PositiveRFSampler, RandomFeatureRidgeCV
 
 rng = np.random.default_rng(0)
-n_train, n_test, n_features = 1_000_000, 100_000, 8
+n_train, n_test, n_features = 1_000_000, 100_000, 4
 X = rng.normal(size=(n_train + n_test, n_features)) * 0.7
 y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + np.cos(X[:, 3] + X[:, 0])
 y += 0.1 * rng.normal(size=len(y))
@@ -38,11 +38,15 @@ y_train, y_test = y[:n_train], y[n_train:]
 # %%
 # Exact 5-fold cross-validation over feature counts and alphas
 # ------------------------------------------------------------
-# SDERF fits its parameters to the training rows of each fold, as in a
-# pipeline, so each block is mapped by each fold's map (and the refit's):
-# still one pass, and memory for a few (M + 1)² statistics, not n × M.
+# With a numeric ``gamma``, :class:`~skfavor.PositiveRFSampler` fits nothing
+# to the data, so every fold of the pipeline would have the same map: each
+# block of rows is mapped once and its ``[φ, y]`` statistics are kept per fold.
+# A data-dependent sampler (:class:`~skfavor.DERFSampler`, the default, or any
+# ``gamma='scale'``) is refitted per fold, as in the pipeline, and each block
+# is then mapped by each fold's map and the refit's: ``K + 1`` times the work,
+# still in one pass (see :ref:`kernel-ridge`).
 
-sampler = DERFSampler(n_components=256, gamma=0.5, random_state=0)
+sampler = PositiveRFSampler(n_components=256, gamma=0.5, random_state=0)
 model = RandomFeatureRidgeCV(
     sampler,
     alphas=[1e-4, 1e-3, 1e-2, 1e-1, 1.0],
