@@ -923,6 +923,9 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     best_score_ : float
         Mean held-out score of the chosen model.
 
+    best_index_ : int
+        Index of the chosen candidate in ``cv_results_``.
+
     cv_results_ : dict of ndarrays
         As :class:`~sklearn.model_selection.GridSearchCV`'s, with the
         candidates in its order (``n_components`` outer, ``alphas`` inner):
@@ -1113,6 +1116,13 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
             test = [table[k][1] for k in range(K)]
             full = table[K][0]
 
+        for k in range(K):
+            if train[k] is None or test[k] is None:
+                raise ValueError(
+                    f"Fold {k} has a total sample_weight of 0 in its "
+                    f"{'training' if train[k] is None else 'held-out'} rows; "
+                    "give every fold some positive weight."
+                )
         scores = np.empty((len(counts) * len(alphas), K))
         for k in range(K):
             for i, m in enumerate(counts):

@@ -424,3 +424,11 @@ def test_dask_cv_equals_in_memory_cv(family):
     )
     assert distributed.best_index_ == in_memory.best_index_
     _assert_close(distributed.predict(X), in_memory.predict(X))
+
+
+def test_cv_rejects_a_fold_without_weight():
+    X, y, _ = _regression(n=90)
+    weights = np.ones(90)
+    weights[:30] = 0.0
+    with pytest.raises(ValueError, match="Fold 0 has a total sample_weight of 0"):
+        RandomFeatureRidgeCV(cv=KFold(3)).fit(X, y, sample_weight=weights)
