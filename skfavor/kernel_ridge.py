@@ -91,6 +91,7 @@ def _fit_sampler(sampler, statistics: SampleStatistics, n_features: int):
     """
     sampler._validate_params()
     sampler.n_features_in_ = n_features
+    sampler._reset_map_usage()
     sampler._draw_weights()
     sampler._query_statistics = statistics
     sampler._key_statistics = None

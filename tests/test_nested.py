@@ -17,12 +17,10 @@ from skfavor import DERFSampler
 
 
 def _sampling_options():
-    """Every value the samplers accept for ``orthogonal`` (new ones included)."""
+    """Every value the samplers accept for ``sampling`` (new ones included)."""
     options = []
-    for constraint in DERFSampler._parameter_constraints["orthogonal"]:
-        if constraint == "boolean":
-            options += [True, False]
-        elif isinstance(constraint, StrOptions):
+    for constraint in DERFSampler._parameter_constraints["sampling"]:
+        if isinstance(constraint, StrOptions):
             options += sorted(constraint.options)
     return options
 
@@ -32,15 +30,15 @@ SIZES = [(7, 3), (10, 5), (13, 13), (29, 11), (9, 1)]
 
 
 @pytest.mark.parametrize("sizes", SIZES)
-@pytest.mark.parametrize("orthogonal", _sampling_options())
+@pytest.mark.parametrize("sampling", _sampling_options())
 @pytest.mark.parametrize("kernel", ["rbf", "softmax"])
 @pytest.mark.parametrize("family", list(SAMPLERS))
-def test_first_features_are_the_smaller_map(family, kernel, orthogonal, sizes):
+def test_first_features_are_the_smaller_map(family, kernel, sampling, sizes):
     M, m = sizes
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 4)) * 0.4 + 0.3
     keys = rng.normal(size=(50, 4)) * 0.6 - 0.2
-    params = dict(kernel=kernel, gamma="scale", orthogonal=orthogonal, random_state=5)
+    params = dict(kernel=kernel, gamma="scale", sampling=sampling, random_state=5)
     large = SAMPLERS[family](n_components=M, **params).fit(X, keys=keys)
     small = SAMPLERS[family](n_components=m, **params).fit(X, keys=keys)
 
@@ -57,14 +55,14 @@ def test_first_features_are_the_smaller_map(family, kernel, orthogonal, sizes):
     )
 
 
-@pytest.mark.parametrize("orthogonal", _sampling_options())
-def test_nested_draws_for_a_random_state_instance(orthogonal):
+@pytest.mark.parametrize("sampling", _sampling_options())
+def test_nested_draws_for_a_random_state_instance(sampling):
     """The property is one of the stream, so it holds for equal RandomStates."""
     X = np.random.default_rng(1).normal(size=(30, 3))
     large = DERFSampler(
-        n_components=8, orthogonal=orthogonal, random_state=np.random.RandomState(2)
+        n_components=8, sampling=sampling, random_state=np.random.RandomState(2)
     ).fit(X)
     small = DERFSampler(
-        n_components=5, orthogonal=orthogonal, random_state=np.random.RandomState(2)
+        n_components=5, sampling=sampling, random_state=np.random.RandomState(2)
     ).fit(X)
     np.testing.assert_array_equal(small.random_weights_, large.random_weights_[:5])

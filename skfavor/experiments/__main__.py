@@ -1,5 +1,6 @@
-"""Command line: ``python -m skfavor.experiments {kernel-regression,variance}``.
+"""Command line: ``python -m skfavor.experiments COMMAND``.
 
+COMMAND is ``kernel-regression``, ``variance`` or ``sampling``;
 ``classification`` is another name of ``kernel-regression``.
 """
 
@@ -102,7 +103,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     variance.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
 
-    for sub in (regression, variance):
+    sampling = commands.add_parser(
+        "sampling",
+        help="i.i.d., orthogonal and simplex ω by Monte Carlo; AutoSampler",
+        description=(
+            "Gram-matrix MSE of every family under i.i.d., orthogonal and "
+            "simplex directions at M = d and 4d, and AutoSampler against "
+            "RBFSampler and every candidate over the σ range of 'variance'."
+        ),
+    )
+    sampling.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
+    sampling.add_argument("--seeds", type=_positive, default=100)
+    sampling.add_argument("--auto-seeds", type=_non_negative, default=10)
+    sampling.add_argument(
+        "--ridge-seeds",
+        type=_non_negative,
+        default=0,
+        help="draws of the Ridge route with AutoSampler (0 skips it)",
+    )
+
+    for sub in (regression, variance, sampling):
         sub.add_argument(
             "--out",
             type=Path,
@@ -127,6 +147,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
         The rows the experiment wrote, by table name.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "sampling":
+        from . import sampling
+
+        datasets = _DATASETS if args.datasets is None else tuple(args.datasets)
+        return sampling.run(
+            args.out,
+            datasets=datasets,
+            n_seeds=args.seeds,
+            auto_seeds=args.auto_seeds,
+            ridge_seeds=args.ridge_seeds,
+            quiet=args.quiet,
+        )
     if args.command == "variance":
         from . import variance
 

@@ -105,7 +105,7 @@ def make_sampler(
     shared = dict(
         n_components=n_components,
         gamma=gamma,
-        orthogonal=orthogonal,
+        sampling="orthogonal" if orthogonal else "iid",
         random_state=random_state,
     )
     if method == "posrf":
