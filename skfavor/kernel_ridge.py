@@ -91,11 +91,7 @@ def _fit_sampler(sampler, statistics: SampleStatistics, n_features: int):
     """
     sampler._validate_params()
     sampler.n_features_in_ = n_features
-    sampler._reset_map_usage()
-    sampler._draw_weights()
-    sampler._query_statistics = statistics
-    sampler._key_statistics = None
-    sampler._refit(np.empty((0, n_features)))
+    sampler._fit_statistics(statistics)
     if not sampler._params.symmetric:
         raise ValueError(
             f"{type(sampler).__name__} fitted an asymmetric map; a ridge model "
