@@ -9,6 +9,11 @@ from .kernel_approximation import (
     GERFSampler,
     PositiveRFSampler,
 )
+from .kernel_ridge import (
+    RandomFeatureRidge,
+    RandomFeatureRidgeClassifier,
+    RandomFeatureRidgeCV,
+)
 
 __all__ = [
     "AsymmetricMapWarning",
@@ -17,6 +22,9 @@ __all__ = [
     "FourierSampler",
     "GERFSampler",
     "PositiveRFSampler",
+    "RandomFeatureRidge",
+    "RandomFeatureRidgeCV",
+    "RandomFeatureRidgeClassifier",
     "UnderflowWarning",
 ]
 __version__ = "0.1.0"

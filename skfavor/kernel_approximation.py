@@ -255,12 +255,23 @@ class _BasePositiveSampler(
             Fitted sampler.
         """
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
+        key_statistics = None if keys is None else _statistics(self._check_keys(keys))
+        return self._fit_statistics(_statistics(X), key_statistics, X)
+
+    def _fit_statistics(self, queries, keys=None, X=None):
+        """Draw ω and fit the family to the statistics of the rows.
+
+        All that :meth:`fit` does after validating its inputs: the closed forms
+        need the count, mean and scatter of the rows alone
+        (:ref:`math-statistics`), so statistics from a stream, from Dask chunks
+        or from a merge of cross-validation folds give the same fit as the rows
+        themselves. ``n_features_in_`` must be set; ``X`` (optional) gives the
+        array namespace of the fitted attributes.
+        """
         self._reset_map_usage()
         self._draw_weights()
-        self._query_statistics = _statistics(X)
-        self._key_statistics = None
-        if keys is not None:
-            self._key_statistics = _statistics(self._check_keys(keys))
+        self._query_statistics = queries
+        self._key_statistics = keys
         return self._refit(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -426,7 +437,9 @@ class _BasePositiveSampler(
             self._fit_maps(queries, keys)
         self._check_fitted_terms(queries, keys)
         self._n_features_out = self.n_components
-        xp, is_array_api, device = get_namespace_and_device(X)
+        xp, is_array_api, device = get_namespace_and_device(
+            np.empty(0) if X is None else X
+        )
         if is_array_api and not _is_numpy_namespace(xp):
             dtype = _max_precision_float_dtype(xp, device)
             for name, value in list(vars(self).items()):
