@@ -134,7 +134,6 @@ def draw_weights(
     random_state,
     *,
     sampling: str = "orthogonal",
-    orthogonal: bool | None = None,
 ) -> np.ndarray:
     """Rows of ω under one of :data:`SAMPLINGS`, the single entry point.
 
@@ -147,16 +146,11 @@ def draw_weights(
     sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
         The coupling of the rows within a block (:ref:`math-sampling`,
         :ref:`math-simplex`).
-    orthogonal : bool or None, default=None
-        Former boolean form kept for callers not yet migrated: ``True`` is
-        ``'orthogonal'``, ``False`` is ``'iid'``; overrides ``sampling``.
 
     Returns
     -------
     ndarray of shape (n_components, n_features)
     """
-    if orthogonal is not None:
-        sampling = "orthogonal" if orthogonal else "iid"
     if sampling not in _DRAWS:
         raise ValueError(f"sampling must be one of {sorted(_DRAWS)}, got {sampling!r}.")
     return _DRAWS[sampling](n_components, n_features, random_state)

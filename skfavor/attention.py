@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from ._closed_forms import FAMILIES
 from ._feature_map import StackedFeatureMap, compile_terms
-from ._sampling import draw_weights
+from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 
 #: Most positions whose causal interactions are one masked product: a block of
@@ -35,9 +36,10 @@ def favor_attention(
     feature_map: str = "sderf",
     n_features: int = 256,
     causal: bool = False,
-    orthogonal: bool = True,
+    orthogonal="deprecated",
     random_state=None,
     key_padding_mask=None,
+    sampling: str = "orthogonal",
 ):
     """Approximate softmax attention with positive random features (FAVOR#).
 
@@ -80,9 +82,13 @@ def favor_attention(
     causal : bool, default=False
         Unidirectional attention: position ``i`` attends to keys ``j ≤ i``
         only. Needs ``L_k == L``.
-    orthogonal : bool, default=True
-        Draw the random directions in blocks of orthogonal rows with Gaussian
-        marginals (:ref:`math-sampling`); ``False`` draws them i.i.d.
+    orthogonal : bool
+        Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
+        ``'iid'``).
+
+        .. deprecated:: 0.2
+           ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;
+           use ``sampling``.
     random_state : int, RandomState instance or None, default=None
         Controls the random directions, which are shared by all leading
         indices. Pass an int for reproducible output across calls.
@@ -92,6 +98,10 @@ def favor_attention(
         output equals that of the sequence without its padding. In
         self-attention (``query is key``) the padded positions are also left
         out of the query statistics.
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the random directions within blocks of ``d`` rows
+        (:ref:`math-sampling`, :ref:`math-simplex`); every coupling keeps the
+        estimator unbiased.
 
     Returns
     -------
@@ -145,7 +155,7 @@ def favor_attention(
     >>> bool(np.linalg.norm(out - exact) < 0.15 * np.linalg.norm(exact))
     True
     """
-    _check_options(feature_map, n_features, causal, orthogonal)
+    sampling = _check_options(feature_map, n_features, causal, orthogonal, sampling)
     self_attention = query is key
     query, key, value, xp = _check_inputs(query, key, value, causal=causal)
     keep = _check_key_padding_mask(key_padding_mask, key, xp)
@@ -167,7 +177,7 @@ def favor_attention(
         for name, x in (("query", query), ("key", key), ("value", value)):
             if not bool(xp.all(xp.isfinite(x))):
                 raise ValueError(f"{name} contains NaN or infinity.")
-    omega = draw_weights(n_features, d, random_state, orthogonal=orthogonal)
+    omega = draw_weights(n_features, d, random_state, sampling=sampling)
     if keep is not None:
         keep = xp.reshape(keep, (n_batch, n_keys))
     with _full_precision(xp, query):
@@ -561,8 +571,11 @@ def causal_attention(
     return (pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)), carry
 
 
-def _check_options(feature_map, n_features, causal, orthogonal) -> None:
-    """Validate the keyword arguments, naming the one that is wrong."""
+def _check_options(feature_map, n_features, causal, orthogonal, sampling) -> str:
+    """Validate the keyword arguments, naming the one that is wrong.
+
+    Returns the sampling of ω, from the deprecated ``orthogonal`` if given.
+    """
     if not isinstance(feature_map, str) or feature_map not in FAMILIES:
         raise ValueError(
             f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
@@ -573,9 +586,23 @@ def _check_options(feature_map, n_features, causal, orthogonal) -> None:
         or n_features < 1
     ):
         raise ValueError(f"n_features must be an int >= 1, got {n_features!r}.")
-    for name, flag in (("causal", causal), ("orthogonal", orthogonal)):
-        if not isinstance(flag, bool | np.bool_):
-            raise TypeError(f"{name} must be a bool, got {flag!r}.")
+    if not isinstance(causal, bool | np.bool_):
+        raise TypeError(f"causal must be a bool, got {causal!r}.")
+    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+        raise ValueError(
+            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
+        )
+    if isinstance(orthogonal, str) and orthogonal == "deprecated":
+        return sampling
+    if not isinstance(orthogonal, bool | np.bool_):
+        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
+    warnings.warn(
+        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
+        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return "orthogonal" if orthogonal else "iid"
 
 
 def _check_key_padding_mask(mask, key, xp):

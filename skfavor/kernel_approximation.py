@@ -159,8 +159,7 @@ def _resolve_sampling(sampling: str, orthogonal) -> str:
         "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
         f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
         FutureWarning,
-        # _resolve_sampling < _draw_weights < fit or partial_fit < _fit_context
-        stacklevel=5,
+        stacklevel=_caller_stacklevel(),
     )
     return "orthogonal" if orthogonal else "iid"
 

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from ._closed_forms import FAMILIES
 from ._feature_map import StackedFeatureMap
-from ._sampling import draw_weights
+from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 from .attention import (
     bidirectional_attention,
@@ -112,6 +112,10 @@ class FavorAttention(nn.Module):
         at every redraw.
     device, dtype : optional
         Of the parameters and buffers, as for any PyTorch layer.
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the random directions within blocks of ``head_dim`` rows
+        (:ref:`math-sampling`, :ref:`math-simplex`); every coupling keeps the
+        estimator unbiased.
 
     Attributes
     ----------
@@ -172,6 +176,7 @@ class FavorAttention(nn.Module):
         random_state=None,
         device=None,
         dtype=None,
+        sampling: str = "orthogonal",
     ) -> None:
         super().__init__()
         for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
@@ -193,6 +198,11 @@ class FavorAttention(nn.Module):
         ):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {flag!r}.")
+        if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+            raise ValueError(
+                f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
+            )
+        self.sampling = sampling
         if statistics is None:
             statistics = "running" if causal else "batch"
         if statistics not in ("batch", "running"):
@@ -306,13 +316,15 @@ class FavorAttention(nn.Module):
 
     @torch.no_grad()
     def redraw(self) -> None:
-        """Draw new block-orthogonal random directions (:ref:`math-sampling`).
+        """Draw new random directions with the layer's ``sampling``.
+
+        See :ref:`math-sampling` and :ref:`math-simplex`.
 
         Drawn on the host from the layer's ``random_state`` and copied into
         the ``omega`` buffer on its device.
         """
         omega = draw_weights(
-            self.n_features, self.head_dim, self._random_state, orthogonal=True
+            self.n_features, self.head_dim, self._random_state, sampling=self.sampling
         )
         self.omega.copy_(torch.from_numpy(omega))
         self.calls_since_last_redraw = 0

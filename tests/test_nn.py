@@ -6,9 +6,11 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.utils import check_random_state
 
 torch = pytest.importorskip("torch")
 
+from skfavor._sampling import draw_weights  # noqa: E402
 from skfavor._statistics import SampleStatistics  # noqa: E402
 from skfavor.attention import favor_attention, softmax_attention  # noqa: E402
 from skfavor.nn import FavorAttention, FavorDecodingState  # noqa: E402
@@ -489,3 +491,12 @@ def test_bad_inputs_name_themselves():
         layer(x, x, x, key_padding_mask=torch.zeros(2, 12))
     with pytest.raises(ValueError, match="causal=True needs as many keys"):
         _layer(causal=True)(x, x[:, :5], x[:, :5])
+
+
+@pytest.mark.parametrize("sampling", ["orthogonal", "simplex", "iid"])
+def test_sampling_draws_omega_with_that_coupling(sampling):
+    layer = FavorAttention(16, 2, n_features=12, sampling=sampling, random_state=3)
+    expected = draw_weights(12, 8, check_random_state(3), sampling=sampling)
+    np.testing.assert_allclose(layer.omega.double().numpy(), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        FavorAttention(16, 2, sampling="halton")

@@ -69,12 +69,7 @@ def test_one_feature_has_no_simplex_and_draws_iid():
     )
 
 
-def test_draw_weights_accepts_the_former_boolean_and_rejects_unknown_names():
-    for orthogonal, sampling in ((True, "orthogonal"), (False, "iid")):
-        np.testing.assert_array_equal(
-            draw_weights(7, 3, check_random_state(1), orthogonal=orthogonal),
-            draw_weights(7, 3, check_random_state(1), sampling=sampling),
-        )
+def test_draw_weights_rejects_unknown_names():
     with pytest.raises(ValueError, match=r"sampling must be one of .*'halton'"):
         draw_weights(7, 3, check_random_state(1), sampling="halton")
 
