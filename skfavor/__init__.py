@@ -1,7 +1,30 @@
 """skfavor: sharp positive random features (FAVOR#) for scikit-learn."""
 
 from ._feature_map import UnderflowWarning
-from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
+from .auto import AutoSampler
+from .fourier import FourierSampler
+from .kernel_approximation import (
+    AsymmetricMapWarning,
+    DERFSampler,
+    GERFSampler,
+    PositiveRFSampler,
+)
+from .kernel_ridge import (
+    RandomFeatureRidge,
+    RandomFeatureRidgeClassifier,
+    RandomFeatureRidgeCV,
+)
 
-__all__ = ["DERFSampler", "GERFSampler", "PositiveRFSampler", "UnderflowWarning"]
+__all__ = [
+    "AsymmetricMapWarning",
+    "AutoSampler",
+    "DERFSampler",
+    "FourierSampler",
+    "GERFSampler",
+    "PositiveRFSampler",
+    "RandomFeatureRidge",
+    "RandomFeatureRidgeCV",
+    "RandomFeatureRidgeClassifier",
+    "UnderflowWarning",
+]
 __version__ = "0.1.0"

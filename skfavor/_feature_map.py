@@ -424,7 +424,8 @@ class StackedFeatureMap:
     maps ``b`` (attention fits one per batch element and head), with
     ``weights`` of shape (B, M, d), ``offset`` (B, M) and ``quadratic`` the
     ``C_b`` of ``q_b(x) = xᵀ C_b x``: shape (B,) for ``c I``, (B, d) for a
-    diagonal, (B, d, d) for a full matrix. Arrays are of the inputs' namespace.
+    diagonal, (B, d, d) for a full matrix. ``B`` may be any number of batch
+    dimensions. Arrays are of the inputs' namespace.
     """
 
     weights: object
@@ -443,18 +444,24 @@ class StackedFeatureMap:
         )
 
     def log_features(self, X, xp):
-        """Log features of the rows of ``X`` of shape (B, n, d): (B, n, M)."""
+        """Log features of the rows of ``X`` of shape (..., n, d): (..., n, M).
+
+        The leading dimensions of ``X`` broadcast against the maps' batch
+        dimensions (attention evaluates one map per head on a batch of
+        sequences).
+        """
         C = self.quadratic
-        if C.ndim == 1:
-            row = C[:, None] * xp.sum(X * X, axis=-1)
-        elif C.ndim == 2:
-            row = xp.sum(X * X * C[:, None, :], axis=-1)
+        kind = C.ndim - (self.weights.ndim - 2)
+        if kind == 0:
+            row = C[..., None] * xp.sum(X * X, axis=-1)
+        elif kind == 1:
+            row = xp.sum(X * X * C[..., None, :], axis=-1)
         else:
             row = xp.sum((X @ C) * X, axis=-1)
         return (
             X @ xp.matrix_transpose(self.weights)
-            + self.offset[:, None, :]
-            + row[:, :, None]
+            + self.offset[..., None, :]
+            + row[..., None]
         )
 
 

@@ -1,8 +1,16 @@
-"""Draws of the random directions ω (:ref:`math-sampling`)."""
+"""Draws of the random directions ω (:ref:`math-sampling`, :ref:`math-simplex`).
+
+Every coupling draws ω block by block from one stream (block ``b``'s Gaussian
+matrix, then its χ norms, then block ``b + 1``), so the first ``m`` rows of an
+``M``-row draw equal the ``m``-row draw for the same seed (:ref:`math-nested`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+#: The couplings of ω: each row is marginally N(0, I_d) under all of them.
+SAMPLINGS = ("orthogonal", "simplex", "iid")
 
 
 def gaussian_weights(n_components: int, n_features: int, random_state) -> np.ndarray:
@@ -20,6 +28,25 @@ def gaussian_weights(n_components: int, n_features: int, random_state) -> np.nda
     ndarray of shape (n_components, n_features)
     """
     return random_state.standard_normal(size=(n_components, n_features))
+
+
+def _haar_blocks(n_components: int, n_features: int, random_state):
+    """Haar-random orthogonal blocks (rows orthonormal) and χ_d norms, per block.
+
+    Returns the blocks, shape (n_blocks, d, d), and the norms, shape
+    (n_blocks, d), drawn block by block from one stream.
+    """
+    d = n_features
+    n_blocks = -(-n_components // d)
+    gaussians = np.empty((n_blocks, d, d))
+    norms = np.empty((n_blocks, d))
+    for block in range(n_blocks):
+        gaussians[block] = random_state.standard_normal(size=(d, d))
+        norms[block] = np.linalg.norm(random_state.standard_normal(size=(d, d)), axis=1)
+    # One stacked QR instead of one call per block: same draws, same result.
+    Q, R = np.linalg.qr(gaussians)
+    Q *= np.where(np.diagonal(R, axis1=1, axis2=2) < 0, -1.0, 1.0)[:, None, :]
+    return np.swapaxes(Q, 1, 2), norms
 
 
 def orthogonal_weights(n_components: int, n_features: int, random_state) -> np.ndarray:
@@ -41,24 +68,89 @@ def orthogonal_weights(n_components: int, n_features: int, random_state) -> np.n
     -------
     ndarray of shape (n_components, n_features)
     """
+    rows, norms = _haar_blocks(n_components, n_features, random_state)
+    rows = rows * norms[:, :, None]
+    return rows.reshape(-1, n_features)[:n_components]
+
+
+def simplex_directions(n_features: int) -> np.ndarray:
+    """The ``d`` unit vertices of a regular simplex centred at 0 (:ref:`math-simplex`).
+
+    ``s_i = √(d/(d−1)) (e_i − 𝟙/d)``: unit rows with pairwise dot products
+    ``−1/(d−1)``, spanning the hyperplane orthogonal to ``𝟙``.
+
+    Parameters
+    ----------
+    n_features : int
+        ``d ≥ 2``.
+
+    Returns
+    -------
+    ndarray of shape (n_features, n_features)
+    """
     d = n_features
-    n_blocks = -(-n_components // d)
-    gaussians = np.empty((n_blocks, d, d))
-    norms = np.empty((n_blocks, d))
-    for block in range(n_blocks):
-        gaussians[block] = random_state.standard_normal(size=(d, d))
-        norms[block] = np.linalg.norm(random_state.standard_normal(size=(d, d)), axis=1)
-    # One stacked QR instead of one call per block: same draws, same result.
-    Q, R = np.linalg.qr(gaussians)
-    Q *= np.where(np.diagonal(R, axis1=1, axis2=2) < 0, -1.0, 1.0)[:, None, :]
-    rows = np.swapaxes(Q, 1, 2) * norms[:, :, None]
-    return rows.reshape(n_blocks * d, d)[:n_components]
+    return np.sqrt(d / (d - 1.0)) * (np.eye(d) - 1.0 / d)
+
+
+def simplex_weights(n_components: int, n_features: int, random_state) -> np.ndarray:
+    """Simplex random features (SimRFs), each row marginally N(0, I_d).
+
+    Each block of ``d`` rows is the regular simplex of
+    :func:`simplex_directions` rotated by one Haar-random orthogonal matrix,
+    each row scaled by an independent χ_d norm; the last block is truncated
+    (:ref:`math-simplex`). The stream is that of :func:`orthogonal_weights`
+    (same rotation and norms for the same seed). ``d = 1`` has no simplex and
+    gives i.i.d. rows.
+
+    Parameters
+    ----------
+    n_components, n_features : int
+        Shape of the result.
+    random_state : numpy.random.RandomState
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of shape (n_components, n_features)
+    """
+    if n_features == 1:
+        return gaussian_weights(n_components, n_features, random_state)
+    rotations, norms = _haar_blocks(n_components, n_features, random_state)
+    # Row i of S @ Q is R s_i with R = Qᵀ Haar (Q's rows are R's columns).
+    rows = simplex_directions(n_features) @ rotations * norms[:, :, None]
+    return rows.reshape(-1, n_features)[:n_components]
+
+
+_DRAWS = {
+    "orthogonal": orthogonal_weights,
+    "simplex": simplex_weights,
+    "iid": gaussian_weights,
+}
 
 
 def draw_weights(
-    n_components: int, n_features: int, random_state, *, orthogonal: bool
+    n_components: int,
+    n_features: int,
+    random_state,
+    *,
+    sampling: str = "orthogonal",
 ) -> np.ndarray:
-    """Block-orthogonal or i.i.d. Gaussian weights (see the two functions above)."""
-    if orthogonal:
-        return orthogonal_weights(n_components, n_features, random_state)
-    return gaussian_weights(n_components, n_features, random_state)
+    """Rows of ω under one of :data:`SAMPLINGS`, the single entry point.
+
+    Parameters
+    ----------
+    n_components, n_features : int
+        Shape of the result.
+    random_state : numpy.random.RandomState
+        Source of randomness.
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        The coupling of the rows within a block (:ref:`math-sampling`,
+        :ref:`math-simplex`).
+
+    Returns
+    -------
+    ndarray of shape (n_components, n_features)
+    """
+    if sampling not in _DRAWS:
+        raise ValueError(f"sampling must be one of {sorted(_DRAWS)}, got {sampling!r}.")
+    return _DRAWS[sampling](n_components, n_features, random_state)

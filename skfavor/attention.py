@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -17,7 +20,7 @@ from sklearn.utils import check_random_state
 
 from ._closed_forms import FAMILIES
 from ._feature_map import StackedFeatureMap, compile_terms
-from ._sampling import draw_weights
+from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 
 #: Most positions whose causal interactions are one masked product: a block of
@@ -33,8 +36,10 @@ def favor_attention(
     feature_map: str = "sderf",
     n_features: int = 256,
     causal: bool = False,
-    orthogonal: bool = True,
+    orthogonal="deprecated",
     random_state=None,
+    key_padding_mask=None,
+    sampling: str = "orthogonal",
 ):
     """Approximate softmax attention with positive random features (FAVOR#).
 
@@ -46,12 +51,17 @@ def favor_attention(
 
     ``out = φ_q (φ_kᵀ value) / (φ_q (φ_kᵀ 1))``.
 
-    The family's parameters are fitted in closed form to the statistics of the
-    queries and keys of each sequence, that is for each index of the leading
-    (batch, head) dimensions separately, in float64 on the host (:ref:`math-estimators`,
-    §3). The features are evaluated in log space in the inputs' namespace, on
-    their device and in their dtype, so gradients flow through them; the
-    fitted parameters and random directions are constants.
+    The family's parameters are fitted in closed form to the centred
+    statistics of the queries and keys of each sequence, that is for each
+    index of the leading (batch, head) dimensions separately
+    (:ref:`math-estimators`, :ref:`math-families`), batched, in the inputs'
+    namespace and on their device, in float64. The features and sums are
+    evaluated in log space in the inputs' dtype, at least float32 (also under
+    ``torch.autocast``), and the result is cast back to the inputs' dtype.
+    Gradients flow through the features; the fitted parameters and the
+    random directions are constants (:class:`skfavor.nn.FavorAttention` can
+    let gradients through the closed forms). Nothing travels from the
+    device to the host.
 
     Parameters
     ----------
@@ -72,12 +82,26 @@ def favor_attention(
     causal : bool, default=False
         Unidirectional attention: position ``i`` attends to keys ``j ≤ i``
         only. Needs ``L_k == L``.
-    orthogonal : bool, default=True
-        Draw the random directions in blocks of orthogonal rows with Gaussian
-        marginals (:ref:`math-sampling`); ``False`` draws them i.i.d.
+    orthogonal : bool
+        Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
+        ``'iid'``).
+
+        .. deprecated:: 0.2
+           ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;
+           use ``sampling``.
     random_state : int, RandomState instance or None, default=None
         Controls the random directions, which are shared by all leading
         indices. Pass an int for reproducible output across calls.
+    key_padding_mask : boolean array of shape (..., L_k), default=None
+        ``True`` marks padded keys, as in ``torch.nn.MultiheadAttention``:
+        they are left out of the key statistics and of the sums, so each
+        output equals that of the sequence without its padding. In
+        self-attention (``query is key``) the padded positions are also left
+        out of the query statistics.
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the random directions within blocks of ``d`` rows
+        (:ref:`math-sampling`, :ref:`math-simplex`); every coupling keeps the
+        estimator unbiased.
 
     Returns
     -------
@@ -88,10 +112,14 @@ def favor_attention(
 
     Raises
     ------
+    ValueError
+        If a NumPy input contains NaN or infinity.
     FloatingPointError
         If the features of every key a query sees underflow relative to that
         query's, so that the normaliser is 0: the inputs are too large for
-        their dtype.
+        their dtype. PyTorch inputs raise ``RuntimeError`` with the same
+        message instead, from ``torch._assert_async`` (no device-to-host
+        copy; on a GPU, at a later CUDA call).
 
     See Also
     --------
@@ -127,8 +155,10 @@ def favor_attention(
     >>> bool(np.linalg.norm(out - exact) < 0.15 * np.linalg.norm(exact))
     True
     """
-    _check_options(feature_map, n_features, causal, orthogonal)
+    sampling = _check_options(feature_map, n_features, causal, orthogonal, sampling)
+    self_attention = query is key
     query, key, value, xp = _check_inputs(query, key, value, causal=causal)
+    keep = _check_key_padding_mask(key_padding_mask, key, xp)
     try:
         random_state = check_random_state(random_state)
     except ValueError as exc:
@@ -143,26 +173,39 @@ def favor_attention(
         return xp.zeros(
             (*lead, n_queries, d_v), dtype=query.dtype, device=array_device(query)
         )
-    scale = d**-0.25
-    Q = xp.reshape(query, (n_batch, n_queries, d)) * scale
-    K = xp.reshape(key, (n_batch, n_keys, d)) * scale
-    V = xp.reshape(value, (n_batch, n_keys, d_v))
-    omega = draw_weights(n_features, d, random_state, orthogonal=orthogonal)
-    query_map, key_map = _fit_maps(Q, K, omega, feature_map, xp)
-    attend = _causal_attention if causal else _bidirectional_attention
-    # A normaliser of 0 is reported below, with its cause, instead.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = attend(Q, K, V, query_map, key_map, xp)
-    if not bool(xp.all(xp.isfinite(out))):
-        if not bool(xp.all(xp.isfinite(value))):
-            raise ValueError("value contains NaN or infinity.")
-        raise FloatingPointError(
-            "The attention normaliser underflowed to 0 for some queries: the "
-            "random features of every key they see are negligible next to the "
-            "largest key's. The queries and keys are too large for their dtype; "
-            "scale them down or pass float64 inputs."
+    if not is_torch_namespace(xp):
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            if not bool(xp.all(xp.isfinite(x))):
+                raise ValueError(f"{name} contains NaN or infinity.")
+    omega = draw_weights(n_features, d, random_state, sampling=sampling)
+    if keep is not None:
+        keep = xp.reshape(keep, (n_batch, n_keys))
+    with _full_precision(xp, query):
+        dtype = compute_dtype(query.dtype, xp)
+        Q, K, V = (
+            xp.astype(xp.reshape(x, (n_batch, *x.shape[-2:])), dtype)
+            for x in (query, key, value)
         )
-    return xp.reshape(out, (*lead, n_queries, d_v))
+        Q, K = Q * d**-0.25, K * d**-0.25
+        query_keep = keep if self_attention else None
+        query_map, key_map = fit_maps(
+            sequence_statistics(_constant(Q, xp), query_keep, xp),
+            sequence_statistics(_constant(K, xp), keep, xp),
+            xp.asarray(omega, device=array_device(Q)),
+            feature_map,
+            dtype,
+            xp,
+        )
+        # A normaliser of 0 is reported below, with its cause, instead.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if causal:
+                out, _ = causal_attention(Q, K, V, query_map, key_map, xp, keep=keep)
+            else:
+                out = bidirectional_attention(
+                    Q, K, V, query_map, key_map, xp, keep=keep
+                )
+        check_finite(out, xp)
+    return xp.astype(xp.reshape(out, (*lead, n_queries, d_v)), query.dtype)
 
 
 def softmax_attention(query, key, value, *, causal: bool = False):
@@ -212,52 +255,128 @@ def softmax_attention(query, key, value, *, causal: bool = False):
     return weights @ value
 
 
-def _fit_maps(Q, K, omega, family, xp):
-    """Fit ``family`` to each sequence's statistics and compile both maps.
+def compute_dtype(dtype, xp):
+    """The dtype of the features and sums: ``dtype``, at least float32.
 
-    The centred statistics are taken on the inputs' device (at least in
-    float32) and only they travel to the host, where the closed forms run in
-    float64, batched over the sequences (:ref:`math-statistics`,
-    :ref:`math-families`). Their precision steers the variance only: the
-    estimator is unbiased for any fitted parameters.
+    Half-precision log-features and sums underflow on ordinary inputs
+    (:ref:`math-attention-model`).
     """
-    queries = _host_statistics(Q, xp)
-    keys = _host_statistics(K, xp)
-    for name, stats in (("query", queries), ("key", keys)):
-        if not (np.all(np.isfinite(stats.scatter)) and np.all(np.isfinite(stats.mean))):
-            raise ValueError(f"{name} contains NaN or infinity, or values too large.")
-    params = FAMILIES[family](queries, keys)
-    dtype, device = Q.dtype, array_device(Q)
+    return dtype if xp.finfo(dtype).bits >= 32 else xp.float32
+
+
+def parameter_dtype(xp, device):
+    """Float64 for the closed forms, where the device has it (not Apple's MPS)."""
+    if is_torch_namespace(xp) and getattr(device, "type", None) == "mps":
+        return xp.float32
+    return xp.float64
+
+
+def sequence_statistics(X, keep, xp) -> SampleStatistics:
+    """Statistics of each sequence of ``X`` (..., n, d) in the closed forms' dtype.
+
+    Taken in ``X``'s dtype, centred (:ref:`math-statistics`), then cast: the
+    sums are over ``n`` rows, the casts over ``d²`` numbers. ``keep`` (...,
+    n) leaves padded rows out (:ref:`math-attention-model`).
+    """
+    stats = SampleStatistics.from_array(X, mask=keep)
+    return cast_statistics(stats, parameter_dtype(xp, array_device(X)), xp)
+
+
+def cast_statistics(stats: SampleStatistics, dtype, xp) -> SampleStatistics:
+    """``stats`` with every array in ``dtype``."""
+    return SampleStatistics(
+        *(
+            xp.astype(part, dtype)
+            for part in (stats.n_samples, stats.mean, stats.scatter)
+        )
+    )
+
+
+def fit_maps(queries, keys, omega, family, dtype, xp):
+    """Fit ``family`` to the statistics and compile the query and key maps.
+
+    The closed forms run batched in the statistics' namespace, dtype and
+    device (:ref:`math-families`); the compiled terms are cast to ``dtype``,
+    the dtype of the features. Symmetric families return one map twice.
+
+    Parameters
+    ----------
+    queries, keys : SampleStatistics
+        Statistics in kernel units, of batch shape ``B`` (any dimensions).
+    omega : array of shape (M, d)
+        The random directions, in the statistics' namespace and device.
+    family : str
+        A key of the closed forms' table.
+    dtype : dtype
+        Dtype of the compiled terms.
+    xp : namespace
+
+    Returns
+    -------
+    query_map, key_map : StackedFeatureMap
+    """
+    params = FAMILIES[family](_finite(queries, xp), _finite(keys, xp))
+    omega = xp.astype(omega, queries.mean.dtype)
 
     def stacked(side):
         terms = compile_terms(omega, params, scale=1.0, alpha=0.0, side=side)
-        return StackedFeatureMap(
-            *(
-                xp.asarray(np.asarray(term), dtype=dtype, device=device)
-                for term in terms
-            )
-        )
+        return StackedFeatureMap(*(xp.astype(term, dtype) for term in terms))
 
     query_map = stacked("query")
     return query_map, query_map if params.symmetric else stacked("key")
 
 
-def _host_statistics(X, xp) -> SampleStatistics:
-    """Float64 NumPy statistics of each sequence of ``X`` (B, n, d)."""
-    if not is_torch_namespace(xp):
-        return SampleStatistics.from_array(np.asarray(X, dtype=np.float64))
-    X = X.detach()
-    if xp.finfo(X.dtype).bits < 32:
-        X = xp.astype(X, xp.float32)
-    stats = SampleStatistics.from_array(X)
-    return SampleStatistics(
-        *(_to_host(part) for part in (stats.n_samples, stats.mean, stats.scatter))
+def _finite(stats: SampleStatistics, xp) -> SampleStatistics:
+    """``stats`` with the sets that hold NaN or inf replaced by zeros.
+
+    Non-finite inputs make the output NaN, which :func:`check_finite`
+    reports; without this, an eigen-decomposition of their statistics fails
+    first, with a message about convergence.
+    """
+    finite = xp.all(xp.isfinite(stats.scatter), axis=(-2, -1)) & xp.all(
+        xp.isfinite(stats.mean), axis=-1
     )
+    mean = xp.where(finite[..., None], stats.mean, xp.zeros_like(stats.mean))
+    scatter = xp.where(
+        finite[..., None, None], stats.scatter, xp.zeros_like(stats.scatter)
+    )
+    return SampleStatistics(stats.n_samples, mean, scatter)
 
 
-def _to_host(X) -> np.ndarray:
-    """A float64 NumPy copy of a detached PyTorch tensor."""
-    return np.asarray(X.cpu(), dtype=np.float64)
+def check_finite(out, xp) -> None:
+    """Raise instead of returning NaN or inf, without a device-to-host copy.
+
+    NumPy outputs raise ``FloatingPointError``; PyTorch outputs are checked by
+    ``torch._assert_async``, which raises ``RuntimeError`` at once on the CPU
+    and makes a later CUDA call fail on a GPU, with no synchronisation in
+    the forward pass.
+    """
+    message = (
+        "The attention output is NaN or infinite: the inputs contain NaN or "
+        "infinity, or the attention normaliser underflowed to 0 for some "
+        "queries (the random features of every key they see are negligible "
+        "next to the largest key's: the queries and keys are too large for "
+        "their dtype; scale them down or pass float64 inputs)."
+    )
+    if is_torch_namespace(xp):
+        torch = sys.modules["torch"]
+        torch._assert_async(torch.all(torch.isfinite(out)), message)
+    elif not bool(xp.all(xp.isfinite(out))):
+        raise FloatingPointError(message)
+
+
+def _constant(X, xp):
+    """``X`` without its gradient history (PyTorch), so that the fitted
+    parameters are constants."""
+    return X.detach() if is_torch_namespace(xp) else X
+
+
+def _full_precision(xp, x):
+    """Leave PyTorch's autocast for the features and sums (float32 at least)."""
+    if not is_torch_namespace(xp):
+        return contextlib.nullcontext()
+    torch = sys.modules["torch"]
+    return torch.autocast(array_device(x).type, enabled=False)
 
 
 def _chunk_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> int:
@@ -267,93 +386,196 @@ def _chunk_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> 
     return int(min(max(budget // per_position, 1), n_rows))
 
 
-def _with_ones(V, xp):
-    """``[V, 1]``: the last column carries the normaliser through the products."""
-    ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
-    return xp.concat((V, ones), axis=-1)
-
-
 def _query_features(Q, query_map, xp):
     """Query features shifted by their per-row maximum (:ref:`math-numerics`)."""
     log_phi = query_map.log_features(Q, xp)
     return xp.exp(log_phi - xp.max(log_phi, axis=-1, keepdims=True))
 
 
-def _rescaled(state, top, log_phi, xp):
-    """Shift ``log_phi`` by the running key maximum and rescale ``state`` to it.
+def _key_features(K, key_map, keep, carry, xp):
+    """Key features on the scale of one running maximum per sequence.
 
     Every key feature is ``exp(log φ − top)`` for one ``top`` per sequence
-    (:ref:`math-numerics`); when a chunk raises the maximum, the sums of earlier chunks
-    are multiplied by ``exp(old − new)`` so that they stay on one scale.
+    (:ref:`math-numerics`); when a chunk raises the maximum, the sums of
+    earlier chunks (``carry = (sums, top)``) are multiplied by ``exp(old −
+    new)`` so that they stay on one scale. Padded keys (``keep`` False) get
+    the feature 0 and do not enter the maximum; their log features are
+    replaced by a finite floor first, so that no inf enters the gradients.
+
+    Returns
+    -------
+    sums : array or None
+        The rescaled sums of ``carry``.
+    top : array of shape (..., 1, 1)
+    phi : array of shape (..., n, M)
     """
-    chunk_top = xp.max(log_phi, axis=(1, 2), keepdims=True)
-    if state is None:
-        return None, chunk_top, xp.exp(log_phi - chunk_top)
-    new_top = xp.maximum(top, chunk_top)
-    return state * xp.exp(top - new_top), new_top, xp.exp(log_phi - new_top)
+    log_phi = key_map.log_features(K, xp)
+    if keep is not None:
+        floor = xp.finfo(log_phi.dtype).min / 2
+        log_phi = xp.where(keep[..., None], log_phi, floor)
+    top = xp.max(log_phi, axis=(-2, -1), keepdims=True)
+    sums = None
+    if carry is not None:
+        sums, old_top = carry
+        top = xp.maximum(old_top, top)
+        sums = sums * xp.exp(old_top - top)
+    phi = xp.exp(log_phi - top)
+    if keep is not None:
+        phi = xp.where(keep[..., None], phi, xp.zeros_like(phi))
+    return sums, top, phi
 
 
-def _bidirectional_attention(Q, K, V, query_map, key_map, xp):
-    """``φ_q (φ_kᵀ [V, 1])`` then the ratio, with keys and queries in chunks."""
-    n_batch, n_keys, d_v = V.shape
+def _sums(phi, V, xp, dropped=None):
+    """``φᵀ [V, 1]``: the last column carries the normaliser.
+
+    With ``dropped`` (the features after dropout), the values' columns use
+    them and the normaliser the others, so that the numerator is unbiased
+    and the normaliser exact, as with dropout after the softmax.
+    """
+    if dropped is None:
+        ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
+        return xp.matrix_transpose(phi) @ xp.concat((V, ones), axis=-1)
+    return xp.concat(
+        (
+            xp.matrix_transpose(dropped) @ V,
+            xp.sum(phi, axis=-2)[..., None],
+        ),
+        axis=-1,
+    )
+
+
+def _ratio(out, d_v):
+    return out[..., :d_v] / out[..., d_v:]
+
+
+def bidirectional_attention(
+    Q, K, V, query_map, key_map, xp, *, keep=None, dropout=None
+):
+    """``φ_q (φ_kᵀ [V, 1])`` then the ratio, with keys and queries in chunks.
+
+    Parameters
+    ----------
+    Q, K, V : arrays of shapes (..., L, d), (..., L_k, d), (..., L_k, d_v)
+        Queries and keys in kernel units, and values, all in the features'
+        dtype.
+    query_map, key_map : StackedFeatureMap
+        Maps whose batch dimensions broadcast against the leading ones.
+    xp : namespace
+    keep : array of shape (..., L_k), default=None
+        False for padded keys.
+    dropout : callable, default=None
+        Applied to the key features of the numerator (training only).
+
+    Returns
+    -------
+    out : array of shape (..., L, d_v)
+    """
+    *lead, n_keys, d_v = V.shape
+    n_batch = math.prod(lead)
     n_features = query_map.offset.shape[-1]
     itemsize = xp.finfo(Q.dtype).bits // 8
     step = _chunk_length(n_batch, n_keys, 3 * n_features + d_v, itemsize)
-    state = top = None
+    carry = None
     for start in range(0, n_keys, step):
         rows = slice(start, start + step)
-        log_phi = key_map.log_features(K[:, rows, :], xp)
-        state, top, phi = _rescaled(state, top, log_phi, xp)
-        contribution = xp.matrix_transpose(phi) @ _with_ones(V[:, rows, :], xp)
-        state = contribution if state is None else state + contribution
-    n_queries = Q.shape[1]
+        sums, top, phi = _key_features(
+            K[..., rows, :],
+            key_map,
+            None if keep is None else keep[..., rows],
+            carry,
+            xp,
+        )
+        dropped = None if dropout is None else dropout(phi)
+        contribution = _sums(phi, V[..., rows, :], xp, dropped)
+        carry = (contribution if sums is None else sums + contribution), top
+    n_queries = Q.shape[-2]
     step = _chunk_length(n_batch, n_queries, 3 * n_features + d_v, itemsize)
-    pieces = []
-    for start in range(0, n_queries, step):
-        out = _query_features(Q[:, start : start + step, :], query_map, xp) @ state
-        pieces.append(out[..., :d_v] / out[..., d_v:])
-    return xp.concat(pieces, axis=1)
+    pieces = [
+        _ratio(
+            _query_features(Q[..., start : start + step, :], query_map, xp) @ carry[0],
+            d_v,
+        )
+        for start in range(0, n_queries, step)
+    ]
+    return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)
 
 
-def _causal_attention(Q, K, V, query_map, key_map, xp):
+def causal_attention(
+    Q, K, V, query_map, key_map, xp, *, keep=None, dropout=None, carry=None
+):
     """Prefix sums of ``φ_kᵀ [V, 1]`` carried over blocks of positions.
 
     Within a block of ``C`` positions, the prefix sums are the product with a
     lower-triangular mask, ``(φ_q φ_kᵀ ⊙ tril) [V, 1]``: ``O(C²)`` memory per
-    sequence instead of ``O(C·M·d_v)`` for explicit running sums.
+    sequence instead of ``O(C·M·d_v)`` for explicit running sums. The carried
+    state ``(sums, top)`` is the stabilised decoding state of
+    :ref:`math-attention-model`: ``sums = Σ_j e^{ℓ_j − top} [v_j, 1]``.
+
+    Parameters
+    ----------
+    Q, K, V, query_map, key_map, xp, keep, dropout
+        As in :func:`bidirectional_attention`, with ``L_k = L``.
+    carry : tuple (sums, top), default=None
+        The state after the positions before ``Q``'s first (decoding).
+
+    Returns
+    -------
+    out : array of shape (..., L, d_v)
+    carry : tuple (sums, top)
+        The state after the last position.
     """
-    n_batch, length, d_v = V.shape
+    *lead, length, d_v = V.shape
     n_features = query_map.offset.shape[-1]
     itemsize = xp.finfo(Q.dtype).bits // 8
     step = min(
         _CAUSAL_BLOCK,
-        _chunk_length(n_batch, length, 4 * n_features + d_v + _CAUSAL_BLOCK, itemsize),
+        _chunk_length(
+            math.prod(lead), length, 4 * n_features + d_v + _CAUSAL_BLOCK, itemsize
+        ),
     )
     positions = xp.arange(step, device=array_device(Q))
     mask = xp.astype(positions[:, None] >= positions[None, :], Q.dtype)
-    state = top = None
     pieces = []
     for start in range(0, length, step):
         rows = slice(start, start + step)
         width = min(step, length - start)
-        log_phi = key_map.log_features(K[:, rows, :], xp)
-        state, top, phi_k = _rescaled(state, top, log_phi, xp)
-        phi_q = _query_features(Q[:, rows, :], query_map, xp)
-        values = _with_ones(V[:, rows, :], xp)
-        scores = (phi_q @ xp.matrix_transpose(phi_k)) * mask[:width, :width]
-        out = scores @ values
-        contribution = xp.matrix_transpose(phi_k) @ values
-        if state is None:
-            state = contribution
+        sums, top, phi_k = _key_features(
+            K[..., rows, :],
+            key_map,
+            None if keep is None else keep[..., rows],
+            carry,
+            xp,
+        )
+        phi_q = _query_features(Q[..., rows, :], query_map, xp)
+        values = V[..., rows, :]
+        tril = mask[:width, :width]
+        scores = (phi_q @ xp.matrix_transpose(phi_k)) * tril
+        if dropout is None:
+            dropped = None
+            ones = xp.ones(
+                (*values.shape[:-1], 1), dtype=V.dtype, device=array_device(V)
+            )
+            out = scores @ xp.concat((values, ones), axis=-1)
         else:
-            out = out + phi_q @ state
-            state = state + contribution
-        pieces.append(out[..., :d_v] / out[..., d_v:])
-    return xp.concat(pieces, axis=1)
+            dropped = dropout(phi_k)
+            numerator = (phi_q @ xp.matrix_transpose(dropped)) * tril
+            out = xp.concat(
+                (numerator @ values, xp.sum(scores, axis=-1)[..., None]), axis=-1
+            )
+        contribution = _sums(phi_k, values, xp, dropped)
+        if sums is not None:
+            out = out + phi_q @ sums
+            contribution = sums + contribution
+        carry = contribution, top
+        pieces.append(_ratio(out, d_v))
+    return (pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)), carry
 
 
-def _check_options(feature_map, n_features, causal, orthogonal) -> None:
-    """Validate the keyword arguments, naming the one that is wrong."""
+def _check_options(feature_map, n_features, causal, orthogonal, sampling) -> str:
+    """Validate the keyword arguments, naming the one that is wrong.
+
+    Returns the sampling of ω, from the deprecated ``orthogonal`` if given.
+    """
     if not isinstance(feature_map, str) or feature_map not in FAMILIES:
         raise ValueError(
             f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
@@ -364,9 +586,47 @@ def _check_options(feature_map, n_features, causal, orthogonal) -> None:
         or n_features < 1
     ):
         raise ValueError(f"n_features must be an int >= 1, got {n_features!r}.")
-    for name, flag in (("causal", causal), ("orthogonal", orthogonal)):
-        if not isinstance(flag, bool | np.bool_):
-            raise TypeError(f"{name} must be a bool, got {flag!r}.")
+    if not isinstance(causal, bool | np.bool_):
+        raise TypeError(f"causal must be a bool, got {causal!r}.")
+    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+        raise ValueError(
+            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
+        )
+    if isinstance(orthogonal, str) and orthogonal == "deprecated":
+        return sampling
+    if not isinstance(orthogonal, bool | np.bool_):
+        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
+    warnings.warn(
+        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
+        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return "orthogonal" if orthogonal else "iid"
+
+
+def _check_key_padding_mask(mask, key, xp):
+    """The mask of keys to keep (the negation of ``key_padding_mask``), or None."""
+    if mask is None:
+        return None
+    if not is_array_api_obj(mask):
+        mask = np.asarray(mask)
+    try:
+        mask_xp = array_namespace(mask)
+    except TypeError:
+        mask_xp = None
+    if mask_xp is not xp or not xp.isdtype(mask.dtype, "bool"):
+        raise TypeError(
+            "key_padding_mask must be a boolean array of the namespace of key "
+            f"(True = padding), got {type(mask).__name__} of dtype "
+            f"{getattr(mask, 'dtype', None)}."
+        )
+    if tuple(mask.shape) != tuple(key.shape[:-1]):
+        raise ValueError(
+            f"key_padding_mask must have shape {tuple(key.shape[:-1])} (one "
+            f"entry per key), got {tuple(mask.shape)}."
+        )
+    return ~mask
 
 
 def _check_inputs(query, key, value, *, causal):

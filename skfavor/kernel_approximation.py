@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,14 +23,14 @@ from sklearn.utils._array_api import (
     get_namespace,
     get_namespace_and_device,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._closed_forms import FAMILIES
 from ._docstrings import fill_doc
-from ._feature_map import compile_feature_map
-from ._sampling import draw_weights
+from ._feature_map import _caller_stacklevel, compile_feature_map
+from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 
 _SHARED_PARAMETERS = """n_components : int, default=100
@@ -44,11 +46,19 @@ _SHARED_PARAMETERS = """n_components : int, default=100
         as :class:`~sklearn.kernel_approximation.RBFSampler` does. The value
         used is stored in ``gamma_``.
 
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the random directions, each marginally N(0, I):
+        ``'orthogonal'`` draws blocks of orthogonal rows (:ref:`math-sampling`),
+        ``'simplex'`` blocks of simplex vertices (:ref:`math-simplex`; the
+        lowest variance for PosRF), ``'iid'`` independent rows.
+
     orthogonal : bool, default=True
-        Draw the random directions in blocks of orthogonal rows with Gaussian
-        marginals (:ref:`math-sampling`), which lowers the variance; ``False``
-        draws them
-        i.i.d. from N(0, I).
+        Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
+        ``'iid'``).
+
+        .. deprecated:: 0.2
+           ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;
+           use ``sampling`` instead.
 
     random_state : int, RandomState instance or None, default=None
         Controls the random directions. Pass an int for reproducible features
@@ -74,10 +84,63 @@ _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
         has feature names that are all strings."""
 
 
-def _float_dtypes(X) -> list:
-    """float64 and float32 of ``X``'s array namespace (NumPy unless dispatching)."""
+def _as_float(X):
+    """``X``, checked numeric, in float32 if it is float32 and float64 otherwise.
+
+    The checks use ``dtype='numeric'``, as scikit-learn's estimators do, so that
+    arrays of strings are refused rather than parsed; integers, booleans and
+    other floats then become float64 here, in ``X``'s namespace.
+    """
+    if sp.issparse(X):
+        return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
     xp, _ = get_namespace(X)
-    return [xp.float64, xp.float32]
+    if X.dtype in (xp.float32, xp.float64):
+        return X
+    return xp.astype(X, xp.float64)
+
+
+def _check_named(X, name: str, **kwargs):
+    """``check_array`` of ``X`` to floats, with every error naming ``name``.
+
+    scikit-learn names the input in some of its messages ("Input keys contains
+    NaN") but not in others ("Expected 2D array"); a user who passed two
+    arrays must know which one is wrong.
+    """
+    try:
+        return _as_float(
+            check_array(
+                X, accept_sparse="csr", dtype="numeric", input_name=name, **kwargs
+            )
+        )
+    except (TypeError, ValueError) as error:
+        if re.search(rf"\b{name}\b", str(error)):
+            raise
+        raise type(error)(f"{name}: {error}") from error
+
+
+def _same_parameter(value, drawn) -> bool:
+    """Whether two values of a parameter are the same: equal numbers, or one object.
+
+    A ``RandomState`` instance is the same source only if it is the same
+    object; ``None`` is the same as ``None``.
+    """
+    if value is drawn:
+        return True
+    numbers = (Integral, np.bool_)
+    return isinstance(value, numbers) and isinstance(drawn, numbers) and value == drawn
+
+
+class _NotBool(Interval):
+    """An :class:`Interval` that refuses ``bool``, which Python counts as a number.
+
+    ``n_components=True`` or ``gamma=True`` is a mistake, not 1.
+    """
+
+    def is_satisfied_by(self, val) -> bool:
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}, not a bool"
 
 
 def _statistics(X) -> SampleStatistics:
@@ -88,9 +151,38 @@ def _statistics(X) -> SampleStatistics:
     return SampleStatistics.from_array(_convert_to_numpy(X, xp))
 
 
+def _resolve_sampling(sampling: str, orthogonal) -> str:
+    """``sampling``, or the deprecated ``orthogonal`` with a FutureWarning."""
+    if isinstance(orthogonal, str) and orthogonal == "deprecated":
+        return sampling
+    warnings.warn(
+        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
+        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
+        FutureWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+    return "orthogonal" if orthogonal else "iid"
+
+
 _fill_doc = fill_doc(
     shared_parameters=_SHARED_PARAMETERS, shared_attributes=_SHARED_ATTRIBUTES
 )
+
+
+class AsymmetricMapWarning(UserWarning):
+    """An asymmetric sampler's query map was used for both sides of the kernel.
+
+    ``DERFSampler(variant='aderf')`` and ``'saderf'`` map queries with
+    :meth:`~DERFSampler.transform` (φ₁) and keys with
+    :meth:`~DERFSampler.transform_keys` (φ₂), fitted to the two sets: only
+    ``φ₁(x)ᵀφ₂(y)`` estimates the kernel. Fitted without keys (as in a
+    :class:`~sklearn.pipeline.Pipeline`) the two maps coincide and the variant
+    reduces to GERF, with none of its gain; fitted with keys,
+    ``φ₁(x)ᵀφ₁(y)`` estimates no kernel. Issued, once per fit, at the second
+    call to ``transform`` since the fit when ``transform_keys`` was never
+    called, which is what a Pipeline does (``fit_transform`` on the training
+    rows, then ``transform`` on the test rows).
+    """
 
 
 class _BasePositiveSampler(
@@ -107,10 +199,11 @@ class _BasePositiveSampler(
     _data_dependent = True
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_NotBool(Integral, 1, None, closed="left")],
         "kernel": [StrOptions({"rbf", "softmax"})],
-        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
-        "orthogonal": ["boolean"],
+        "gamma": [StrOptions({"scale"}), _NotBool(Real, 0.0, None, closed="neither")],
+        "sampling": [StrOptions(set(SAMPLINGS))],
+        "orthogonal": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "random_state": ["random_state"],
     }
 
@@ -120,12 +213,14 @@ class _BasePositiveSampler(
         n_components=100,
         kernel="rbf",
         gamma=1.0,
-        orthogonal=True,
+        sampling="orthogonal",
+        orthogonal="deprecated",
         random_state=None,
     ):
         self.n_components = n_components
         self.kernel = kernel
         self.gamma = gamma
+        self.sampling = sampling
         self.orthogonal = orthogonal
         self.random_state = random_state
 
@@ -158,12 +253,24 @@ class _BasePositiveSampler(
         self : object
             Fitted sampler.
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=_float_dtypes(X))
+        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
+        key_statistics = None if keys is None else _statistics(self._check_keys(keys))
+        return self._fit_statistics(_statistics(X), key_statistics, X)
+
+    def _fit_statistics(self, queries, keys=None, X=None):
+        """Draw ω and fit the family to the statistics of the rows.
+
+        All that :meth:`fit` does after validating its inputs: the closed forms
+        need the count, mean and scatter of the rows alone
+        (:ref:`math-statistics`), so statistics from a stream, from Dask chunks
+        or from a merge of cross-validation folds give the same fit as the rows
+        themselves. ``n_features_in_`` must be set; ``X`` (optional) gives the
+        array namespace of the fitted attributes.
+        """
+        self._reset_map_usage()
         self._draw_weights()
-        self._query_statistics = _statistics(X)
-        self._key_statistics = None
-        if keys is not None:
-            self._key_statistics = _statistics(self._check_keys(keys))
+        self._query_statistics = queries
+        self._key_statistics = keys
         return self._refit(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -171,9 +278,15 @@ class _BasePositiveSampler(
         """Accumulate the statistics of a chunk of data and refit the parameters.
 
         The random directions are drawn on the first call; the float64
-        statistics (:ref:`math-estimators`) are sums, so after any sequence of calls the
-        sampler equals :meth:`fit` on the concatenated chunks (same
-        ``random_state``), up to rounding.
+        statistics of the chunks merge (:ref:`math-statistics`), so after any
+        sequence of calls the sampler equals :meth:`fit` on the concatenated
+        chunks (same ``random_state``), up to rounding.
+
+        ``n_components``, ``sampling`` (or ``orthogonal``) and ``random_state``
+        fix the random directions: a later call after :meth:`set_params` changed
+        one of them raises a ValueError (call :meth:`fit` to start afresh). ``gamma``,
+        ``kernel`` and ``variant`` are refitted from the statistics at each
+        call, so a change takes effect at the next call.
 
         Parameters
         ----------
@@ -194,14 +307,15 @@ class _BasePositiveSampler(
             Fitted sampler.
         """
         first_call = not hasattr(self, "random_weights_")
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=_float_dtypes(X),
-            reset=first_call,
+        if not first_call:
+            self._check_same_draw()
+        X = _as_float(
+            validate_data(
+                self, X, accept_sparse="csr", dtype="numeric", reset=first_call
+            )
         )
         chunk = _statistics(X)
+        self._reset_map_usage()
         if first_call:
             self._draw_weights()
             self._query_statistics, self._key_statistics = chunk, None
@@ -216,7 +330,12 @@ class _BasePositiveSampler(
             )
         return self._refit(X)
 
+    #: The parameters that fix the random directions ω (``partial_fit`` cannot
+    #: change them); the others are refitted from the statistics at each call.
+    _draw_parameters = ("n_components", "sampling", "orthogonal", "random_state")
+
     def _draw_weights(self) -> None:
+        self._drawn_with = {name: getattr(self, name) for name in self._draw_parameters}
         # NumPy copies of the fitted arrays that the fitting itself uses, kept
         # apart from the public ones, which follow X's namespace (array API).
         self._host = {}
@@ -224,8 +343,74 @@ class _BasePositiveSampler(
             self.n_components,
             self.n_features_in_,
             check_random_state(self.random_state),
-            orthogonal=self.orthogonal,
+            sampling=_resolve_sampling(self.sampling, self.orthogonal),
         )
+
+    def _reset_map_usage(self) -> None:
+        """Forget which maps were used: each fit is a new pair of maps.
+
+        A mutable record, so that mapping rows leaves the sampler's attributes
+        as they were (the fitted model does not change).
+        """
+        self._map_usage = {"query_transforms": 0, "keys_mapped": False}
+
+    @property
+    def _asymmetric(self) -> bool:
+        """Whether the family has separate query and key maps."""
+        return False
+
+    def _note_query_transform(self) -> None:
+        """Warn, once per fit, when an asymmetric sampler seems used as symmetric.
+
+        The intended use maps queries with ``transform`` and keys with
+        ``transform_keys``, in either order; a second ``transform`` before any
+        ``transform_keys`` is what a Pipeline does (``fit_transform`` on the
+        training rows, ``transform`` on the test rows).
+        """
+        usage = self._map_usage
+        if not self._asymmetric or usage["keys_mapped"]:
+            return
+        usage["query_transforms"] += 1
+        if usage["query_transforms"] != 2:
+            return
+        if self._key_statistics is None:
+            consequence = (
+                "Fitted without keys, its two maps coincide and it reduces to "
+                "GERF, without the gain of an asymmetric variant: use "
+                "variant='sderf' where one map serves all rows (a Pipeline)."
+            )
+        else:
+            consequence = (
+                "Fitted with keys, its two maps differ, so transform(X) @ "
+                "transform(Y).T estimates no kernel: map the keys with "
+                "transform_keys."
+            )
+        warnings.warn(
+            f"{self!r} maps queries with transform and keys with transform_keys, "
+            "but transform was called twice since fit and transform_keys never, "
+            f"as a Pipeline does. {consequence}",
+            AsymmetricMapWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+
+    def _check_same_draw(self) -> None:
+        """Refuse a ``partial_fit`` after ``set_params`` changed ω's parameters.
+
+        The statistics keep the past chunks but not ω's draw: keeping the old ω
+        would silently ignore the new value (``n_components`` and the output
+        width would disagree), and a new ω would no longer equal ``fit`` on the
+        concatenation for a ``random_state`` instance, whose state has moved on.
+        """
+        for name, drawn in self._drawn_with.items():
+            value = getattr(self, name)
+            if _same_parameter(value, drawn):
+                continue
+            raise ValueError(
+                f"{name} changed from {drawn!r} to {value!r} since the random "
+                "directions were drawn (by fit or the first partial_fit); "
+                f"partial_fit keeps them. Set {name}={drawn!r} back to go on "
+                "streaming, or call fit to start afresh with the new value."
+            )
 
     def _refit(self, X):
         """Resolve gamma and fit the family to the accumulated statistics.
@@ -251,7 +436,9 @@ class _BasePositiveSampler(
             self._fit_maps(queries, keys)
         self._check_fitted_terms(queries, keys)
         self._n_features_out = self.n_components
-        xp, is_array_api, device = get_namespace_and_device(X)
+        xp, is_array_api, device = get_namespace_and_device(
+            np.empty(0) if X is None else X
+        )
         if is_array_api and not _is_numpy_namespace(xp):
             dtype = _max_precision_float_dtype(xp, device)
             for name, value in list(vars(self).items()):
@@ -260,9 +447,7 @@ class _BasePositiveSampler(
         return self
 
     def _check_keys(self, keys):
-        keys = check_array(
-            keys, accept_sparse="csr", dtype=_float_dtypes(keys), input_name="keys"
-        )
+        keys = _check_named(keys, "keys")
         if keys.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"keys has {keys.shape[1]} features, but X has "
@@ -370,6 +555,7 @@ class _BasePositiveSampler(
             unbiased estimate of the kernel matrix ``K(X, Y)``.
         """
         X = self._validate_input(X, "X", "transform")
+        self._note_query_transform()
         return self._query_map.transform(X)
 
     def transform_keys(self, Y):
@@ -386,6 +572,7 @@ class _BasePositiveSampler(
             Positive key features.
         """
         checked = self._validate_input(Y, "Y", "transform_keys")
+        self._map_usage["keys_mapped"] = True
         features = self._key_map.transform(checked)
         # scikit-learn wraps only transform and fit_transform for set_output;
         # the key map honours the same configuration.
@@ -404,9 +591,7 @@ class _BasePositiveSampler(
                     f"fit(): got {xp.__name__} on {device}, fitted on "
                     f"{fitted_xp.__name__} on {fitted_device}."
                 )
-        checked = check_array(
-            X, accept_sparse="csr", dtype=_float_dtypes(X), input_name=name
-        )
+        checked = _check_named(X, name)
         if checked.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} has {checked.shape[1]} features, but "
@@ -534,7 +719,11 @@ class DERFSampler(_BasePositiveSampler):
     Asymmetric variants only pay off when queries and keys are distributed
     differently; use :meth:`transform` for queries and :meth:`transform_keys`
     for keys. A linear model in a ``Pipeline`` sees one map only, so use the
-    symmetric ``'sderf'`` there.
+    symmetric ``'sderf'`` there: an asymmetric sampler whose :meth:`transform`
+    is called a second time since ``fit`` while :meth:`transform_keys` never
+    was (what a ``Pipeline`` does at ``predict``) issues an
+    :class:`AsymmetricMapWarning`, once per fit. Mapping several batches of
+    queries before the keys issues it too; filter it there.
 
     Parameters
     ----------
@@ -604,13 +793,15 @@ class DERFSampler(_BasePositiveSampler):
         n_components=100,
         kernel="rbf",
         gamma=1.0,
-        orthogonal=True,
+        sampling="orthogonal",
+        orthogonal="deprecated",
         random_state=None,
     ):
         super().__init__(
             n_components=n_components,
             kernel=kernel,
             gamma=gamma,
+            sampling=sampling,
             orthogonal=orthogonal,
             random_state=random_state,
         )
@@ -618,6 +809,10 @@ class DERFSampler(_BasePositiveSampler):
 
     def _family(self) -> str:
         return self.variant
+
+    @property
+    def _asymmetric(self) -> bool:
+        return self.variant != "sderf"
 
     def _set_family_attributes(self, params) -> None:
         d = params.a.shape[0]

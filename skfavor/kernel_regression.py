@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import fill_doc
-from .kernel_approximation import DERFSampler, _BasePositiveSampler
+from .kernel_approximation import DERFSampler, _as_float, _BasePositiveSampler
 
 __all__ = [
     "NadarayaWatsonClassifier",
@@ -112,14 +112,19 @@ class _BaseNadarayaWatson(BaseEstimator):
     _parameter_constraints: dict = {
         "sampler": [HasMethods(["fit", "transform"]), None],
         "transductive": ["boolean"],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, sampler=None, *, transductive=False):
+    def __init__(self, sampler=None, *, transductive=False, random_state=None):
         self.sampler = sampler
         self.transductive = transductive
+        self.random_state = random_state
 
     def _fit(self, X, targets: np.ndarray):
-        sampler = clone(DERFSampler() if self.sampler is None else self.sampler)
+        if self.sampler is None:
+            sampler = DERFSampler(random_state=self.random_state)
+        else:
+            sampler = clone(self.sampler)
         if self.transductive:
             if not hasattr(sampler, "transform_keys"):
                 raise ValueError(
@@ -132,7 +137,8 @@ class _BaseNadarayaWatson(BaseEstimator):
             # sampler gets one fixed seed here.
             seed = sampler.get_params().get("random_state")
             if not isinstance(seed, int | np.integer):
-                seed = check_random_state(seed).randint(np.iinfo(np.int32).max)
+                source = self.random_state if seed is None else seed
+                seed = check_random_state(source).randint(np.iinfo(np.int32).max)
                 sampler.set_params(random_state=seed)
         self.sampler_ = sampler.fit(X)
         if self.transductive:
@@ -149,8 +155,8 @@ class _BaseNadarayaWatson(BaseEstimator):
         their ratio and in an argmax.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        X = _as_float(
+            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
         if self.transductive:
             sampler = clone(self.sampler_).fit(X, keys=self._fit_X)
@@ -183,7 +189,8 @@ _SHARED_PARAMETERS = """sampler : estimator, default=None
         :class:`~sklearn.kernel_approximation.RBFSampler`; a sampler with
         ``transform_keys`` maps the training points with it. It is cloned and
         fitted on the training data as both queries and keys. ``None`` means
-        :class:`~skfavor.DERFSampler` with its defaults.
+        :class:`~skfavor.DERFSampler` with its defaults, seeded by
+        ``random_state``.
 
     transductive : bool, default=False
         Refit the sampler, at each call to ``predict``, on the batch being
@@ -194,7 +201,16 @@ _SHARED_PARAMETERS = """sampler : estimator, default=None
         ``'aderf'`` and ``'saderf'`` variants pay off, but **a row's
         prediction then depends on the other rows of the batch**. Needs a
         sampler with ``transform_keys``; an unseeded one is given a fixed
-        seed at ``fit`` so that every refit draws the same ω."""
+        seed at ``fit`` (drawn from ``random_state``) so that every refit
+        draws the same ω.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default sampler (``sampler=None``:
+        ``DERFSampler(random_state=random_state)``) and, with
+        ``transductive=True``, the fixed seed given to a sampler whose own
+        ``random_state`` is None. A sampler passed in keeps its own
+        ``random_state`` otherwise. Pass an int for reproducible predictions.
+        See :term:`Glossary <random_state>`."""
 
 _SHARED_ATTRIBUTES = """sampler_ : estimator
         The sampler fitted on the training data.
@@ -308,9 +324,8 @@ class NadarayaWatsonClassifier(ClassifierMixin, _BaseNadarayaWatson):
         self : object
             Fitted classifier.
         """
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32]
-        )
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype="numeric")
+        X = _as_float(X)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -409,10 +424,11 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
             X,
             y,
             accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+            dtype="numeric",
             multi_output=True,
             y_numeric=True,
         )
+        X = _as_float(X)
         y = np.asarray(y, dtype=np.float64)
         self._single_output = y.ndim == 1
         targets = y.reshape(y.shape[0], -1)
@@ -442,4 +458,10 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # scikit-learn's check_regressors_train asks for a training R² > 0.5 on
+        # 10-dimensional data, which the exact kernel reaches through each
+        # point's weight on itself (R² ≈ 1.0) and the default sampler's 100
+        # random features estimate too noisily for (R² ≈ 0.2-0.35); a sampler
+        # passed in is the user's choice, and is checked.
+        tags.regressor_tags.poor_score = self.sampler is None
         return tags

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import cdist
 from sklearn.kernel_approximation import RBFSampler
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from .fourier import FourierSampler
 from .kernel_approximation import _BasePositiveSampler
 
 __all__ = ["log_second_moment", "log_variance", "trigonometric_log_variance"]
@@ -64,7 +66,9 @@ def trigonometric_log_variance(X, Y=None, *, gamma, kind="phase"):
     """
     X = check_array(X, dtype=np.float64, input_name="X")
     Y = X if Y is None else check_array(Y, dtype=np.float64, input_name="Y")
-    delta = 2.0 * gamma * _squared_distances(X, Y)
+    # From the differences (cdist): exactly 0 for identical rows, and no
+    # cancellation for close ones, where the sin/cos variance is ~Δ²/2.
+    delta = 2.0 * gamma * cdist(X, Y, "sqeuclidean")
     if kind == "phase":
         variance = 1.0 + 0.5 * np.exp(-2.0 * delta) - np.exp(-delta)
     elif kind == "sincos":
@@ -119,12 +123,21 @@ def log_variance(sampler, X, Y=None):
     For a fitted skfavor sampler, the closed form of :ref:`math-variances` for
     ``f⁽¹⁾(ω, x) f⁽²⁾(ω, y)`` with ``ω ~ N(0, I)``; for a fitted
     :class:`~sklearn.kernel_approximation.RBFSampler`, that of the
-    random-phase Fourier feature. The variance of the estimate with ``M``
-    i.i.d. features is ``exp(log_variance) / M``.
+    random-phase Fourier feature; for a fitted :class:`~skfavor.FourierSampler`,
+    that of one feature's share of a sin/cos pair (twice the pair's
+    variance ``½(1 − K²)²``, since a pair is two features), so that the
+    variance of the estimate with ``M`` i.i.d. features is
+    ``exp(log_variance) / M`` for every sampler and families compare at equal
+    ``n_components``. For a fitted :class:`~skfavor.AutoSampler`, that of the
+    sampler it selected.
+
+    The formulas hold for i.i.d. directions (``sampling='iid'``); orthogonal
+    and simplex couplings lower the variance of the ``M``-feature estimate
+    further, by an amount this per-feature figure does not include.
 
     Parameters
     ----------
-    sampler : fitted skfavor sampler or RBFSampler
+    sampler : fitted skfavor sampler, FourierSampler, AutoSampler or RBFSampler
         The estimator whose variance to compute.
     X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
         Queries (first arguments of the kernel).
@@ -149,11 +162,15 @@ def log_variance(sampler, X, Y=None):
     True
     """
     check_is_fitted(sampler)
+    sampler = getattr(sampler, "sampler_", sampler)
     n_features = sampler.n_features_in_
     X = _as_dense(X, n_features, "X")
     Y = X if Y is None else _as_dense(Y, n_features, "Y")
     if isinstance(sampler, RBFSampler):
         return trigonometric_log_variance(X, Y, gamma=sampler._gamma)
+    if isinstance(sampler, FourierSampler):
+        pair = trigonometric_log_variance(X, Y, gamma=sampler.gamma_, kind="sincos")
+        return pair + np.log(2.0)
     if not isinstance(sampler, _BasePositiveSampler):
         raise TypeError(
             "sampler must be a fitted skfavor sampler or RBFSampler, got "

@@ -1,4 +1,6 @@
 import pytest
+import scipy
+from sklearn import config_context
 
 
 def pytest_addoption(parser):
@@ -7,10 +9,30 @@ def pytest_addoption(parser):
     )
 
 
+def _array_api_unavailable() -> str | None:
+    """Why scikit-learn cannot dispatch to the array API here, or None.
+
+    The array-API route needs more than the core package: scikit-learn refuses
+    to dispatch with SciPy < 1.14.
+    """
+    try:
+        with config_context(array_api_dispatch=True):
+            pass
+    except ImportError as error:
+        return f"{error} (SciPy {scipy.__version__} here)"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow"):
-        return
-    skip = pytest.mark.skip(reason="slow statistical test: run with --run-slow")
+    skips = {}
+    if not config.getoption("--run-slow"):
+        skips["slow"] = pytest.mark.skip(
+            reason="slow statistical test: run with --run-slow"
+        )
+    reason = _array_api_unavailable()
+    if reason is not None:
+        skips["array_api"] = pytest.mark.skip(reason=f"array API route: {reason}")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        for keyword, skip in skips.items():
+            if keyword in item.keywords:
+                item.add_marker(skip)

@@ -18,6 +18,8 @@ from sklearn.utils.estimator_checks import (
 
 from skfavor import DERFSampler, PositiveRFSampler, UnderflowWarning
 
+pytestmark = pytest.mark.array_api
+
 
 def _namespaces():
     """(namespace, device, dtype) triples whose library is installed."""
@@ -27,6 +29,9 @@ def _namespaces():
         if name == "array_api_strict" and dtype != "float64":
             continue
         yield pytest.param(name, device, dtype, id=f"{name}-{device}-{dtype}")
+
+
+NAMESPACES = list(_namespaces())
 
 
 def _namespace(name, device):
@@ -43,7 +48,7 @@ def _to_numpy(array):
     return np.from_dlpack(array)
 
 
-@pytest.mark.parametrize("name, device, dtype", _namespaces())
+@pytest.mark.parametrize("name, device, dtype", NAMESPACES)
 @pytest.mark.parametrize("kernel", ["rbf", "softmax"])
 @pytest.mark.parametrize("family", SAMPLERS)
 def test_namespace_in_namespace_out(family, kernel, name, device, dtype):
@@ -101,7 +106,7 @@ def test_torch_overflow_and_underflow_are_reported():
             sampler.transform(-aligned * 3)
 
 
-@pytest.mark.parametrize("name, device, dtype", _namespaces())
+@pytest.mark.parametrize("name, device, dtype", NAMESPACES)
 @pytest.mark.parametrize(
     "check", [check_array_api_input, check_array_api_input_and_values]
 )

@@ -322,3 +322,24 @@ def test_torch_rejects_integer_and_mixed_inputs():
         favor_attention(x, x, torch.ones((4, 3), dtype=torch.int64))
     with pytest.raises(TypeError, match="one namespace"):
         favor_attention(x, x, np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("orthogonal, sampling", [(True, "orthogonal"), (False, "iid")])
+def test_orthogonal_is_deprecated_for_sampling(orthogonal, sampling):
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(scale=0.5, size=(3, 2, 6, 4))
+    expected = favor_attention(q, k, v, n_features=8, sampling=sampling, random_state=0)
+    with pytest.warns(FutureWarning, match="use sampling="):
+        got = favor_attention(
+            q, k, v, n_features=8, orthogonal=orthogonal, random_state=0
+        )
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_simplex_sampling_is_accepted_and_unknown_names_are_not():
+    rng = np.random.default_rng(1)
+    q, k, v = rng.normal(scale=0.5, size=(3, 2, 6, 4))
+    out = favor_attention(q, k, v, n_features=8, sampling="simplex", random_state=0)
+    assert np.all(np.isfinite(out))
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        favor_attention(q, k, v, sampling="halton")

@@ -4,7 +4,7 @@ Issue 2, "Done when" point 5. Singular second moments (one-hot, constant and
 zero columns, fewer samples than features) exercise the floors of MATH.md §6;
 data far from the origin exercise the Gaussian kernel's centring (``center_``).
 
-Every statistical check uses i.i.d. draws (``orthogonal=False``), for which the
+Every statistical check uses i.i.d. draws (``sampling="iid"``), for which the
 closed form of MATH.md §5 gives the variance exactly: each entry of
 ``transform(X) @ transform_keys(Y).T`` has standard deviation
 ``sd = sqrt(exp(log_variance) / M)``, so the mean error over all pairs has
@@ -54,7 +54,7 @@ def _assert_unbiased(sampler, X, Y):
 def _fit(family, X, *, gamma, keys=None, n_components=3000, **params):
     if family == "posrf":
         gamma = gamma * POSRF_GAMMA_FACTOR
-    params.setdefault("orthogonal", False)
+    params.setdefault("sampling", "iid")
     sampler = SAMPLERS[family](
         n_components=n_components, gamma=gamma, random_state=0, **params
     )
@@ -180,7 +180,10 @@ def test_single_key(family, kernel):
 def test_one_component(family, kernel, orthogonal):
     X = np.random.default_rng(6).normal(scale=0.5, size=(8, 3))
     sampler = SAMPLERS[family](
-        n_components=1, kernel=kernel, orthogonal=orthogonal, random_state=0
+        n_components=1,
+        kernel=kernel,
+        sampling="orthogonal" if orthogonal else "iid",
+        random_state=0,
     ).fit(X)
     F, G = sampler.transform(X), sampler.transform_keys(X)
     assert F.shape == G.shape == (8, 1)

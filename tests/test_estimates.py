@@ -36,7 +36,7 @@ def test_estimate_is_unbiased_within_the_closed_form_variance(
         n_components=n_components,
         kernel=kernel,
         gamma=0.5,
-        orthogonal=orthogonal,
+        sampling="orthogonal" if orthogonal else "iid",
         random_state=0,
     ).fit(X, keys=Y)
     estimate = sampler.transform(X) @ sampler.transform_keys(Y).T
@@ -68,7 +68,10 @@ def test_orthogonal_features_lower_the_error(family):
         errors = []
         for seed in range(300):
             sampler = SAMPLERS[family](
-                n_components=8, gamma=0.5, orthogonal=orthogonal, random_state=seed
+                n_components=8,
+                gamma=0.5,
+                sampling="orthogonal" if orthogonal else "iid",
+                random_state=seed,
             ).fit(X, keys=Y)
             estimate = sampler.transform(X) @ sampler.transform_keys(Y).T
             errors.append(np.mean(((estimate - K) / K) ** 2))
@@ -94,7 +97,7 @@ def test_log_variance_matches_monte_carlo(family, kernel):
         n_components=n_components,
         kernel=kernel,
         gamma=0.5,
-        orthogonal=False,
+        sampling="iid",
         random_state=1,
     ).fit(X, keys=Y)
     empirical = _empirical_log_variance(

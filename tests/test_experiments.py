@@ -161,6 +161,13 @@ def test_nadaraya_watson_route_writes_its_table(tmp_path, capsys):
     assert line["best_on_test_method"] == results["headline"][0]["best_on_test_method"]
     assert "SDERF (orth.) is ahead of RBFSampler in" in printed
     assert "best of n skfavor configurations, chosen on this" in printed
+    # AutoSampler is not on the Nadaraya–Watson route (it may pick signed
+    # Fourier features), and the headline says so rather than inventing a value.
+    assert "auto" not in {r["method"] for r in rows}
+    assert line["auto_accuracy"] == "nan" and line["auto_selected"] == ""
+    assert "AutoSampler" not in "".join(
+        kernel_regression.summary_lines(results["headline"])
+    )
     assert not (tmp_path / "ridge.csv").exists()
     if _has_matplotlib():
         assert (tmp_path / "nadaraya_watson.png").stat().st_size > 0
@@ -173,8 +180,9 @@ def test_classification_is_another_name_of_kernel_regression(monkeypatch):
 
 
 @pytest.mark.slow
-def test_ridge_route_writes_its_table(tmp_path):
+def test_ridge_route_writes_its_table(tmp_path, capsys):
     _run_kernel_regression(tmp_path, ridge_repeats=1)
+    printed = capsys.readouterr().out
     columns, rows = _read(tmp_path / "ridge.csv")
     assert tuple(columns) == kernel_regression.RIDGE_COLUMNS
     assert [r["method"] for r in rows] == list(RIDGE_METHODS)
@@ -184,11 +192,50 @@ def test_ridge_route_writes_its_table(tmp_path):
         assert float(row["best_gamma"]) in RIDGE_GAMMAS
         assert float(row["best_alpha"]) in RIDGE_ALPHAS
     assert float(rows[0]["exact_accuracy"]) > 0.8
+    # AutoSampler's row is there, with the family it selected (M = 8 is even,
+    # so Fourier is among its candidates); the other rows select nothing.
+    (auto,) = [r for r in rows if r["method"] == "auto"]
+    assert auto["auto_selected"] in {"fourier", "posrf", "gerf", "sderf"}
+    assert all(r["auto_selected"] == "" for r in rows if r["method"] != "auto")
+    # Printed tables name it and its metric; the summary compares it with
+    # RBFSampler.
+    assert "AutoSampler (orth.)" in printed
+    for title, header in _printed_tables(printed):
+        assert "accuracy" in title and "accuracy" in header
+    (rff,) = [r for r in rows if r["method"] == "rff"]
+    gain = float(auto["accuracy_mean"]) - float(rff["accuracy_mean"])
+    assert (
+        f"AutoSampler (orth.) vs RBFSampler: ahead in {int(gain > 0)} of 1" in printed
+    )
+    assert f"mean test-accuracy gain {gain:+.3f}." in printed
     _, rows = _read(tmp_path / "headline.csv")
     assert [r["route"] for r in rows] == ["nadaraya-watson", "ridge"]
-    assert rows[1]["best_on_test_of"] == "3"
+    assert rows[1]["best_on_test_of"] == "4"
+    assert float(rows[1]["auto_accuracy"]) == float(auto["accuracy_mean"])
+    assert float(rows[1]["auto_accuracy_gain"]) == pytest.approx(gain)
+    assert rows[1]["auto_selected"] == auto["auto_selected"]
     if _has_matplotlib():
         assert (tmp_path / "ridge.png").stat().st_size > 0
+
+
+def test_make_sampler_auto_is_autosampler_with_the_route_settings():
+    from skfavor import AutoSampler
+    from skfavor.experiments._common import make_sampler
+
+    sampler = make_sampler(
+        "auto", n_components=12, gamma=0.5, orthogonal=True, random_state=3
+    )
+    assert isinstance(sampler, AutoSampler)
+    assert (sampler.n_components, sampler.gamma) == (12, 0.5)
+    assert (sampler.sampling, sampler.random_state) == ("orthogonal", 3)
+    assert (
+        make_sampler(
+            "auto", n_components=12, gamma=0.5, orthogonal=False, random_state=3
+        ).sampling
+        == "iid"
+    )
+    assert "auto" in RIDGE_METHODS
+    assert "auto" not in {m for m, _ in NW_METHODS}
 
 
 def _nw_row(method, orthogonal, mean, sem=0.01, multiplier=1):
@@ -243,6 +290,32 @@ def test_tally_counts_differences_beyond_two_standard_errors():
     )
 
 
+def test_summary_has_an_autosampler_line_on_the_ridge_route():
+    rows = []
+    for multiplier, (rff, sderf, auto) in enumerate(
+        [(0.5, 0.6, 0.4), (0.5, 0.4, 0.5), (0.5, 0.5, 0.45), (0.5, 0.5, 0.4)]
+    ):
+        rows += [
+            _nw_row("rff", False, rff, np.nan, multiplier) | dict(repeats=1),
+            _nw_row("sderf", True, sderf, np.nan, multiplier) | dict(repeats=1),
+            _nw_row("auto", True, auto, np.nan, multiplier)
+            | dict(repeats=1, auto_selected="fourier"),
+        ]
+    headlines = kernel_regression.headline("ridge", rows)
+    assert [r["auto_selected"] for r in headlines] == ["fourier"] * 4
+    assert kernel_regression.tally(headlines, "auto") == dict(
+        ahead=0, behind=3, level=1, cells=4, mean_gain=pytest.approx(-0.0625)
+    )
+    sderf_line, auto_line = kernel_regression.summary_lines(headlines)
+    assert "SDERF (orth.) is ahead of RBFSampler in 1 of 4" in sderf_line
+    assert auto_line == (
+        "Ridge classification (1 draw per cell, no standard error): AutoSampler "
+        "(orth.) vs RBFSampler: ahead in 0 of 4 (set, M) cells, behind in 3, level "
+        "in 1; mean test-accuracy gain -0.062."
+    )
+    assert "0.400 (fourier)" in kernel_regression.headline_table(headlines)
+
+
 def test_plots_have_at_most_five_lines_named_as_in_the_docs():
     rows = [
         _nw_row(method, orthogonal, 0.5) | dict(n_features=2)
@@ -257,6 +330,19 @@ def test_plots_have_at_most_five_lines_named_as_in_the_docs():
         "SDERF",
     ]
     assert all(line.yerr == [0.01] for line in panel.lines)
+    # The Ridge plot: AutoSampler takes GERF's place, as its title says.
+    rows = [
+        _nw_row(method, True, 0.5) | dict(n_features=2)
+        for method in ("rff", "posrf", "gerf", "sderf", "auto")
+    ]
+    (panel,) = kernel_regression._panels(rows, kernel_regression.PLOTTED_RIDGE)
+    assert len(panel.lines) + len(panel.levels) <= 5
+    assert [line.label for line in panel.lines] == [
+        "RBFSampler",
+        "PosRF",
+        "SDERF",
+        "AutoSampler",
+    ]
     rows = [
         dict(dataset="d", n_features=2, scale=1.0, method=m)
         | dict(mean_log_relative_variance=0.0)

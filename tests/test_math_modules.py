@@ -115,7 +115,9 @@ def test_orthogonal_weights_are_orthogonal_within_blocks():
 def test_weights_have_standard_gaussian_marginals(orthogonal):
     """Each row is N(0, I_d): mean 0, covariance I, squared norm χ²_d (MATH.md §4)."""
     d, M = 4, 40000
-    W = draw_weights(M, d, check_random_state(0), orthogonal=orthogonal)
+    W = draw_weights(
+        M, d, check_random_state(0), sampling="orthogonal" if orthogonal else "iid"
+    )
     np.testing.assert_allclose(W.mean(0), 0, atol=4 * np.sqrt(1 / M) * 1.5)
     np.testing.assert_allclose(np.cov(W.T), np.eye(d), atol=0.05)
     # Kolmogorov–Smirnov on the squared norms and on one coordinate
@@ -124,8 +126,8 @@ def test_weights_have_standard_gaussian_marginals(orthogonal):
 
 
 def test_same_seed_same_weights():
-    a = draw_weights(10, 3, check_random_state(7), orthogonal=True)
-    b = draw_weights(10, 3, check_random_state(7), orthogonal=True)
+    a = draw_weights(10, 3, check_random_state(7), sampling="orthogonal")
+    b = draw_weights(10, 3, check_random_state(7), sampling="orthogonal")
     np.testing.assert_array_equal(a, b)
 
 

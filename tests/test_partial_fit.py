@@ -5,17 +5,10 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import SAMPLERS
 from sklearn.kernel_approximation import RBFSampler
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
-
-SAMPLERS = [
-    PositiveRFSampler,
-    GERFSampler,
-    lambda **kw: DERFSampler("sderf", **kw),
-    lambda **kw: DERFSampler("aderf", **kw),
-    lambda **kw: DERFSampler("saderf", **kw),
-]
+from skfavor import DERFSampler, GERFSampler
 
 
 def _chunks(A, sizes):
@@ -34,8 +27,9 @@ def _assert_same_sampler(streamed, whole, X, Y):
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "softmax"])
-@pytest.mark.parametrize("make", SAMPLERS)
-def test_partial_fit_equals_fit_on_the_concatenation(make, kernel):
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_partial_fit_equals_fit_on_the_concatenation(family, kernel):
+    make = SAMPLERS[family]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, 4)) * 0.5 + 0.2
     Y = rng.normal(size=(70, 4)) * np.array([0.2, 0.4, 0.6, 0.8])
@@ -95,3 +89,73 @@ def test_gamma_scale_matches_rbf_sampler():
         ours = GERFSampler(gamma="scale").fit(data)
         theirs = RBFSampler(gamma="scale").fit(data)
         assert ours.gamma_ == pytest.approx(theirs._gamma, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "param, old, new",
+    [
+        ("n_components", 10, 20),
+        ("orthogonal", True, False),
+        ("random_state", 0, 1),
+        ("random_state", 0, None),
+    ],
+)
+@pytest.mark.parametrize("family", ["gerf", "aderf"])
+def test_partial_fit_refuses_a_change_of_the_draw(family, param, old, new):
+    """Parameters that fix ω cannot change between calls (issue 9, item 6).
+
+    Before the fix the second call kept the 10 old directions while
+    ``get_feature_names_out`` reported the new ``n_components``.
+    """
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 3))
+    params = {"n_components": 10, "orthogonal": True, "random_state": 0}
+    sampler = SAMPLERS[family](**{**params, param: old}).partial_fit(X[:15])
+    before = sampler.transform(X)
+    sampler.set_params(**{param: new})
+    with pytest.raises(
+        ValueError,
+        match=(
+            f"{param} changed from {old!r} to {new!r} since the random "
+            "directions were drawn"
+        ),
+    ):
+        sampler.partial_fit(X[15:])
+    # The refused chunk left the sampler as it was.
+    np.testing.assert_array_equal(
+        sampler.set_params(**{param: old}).transform(X), before
+    )
+    assert sampler.get_feature_names_out().shape == (before.shape[1],)
+    # fit draws afresh, so it honours the new value.
+    refit = sampler.set_params(**{param: new}).fit(X)
+    assert refit.transform(X).shape[1] == refit.get_feature_names_out().shape[0]
+
+
+def test_partial_fit_accepts_the_same_random_state_instance():
+    """A RandomState instance is the same source across calls: no error."""
+    X = np.random.default_rng(6).normal(size=(20, 3))
+    streamed = GERFSampler(random_state=np.random.RandomState(0))
+    streamed.partial_fit(X[:10]).partial_fit(X[10:])
+    whole = GERFSampler(random_state=np.random.RandomState(0)).fit(X)
+    _assert_same_sampler(streamed, whole, X, X)
+
+
+def test_partial_fit_refits_gamma_kernel_and_variant_from_the_statistics():
+    """``gamma``, ``kernel`` and ``variant`` do not touch ω: a change is honoured,
+    and the sampler equals ``fit`` on the concatenation with the new values."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 3)) * 0.5
+    Y = rng.normal(size=(30, 3)) * 0.3 + 0.1
+    streamed = DERFSampler("sderf", gamma=0.5, n_components=16, random_state=2)
+    streamed.partial_fit(X[:20], keys=Y[:10])
+    new = {"gamma": "scale", "kernel": "softmax", "variant": "aderf"}
+    streamed.set_params(**new).partial_fit(X[20:], keys=Y[10:])
+    whole = DERFSampler(n_components=16, random_state=2, **new).fit(X, keys=Y)
+    _assert_same_sampler(streamed, whole, X, Y)
+
+
+def test_partial_fit_accepts_an_equal_seed_of_another_integer_type():
+    X = np.random.default_rng(8).normal(size=(20, 3))
+    sampler = GERFSampler(random_state=3).partial_fit(X[:10])
+    sampler.set_params(random_state=np.int64(3)).partial_fit(X[10:])
+    _assert_same_sampler(sampler, GERFSampler(random_state=3).fit(X), X, X)

@@ -128,7 +128,9 @@ def test_clone_and_pickle_round_trips_give_identical_features(X, family, kernel)
 def test_seed_controls_the_features(X, family, orthogonal):
     def features(random_state):
         sampler = SAMPLERS[family](
-            n_components=20, orthogonal=orthogonal, random_state=random_state
+            n_components=20,
+            sampling="orthogonal" if orthogonal else "iid",
+            random_state=random_state,
         )
         return sampler.fit(X).transform(X)
 

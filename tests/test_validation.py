@@ -8,11 +8,21 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from _helpers import SAMPLERS
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor import (
+    AsymmetricMapWarning,
+    DERFSampler,
+    GERFSampler,
+    PositiveRFSampler,
+    UnderflowWarning,
+)
+from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 CLASS_NAMES = {
     "posrf": "PositiveRFSampler",
@@ -80,17 +90,90 @@ def test_complex_input_is_rejected(X, family):
 
 
 @pytest.mark.parametrize("family", SAMPLERS)
-def test_string_input_is_rejected(X, family):
-    strings = np.array([["a", "b", "c"], ["d", "e", "f"]])
+@pytest.mark.parametrize(
+    "strings",
+    [
+        np.array([["a", "b", "c"], ["d", "e", "f"]]),
+        # Numbers as strings were parsed silently before issue 9 (item 8);
+        # RBFSampler refuses them, as does every dtype='numeric' estimator.
+        np.arange(6.0).reshape(2, 3).astype(str),
+        np.arange(6.0).reshape(2, 3).astype(bytes),
+        [["0.5", "1", "2"]],
+    ],
+    ids=["words", "numbers-as-str", "numbers-as-bytes", "list-of-str"],
+)
+def test_string_input_is_rejected(X, family, strings):
+    message = "dtype='numeric' is not compatible with arrays of bytes/strings"
     sampler = SAMPLERS[family](random_state=0)
-    with pytest.raises(ValueError, match="could not convert string to float"):
+    with pytest.raises(ValueError, match=message):
         sampler.fit(strings)
-    with pytest.raises(ValueError, match="could not convert string to float"):
+    with pytest.raises(ValueError, match=message):
+        sampler.partial_fit(strings)
+    with pytest.raises(ValueError, match=f"keys: {message}"):
         sampler.fit(X, keys=strings)
     sampler.fit(X)
+    with pytest.raises(ValueError, match=f"keys: {message}"):
+        sampler.partial_fit(X, keys=strings)
     for method in (sampler.transform, sampler.transform_keys):
-        with pytest.raises(ValueError, match="could not convert string to float"):
+        with pytest.raises(ValueError, match=message):
             method(strings)
+
+
+@pytest.mark.parametrize(
+    "estimator", [NadarayaWatsonClassifier, NadarayaWatsonRegressor]
+)
+def test_nadaraya_watson_rejects_strings(X, estimator):
+    message = "dtype='numeric' is not compatible with arrays of bytes/strings"
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=message):
+        estimator(random_state=0).fit(X.astype(str), y)
+    model = estimator(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        model.predict(X.astype(str))
+
+
+def test_integer_and_boolean_input_is_converted_to_float64(X):
+    """Numeric non-float input is still accepted, as float64."""
+    integers = np.arange(12).reshape(4, 3)
+    sampler = DERFSampler(random_state=0).fit(integers, keys=integers > 5)
+    np.testing.assert_array_equal(
+        sampler.transform(integers), sampler.transform(integers.astype(np.float64))
+    )
+    assert sampler.transform(integers).dtype == np.float64
+
+
+def _bad_keys():
+    """Invalid key sets of a 3-feature problem, by what is wrong with them."""
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    nan, inf = X.copy(), X.copy()
+    nan[0, 0], inf[0, 0] = np.nan, np.inf
+    return {
+        "1d": X[:, 0],
+        "3d": X[None],
+        "scalar": 3.0,
+        "no-rows": X[:0],
+        "no-columns": X[:, :0],
+        "wrong-width": X[:, :2],
+        "sparse-wrong-width": sp.csr_matrix(X[:, :2]),
+        "sparse-no-rows": sp.csr_matrix((0, 3)),
+        "sparse-complex": sp.csr_matrix(X + 1j),
+        "sparse-nan": sp.csr_matrix(nan),
+        "complex": X + 1j,
+        "nan": nan,
+        "inf": inf,
+        "strings": X.astype(str),
+        "object-dict": np.array([[{}, 1.0, 2.0]], dtype=object),
+        "ragged": [[1.0, 2.0, 3.0], [1.0, 2.0]],
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_keys()))
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_every_error_about_keys_names_keys(X, method, case):
+    """Issue 9, item 8: whatever is wrong with ``keys``, the error says ``keys``."""
+    sampler = DERFSampler("aderf", random_state=0)
+    with pytest.raises((ValueError, TypeError), match=r"\bkeys\b"):
+        getattr(sampler, method)(X, keys=_bad_keys()[case])
 
 
 @pytest.mark.parametrize("family", SAMPLERS)
@@ -166,6 +249,10 @@ def test_transform_before_fit_is_not_fitted_error(X, family):
         # A set's order depends on the hash seed.
         ("kernel", "laplacian", r"a str among \{'(rbf|softmax)', '(rbf|softmax)'\}"),
         ("orthogonal", "yes", r"an instance of 'bool'"),
+        # bool is an Integral and a Real in Python; issue 9, item 8.
+        ("n_components", True, r"an int in the range \[1, inf\), not a bool"),
+        ("n_components", np.True_, r"an int in the range \[1, inf\), not a bool"),
+        ("gamma", True, r"a float in the range \(0\.0, inf\), not a bool"),
     ],
 )
 def test_invalid_parameter_names_parameter_value_and_expectation(
@@ -293,7 +380,7 @@ def test_softmax_float32_overflow_raises(family):
     d = 300
     X = np.random.default_rng(3).normal(size=(50, d)) * 0.05
     sampler = SAMPLERS[family](
-        kernel="softmax", n_components=8, random_state=0, orthogonal=False
+        kernel="softmax", n_components=8, random_state=0, sampling="iid"
     ).fit(X)
     # Inputs whose transformed version T·z is half a draw: T is the identity
     # except for the asymmetric variants.
@@ -336,3 +423,61 @@ def test_underflow_warning_points_at_the_caller(method):
     with pytest.warns(UnderflowWarning) as record:
         getattr(sampler, method)(X)
     assert [warning.filename for warning in record] == [__file__]
+
+
+# --- an asymmetric map used as if it were symmetric (issue 9) ---------------
+
+
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+def test_asymmetric_variant_in_a_pipeline_warns_once(X, variant):
+    """A Pipeline maps training and test rows with transform, the query map:
+    their inner products do not estimate the kernel."""
+    y = X[:, 0]
+    model = make_pipeline(DERFSampler(variant, random_state=0), Ridge())
+    with pytest.warns(AsymmetricMapWarning, match="reduces to GERF") as record:
+        model.fit(X, y)
+        model.predict(X)
+        model.predict(X)
+    assert len(record) == 1
+    assert issubclass(AsymmetricMapWarning, UserWarning)
+    assert record[0].filename == __file__
+    # Each fit is a new sampler: it warns again.
+    with pytest.warns(AsymmetricMapWarning):
+        model.fit(X, y).predict(X)
+
+
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+def test_asymmetric_variant_fit_then_transform_train_and_test_warns(X, variant):
+    """Fitted with keys, the query map alone estimates no kernel."""
+    sampler = DERFSampler(variant, random_state=0).fit(X[:10], keys=X[10:] * 2)
+    sampler.transform(X[:10])
+    with pytest.warns(
+        AsymmetricMapWarning, match=f"variant='{variant}'.*estimates no kernel"
+    ):
+        sampler.transform(X[10:])
+
+
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+@pytest.mark.parametrize("keys_first", [False, True])
+def test_asymmetric_variant_with_transform_keys_does_not_warn(X, variant, keys_first):
+    """The intended use: queries through transform, keys through transform_keys."""
+    queries, keys = X[:8], X[8:]
+    sampler = DERFSampler(variant, random_state=0).fit(queries, keys=keys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AsymmetricMapWarning)
+        if keys_first:
+            sampler.transform_keys(keys)
+        sampler.transform(queries)
+        sampler.transform_keys(keys)
+        sampler.transform(queries[:3])
+        sampler.fit_transform(queries, keys=keys)
+        sampler.transform_keys(keys)
+        sampler.transform(queries)
+
+
+@pytest.mark.parametrize("family", ["posrf", "gerf", "sderf"])
+def test_symmetric_families_in_a_pipeline_do_not_warn(X, family):
+    model = make_pipeline(SAMPLERS[family](random_state=0), Ridge())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AsymmetricMapWarning)
+        model.fit(X, X[:, 0]).predict(X)

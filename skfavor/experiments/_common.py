@@ -9,7 +9,7 @@ from joblib import Parallel, delayed
 from sklearn.kernel_approximation import RBFSampler
 from threadpoolctl import threadpool_limits
 
-from .. import DERFSampler, GERFSampler, PositiveRFSampler
+from .. import AutoSampler, DERFSampler, GERFSampler, PositiveRFSampler
 from ..datasets import UCI_DATASETS
 from ._progress import progress
 
@@ -31,6 +31,7 @@ NAMES = {
     "sderf": "SDERF",
     "aderf": "ADERF",
     "saderf": "SADERF",
+    "auto": "AutoSampler",
 }
 
 
@@ -77,13 +78,16 @@ class Config:
 def make_sampler(
     method: str, *, n_components: int, gamma: float, orthogonal: bool, random_state
 ):
-    """The sampler of ``method`` ('rff', 'posrf', 'gerf', 'sderf', ...).
+    """The sampler of ``method`` ('rff', 'posrf', 'gerf', 'sderf', 'auto', ...).
 
     Parameters
     ----------
     method : str
         ``'rff'`` (:class:`~sklearn.kernel_approximation.RBFSampler`),
-        ``'posrf'``, ``'gerf'`` or a :class:`~skfavor.DERFSampler` variant.
+        ``'posrf'``, ``'gerf'``, a :class:`~skfavor.DERFSampler` variant or
+        ``'auto'`` (:class:`~skfavor.AutoSampler` with its default candidates
+        and criterion: it may select the sin/cos Fourier pair, which is not
+        positive, :ref:`§3 <math-families>`).
     n_components : int
         Number of features.
     gamma : float
@@ -105,9 +109,11 @@ def make_sampler(
     shared = dict(
         n_components=n_components,
         gamma=gamma,
-        orthogonal=orthogonal,
+        sampling="orthogonal" if orthogonal else "iid",
         random_state=random_state,
     )
+    if method == "auto":
+        return AutoSampler(**shared)
     if method == "posrf":
         return PositiveRFSampler(**shared)
     if method == "gerf":

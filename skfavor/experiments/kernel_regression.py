@@ -3,8 +3,11 @@
 Runs the two routes of :mod:`~skfavor.experiments.nadaraya_watson` and
 :mod:`~skfavor.experiments.ridge` on each set (the metric is test accuracy),
 prints their tables and the summary (SDERF with orthogonal ω, the recommended
-configuration, against RBFSampler at equal ``n_components``), and writes CSV
-files and plots.
+configuration, against RBFSampler at equal ``n_components``, and on the Ridge
+route :class:`~skfavor.AutoSampler` against RBFSampler), and writes CSV files
+and plots. AutoSampler is left out of the Nadaraya–Watson route: it may select
+the sin/cos Fourier pair, whose features are not positive, and the vote's
+weights must be (:ref:`§3 <math-families>`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ HEADLINE_COLUMNS = (
     "sderf_orf_accuracy",
     "sderf_orf_accuracy_sem",
     "sderf_orf_accuracy_gain",
+    "auto_accuracy",
+    "auto_accuracy_sem",
+    "auto_accuracy_gain",
+    "auto_selected",
     "best_on_test_method",
     "best_on_test_of",
     "best_on_test_accuracy",
@@ -53,8 +60,13 @@ FULL = Config(
 )
 
 #: Curves of the plots, all at equal ``M``: RBFSampler and the symmetric
-#: families with orthogonal ω (the CSV files hold every configuration).
+#: families with orthogonal ω (the CSV files hold every configuration). With
+#: the exact-kernel level that is five lines a panel, the most a panel shows.
 PLOTTED = (("rff", False), ("posrf", True), ("gerf", True), ("sderf", True))
+
+#: The Ridge plot's curves: AutoSampler takes GERF's place (GERF stays in the
+#: tables and ``ridge.csv``), keeping five lines a panel.
+PLOTTED_RIDGE = (("rff", False), ("posrf", True), ("sderf", True), ("auto", True))
 
 _ROUTES = {"nadaraya-watson": "Nadaraya–Watson", "ridge": "Ridge"}
 
@@ -72,7 +84,9 @@ def headline(route: str, rows: list[dict]) -> list[dict]:
     """Per set and multiplier: SDERF (orthogonal) against RBFSampler.
 
     The recommended configuration (:data:`~._common.RECOMMENDED`) is compared
-    with RBFSampler at equal ``n_components``. The ``best_on_test`` columns
+    with RBFSampler at equal ``n_components``, and so is AutoSampler where the
+    route has it (the Ridge route; ``nan`` and ``''`` otherwise). The
+    ``best_on_test`` columns
     hold, for reference, the skfavor configuration of highest mean *test*
     accuracy: chosen on the numbers it reports, so it is optimistic.
 
@@ -98,6 +112,7 @@ def headline(route: str, rows: list[dict]) -> list[dict]:
         ours = next(r for r in group if _configuration(r) == RECOMMENDED)
         candidates = [r for r in group if r["method"] != "rff"]
         best = max(candidates, key=lambda r: r["accuracy_mean"])
+        auto = next((r for r in group if r["method"] == "auto"), None)
         out.append(
             dict(
                 route=route,
@@ -110,6 +125,7 @@ def headline(route: str, rows: list[dict]) -> list[dict]:
                 sderf_orf_accuracy=ours["accuracy_mean"],
                 sderf_orf_accuracy_sem=ours["accuracy_sem"],
                 sderf_orf_accuracy_gain=ours["accuracy_mean"] - rff["accuracy_mean"],
+                **_auto_columns(auto, rff),
                 best_on_test_method=method_key(*_configuration(best)),
                 best_on_test_of=len(candidates),
                 best_on_test_accuracy=best["accuracy_mean"],
@@ -120,8 +136,22 @@ def headline(route: str, rows: list[dict]) -> list[dict]:
     return out
 
 
-def tally(rows: list[dict]) -> dict[str, float]:
-    """Count the cells where SDERF (orthogonal) is ahead of RBFSampler.
+def _auto_columns(auto: dict | None, rff: dict) -> dict:
+    if auto is None:
+        nan = float("nan")
+        return dict(
+            auto_accuracy=nan, auto_accuracy_sem=nan, auto_accuracy_gain=nan
+        ) | dict(auto_selected="")
+    return dict(
+        auto_accuracy=auto["accuracy_mean"],
+        auto_accuracy_sem=auto["accuracy_sem"],
+        auto_accuracy_gain=auto["accuracy_mean"] - rff["accuracy_mean"],
+        auto_selected=auto.get("auto_selected", ""),
+    )
+
+
+def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
+    """Count the cells where a configuration is ahead of RBFSampler.
 
     With repeated draws a difference counts when it exceeds two standard
     errors of the difference, ``2 √(s₁² + s₂²)``; with one draw (no standard
@@ -131,6 +161,9 @@ def tally(rows: list[dict]) -> dict[str, float]:
     ----------
     rows : list of dict
         Headline rows of one route.
+    ours : {'sderf_orf', 'auto'}, default='sderf_orf'
+        The configuration: SDERF with orthogonal ω, or AutoSampler (the
+        prefix of its ``headline`` columns).
 
     Returns
     -------
@@ -140,8 +173,8 @@ def tally(rows: list[dict]) -> dict[str, float]:
     """
     counts = {"ahead": 0, "behind": 0, "level": 0}
     for row in rows:
-        gain = row["sderf_orf_accuracy_gain"]
-        error = np.hypot(row["rbf_sampler_accuracy_sem"], row["sderf_orf_accuracy_sem"])
+        gain = row[f"{ours}_accuracy_gain"]
+        error = np.hypot(row["rbf_sampler_accuracy_sem"], row[f"{ours}_accuracy_sem"])
         margin = 0.0 if np.isnan(error) else 2 * error
         if gain > margin:
             counts["ahead"] += 1
@@ -149,12 +182,16 @@ def tally(rows: list[dict]) -> dict[str, float]:
             counts["behind"] += 1
         else:
             counts["level"] += 1
-    gains = [row["sderf_orf_accuracy_gain"] for row in rows]
+    gains = [row[f"{ours}_accuracy_gain"] for row in rows]
     return counts | {"cells": len(rows), "mean_gain": float(np.mean(gains))}
 
 
 def summary_lines(rows: list[dict]) -> list[str]:
-    """One sentence per route: where SDERF (orthogonal) beats RBFSampler."""
+    """Where SDERF (orthogonal), and on the Ridge route AutoSampler, beat RBFSampler.
+
+    One sentence per route for SDERF (orth.), and one for AutoSampler on the
+    route that runs it.
+    """
     lines = []
     for route, name in _ROUTES.items():
         group = [r for r in rows if r["route"] == route]
@@ -171,6 +208,15 @@ def summary_lines(rows: list[dict]) -> list[str]:
         lines.append(
             f"{name} classification ({draws}): SDERF (orth.) is ahead of "
             f"RBFSampler in {count['ahead']} of {count['cells']} (set, M) cells, "
+            f"behind in {count['behind']}, {level} in {count['level']}; "
+            f"mean test-accuracy gain {count['mean_gain']:+.3f}."
+        )
+        if all(np.isnan(r["auto_accuracy"]) for r in group):
+            continue
+        count = tally(group, "auto")
+        lines.append(
+            f"{name} classification ({draws}): AutoSampler (orth.) vs RBFSampler: "
+            f"ahead in {count['ahead']} of {count['cells']} (set, M) cells, "
             f"behind in {count['behind']}, {level} in {count['level']}; "
             f"mean test-accuracy gain {count['mean_gain']:+.3f}."
         )
@@ -220,6 +266,7 @@ def headline_table(rows: list[dict]) -> str:
             _cell(r["rbf_sampler_accuracy"], r["rbf_sampler_accuracy_sem"]),
             _cell(r["sderf_orf_accuracy"], r["sderf_orf_accuracy_sem"]),
             f"{r['sderf_orf_accuracy_gain']:+.3f}",
+            _auto_cell(r),
             f"{_key_label(r['best_on_test_method'])} of {r['best_on_test_of']}",
             _cell(r["best_on_test_accuracy"], r["best_on_test_accuracy_sem"]),
             f"{r['exact_accuracy']:.3f}",
@@ -233,6 +280,7 @@ def headline_table(rows: list[dict]) -> str:
         "RBFSampler accuracy",
         "SDERF (orth.) accuracy",
         "gain",
+        "AutoSampler accuracy (picks)",
         "best on test",
         "its accuracy",
         "exact accuracy",
@@ -240,20 +288,29 @@ def headline_table(rows: list[dict]) -> str:
     return format_table(body, header)
 
 
+def _auto_cell(row: dict) -> str:
+    """AutoSampler's accuracy and the family it selected, or '-' without it."""
+    if np.isnan(row["auto_accuracy"]):
+        return "-"
+    cell = _cell(row["auto_accuracy"], row["auto_accuracy_sem"])
+    return f"{cell} ({row['auto_selected']})"
+
+
 _COLORS = {
     "rff": "black",
     "posrf": "tab:blue",
     "gerf": "tab:orange",
     "sderf": "tab:green",
+    "auto": "tab:red",
 }
 
 
-def _panels(rows: list[dict]) -> list[Panel]:
+def _panels(rows: list[dict], plotted=PLOTTED) -> list[Panel]:
     panels = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         group = [r for r in rows if r["dataset"] == dataset]
         lines = []
-        for method, orthogonal in PLOTTED:
+        for method, orthogonal in plotted:
             series = [r for r in group if _configuration(r) == (method, orthogonal)]
             if not series:
                 continue
@@ -306,11 +363,15 @@ def run(config: Config, out: Path) -> dict[str, list[dict]]:
     headlines = headline("nadaraya-watson", nw_rows) + headline("ridge", ridge_rows)
     print(
         "\nSummary: test accuracy of SDERF with orthogonal ω (the recommended "
-        "configuration) against RBFSampler at equal M"
+        "configuration), and on the Ridge route of AutoSampler, against "
+        "RBFSampler at equal M"
     )
     print("\n".join(summary_lines(headlines)))
     print(
-        "\nPer set and M: test accuracy, mean±standard error over the draws. "
+        "\nAutoSampler runs on the Ridge route only (its picks in parentheses): it "
+        "may select the sin/cos Fourier pair,\nwhich is not positive, and "
+        "Nadaraya–Watson's weights must be.\n"
+        "Per set and M: test accuracy, mean±standard error over the draws. "
         "'Best on test' is the best of n skfavor configurations, chosen on this\n"
         "same test accuracy: it flatters skfavor and is shown for reference only."
     )
@@ -332,13 +393,14 @@ def run(config: Config, out: Path) -> dict[str, list[dict]]:
         write_csv(out / "ridge.csv", ridge_rows, RIDGE_COLUMNS)
         plot_panels(
             out / "ridge.png",
-            _panels(ridge_rows),
+            _panels(ridge_rows, PLOTTED_RIDGE),
             xlabel="number of features M",
             ylabel="test accuracy",
             xlog=True,
             suptitle=(
-                "Pipeline(sampler, RidgeClassifier) tuned by GridSearchCV "
-                f"({_error_bars(ridge_rows)})"
+                "Pipeline(sampler, RidgeClassifier) tuned by GridSearchCV, skfavor "
+                f"samplers with orthogonal ω ({_error_bars(ridge_rows)});\n"
+                "AutoSampler in GERF's place (GERF: see ridge.csv)"
             ),
         )
     print(f"\nWrote the results to {out} in {time.perf_counter() - start:.0f} s.")

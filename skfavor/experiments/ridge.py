@@ -1,7 +1,9 @@
 """The Ridge route: ``Pipeline(sampler, RidgeClassifier)`` tuned by GridSearchCV.
 
-At each ``M = d · multiplier``, for RBFSampler and the symmetric skfavor
-samplers (the only ones that are correct in a pipeline, :ref:`math-estimators`), a grid
+At each ``M = d · multiplier``, for RBFSampler, the symmetric skfavor
+samplers (the only ones that are correct in a pipeline, :ref:`math-estimators`)
+and :class:`~skfavor.AutoSampler` (which picks, in each fit, the symmetric family
+or the sin/cos Fourier pair of lowest exact variance on the training rows), a grid
 search over ``gamma`` and ``alpha``, against kernel ridge on the exact kernel
 tuned over the same grid. σ was tuned for Nadaraya–Watson, so the pipeline
 tunes ``gamma`` itself (the data's README).
@@ -24,8 +26,9 @@ from ..datasets import paper_split
 from ._common import PAPER_GAMMA, Config, draw_seeds, make_sampler, run_tasks
 from ._output import mean_and_sem
 
-#: Ridge methods: RBFSampler and the symmetric families (orthogonal draws).
-RIDGE_METHODS = ("rff", "posrf", "gerf", "sderf")
+#: Ridge methods: RBFSampler, the symmetric families and AutoSampler
+#: (orthogonal draws).
+RIDGE_METHODS = ("rff", "posrf", "gerf", "sderf", "auto")
 
 #: The Ridge route's grid: ``gamma`` around the paper's 0.5 and ``alpha``.
 RIDGE_GAMMAS = (0.125, 0.5, 2.0)
@@ -47,6 +50,7 @@ RIDGE_COLUMNS = (
     "exact_accuracy",
     "exact_gamma",
     "exact_alpha",
+    "auto_selected",
 )
 
 
@@ -130,6 +134,9 @@ def ridge_draw(split, method: str, n_components: int, seed: int):
     Returns
     -------
     accuracy, gamma, alpha : float
+    selected : str
+        The family AutoSampler selected in the refit on all training rows
+        (``''`` for the other methods).
     """
     X_train, X_test, y_train, y_test = split
     sampler = make_sampler(
@@ -149,7 +156,9 @@ def ridge_draw(split, method: str, n_components: int, seed: int):
         search.fit(X_train, y_train)
         accuracy = search.score(X_test, y_test)
     best = search.best_params_
-    return float(accuracy), best["sampler__gamma"], best["ridge__alpha"]
+    fitted = search.best_estimator_.named_steps["sampler"]
+    selected = getattr(fitted, "selected_", "")
+    return float(accuracy), best["sampler__gamma"], best["ridge__alpha"], selected
 
 
 def exact_ridge(split, seed: int):
@@ -177,7 +186,9 @@ def run_ridge(name: str, config: Config) -> list[dict]:
     list of dict
         One row per (method, multiplier), keyed by :data:`RIDGE_COLUMNS`;
         ``best_gamma`` and ``best_alpha`` are the medians of the draws'
-        choices.
+        choices; ``auto_selected`` lists AutoSampler's selections over the
+        draws (``'sderf'``, ``'fourier|sderf'``, ...; empty for the other
+        methods).
     """
     split = paper_split(
         name, max_train=config.ridge_max_train, max_test=config.max_test
@@ -198,7 +209,7 @@ def run_ridge(name: str, config: Config) -> list[dict]:
     rows = []
     for i, (method, multiplier) in enumerate(points):
         draws = results[i * len(seeds) : (i + 1) * len(seeds)]
-        mean, sem = mean_and_sem([accuracy for accuracy, _, _ in draws])
+        mean, sem = mean_and_sem([accuracy for accuracy, *_ in draws])
         rows.append(
             dict(
                 dataset=name,
@@ -211,11 +222,12 @@ def run_ridge(name: str, config: Config) -> list[dict]:
                 repeats=len(seeds),
                 accuracy_mean=mean,
                 accuracy_sem=sem,
-                best_gamma=float(np.median([g for _, g, _ in draws])),
-                best_alpha=float(np.median([a for _, _, a in draws])),
+                best_gamma=float(np.median([g for _, g, _, _ in draws])),
+                best_alpha=float(np.median([a for _, _, a, _ in draws])),
                 exact_accuracy=exact_accuracy,
                 exact_gamma=exact_gamma,
                 exact_alpha=exact_alpha,
+                auto_selected="|".join(sorted({s for *_, s in draws} - {""})),
             )
         )
     return rows

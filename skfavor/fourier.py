@@ -1,0 +1,222 @@
+"""Random Fourier features of the Gaussian (RBF) kernel as sin/cos pairs."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._sampling import SAMPLINGS, draw_weights
+from ._statistics import SampleStatistics
+
+
+class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Random Fourier features as sin/cos pairs, with coupled directions.
+
+    ``φ(x) = (M/2)^-½ [cos ω₁ᵀz, sin ω₁ᵀz, …, cos ω_{M/2}ᵀz, sin ω_{M/2}ᵀz]``
+    with ``z = √(2 gamma) x`` the input in kernel units (:ref:`math-kernels`)
+    and ``M = n_components``: ``φ(x)ᵀφ(y)`` is an unbiased estimate of
+    ``exp(-gamma |x − y|²)``. Per feature this has a lower variance than the
+    random phase ``√2 cos(ωᵀz + u)`` of
+    :class:`~sklearn.kernel_approximation.RBFSampler` (:ref:`math-variances`),
+    and orthogonal directions (Yu et al., 2016) or simplex directions lower it
+    further (:ref:`math-sampling`, :ref:`math-simplex`).
+
+    The features are **not positive**: kernel estimates can be negative, so
+    ratios of them (Nadaraya–Watson, attention normalisers) can change sign
+    or divide by numbers near 0. Use a positive family there
+    (:class:`PositiveRFSampler`, :class:`GERFSampler`, :class:`DERFSampler`);
+    a linear model on the features (Ridge) is fine.
+
+    Parameters
+    ----------
+    n_components : int, default=100
+        Number of features, even: ``n_components / 2`` directions, each
+        giving one cos/sin pair.
+
+    gamma : 'scale' or float, default=1.0
+        Parameter of the kernel ``exp(-gamma |x − y|²)``, > 0. ``'scale'``
+        uses ``1 / (n_features * X.var())`` as
+        :class:`~sklearn.kernel_approximation.RBFSampler` does. The value used
+        is stored in ``gamma_``.
+
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the directions, each marginally N(0, I)
+        (:ref:`math-sampling`, :ref:`math-simplex`).
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random directions. Pass an int for reproducible features
+        across calls. See :term:`Glossary <random_state>`.
+
+    Attributes
+    ----------
+    random_weights_ : ndarray of shape (n_components // 2, `n_features_in_`)
+        The directions ω, each row marginally N(0, I) (before the kernel
+        scale ``√(2 gamma_)``).
+
+    gamma_ : float
+        The kernel parameter used (``gamma``, or its value for ``'scale'``).
+
+    center_ : ndarray of shape (`n_features_in_`,)
+        Mean of the training rows. The estimate is translation invariant, so
+        dense rows are shifted by it before the product, which keeps float32
+        phases accurate far from the origin.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.kernel_approximation.RBFSampler : Random-phase Fourier features.
+    AutoSampler : Chooses between these and the positive families.
+
+    Notes
+    -----
+    Output columns alternate cos and sin of one direction, so the first
+    ``m`` (even) columns times ``√(M/m)`` are the ``m``-feature map of the
+    same seed (:ref:`math-nested`).
+
+    References
+    ----------
+    .. [1] A. Rahimi and B. Recht, "Random Features for Large-Scale Kernel
+       Machines", NIPS 2007.
+    .. [2] F. X. Yu, A. T. Suresh, K. Choromanski, D. Holtmann-Rice and
+       S. Kumar, "Orthogonal Random Features", NIPS 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfavor import FourierSampler
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> sampler = FourierSampler(n_components=8, random_state=0).fit(X)
+    >>> features = sampler.transform(X)
+    >>> features.shape
+    (4, 8)
+    >>> bool(np.allclose((features**2).sum(1), 1.0))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 2, None, closed="left")],
+        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
+        "sampling": [StrOptions(set(SAMPLINGS))],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self, *, n_components=100, gamma=1.0, sampling="orthogonal", random_state=None
+    ):
+        self.n_components = n_components
+        self.gamma = gamma
+        self.sampling = sampling
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Draw the directions (and resolve ``gamma='scale'`` on ``X``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            Fitted sampler.
+        """
+        if self.n_components % 2:
+            raise ValueError(
+                "n_components must be even for FourierSampler (one cos and one "
+                f"sin feature per direction), got {self.n_components}."
+            )
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        statistics = SampleStatistics.from_array(X)
+        if self.gamma == "scale":
+            variance = float(statistics.entry_variance())
+            self.gamma_ = 1.0 / (self.n_features_in_ * variance) if variance else 1.0
+        else:
+            self.gamma_ = float(self.gamma)
+        if not np.all(np.isfinite(statistics.mean)):
+            raise ValueError("X is too large: its mean overflows float64.")
+        self.center_ = np.asarray(statistics.mean, dtype=np.float64)
+        self.random_weights_ = draw_weights(
+            self.n_components // 2,
+            self.n_features_in_,
+            check_random_state(self.random_state),
+            sampling=self.sampling,
+        )
+        self._n_features_out = self.n_components
+        return self
+
+    def transform(self, X):
+        """Map rows to the sin/cos features.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to map.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Features; ``transform(X) @ transform(Y).T`` is an unbiased
+            estimate of ``exp(-gamma_ |x − y|²)``.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        weights = (np.sqrt(2.0 * self.gamma_) * self.random_weights_).astype(
+            X.dtype, copy=False
+        )
+        if sp.issparse(X):
+            # A sparse row stays sparse: the shift becomes a phase per direction.
+            phases = safe_sparse_dot(X, weights.T, dense_output=True)
+            phases -= (weights @ self.center_.astype(X.dtype)).astype(X.dtype)
+        else:
+            phases = (X - self.center_.astype(X.dtype)) @ weights.T
+        features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        norm = X.dtype.type(np.sqrt(2.0 / self.n_components))
+        np.cos(phases, out=features[:, 0::2])
+        np.sin(phases, out=features[:, 1::2])
+        features *= norm
+        return features
+
+    def transform_keys(self, Y):
+        """The same map as :meth:`transform` (the estimator is symmetric).
+
+        Parameters
+        ----------
+        Y : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Key rows to map.
+
+        Returns
+        -------
+        Y_new : ndarray of shape (n_samples, n_components)
+        """
+        return self.transform(Y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

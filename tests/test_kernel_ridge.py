@@ -1,0 +1,434 @@
+"""RandomFeatureRidge, its classifier and its CV: equal to the pipelines.
+
+Every model is checked against what it replaces, on data small enough for
+both: ``Pipeline([sampler, Ridge])`` (and ``RidgeClassifier``), and
+``GridSearchCV`` over that pipeline with the same folds. Both sides solve the
+same float64 normal equations, from statistics merged block by block on one
+side and from the full feature matrix on the other; with condition numbers
+below 1e4 here, rounding stays near 1e-12, so 1e-8 relative is a margin of
+four digits, and a wrong centring, scale or fold is off by far more.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import Ridge, RidgeClassifier
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+# The Dask fixtures (synchronous, and a 2-process loopback cluster with its
+# time limits) of the samplers' Dask tests.
+from test_dask import cluster_client, scheduler  # noqa: F401
+
+from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
+from skfavor.kernel_ridge import (
+    RandomFeatureRidge,
+    RandomFeatureRidgeClassifier,
+    RandomFeatureRidgeCV,
+)
+
+RTOL = 1e-8
+
+#: Symmetric samplers, with a data-dependent map ('scale', DERF, GERF) or not.
+RIDGE_SAMPLERS = {
+    "posrf": lambda **kw: PositiveRFSampler(**{"gamma": 0.2, **kw}),
+    "gerf": lambda **kw: GERFSampler(**{"gamma": "scale", **kw}),
+    "sderf": lambda **kw: DERFSampler(**{"gamma": "scale", **kw}),
+}
+
+
+def _regression(n=400, d=4, seed=0, offset=2.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * 0.8 + offset
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=n)
+    Y = np.column_stack([y, np.cos(X[:, 3]) - 3.0])
+    return X, y, Y
+
+
+def _assert_close(actual, expected, rtol=RTOL):
+    """Relative to the largest entry: the max-norm error of the whole array."""
+    expected = np.asarray(expected)
+    scale = np.max(np.abs(expected))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("family", list(RIDGE_SAMPLERS))
+def test_ridge_equals_pipeline(family, fit_intercept, n_targets, weighted):
+    X, y, Y = _regression()
+    target = y if n_targets == 1 else Y
+    weights = np.random.default_rng(1).uniform(0, 3, size=len(y)) if weighted else None
+    sampler = RIDGE_SAMPLERS[family](n_components=61, random_state=2)
+    pipeline = Pipeline(
+        [("f", sampler), ("r", Ridge(alpha=0.05, fit_intercept=fit_intercept))]
+    ).fit(X, target, r__sample_weight=weights)
+    # Blocks of 37 rows: the statistics of 11 blocks are merged.
+    model = RandomFeatureRidge(
+        sampler, alpha=0.05, fit_intercept=fit_intercept, block_size=37
+    ).fit(X, target, sample_weight=weights)
+
+    ridge = pipeline[-1]
+    assert model.coef_.shape == ridge.coef_.shape
+    assert np.shape(model.intercept_) == np.shape(ridge.intercept_)
+    _assert_close(model.coef_, ridge.coef_)
+    _assert_close(model.intercept_, ridge.intercept_)
+    X_test = _regression(seed=3)[0]
+    _assert_close(model.predict(X_test), pipeline.predict(X_test))
+
+
+def test_ridge_on_sparse_rows_equals_dense():
+    X, y, _ = _regression(offset=0.0)
+    X[np.abs(X) < 0.7] = 0.0
+    sampler = DERFSampler(n_components=40, gamma=0.3, random_state=0)
+    dense = RandomFeatureRidge(sampler, block_size=50).fit(X, y)
+    sparse = RandomFeatureRidge(sampler, block_size=50).fit(sp.csr_matrix(X), y)
+    _assert_close(sparse.coef_, dense.coef_)
+    _assert_close(sparse.predict(sp.csr_matrix(X)), dense.predict(X))
+
+
+def test_float32_in_float32_out():
+    X, y, _ = _regression()
+    model = RandomFeatureRidge(DERFSampler(n_components=30, random_state=0))
+    model.fit(X.astype(np.float32), y)
+    assert model.coef_.dtype == np.float32
+    assert model.predict(X.astype(np.float32)).dtype == np.float32
+    assert model.predict(X).dtype == np.float64
+    reference = RandomFeatureRidge(DERFSampler(n_components=30, random_state=0))
+    reference.fit(X, y)
+    # float32 features: about 1e-7 relative, amplified by the conditioning.
+    _assert_close(model.predict(X), reference.predict(X), rtol=1e-3)
+
+
+def test_fit_never_holds_the_feature_matrix():
+    """Peak memory of fit is O(M² + block · M), far below n × M."""
+    rng = np.random.default_rng(0)
+    n, M, block = 20_000, 256, 500
+    X = rng.normal(size=(n, 8))
+    y = rng.normal(size=n)
+    model = RandomFeatureRidge(
+        DERFSampler(n_components=M, random_state=0), block_size=block
+    )
+    tracemalloc.start()
+    try:
+        model.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    feature_matrix = n * M * 8
+    # A few copies of one block of [φ, y] and of the (M+1)² statistics.
+    bound = 8 * (6 * block * (M + 1) + 6 * (M + 1) ** 2) + 8 * 4 * n
+    assert peak < bound < feature_matrix / 3
+
+
+@pytest.mark.parametrize("family", list(RIDGE_SAMPLERS))
+def test_partial_fit_with_a_fitted_sampler_equals_the_pipeline(family):
+    """Two passes over chunks: the sampler's, then the ridge's."""
+    X, _, Y = _regression()
+    chunks = np.array_split(np.arange(len(X)), 5)
+    sampler = RIDGE_SAMPLERS[family](n_components=47, random_state=1)
+    for rows in chunks:
+        sampler.partial_fit(X[rows])
+    model = RandomFeatureRidge(sampler, alpha=0.1)
+    for rows in chunks:
+        model.partial_fit(X[rows], Y[rows])
+    pipeline = Pipeline([("f", sampler), ("r", Ridge(alpha=0.1))]).fit(X, Y)
+    _assert_close(model.coef_, pipeline[-1].coef_)
+    _assert_close(model.predict(X), pipeline.predict(X))
+
+
+def test_partial_fit_fits_the_sampler_on_the_first_chunk():
+    X, y, _ = _regression()
+    sampler = DERFSampler(n_components=33, gamma="scale", random_state=4)
+    model = RandomFeatureRidge(sampler, fit_intercept=False)
+    model.partial_fit(X[:150], y[:150]).partial_fit(X[150:], y[150:])
+    first_chunk = sampler.fit(X[:150])
+    features = first_chunk.transform(X)
+    expected = Ridge(alpha=1.0, fit_intercept=False).fit(features, y)
+    _assert_close(model.coef_, expected.coef_)
+    assert model.intercept_ == 0.0
+
+
+def test_partial_fit_rejects_a_change_of_targets():
+    X, y, Y = _regression()
+    model = RandomFeatureRidge(DERFSampler(n_components=10, random_state=0))
+    model.partial_fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="earlier chunks had 1 target"):
+        model.partial_fit(X[100:], Y[100:])
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [RandomFeatureRidge, RandomFeatureRidgeClassifier, RandomFeatureRidgeCV],
+)
+@pytest.mark.parametrize("variant", ["aderf", "saderf"])
+def test_asymmetric_maps_are_refused(estimator, variant):
+    X, y, _ = _regression(n=50)
+    y = (y > y.mean()).astype(int) if estimator is RandomFeatureRidgeClassifier else y
+    with pytest.raises(ValueError, match=f"variant='{variant}'.*variant='sderf'"):
+        estimator(DERFSampler(variant)).fit(X, y)
+
+
+def test_other_transformers_are_refused():
+    from sklearn.kernel_approximation import RBFSampler
+
+    X, y, _ = _regression(n=50)
+    with pytest.raises(TypeError, match=r"skfavor sampler.*got RBFSampler"):
+        RandomFeatureRidge(RBFSampler()).fit(X, y)
+
+
+def test_zero_total_weight_is_an_error():
+    X, y, _ = _regression(n=50)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        RandomFeatureRidge().fit(X, y, sample_weight=np.zeros(50))
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_equals_pipeline(n_classes, class_weight):
+    X, y, _ = _regression(n=500)
+    labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    labels = np.array(["a", "b", "c"])[labels]
+    labels[:40] = "a"
+    sampler = DERFSampler(n_components=50, gamma="scale", random_state=0)
+    pipeline = Pipeline(
+        [("f", sampler), ("r", RidgeClassifier(alpha=0.1, class_weight=class_weight))]
+    ).fit(X, labels)
+    model = RandomFeatureRidgeClassifier(
+        sampler, alpha=0.1, class_weight=class_weight, block_size=64
+    ).fit(X, labels)
+
+    np.testing.assert_array_equal(model.classes_, pipeline.classes_)
+    assert model.coef_.shape == pipeline[-1].coef_.shape
+    _assert_close(model.decision_function(X), pipeline.decision_function(X))
+    np.testing.assert_array_equal(model.predict(X), pipeline.predict(X))
+
+
+def test_classifier_multilabel_equals_pipeline():
+    X, y, Y = _regression(n=300)
+    labels = np.column_stack([y > 3, Y[:, 1] > -3]).astype(int)
+    sampler = DERFSampler(n_components=40, random_state=0)
+    pipeline = Pipeline([("f", sampler), ("r", RidgeClassifier())]).fit(X, labels)
+    model = RandomFeatureRidgeClassifier(sampler).fit(X, labels)
+    _assert_close(model.decision_function(X), pipeline.decision_function(X))
+    np.testing.assert_array_equal(model.predict(X), pipeline.predict(X))
+
+
+def _grid_search(sampler, counts, alphas, folds, scoring, fit_intercept=True):
+    return GridSearchCV(
+        Pipeline([("f", sampler), ("r", Ridge(fit_intercept=fit_intercept))]),
+        {"f__n_components": counts, "r__alpha": alphas},
+        cv=folds,
+        scoring=scoring,
+    )
+
+
+@pytest.mark.parametrize("scoring", ["neg_mean_squared_error", "r2"])
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("family", list(RIDGE_SAMPLERS))
+def test_cv_equals_grid_search(family, n_targets, scoring):
+    X, y, Y = _regression(n=300)
+    target = y if n_targets == 1 else Y
+    sampler = RIDGE_SAMPLERS[family](n_components=40, random_state=3)
+    counts, alphas = [40, 9, 23], [0.3, 0.003, 0.03]
+    folds = KFold(4, shuffle=True, random_state=0)
+    search = _grid_search(sampler, counts, alphas, folds, scoring).fit(X, target)
+    model = RandomFeatureRidgeCV(
+        sampler,
+        alphas=alphas,
+        n_components=counts,
+        cv=folds,
+        scoring=scoring,
+        block_size=70,
+    ).fit(X, target)
+
+    for key in ["mean_test_score", *(f"split{k}_test_score" for k in range(4))]:
+        _assert_close(model.cv_results_[key], search.cv_results_[key])
+    np.testing.assert_array_equal(
+        model.cv_results_["rank_test_score"], search.cv_results_["rank_test_score"]
+    )
+    assert model.n_components_ == search.best_params_["f__n_components"]
+    assert model.alpha_ == search.best_params_["r__alpha"]
+    assert model.best_score_ == pytest.approx(search.best_score_, rel=RTOL)
+    assert model.sampler_.n_components == model.n_components_
+    _assert_close(model.coef_, search.best_estimator_[-1].coef_)
+    _assert_close(model.predict(X), search.predict(X))
+
+
+def test_cv_without_intercept_equals_grid_search():
+    X, y, _ = _regression(n=200)
+    sampler = DERFSampler(n_components=20, random_state=0)
+    folds = KFold(3)
+    search = _grid_search(
+        sampler, [5, 20], [0.1, 1.0], folds, "neg_mean_squared_error", False
+    ).fit(X, y)
+    model = RandomFeatureRidgeCV(
+        sampler,
+        alphas=[0.1, 1.0],
+        n_components=[5, 20],
+        cv=folds,
+        fit_intercept=False,
+    ).fit(X, y)
+    _assert_close(
+        model.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    _assert_close(model.predict(X), search.predict(X))
+
+
+def test_cv_with_sample_weight_equals_weighted_folds():
+    """Weighted training and weighted held-out squared errors, fold by fold."""
+    X, y, _ = _regression(n=240)
+    weights = np.random.default_rng(0).uniform(0.1, 2.0, size=len(y))
+    sampler = GERFSampler(n_components=30, gamma="scale", random_state=0)
+    folds = list(KFold(3).split(X))
+    model = RandomFeatureRidgeCV(
+        sampler, alphas=[0.01, 1.0], n_components=[30, 12], cv=folds
+    ).fit(X, y, sample_weight=weights)
+    for index, params in enumerate(model.cv_results_["params"]):
+        for k, (train, test) in enumerate(folds):
+            fold_sampler = sampler.set_params(n_components=params["n_components"])
+            pipeline = Pipeline(
+                [("f", fold_sampler), ("r", Ridge(alpha=params["alpha"]))]
+            ).fit(X[train], y[train], r__sample_weight=weights[train])
+            errors = (pipeline.predict(X[test]) - y[test]) ** 2
+            expected = -np.average(errors, weights=weights[test])
+            score = model.cv_results_[f"split{k}_test_score"][index]
+            assert score == pytest.approx(expected, rel=RTOL)
+
+
+def test_cv_with_groups():
+    X, y, _ = _regression(n=200)
+    groups = np.arange(200) % 7
+    model = RandomFeatureRidgeCV(
+        DERFSampler(n_components=16, random_state=0), cv=GroupKFold(3)
+    ).fit(X, y, groups=groups)
+    search = _grid_search(
+        DERFSampler(n_components=16, random_state=0),
+        [16],
+        [0.1, 1.0, 10.0],
+        GroupKFold(3),
+        "neg_mean_squared_error",
+    ).fit(X, y, groups=groups)
+    _assert_close(
+        model.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+
+
+def test_cv_refuses_splits_that_are_not_a_partition():
+    X, y, _ = _regression(n=60)
+    with pytest.raises(ValueError, match="does not split the rows"):
+        RandomFeatureRidgeCV(cv=ShuffleSplit(3, random_state=0)).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(n_components=[5, 200]), "n_components must be .* n_components=100"),
+        (dict(n_components=[]), "n_components must be"),
+        (dict(alphas=[1.0, 0.0]), "alphas must be .* positive"),
+    ],
+)
+def test_cv_rejects_bad_grids(params, message):
+    X, y, _ = _regression(n=60)
+    with pytest.raises(ValueError, match=message):
+        RandomFeatureRidgeCV(**params).fit(X, y)
+
+
+def test_unseeded_cv_uses_one_draw_for_every_fold():
+    """An unseeded sampler is seeded once, so its refit is one of the maps."""
+    X, y, _ = _regression(n=100)
+    model = RandomFeatureRidgeCV(PositiveRFSampler(n_components=12)).fit(X, y)
+    seed = model.sampler_.random_state
+    assert isinstance(seed, int)
+    again = RandomFeatureRidgeCV(
+        PositiveRFSampler(n_components=12, random_state=seed)
+    ).fit(X, y)
+    _assert_close(
+        again.cv_results_["mean_test_score"], model.cv_results_["mean_test_score"]
+    )
+
+
+ESTIMATORS = [
+    RandomFeatureRidge(DERFSampler(n_components=50, gamma=0.1, random_state=0)),
+    RandomFeatureRidgeClassifier(
+        DERFSampler(n_components=50, gamma=0.1, random_state=0)
+    ),
+    RandomFeatureRidgeCV(DERFSampler(n_components=50, gamma=0.1, random_state=0)),
+]
+
+#: The sampler is fitted to the rows, unweighted, as in Pipeline(sampler,
+#: Ridge), where sample_weight reaches the Ridge alone: a weight of 2 is then
+#: not the same as a repeated row for a data-dependent map.
+EXPECTED_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the sampler's statistics are unweighted, as in a pipeline"
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "the sampler's statistics are unweighted, as in a pipeline"
+    ),
+}
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def _dask_inputs(X, y, weights):
+    da = pytest.importorskip("dask.array")
+    chunks = (100, 250, 50, 200)
+    return (
+        da.from_array(X, chunks=(chunks, X.shape[1])),
+        da.from_array(y, chunks=(chunks, *y.shape[1:])),
+        da.from_array(weights, chunks=(chunks,)),
+    )
+
+
+@pytest.mark.usefixtures("scheduler")
+def test_dask_fit_equals_in_memory_fit():
+    """Per-chunk statistics reduced by Dask (here or on the cluster) merge exactly."""
+    X, _, Y = _regression(n=600)
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, size=600)
+    sampler = DERFSampler(n_components=45, gamma="scale", random_state=0)
+    lazy = _dask_inputs(X, Y, weights)
+    in_memory = RandomFeatureRidge(sampler, alpha=0.1).fit(X, Y, sample_weight=weights)
+    distributed = RandomFeatureRidge(sampler, alpha=0.1).fit(
+        lazy[0], lazy[1], sample_weight=lazy[2]
+    )
+    _assert_close(distributed.coef_, in_memory.coef_)
+    _assert_close(distributed.intercept_, in_memory.intercept_)
+    np.testing.assert_allclose(
+        distributed.sampler_.center_, in_memory.sampler_.center_, rtol=1e-12
+    )
+
+
+@pytest.mark.usefixtures("scheduler")
+@pytest.mark.parametrize("family", ["posrf", "sderf"])
+def test_dask_cv_equals_in_memory_cv(family):
+    X, y, _ = _regression(n=600)
+    weights = np.ones(600)
+    sampler = RIDGE_SAMPLERS[family](n_components=30, random_state=0)
+    params = dict(alphas=[0.01, 1.0], n_components=[10, 30], cv=KFold(3))
+    in_memory = RandomFeatureRidgeCV(sampler, **params).fit(X, y)
+    X_lazy, y_lazy, _ = _dask_inputs(X, y, weights)
+    distributed = RandomFeatureRidgeCV(sampler, **params).fit(X_lazy, y_lazy)
+    _assert_close(
+        distributed.cv_results_["mean_test_score"],
+        in_memory.cv_results_["mean_test_score"],
+    )
+    assert distributed.best_index_ == in_memory.best_index_
+    _assert_close(distributed.predict(X), in_memory.predict(X))
+
+
+def test_cv_rejects_a_fold_without_weight():
+    X, y, _ = _regression(n=90)
+    weights = np.ones(90)
+    weights[:30] = 0.0
+    with pytest.raises(ValueError, match="Fold 0 has a total sample_weight of 0"):
+        RandomFeatureRidgeCV(cv=KFold(3)).fit(X, y, sample_weight=weights)
