@@ -1,6 +1,6 @@
 """Command line: ``python -m skfavor.experiments COMMAND``.
 
-COMMAND is ``kernel-regression``, ``variance`` or ``sampling``;
+COMMAND is ``kernel-regression``, ``variance``, ``sampling`` or ``transformer``;
 ``classification`` is another name of ``kernel-regression``.
 """
 
