@@ -27,4 +27,4 @@ __all__ = [
     "RandomFeatureRidgeClassifier",
     "UnderflowWarning",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
