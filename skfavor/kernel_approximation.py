@@ -66,7 +66,13 @@ _SHARED_PARAMETERS = """n_components : int, default=100
 
 _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
         (n_components, `n_features_in_`)
-        The raw random directions ω, each row marginally N(0, I).
+        The raw random directions ω, each row marginally N(0, I), one row per
+        output feature. This is the transpose of the orientation of
+        :class:`~sklearn.kernel_approximation.RBFSampler`'s ``random_weights_``
+        (``(n_features, n_components)``), and unscaled: RBFSampler stores
+        ``√(2 gamma) ω``, here the bandwidth ``gamma_`` is applied to the inputs
+        (:ref:`math-kernels`) and the family's frame and ``√(1 − 4a)`` are
+        folded in when the map is compiled (:ref:`math-families`).
 
     gamma_ : float
         The kernel parameter used (``gamma``, or its value for ``'scale'``).

@@ -481,3 +481,18 @@ def test_symmetric_families_in_a_pipeline_do_not_warn(X, family):
     with warnings.catch_warnings():
         warnings.simplefilter("error", AsymmetricMapWarning)
         model.fit(X, X[:, 0]).predict(X)
+
+
+def test_random_weights_are_the_transpose_of_rbfsamplers_orientation():
+    # Documented: one row per output feature, unscaled N(0, I) draws.
+    from sklearn.kernel_approximation import RBFSampler
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    ours = GERFSampler(n_components=7, gamma=3.0, random_state=0).fit(X)
+    theirs = RBFSampler(n_components=7, gamma=3.0, random_state=0).fit(X)
+    assert ours.random_weights_.shape == theirs.random_weights_.T.shape == (7, 4)
+    # Unscaled: the squared norms average d, whatever gamma.
+    draws = GERFSampler(n_components=4000, gamma=3.0, random_state=0).fit(X)
+    assert np.mean(np.sum(draws.random_weights_**2, axis=1)) == pytest.approx(
+        4, rel=0.05
+    )
