@@ -1,7 +1,14 @@
 """Root test configuration, loaded before anything imports scipy."""
 
+import importlib.util
 import os
 
 # scikit-learn's array-API dispatch (tests/test_array_api.py) needs SciPy's
 # array-API mode, which SciPy reads once, at import.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+# skfavor.nn is the PyTorch layer (the torch extra): without torch its module,
+# doctests included, is not collected; tests/test_nn.py skips on its own.
+collect_ignore = []
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("skfavor/nn.py")
