@@ -96,8 +96,9 @@ def favor_attention(
         ``True`` marks padded keys, as in ``torch.nn.MultiheadAttention``:
         they are left out of the key statistics and of the sums, so each
         output equals that of the sequence without its padding. In
-        self-attention (``query is key``) the padded positions are also left
-        out of the query statistics.
+        self-attention (``query is key``) and in causal attention the padded
+        positions are also left out of the query statistics. Queries that see
+        no unpadded key get the output 0.
     sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
         Coupling of the random directions within blocks of ``d`` rows
         (:ref:`math-sampling`, :ref:`math-simplex`); every coupling keeps the
@@ -156,7 +157,8 @@ def favor_attention(
     True
     """
     sampling = _check_options(feature_map, n_features, causal, orthogonal, sampling)
-    self_attention = query is key
+    # In causal attention, query i and key i are one position.
+    self_attention = query is key or causal
     query, key, value, xp = _check_inputs(query, key, value, causal=causal)
     keep = _check_key_padding_mask(key_padding_mask, key, xp)
     try:
@@ -490,10 +492,21 @@ def bidirectional_attention(
         carry = (contribution if sums is None else sums + contribution), top
     n_queries = Q.shape[-2]
     step = _chunk_length(n_batch, n_queries, 3 * n_features + d_v, itemsize)
+    if keep is None:
+
+        def ratio(out):
+            return _ratio(out, d_v)
+
+    else:
+        # A sequence whose keys are all padding gives the output 0.
+        visible = xp.any(keep, axis=-1)[..., None]
+
+        def ratio(out):
+            return _guarded_ratio(out, d_v, visible, xp)
+
     pieces = [
-        _ratio(
-            _query_features(Q[..., start : start + step, :], query_map, xp) @ carry[0],
-            d_v,
+        ratio(
+            _query_features(Q[..., start : start + step, :], query_map, xp) @ carry[0]
         )
         for start in range(0, n_queries, step)
     ]
@@ -510,6 +523,13 @@ def causal_attention(
     sequence instead of ``O(C·M·d_v)`` for explicit running sums. The carried
     state ``(sums, top)`` is the stabilised decoding state of
     :ref:`math-attention-model`: ``sums = Σ_j e^{ℓ_j − top} [v_j, 1]``.
+
+    Strictly causal also in floating point: the key features of position
+    ``j`` are stabilised by the running maximum ``top_j`` of the key
+    log-features at positions ``≤ j`` (not by a maximum over the block, which
+    would let a large later key underflow the earlier ones), and query ``i``
+    sees key ``j ≤ i`` through ``e^{top_j − top_i} ≤ 1``. Queries that see no
+    unpadded key (left padding) get the output 0.
 
     Parameters
     ----------
@@ -534,22 +554,38 @@ def causal_attention(
         ),
     )
     positions = xp.arange(step, device=array_device(Q))
-    mask = xp.astype(positions[:, None] >= positions[None, :], Q.dtype)
+    lower = positions[:, None] >= positions[None, :]
+    # Keys seen so far that are not padding; decoding states hold real keys.
+    seen = None if keep is None else (0.0 if carry is None else 1.0)
     pieces = []
     for start in range(0, length, step):
         rows = slice(start, start + step)
         width = min(step, length - start)
-        sums, top, phi_k = _key_features(
-            K[..., rows, :],
-            key_map,
-            None if keep is None else keep[..., rows],
-            carry,
-            xp,
-        )
+        tril = lower[:width, :width]
+        chunk_keep = None if keep is None else keep[..., rows]
+        log_phi = key_map.log_features(K[..., rows, :], xp)
+        if chunk_keep is not None:
+            floor = xp.finfo(log_phi.dtype).min / 2
+            log_phi = xp.where(chunk_keep[..., None], log_phi, floor)
+        # top_j: the running maximum over positions <= j (and the carry).
+        position_top = xp.max(log_phi, axis=-1)
+        floor = xp.finfo(log_phi.dtype).min / 2
+        top = xp.max(xp.where(tril, position_top[..., None, :], floor), axis=-1)
+        if carry is not None:
+            sums, old_top = carry
+            top = xp.maximum(top, old_top[..., 0])
+        phi_k = xp.exp(log_phi - top[..., None])
+        if chunk_keep is not None:
+            phi_k = xp.where(chunk_keep[..., None], phi_k, xp.zeros_like(phi_k))
         phi_q = _query_features(Q[..., rows, :], query_map, xp)
         values = V[..., rows, :]
-        tril = mask[:width, :width]
-        scores = (phi_q @ xp.matrix_transpose(phi_k)) * tril
+        # e^{top_j − top_i} for j ≤ i (≤ 1), 0 above the diagonal.
+        relative = xp.exp(
+            xp.where(tril, top[..., None, :] - top[..., :, None], -xp.inf)
+        )
+        scores = (phi_q @ xp.matrix_transpose(phi_k)) * relative
+        last_top = top[..., -1:]
+        to_last = xp.exp(top - last_top)[..., None]
         if dropout is None:
             dropped = None
             ones = xp.ones(
@@ -558,17 +594,42 @@ def causal_attention(
             out = scores @ xp.concat((values, ones), axis=-1)
         else:
             dropped = dropout(phi_k)
-            numerator = (phi_q @ xp.matrix_transpose(dropped)) * tril
+            numerator = (phi_q @ xp.matrix_transpose(dropped)) * relative
             out = xp.concat(
                 (numerator @ values, xp.sum(scores, axis=-1)[..., None]), axis=-1
             )
-        contribution = _sums(phi_k, values, xp, dropped)
-        if sums is not None:
-            out = out + phi_q @ sums
-            contribution = sums + contribution
-        carry = contribution, top
-        pieces.append(_ratio(out, d_v))
+        contribution = _sums(
+            phi_k * to_last, values, xp, None if dropped is None else dropped * to_last
+        )
+        if carry is not None:
+            out = out + (phi_q @ sums) * xp.exp(old_top[..., 0] - top)[..., None]
+            contribution = sums * xp.exp(old_top - last_top[..., None]) + contribution
+        carry = contribution, last_top[..., None]
+        if chunk_keep is None:
+            pieces.append(_ratio(out, d_v))
+        else:
+            counts = xp.astype(chunk_keep, out.dtype)
+            seen_here = seen + xp.sum(
+                xp.where(
+                    tril, counts[..., None, :], xp.zeros_like(counts[..., None, :])
+                ),
+                axis=-1,
+            )
+            pieces.append(_guarded_ratio(out, d_v, seen_here > 0, xp))
+            seen = seen_here[..., -1:]
     return (pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)), carry
+
+
+def _guarded_ratio(out, d_v, visible, xp):
+    """The ratio where a query sees some key, 0 where it sees none (padding).
+
+    The normaliser is replaced by 1 where nothing is visible before dividing,
+    so that no 0/0 enters the values or the gradients.
+    """
+    visible = visible[..., None]
+    denominator = xp.where(visible, out[..., d_v:], xp.ones_like(out[..., d_v:]))
+    ratio = out[..., :d_v] / denominator
+    return xp.where(visible, ratio, xp.zeros_like(ratio))
 
 
 def _check_options(feature_map, n_features, causal, orthogonal, sampling) -> str:

@@ -163,7 +163,10 @@ def test_causal_rows_depend_only_on_earlier_positions():
             feature_map="posrf",
             random_state=0,
         )
-        np.testing.assert_allclose(out[:, i : i + 1], alone, rtol=1e-12)
+        # Rounding relative to the outputs' scale (entries can nearly cancel).
+        np.testing.assert_allclose(
+            out[:, i : i + 1], alone, rtol=1e-12, atol=1e-12 * np.abs(out).max()
+        )
     # Fitted families see the future only through their parameters, which
     # the values do not enter.
     for family in FAVOR_SHARP:

@@ -500,3 +500,65 @@ def test_sampling_draws_omega_with_that_coupling(sampling):
     np.testing.assert_allclose(layer.omega.double().numpy(), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="sampling must be one of"):
         FavorAttention(16, 2, sampling="halton")
+
+
+@pytest.mark.parametrize("feature_map", ["posrf", "sderf", "saderf"])
+def test_large_later_keys_do_not_underflow_earlier_ones(feature_map):
+    # The key features were stabilised by a maximum over the whole block of
+    # positions: a key 87 log-units above the earlier ones underflowed them in
+    # float32, so output i depended on later positions (or became NaN).
+    torch.manual_seed(0)
+    layer = FavorAttention(
+        16, 2, feature_map=feature_map, n_features=64, causal=True, random_state=0
+    ).eval()
+    x = torch.randn(1, 12, 16)
+    x[:, :4] *= 10
+    prefix, _ = layer(x[:, :4], x[:, :4], x[:, :4])
+    full, _ = layer(x, x, x)
+    scale = prefix.abs().max()
+    assert (full[:, :4] - prefix).abs().max() <= 1e-5 * scale
+    state, steps = None, []
+    for t in range(12):
+        out, state = layer.decode(x[:, t : t + 1], state)
+        steps.append(out)
+    assert (torch.cat(steps, 1) - full).abs().max() <= 1e-5 * full.abs().max()
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_queries_that_see_no_key_give_zero(causal):
+    # Left padding (causal) or a fully padded sequence: the queries that see
+    # no key get 0 instead of a 0/0 error for the whole batch; the other
+    # sequence is unchanged.
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 16)
+    mask = torch.zeros(2, 9, dtype=torch.bool)
+    if causal:
+        mask[0, :3] = True
+    else:
+        mask[0] = True
+    layer = FavorAttention(16, 2, causal=causal, random_state=0).eval()
+    out, _ = layer(x, x, x, key_padding_mask=mask)
+    alone, _ = layer(x[1:], x[1:], x[1:])
+    torch.testing.assert_close(out[1:], alone, rtol=1e-5, atol=1e-6)
+    assert torch.isfinite(out).all()
+    unseen = mask[0].cumsum(0) == torch.arange(1, 10) if causal else mask[0]
+    # Position j sees no key when every key up to j is padding.
+    assert torch.equal(out[0, unseen], torch.zeros_like(out[0, unseen]))
+    if causal:
+        trimmed, _ = layer(x[:1, 3:], x[:1, 3:], x[:1, 3:])
+        torch.testing.assert_close(out[:1, 3:], trimmed, rtol=1e-5, atol=1e-6)
+
+
+def test_causal_functional_leaves_padded_queries_out_of_the_statistics():
+    # In causal attention query i and key i are one position: padded
+    # positions leave the query statistics too, even for separate arrays.
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(scale=0.5, size=(3, 1, 8, 4))
+    mask = np.zeros((1, 8), dtype=bool)
+    mask[0, 5:] = True
+    kwargs = dict(feature_map="sderf", causal=True, random_state=0, n_features=16)
+    out = favor_attention(q, k, v, key_padding_mask=mask, **kwargs)
+    moved = q.copy()
+    moved[:, 5:] += 3.0
+    again = favor_attention(moved, k, v, key_padding_mask=mask, **kwargs)
+    np.testing.assert_allclose(again[:, :5], out[:, :5], rtol=1e-12)
