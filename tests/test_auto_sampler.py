@@ -4,18 +4,10 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 from sklearn.kernel_approximation import RBFSampler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfavor import AutoSampler, DERFSampler, FourierSampler
 from skfavor.datasets import paper_split
 from skfavor.metrics import log_variance
-
-
-@parametrize_with_checks(
-    [AutoSampler(), AutoSampler(kernel="softmax", gamma=1e-4, sampling="simplex")]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -4,37 +4,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.kernel_approximation import RBFSampler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfavor import FourierSampler
 from skfavor.metrics import log_variance
 
-#: These checks set ``n_components = 1``, which FourierSampler rejects (a
-#: feature is half of a cos/sin pair); the properties they test at that size
-#: are tested at even sizes below (``test_rows_are_mapped_independently``).
-EXPECTED_FAILED_CHECKS = {
-    name: "sets n_components=1; FourierSampler needs an even n_components"
-    for name in (
-        "check_dont_overwrite_parameters",
-        "check_fit2d_predict1d",
-        "check_methods_subset_invariance",
-        "check_methods_sample_order_invariance",
-        "check_fit2d_1sample",
-        "check_fit2d_1feature",
-    )
-}
-
-
-@parametrize_with_checks(
-    [FourierSampler(), FourierSampler(sampling="simplex")],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
 
 def test_rows_are_mapped_independently_and_parameters_kept():
-    """What the expected failures above check, at n_components = 2."""
+    """What the checks of test_common.py that set n_components=1 (expected
+    failures there) check, at n_components = 2."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(12, 3))
     sampler = FourierSampler(n_components=2, random_state=0)

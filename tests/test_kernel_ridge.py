@@ -17,7 +17,6 @@ import scipy.sparse as sp
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 # The Dask fixtures (synchronous, and a 2-process loopback cluster with its
 # time limits) of the samplers' Dask tests.
@@ -350,34 +349,6 @@ def test_unseeded_cv_uses_one_draw_for_every_fold():
     _assert_close(
         again.cv_results_["mean_test_score"], model.cv_results_["mean_test_score"]
     )
-
-
-ESTIMATORS = [
-    RandomFeatureRidge(DERFSampler(n_components=50, gamma=0.1, random_state=0)),
-    RandomFeatureRidgeClassifier(
-        DERFSampler(n_components=50, gamma=0.1, random_state=0)
-    ),
-    RandomFeatureRidgeCV(DERFSampler(n_components=50, gamma=0.1, random_state=0)),
-]
-
-#: The sampler is fitted to the rows, unweighted, as in Pipeline(sampler,
-#: Ridge), where sample_weight reaches the Ridge alone: a weight of 2 is then
-#: not the same as a repeated row for a data-dependent map.
-EXPECTED_FAILED_CHECKS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "the sampler's statistics are unweighted, as in a pipeline"
-    ),
-    "check_sample_weight_equivalence_on_sparse_data": (
-        "the sampler's statistics are unweighted, as in a pipeline"
-    ),
-}
-
-
-@parametrize_with_checks(
-    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
 
 
 def _dask_inputs(X, y, weights):
