@@ -17,16 +17,7 @@ import csv
 import math
 from pathlib import Path
 
-NAMES = {
-    "rff": "RBFSampler",
-    "rff_sincos": "RFF (sin/cos)",
-    "posrf": "PosRF",
-    "gerf": "GERF",
-    "sderf": "SDERF",
-    "aderf": "ADERF",
-    "saderf": "SADERF",
-    "auto": "AutoSampler",
-}
+from skfavor.experiments._common import NAMES
 
 #: AutoSampler's picks, as the table cells name them.
 PICKS = {"fourier": "Fourier", **NAMES}
