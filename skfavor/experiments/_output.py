@@ -104,6 +104,7 @@ def plot_panels(
     xlog: bool = False,
     yscale: str = "linear",
     suptitle: str = "",
+    legend_columns: int = 6,
 ) -> bool:
     """Draw one subplot per panel into a PNG file, if matplotlib is installed.
 
@@ -122,6 +123,9 @@ def plot_panels(
         variances while keeping negative values).
     suptitle : str, default=''
         Title of the figure.
+    legend_columns : int, default=6
+        Most columns of the legend below the panels (fewer keep it within a
+        narrow figure of one panel).
 
     Returns
     -------
@@ -170,7 +174,10 @@ def plot_panels(
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(
-        handles, labels, loc="outside lower center", ncols=min(6, len(labels))
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(legend_columns, len(labels)),
     )
     if suptitle:
         figure.suptitle(suptitle)

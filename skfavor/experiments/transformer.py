@@ -40,7 +40,7 @@ from joblib import Parallel, delayed
 
 from ._charlm import CharCorpus, random_windows, tiled_windows
 from ._mqar import IGNORE, mqar
-from ._output import Line, Panel, format_table, mean_and_sem, write_csv
+from ._output import Line, Panel, format_table, mean_and_sem, plot_panels, write_csv
 from ._progress import progress
 
 #: Exact attention first, then FAVOR+, FAVOR++ and the three FAVOR# families.
@@ -843,42 +843,14 @@ def plot(rows: list[dict], config: Config, out: Path) -> None:
             )
             for metric, _, title in METRICS[task]
         ]
-        _draw(out / f"transformer_{task}.png", panels, ylabel=METRICS[task][0][1])
-
-
-def _draw(path: Path, panels: list[Panel], *, ylabel: str) -> None:
-    """Panels side by side, the legend in three columns below them."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        print(f"matplotlib is not installed: skipping the plot {path.name}.")
-        return
-    figure = Figure(figsize=(4.6 * len(panels), 4.4), layout="constrained")
-    axes = figure.subplots(1, len(panels), squeeze=False)[0]
-    for ax, panel in zip(axes, panels, strict=True):
-        for line in panel.lines:
-            ax.errorbar(
-                line.x,
-                line.y,
-                yerr=line.yerr,
-                label=line.label,
-                color=line.color,
-                linestyle=line.linestyle,
-                marker="o",
-                capsize=3,
-            )
-        for label, value in panel.levels:
-            ax.axhline(value, color="0.3", linestyle=":", label=label)
-        ticks = sorted({x for line in panel.lines for x in line.x})
-        ax.set_xscale("log")
-        ax.set_xticks(ticks, [str(x) for x in ticks])
-        ax.minorticks_off()
-        ax.set(title=panel.title, xlabel="random features M per head", ylabel=ylabel)
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+        plot_panels(
+            out / f"transformer_{task}.png",
+            panels,
+            xlabel="random features M per head",
+            ylabel=METRICS[task][0][1],
+            xlog=True,
+            legend_columns=3,
+        )
 
 
 def _describe(config: Config) -> str:
