@@ -394,6 +394,31 @@ def _query_features(Q, query_map, xp):
     return xp.exp(log_phi - xp.max(log_phi, axis=-1, keepdims=True))
 
 
+def _key_log_features(K, key_map, keep, xp):
+    """Key log-features, with padded keys (``keep`` False) at a finite floor.
+
+    The floor keeps padded keys out of every maximum without putting inf into
+    the gradients; :func:`_exp_kept` then gives them the feature 0.
+    """
+    log_phi = key_map.log_features(K, xp)
+    if keep is not None:
+        log_phi = xp.where(keep[..., None], log_phi, _floor(log_phi, xp))
+    return log_phi
+
+
+def _exp_kept(log_phi, top, keep, xp):
+    """``exp(log φ − top)``, exactly 0 for padded keys."""
+    phi = xp.exp(log_phi - top)
+    if keep is not None:
+        phi = xp.where(keep[..., None], phi, xp.zeros_like(phi))
+    return phi
+
+
+def _floor(log_phi, xp) -> float:
+    """A finite log-feature below every real one (half the dtype's minimum)."""
+    return xp.finfo(log_phi.dtype).min / 2
+
+
 def _key_features(K, key_map, keep, carry, xp):
     """Key features on the scale of one running maximum per sequence.
 
@@ -401,8 +426,7 @@ def _key_features(K, key_map, keep, carry, xp):
     (:ref:`math-numerics`); when a chunk raises the maximum, the sums of
     earlier chunks (``carry = (sums, top)``) are multiplied by ``exp(old −
     new)`` so that they stay on one scale. Padded keys (``keep`` False) get
-    the feature 0 and do not enter the maximum; their log features are
-    replaced by a finite floor first, so that no inf enters the gradients.
+    the feature 0 and do not enter the maximum (:func:`_key_log_features`).
 
     Returns
     -------
@@ -411,20 +435,14 @@ def _key_features(K, key_map, keep, carry, xp):
     top : array of shape (..., 1, 1)
     phi : array of shape (..., n, M)
     """
-    log_phi = key_map.log_features(K, xp)
-    if keep is not None:
-        floor = xp.finfo(log_phi.dtype).min / 2
-        log_phi = xp.where(keep[..., None], log_phi, floor)
+    log_phi = _key_log_features(K, key_map, keep, xp)
     top = xp.max(log_phi, axis=(-2, -1), keepdims=True)
     sums = None
     if carry is not None:
         sums, old_top = carry
         top = xp.maximum(old_top, top)
         sums = sums * xp.exp(old_top - top)
-    phi = xp.exp(log_phi - top)
-    if keep is not None:
-        phi = xp.where(keep[..., None], phi, xp.zeros_like(phi))
-    return sums, top, phi
+    return sums, top, _exp_kept(log_phi, top, keep, xp)
 
 
 def _sums(phi, V, xp, dropped=None):
@@ -563,20 +581,16 @@ def causal_attention(
         width = min(step, length - start)
         tril = lower[:width, :width]
         chunk_keep = None if keep is None else keep[..., rows]
-        log_phi = key_map.log_features(K[..., rows, :], xp)
-        if chunk_keep is not None:
-            floor = xp.finfo(log_phi.dtype).min / 2
-            log_phi = xp.where(chunk_keep[..., None], log_phi, floor)
+        log_phi = _key_log_features(K[..., rows, :], key_map, chunk_keep, xp)
         # top_j: the running maximum over positions <= j (and the carry).
         position_top = xp.max(log_phi, axis=-1)
-        floor = xp.finfo(log_phi.dtype).min / 2
-        top = xp.max(xp.where(tril, position_top[..., None, :], floor), axis=-1)
+        top = xp.max(
+            xp.where(tril, position_top[..., None, :], _floor(log_phi, xp)), axis=-1
+        )
         if carry is not None:
             sums, old_top = carry
             top = xp.maximum(top, old_top[..., 0])
-        phi_k = xp.exp(log_phi - top[..., None])
-        if chunk_keep is not None:
-            phi_k = xp.where(chunk_keep[..., None], phi_k, xp.zeros_like(phi_k))
+        phi_k = _exp_kept(log_phi, top[..., None], chunk_keep, xp)
         phi_q = _query_features(Q[..., rows, :], query_map, xp)
         values = V[..., rows, :]
         # e^{top_j − top_i} for j ≤ i (≤ 1), 0 above the diagonal.
