@@ -1,6 +1,6 @@
 """skfavor: sharp positive random features (FAVOR#) for scikit-learn."""
 
-from ._feature_map import UnderflowWarning
+from ._feature_map import FeatureMap, UnderflowWarning
 from .auto import AutoSampler
 from .fourier import FourierSampler
 from .kernel_approximation import (
@@ -19,6 +19,7 @@ __all__ = [
     "AsymmetricMapWarning",
     "AutoSampler",
     "DERFSampler",
+    "FeatureMap",
     "FourierSampler",
     "GERFSampler",
     "PositiveRFSampler",

@@ -82,6 +82,18 @@ _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
         query and key means for the Gaussian kernel's data-dependent families
         (the variance-optimal shift), zeros otherwise.
 
+    query_map_ : FeatureMap
+        The fitted map of :meth:`transform`, ``φ(x) = exp((x − c) Wᵀ + offset +
+        q(x − c))`` with public ``weights`` (``W``, on raw inputs: the bandwidth,
+        the family's frame and ``√(1 − 4a)`` are folded in), ``offset``,
+        ``quadratic`` (``q(z) = zᵀ C z``; a float is ``C = c I``, a vector a
+        diagonal) and ``center`` (:ref:`math-families`). What exporters and the
+        Nadaraya–Watson estimators read.
+
+    key_map_ : FeatureMap
+        The fitted map of :meth:`transform_keys`; the same object as
+        ``query_map_`` for a symmetric family.
+
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
@@ -479,7 +491,7 @@ class _BasePositiveSampler(
         huge inputs (``|x|`` near 1e140) would give infinite parameters and
         every later ``transform`` would fail: name the input instead.
         """
-        maps = (self._query_map, self._key_map)
+        maps = (self.query_map_, self.key_map_)
         if all(
             np.all(np.isfinite(np.asarray(term)))
             for feature_map in maps
@@ -542,8 +554,8 @@ class _BasePositiveSampler(
             )
             for side in (("query",) if params.symmetric else ("query", "key"))
         }
-        self._query_map = maps["query"]
-        self._key_map = maps.get("key", maps["query"])
+        self.query_map_ = maps["query"]
+        self.key_map_ = maps.get("key", maps["query"])
         self._set_family_attributes(params)
 
     def transform(self, X):
@@ -562,7 +574,7 @@ class _BasePositiveSampler(
         """
         X = self._validate_input(X, "X", "transform")
         self._note_query_transform()
-        return self._query_map.transform(X)
+        return self.query_map_.transform(X)
 
     def transform_keys(self, Y):
         """Map keys to features φ₂ (the same map as :meth:`transform` when symmetric).
@@ -579,7 +591,7 @@ class _BasePositiveSampler(
         """
         checked = self._validate_input(Y, "Y", "transform_keys")
         self._map_usage["keys_mapped"] = True
-        features = self._key_map.transform(checked)
+        features = self.key_map_.transform(checked)
         # scikit-learn wraps only transform and fit_transform for set_output;
         # the key map honours the same configuration.
         return _wrap_data_with_container("transform", features, Y, self)

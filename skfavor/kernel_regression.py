@@ -69,7 +69,7 @@ def _log_map(sampler, side: str):
     maps of the samplers of this package.
     """
     if isinstance(sampler, _BasePositiveSampler):
-        return sampler._query_map if side == "query" else sampler._key_map
+        return sampler.query_map_ if side == "query" else sampler.key_map_
     return None
 
 

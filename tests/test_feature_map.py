@@ -107,7 +107,7 @@ def test_blocks_and_threads_do_not_change_the_result(kind, working_memory, n_thr
 def test_samplers_do_not_depend_on_blocks_or_threads(sampler):
     X = _inputs(n_samples=500)
     sampler.fit(X)
-    maps = {id(m): m for m in (sampler._query_map, sampler._key_map)}
+    maps = {id(m): m for m in (sampler.query_map_, sampler.key_map_)}
     for transform in (m.transform for m in maps.values()):
         with config_context(working_memory=1e-3):
             small_blocks = [transform(X, n_threads=k) for k in (1, 2, 3)]
@@ -116,7 +116,7 @@ def test_samplers_do_not_depend_on_blocks_or_threads(sampler):
         for features in small_blocks:
             assert_allclose(features, one_block, rtol=1e-13)
     # The public transform is the query map.
-    assert_allclose(sampler.transform(X), sampler._query_map.transform(X))
+    assert_allclose(sampler.transform(X), sampler.query_map_.transform(X))
 
 
 def test_each_row_depends_on_its_own_input_alone():
@@ -314,7 +314,7 @@ def test_sparse_rows_far_from_the_origin_match_dense(dtype, offset, spread, fami
     sampler = SAMPLERS[family](
         n_components=N_COMPONENTS, gamma=0.5 / spread**2, random_state=0
     ).fit(np.delete(near_origin, _FAR_ROWS, axis=0))
-    for fitted in {id(m): m for m in (sampler._query_map, sampler._key_map)}.values():
+    for fitted in {id(m): m for m in (sampler.query_map_, sampler.key_map_)}.values():
         feature_map = translated(fitted, shift)
         dense = feature_map.log_features(X)
         tolerance = log_feature_tolerance(feature_map, X, dtype)
@@ -359,7 +359,7 @@ def test_samplers_sparse_rows_far_from_the_origin_match_dense(
     ).fit(X)
     dense = sampler.transform(X)
     sparse = sampler.transform(sp.csr_matrix(X))
-    tolerance = log_feature_tolerance(sampler._query_map, X, dtype)
+    tolerance = log_feature_tolerance(sampler.query_map_, X, dtype)
     assert_within(np.log(sparse), np.log(dense), tolerance)
 
 

@@ -66,7 +66,7 @@ def test_csr_rows_give_the_log_features_of_dense_rows(
         gamma=0.5 / (n_features * spread**2),
         random_state=0,
     ).fit(fit_rows)
-    maps = {id(m): m for m in (sampler._query_map, sampler._key_map)}.values()
+    maps = {id(m): m for m in (sampler.query_map_, sampler.key_map_)}.values()
     for fitted in maps:
         # The softmax kernel is not translation invariant: its map stays at
         # the origin, and the rows are far from it.
@@ -113,7 +113,7 @@ def test_concurrent_transforms_leave_blas_threads_as_they_were(
             with config_context(working_memory=2**-6):
                 start.wait(10)
                 for _ in range(3):
-                    results.append(sampler._query_map.transform(X, n_threads=n_threads))
+                    results.append(sampler.query_map_.transform(X, n_threads=n_threads))
         except Exception as error:  # the main thread asserts there were none
             errors.append(error)
 
