@@ -12,3 +12,12 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 collect_ignore = []
 if importlib.util.find_spec("torch") is None:
     collect_ignore.append("skfavor/nn.py")
+# The integrations import their optional libraries at import time; their
+# doctests are collected only where those libraries are installed.
+_INTEGRATIONS = {
+    "skfavor/integrations/transformers.py": ("torch", "transformers"),
+    "skfavor/integrations/onnx.py": ("onnx", "onnxruntime", "skl2onnx"),
+}
+for _path, _needed in _INTEGRATIONS.items():
+    if any(importlib.util.find_spec(name) is None for name in _needed):
+        collect_ignore.append(_path)
