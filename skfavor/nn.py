@@ -13,22 +13,22 @@ Importing this module imports PyTorch; ``import skfavor`` does not.
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from sklearn.externals.array_api_compat import array_namespace
-from sklearn.utils import check_random_state
 from torch import nn
 from torch.nn import functional as F
 
-from ._closed_forms import FAMILIES
 from ._feature_map import StackedFeatureMap
-from ._sampling import SAMPLINGS, draw_weights
-from ._statistics import SampleStatistics
+from ._nn_buffers import FavorBuffers
 from ._torch_masks import causal_mask_selects_causal, key_keep
-from ._torch_sampling import draw_directions
+from ._torch_options import (
+    BATCH_FIRST_DEFAULT,
+    MHA_ARGUMENTS,
+    check_options,
+    resolved_batch_first,
+)
 from .attention import (
     bidirectional_attention,
     cast_statistics,
@@ -41,25 +41,6 @@ from .attention import (
 )
 
 __all__ = ["FavorAttention", "FavorDecodingState", "replace_attention"]
-
-#: Buffers kept in at least float32 when the layer is cast (see ``_apply``).
-_WIDE_BUFFERS = (
-    "omega",
-    "running_query_mean",
-    "running_query_covariance",
-    "running_key_mean",
-    "running_key_covariance",
-)
-
-
-class _BatchFirstDefault:
-    """The default of ``batch_first``: True with a FutureWarning (False in 0.4)."""
-
-    def __repr__(self) -> str:
-        return "<True, with a FutureWarning; False from 0.4>"
-
-
-_BATCH_FIRST_DEFAULT = _BatchFirstDefault()
 
 
 class FavorDecodingState(NamedTuple):
@@ -82,7 +63,7 @@ class FavorDecodingState(NamedTuple):
     key_map: StackedFeatureMap
 
 
-class FavorAttention(nn.Module):
+class FavorAttention(FavorBuffers):
     """Multi-head attention with FAVOR# positive random features.
 
     Replaces the softmax kernel ``exp(qᵀk / √d)`` of each head by
@@ -244,7 +225,7 @@ class FavorAttention(nn.Module):
         add_zero_attn: bool = False,
         kdim: int | None = None,
         vdim: int | None = None,
-        batch_first: bool = _BATCH_FIRST_DEFAULT,
+        batch_first: bool = BATCH_FIRST_DEFAULT,
         device=None,
         dtype=None,
         *,
@@ -259,16 +240,8 @@ class FavorAttention(nn.Module):
         sampling: str = "orthogonal",
     ) -> None:
         super().__init__()
-        if batch_first is _BATCH_FIRST_DEFAULT:
-            warnings.warn(
-                "FavorAttention's batch_first defaults to True (inputs (N, L, E)) "
-                "and becomes False, torch.nn.MultiheadAttention's default, in 0.4: "
-                "pass batch_first explicitly.",
-                FutureWarning,
-                stacklevel=2,
-            )
-            batch_first = True
-        _check_options(locals())
+        batch_first = resolved_batch_first(batch_first)
+        check_options(locals())
         factory = {"device": device, "dtype": dtype}
         self.embed_dim = embed_dim
         self.num_heads = num_heads
@@ -308,29 +281,6 @@ class FavorAttention(nn.Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = nn.Linear(E, E, bias=bias, **factory)
 
-    def _make_buffers(self, device, dtype) -> None:
-        """Directions, running statistics and the redraw schedule."""
-        wide = torch.float64 if dtype == torch.float64 else torch.float32
-        buffers = {"device": device, "dtype": wide}
-        self.register_buffer(
-            "omega", torch.empty((self.n_features, self.head_dim), **buffers)
-        )
-        shape = (self.num_heads, self.head_dim)
-        # Initial running statistics: those of the scaled projections of
-        # inputs with independent unit-variance entries.
-        identity = torch.eye(self.head_dim, **buffers) * self.head_dim**-0.5
-        for side in ("query", "key"):
-            self.register_buffer(f"running_{side}_mean", torch.zeros(shape, **buffers))
-            self.register_buffer(
-                f"running_{side}_covariance",
-                identity.expand(self.num_heads, -1, -1).clone(),
-            )
-        for name in ("num_batches_tracked", "redraw_seed", "n_redraws"):
-            self.register_buffer(name, torch.zeros((), dtype=torch.long, device=device))
-        self.register_buffer(
-            "calls_since_redraw", torch.zeros((), dtype=torch.long, device=device)
-        )
-
     def _reset_parameters(self) -> None:
         """Initialise as ``torch.nn.MultiheadAttention`` does."""
         for weight in (
@@ -344,96 +294,6 @@ class FavorAttention(nn.Module):
         if self.in_proj_bias is not None:
             nn.init.constant_(self.in_proj_bias, 0.0)
             nn.init.constant_(self.out_proj.bias, 0.0)
-
-    @torch.no_grad()
-    def _first_draw(self, random_state) -> None:
-        """The construction-time directions and the seed of later draws."""
-        if random_state is None:
-            # torch's default generator: torch.manual_seed controls it.
-            self.redraw_seed.fill_(int(torch.randint(0, 2**62, ())))
-            self.omega.copy_(self._draw(self.n_redraws))
-            return
-        try:
-            random_state = check_random_state(random_state)
-        except ValueError as exc:
-            raise ValueError(
-                "random_state must be None, an int or a RandomState instance, got "
-                f"{random_state!r}."
-            ) from exc
-        # 0.2.0's draw, so that outputs at a fixed seed are unchanged.
-        omega = draw_weights(
-            self.n_features, self.head_dim, random_state, sampling=self.sampling
-        )
-        self.omega.copy_(torch.from_numpy(omega))
-        self.redraw_seed.fill_(int(random_state.randint(0, 2**62, dtype=np.int64)))
-
-    def _draw(self, index: torch.Tensor) -> torch.Tensor:
-        """Draw ``index`` of the directions, on the buffers' device."""
-        omega = draw_directions(
-            self.redraw_seed,
-            index,
-            self.n_features,
-            self.head_dim,
-            sampling=self.sampling,
-        )
-        return omega.to(self.omega.dtype)
-
-    @torch.no_grad()
-    def redraw(self) -> None:
-        """Draw new random directions with the layer's ``sampling``.
-
-        See :ref:`math-sampling` and :ref:`math-simplex`. Draw ``k`` is a
-        function of ``(redraw_seed, k)`` computed on the buffers' device
-        (:mod:`skfavor._torch_sampling`), so that every process holding the
-        same buffers draws the same directions. Restarts the schedule of
-        ``redraw_interval``.
-        """
-        self.n_redraws += 1
-        self.omega.copy_(self._draw(self.n_redraws))
-        self.calls_since_redraw.zero_()
-
-    @torch.no_grad()
-    def _scheduled_redraw(self) -> None:
-        """Redraw when the current directions served ``redraw_interval`` forwards.
-
-        Decided by ``torch.where`` on the counter, with no value read on the
-        host and no data-dependent branch: the candidate draw is computed at
-        every training forward (QR decompositions of ``⌈M / d⌉`` matrices of
-        ``d × d``) and kept only when due.
-        """
-        due = self.calls_since_redraw >= self.redraw_interval
-        fresh = self._draw(self.n_redraws + 1)
-        self.omega.copy_(torch.where(due, fresh, self.omega))
-        self.n_redraws += due.long()
-        self.calls_since_redraw.copy_(
-            torch.where(
-                due,
-                torch.ones_like(self.calls_since_redraw),
-                self.calls_since_redraw + 1,
-            )
-        )
-
-    @property
-    def calls_since_last_redraw(self) -> int:
-        """Training forwards served by the current directions (reads a buffer)."""
-        return int(self.calls_since_redraw)
-
-    def _apply(self, fn, recurse=True):
-        """Move as asked, but keep the directions and statistics ≥ float32.
-
-        ``layer.half()`` or ``layer.to(torch.bfloat16)`` would round ω and the
-        running statistics to 8 or 11 bits; they are moved to the new device
-        from the original tensors instead, in their dtype.
-        """
-        originals = {name: self._buffers[name] for name in _WIDE_BUFFERS}
-        super()._apply(fn, recurse)
-        for name, original in originals.items():
-            moved = self._buffers[name]
-            if moved is None or original is None:
-                continue
-            if not moved.is_floating_point() or torch.finfo(moved.dtype).bits < 32:
-                self._buffers[name] = original.to(device=moved.device)
-        return self
 
     def extra_repr(self) -> str:
         return (
@@ -610,20 +470,6 @@ class FavorAttention(nn.Module):
             xp,
         )
 
-    @torch.no_grad()
-    def _no_grad_statistics(self, X, keep):
-        """Per-head statistics of all sequences of ``X`` (N, H, L, d), as constants."""
-        n, h, length, d = X.shape
-        rows = X.transpose(0, 1).reshape(h, n * length, d)
-        if keep is not None:
-            keep = keep.reshape(1, n * length).expand(h, -1)
-        return SampleStatistics.from_array(rows, mask=keep)
-
-    def _running(self, side: str) -> SampleStatistics:
-        mean = getattr(self, f"running_{side}_mean")
-        one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-        return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
-
     def _running_maps(self, dtype):
         """Maps compiled from the running statistics (one per head)."""
         xp = array_namespace(self.omega)
@@ -636,34 +482,6 @@ class FavorAttention(nn.Module):
             dtype,
             xp,
         )
-
-    @torch.no_grad()
-    def _update_running(self, q, k, query_keep, keep) -> None:
-        """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
-
-        The first update replaces the initial statistics; a batch without a
-        real key (or query) changes nothing. No value leaves the device: the
-        weight and the outcome are chosen by ``torch.where``.
-        """
-        xp = array_namespace(q)
-        batches = {
-            side: cast_statistics(
-                self._no_grad_statistics(X, side_keep), self.omega.dtype, xp
-            )
-            for side, X, side_keep in (("query", q, query_keep), ("key", k, keep))
-        }
-        counted = torch.all(batches["query"].n_samples > 0) & torch.all(
-            batches["key"].n_samples > 0
-        )
-        first = self.num_batches_tracked == 0
-        weight = torch.where(first, 1.0, self.momentum).to(self.omega.dtype)
-        weight = torch.where(counted, weight, torch.zeros_like(weight))
-        for side, batch in batches.items():
-            merged = self._running(side).merged(batch, weight=weight)
-            for name, new in (("mean", merged.mean), ("covariance", merged.scatter)):
-                buffer = getattr(self, f"running_{side}_{name}")
-                buffer.copy_(torch.where(counted, new, buffer))
-        self.num_batches_tracked += counted.long()
 
     def _dropout_function(self):
         if not self.training or self.dropout == 0:
@@ -809,7 +627,7 @@ class FavorAttention(nn.Module):
             raise TypeError(
                 f"mha must be a torch.nn.MultiheadAttention, got {type(mha)}."
             )
-        taken = sorted(set(favor_options) & set(_MHA_ARGUMENTS))
+        taken = sorted(set(favor_options) & set(MHA_ARGUMENTS))
         if taken:
             raise TypeError(
                 f"{taken} come from mha; pass only FavorAttention's keyword-only "
@@ -835,22 +653,6 @@ class FavorAttention(nn.Module):
             for name, parameter in mha.named_parameters():
                 own[name].copy_(parameter)
         return layer.train(mha.training)
-
-
-#: The constructor arguments of FavorAttention that mirror MultiheadAttention's.
-_MHA_ARGUMENTS = (
-    "embed_dim",
-    "num_heads",
-    "dropout",
-    "bias",
-    "add_bias_kv",
-    "add_zero_attn",
-    "kdim",
-    "vdim",
-    "batch_first",
-    "device",
-    "dtype",
-)
 
 
 def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
@@ -907,65 +709,6 @@ def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
     return module
 
 
-def _check_options(arguments: dict) -> None:
-    """Validate the constructor's arguments (``locals()`` of ``__init__``)."""
-    embed_dim, num_heads = arguments["embed_dim"], arguments["num_heads"]
-    for name in ("embed_dim", "num_heads", "n_features"):
-        _check_int(name, arguments[name], 1)
-    if embed_dim % num_heads:
-        raise ValueError(
-            f"num_heads must divide embed_dim, got embed_dim={embed_dim} and "
-            f"num_heads={num_heads}."
-        )
-    for name in ("kdim", "vdim", "redraw_interval"):
-        if arguments[name] is not None:
-            _check_int(name, arguments[name], 1)
-    flags = ("bias", "add_bias_kv", "add_zero_attn", "batch_first", "causal")
-    for name in (*flags, "parameter_grad"):
-        if not isinstance(arguments[name], bool):
-            raise TypeError(f"{name} must be a bool, got {arguments[name]!r}.")
-    for name in ("add_bias_kv", "add_zero_attn"):
-        if arguments[name]:
-            raise ValueError(
-                f"{name}=True is not supported by FavorAttention: appended keys "
-                "would enter the fitted statistics of every sequence. Pass False."
-            )
-    _check_choices(arguments)
-    for name, inside, interval in (
-        ("momentum", lambda m: 0 < m <= 1, "(0, 1]"),
-        ("dropout", lambda p: 0 <= p < 1, "[0, 1)"),
-    ):
-        value = arguments[name]
-        if not isinstance(value, Real) or isinstance(value, bool) or not inside(value):
-            raise ValueError(f"{name} must be a float in {interval}, got {value!r}.")
-
-
-def _check_choices(arguments: dict) -> None:
-    """``feature_map``, ``sampling`` and ``statistics`` (and the causal warning)."""
-    feature_map, statistics = arguments["feature_map"], arguments["statistics"]
-    if not isinstance(feature_map, str) or feature_map not in FAMILIES:
-        raise ValueError(
-            f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
-        )
-    sampling = arguments["sampling"]
-    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-        raise ValueError(
-            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
-        )
-    if statistics not in (None, "batch", "running"):
-        raise ValueError(
-            f"statistics must be 'batch', 'running' or None, got {statistics!r}."
-        )
-    if arguments["causal"] and statistics == "batch" and feature_map != "posrf":
-        warnings.warn(
-            "causal=True with statistics='batch': each output sees later "
-            "positions through the d² numbers of the fitted parameters. Use "
-            "statistics=None or 'running' for strictly causal attention.",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
 def _sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     """``x`` with padded positions (``keep`` False) set to 0, NaN and inf included."""
     if keep is None:
@@ -985,8 +728,3 @@ def _widened(q, k, v):
     dtype = compute_dtype(q.dtype, array_namespace(q))
     scale = q.shape[-1] ** -0.25
     return q.to(dtype) * scale, k.to(dtype) * scale, v.to(dtype)
-
-
-def _check_int(name, value, minimum) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
