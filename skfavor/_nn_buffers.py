@@ -27,6 +27,9 @@ _WIDE_BUFFERS = (
     "running_key_covariance",
 )
 
+#: The buffers of the redraw schedule (absent from 0.2.0 checkpoints).
+_SCHEDULE_BUFFERS = ("redraw_seed", "n_redraws", "calls_since_redraw")
+
 
 class FavorBuffers(nn.Module):
     """Directions ω, running statistics and the redraw schedule of a layer.
@@ -192,3 +195,11 @@ class FavorBuffers(nn.Module):
                 buffer = getattr(self, f"running_{side}_{name}")
                 buffer.copy_(torch.where(counted, new, buffer))
         self.num_batches_tracked += counted.long()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A 0.2.0 checkpoint holds ω but not the redraw schedule: it loads
+        # (strict too), keeping this layer's seed and counters.
+        if prefix + "omega" in state_dict:
+            for name in _SCHEDULE_BUFFERS:
+                state_dict.setdefault(prefix + name, getattr(self, name))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -231,3 +231,28 @@ def test_distributed_ranks_draw_the_same_directions(tmp_path):
     # Redraws at the third and fifth training forwards, and only there.
     changed = [not torch.equal(omega[s], omega[s - 1]) for s in range(1, 6)]
     assert changed == [False, True, False, True, False]
+
+
+def test_scheduled_redraw_compiles_in_one_graph():
+    # No host read and no data-dependent branch: dynamo traces the schedule
+    # and the draw whole, and the compiled redraws equal the eager ones.
+    layer = _layer(redraw_interval=2, random_state=0)
+    eager = copy.deepcopy(layer)
+    compiled = torch.compile(layer._scheduled_redraw, fullgraph=True, backend="eager")
+    for _ in range(5):
+        compiled()
+        eager._scheduled_redraw()
+        assert torch.equal(layer.omega, eager.omega)
+    assert int(layer.n_redraws) == 2
+
+
+def test_a_checkpoint_without_the_schedule_still_loads():
+    # 0.2.0 saved no redraw schedule.
+    old = _layer(random_state=0).state_dict()
+    for name in ["redraw_seed", "n_redraws", "calls_since_redraw"]:
+        del old[name]
+    layer = _layer(random_state=1)
+    seed = layer.redraw_seed.clone()
+    layer.load_state_dict(old)
+    assert torch.equal(layer.omega, old["omega"])
+    assert torch.equal(layer.redraw_seed, seed)

@@ -462,3 +462,22 @@ def test_decode_of_a_swapped_decoder_self_attention():
     torch.testing.assert_close(
         torch.cat([first, second], 1), expected, rtol=1e-5, atol=1e-5
     )
+
+
+def test_mask_checks_compile_in_one_graph():
+    from skfavor._torch_masks import causal_mask_selects_causal, key_keep
+
+    check = torch.compile(
+        lambda attn, padding: (
+            causal_mask_selects_causal(attn, False, 10, 10),
+            key_keep(padding, (2, 10)),
+        ),
+        fullgraph=True,
+        backend="eager",
+    )
+    causal = nn.Transformer.generate_square_subsequent_mask(10)
+    padding = torch.zeros(2, 10).masked_fill(_padding([10, 6], 10), float("-inf"))
+    selected, keep = check(causal, padding)
+    assert selected and torch.equal(keep, ~_padding([10, 6], 10))
+    with pytest.raises(RuntimeError, match="linear attention cannot apply"):
+        check(torch.zeros(10, 10), padding)
