@@ -78,8 +78,8 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
         Of shape (L, S) or (N·num_heads, L, S); bool (``True`` = not allowed)
         or floating additive (``-inf`` = not allowed), as
         ``torch.nn.Transformer.generate_square_subsequent_mask`` makes it.
-    is_causal : bool
-        The caller's hint (``True`` selects causal attention).
+    is_causal : bool or None
+        The caller's hint (``True`` selects causal attention; None is False).
     n_queries, n_keys : int
         ``L`` and ``S``.
 
@@ -87,6 +87,8 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
     -------
     bool
     """
+    if is_causal is None:
+        is_causal = False
     if not isinstance(is_causal, bool):
         raise TypeError(f"is_causal must be a bool, got {is_causal!r}.")
     if attn_mask is None:

@@ -357,24 +357,11 @@ class FavorAttention(FavorBuffers):
                 "need_weights=True is not supported: FAVOR attention never forms "
                 "the L×S attention matrix. Pass need_weights=False."
             )
-        query, key, value, keep, unbatched = self._check_inputs(
-            query, key, value, key_padding_mask
+        query, key, value, keep, query_keep, causal, unbatched = self._canonical(
+            query, key, value, key_padding_mask, attn_mask, is_causal
         )
         n, length, _ = query.shape
         n_keys = key.shape[1]
-        causal = self.causal | causal_mask_selects_causal(
-            attn_mask, is_causal, length, n_keys
-        )
-        if causal and length != n_keys:
-            raise ValueError(
-                "causal attention needs as many keys as queries, got "
-                f"{length} queries and {n_keys} keys."
-            )
-        query_keep = keep if length == n_keys else None
-        query, key, value = (
-            _sanitised(x, side_keep)
-            for x, side_keep in ((query, query_keep), (key, keep), (value, keep))
-        )
         if self.training and self.redraw_interval is not None:
             self._scheduled_redraw()
         q, k, v = self._project(query, key, value)
@@ -391,6 +378,31 @@ class FavorAttention(FavorBuffers):
             )
             out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
         return self._layout(self.out_proj(out), unbatched), None
+
+    def _canonical(self, query, key, value, key_padding_mask, attn_mask, is_causal):
+        """Inputs batch first, padding sanitised, masks as ``keep`` and ``causal``.
+
+        ``query_keep`` is ``keep`` when ``L == S`` (self-attention and causal
+        calls: padded query positions leave the query statistics), else None.
+        """
+        query, key, value, keep, unbatched = self._check_inputs(
+            query, key, value, key_padding_mask
+        )
+        length, n_keys = query.shape[1], key.shape[1]
+        causal = self.causal | causal_mask_selects_causal(
+            attn_mask, is_causal, length, n_keys
+        )
+        if causal and length != n_keys:
+            raise ValueError(
+                "causal attention needs as many keys as queries, got "
+                f"{length} queries and {n_keys} keys."
+            )
+        query_keep = keep if length == n_keys else None
+        query, key, value = (
+            _sanitised(x, side_keep)
+            for x, side_keep in ((query, query_keep), (key, keep), (value, keep))
+        )
+        return query, key, value, keep, query_keep, causal, unbatched
 
     def _layout(self, out: torch.Tensor, unbatched: bool) -> torch.Tensor:
         """(N, L, E) back to the caller's layout."""
