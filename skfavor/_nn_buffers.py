@@ -35,8 +35,8 @@ class FavorBuffers(nn.Module):
     """Directions ω, running statistics and the redraw schedule of a layer.
 
     The subclass sets ``n_features``, ``head_dim``, ``num_heads``,
-    ``sampling`` and ``redraw_interval`` before calling :meth:`_make_buffers`
-    and :meth:`_first_draw`.
+    ``sampling``, ``redraw_interval`` and ``momentum`` before calling
+    :meth:`_make_buffers` and :meth:`_first_draw`.
     """
 
     def _make_buffers(self, device, dtype) -> None:
@@ -56,11 +56,8 @@ class FavorBuffers(nn.Module):
                 f"running_{side}_covariance",
                 identity.expand(self.num_heads, -1, -1).clone(),
             )
-        for name in ("num_batches_tracked", "redraw_seed", "n_redraws"):
+        for name in ("num_batches_tracked", *_SCHEDULE_BUFFERS):
             self.register_buffer(name, torch.zeros((), dtype=torch.long, device=device))
-        self.register_buffer(
-            "calls_since_redraw", torch.zeros((), dtype=torch.long, device=device)
-        )
 
     @torch.no_grad()
     def _first_draw(self, random_state) -> None:
