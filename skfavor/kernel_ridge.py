@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
+from ._feature_map import FeatureMap
 from ._statistics import SampleStatistics
 from .kernel_approximation import DERFSampler, _BasePositiveSampler
 
@@ -101,8 +102,18 @@ def _fit_sampler(sampler, statistics: SampleStatistics, n_features: int):
 
 
 def _same_map(first, second) -> bool:
-    """Whether two fitted samplers have equal fitted attributes (the same map)."""
-    names = [n for n in vars(first) if n.endswith("_") and not n.startswith("_")]
+    """Whether two fitted samplers have equal fitted attributes (the same map).
+
+    The compiled maps (``query_map_``, ``key_map_``) follow from the other
+    fitted attributes, so comparing those suffices.
+    """
+    names = [
+        n
+        for n in vars(first)
+        if n.endswith("_")
+        and not n.startswith("_")
+        and not isinstance(getattr(first, n), FeatureMap)
+    ]
     return all(
         np.array_equal(np.asarray(getattr(first, n)), np.asarray(getattr(second, n)))
         for n in names
