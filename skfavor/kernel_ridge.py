@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import sys
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -18,7 +19,7 @@ from sklearn.base import (
 )
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import check_array, check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -50,17 +51,22 @@ def _is_dask_array(X) -> bool:
     return module is not None and isinstance(X, module.Array)
 
 
-def _checked_sampler(sampler, *, seed: bool):
-    """An unfitted clone of ``sampler`` (``None``: ``DERFSampler()``), checked.
+def _checked_sampler(sampler, *, seed: bool, random_state=None):
+    """An unfitted clone of ``sampler``, checked.
+
+    ``None`` gives ``DERFSampler(random_state=random_state)``.
 
     Only skfavor samplers are accepted: the fit reads their statistics-only
     closed forms, and the model selection relies on their nested draws
     (:ref:`math-nested`). Asymmetric maps are refused: a linear model sees one
     map for training and test rows (:ref:`math-estimators`). With ``seed``, an
-    unseeded sampler gets one integer seed, so that every map fitted from it
-    (one per fold, and the refit) draws the same ω.
+    unseeded sampler gets one integer seed, drawn from ``random_state``, so
+    that every map fitted from it (one per fold, and the refit) draws the
+    same ω.
     """
-    sampler = clone(DERFSampler() if sampler is None else sampler)
+    if sampler is None:
+        sampler = DERFSampler(random_state=random_state)
+    sampler = clone(sampler)
     if not isinstance(sampler, _BasePositiveSampler):
         raise TypeError(
             "sampler must be a skfavor sampler (PositiveRFSampler, GERFSampler or "
@@ -76,7 +82,8 @@ def _checked_sampler(sampler, *, seed: bool):
     if seed:
         state = sampler.get_params()["random_state"]
         if not isinstance(state, Integral):
-            state = check_random_state(state).randint(np.iinfo(np.int32).max)
+            source = random_state if state is None else state
+            state = check_random_state(source).randint(np.iinfo(np.int32).max)
             sampler.set_params(random_state=int(state))
     return sampler
 
@@ -164,52 +171,97 @@ def _merge_tables(first, second):
     ]
 
 
-def _block_table(X, Y, weights, maps, labels, n_buckets):
-    """Statistics of one block of rows, for every map and bucket of rows.
+class TableRow(NamedTuple):
+    """One row of a table of statistics: a map, and how rows fall into buckets.
+
+    Attributes
+    ----------
+    feature_map : fitted sampler or None
+        The map of the rows; ``None`` takes the statistics of ``X`` itself
+        (unweighted, as the sampler of a pipeline sees them).
+    labels : ndarray of shape (n_samples,)
+        The bucket of each row (``-1``: left out).
+    n_buckets : int
+        The number of buckets.
+    weighted : bool, default=True
+        Whether the rows count with their ``sample_weight``.
+    """
+
+    feature_map: object
+    labels: np.ndarray
+    n_buckets: int
+    weighted: bool = True
+
+    def rows(self, index) -> TableRow:
+        """The same row restricted to the samples ``index`` (a slice)."""
+        return self._replace(labels=self.labels[index])
+
+
+def _check_block(Y, weights) -> None:
+    """Refuse non-finite targets and negative or non-finite weights of a block.
+
+    In memory these are checked up front; a Dask array's chunks are checked
+    here, as they are reduced, with the in-memory messages.
+    """
+    if Y is not None and not np.all(np.isfinite(Y)):
+        raise ValueError("y contains NaN or infinity.")
+    if weights is not None:
+        if not np.all(np.isfinite(weights)):
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if np.any(weights < 0):
+            raise ValueError("Negative values in data passed to `sample_weight`.")
+
+
+def _stacked_rows(X, Y, feature_map) -> np.ndarray:
+    """Float64 ``X`` (``feature_map`` None) or ``[φ(X), Y]``, a fresh array."""
+    if feature_map is None:
+        rows = X.toarray() if sp.issparse(X) else X
+        Z = np.asarray(rows, dtype=np.float64)
+        if not np.all(np.isfinite(Z)):
+            raise ValueError("X contains NaN or infinity.")
+        return Z
+    features = feature_map.transform(X)
+    Z = np.empty((features.shape[0], features.shape[1] + Y.shape[1]))
+    Z[:, : features.shape[1]] = features
+    Z[:, features.shape[1] :] = Y
+    return Z
+
+
+def _block_table(X, Y, weights, table_rows):
+    """Statistics of one block of rows, for every row of the table and bucket.
 
     Parameters
     ----------
     X : {ndarray, sparse matrix} of shape (n_rows, n_features)
-        The block's inputs.
+        The block's inputs (``n_features``: of the data).
     Y : ndarray of shape (n_rows, n_targets) or None
         The block's targets, stacked after the features (``[φ, y]``).
     weights : ndarray of shape (n_rows,) or None
         Sample weights (``None``: all ones).
-    maps : list of fitted samplers or None
-        One entry per table row; ``None`` takes the statistics of ``X`` itself
-        (unweighted, as the sampler of a pipeline sees them).
-    labels : list of ndarray of shape (n_rows,)
-        For each map, the bucket of each row (``-1``: left out).
-    n_buckets : list of int
-        For each map, the number of buckets.
+    table_rows : list of TableRow
+        The maps and buckets; the rows of one map share its features.
 
     Returns
     -------
     list of list of SampleStatistics or None
     """
-    if not (np.all(np.isfinite(Y)) if Y is not None else True):
-        raise ValueError("y contains NaN or infinity.")
+    _check_block(Y, weights)
+    last_use = {id(row.feature_map): i for i, row in enumerate(table_rows)}
+    stacked = {}
     table = []
-    for feature_map, row_labels, count in zip(maps, labels, n_buckets, strict=True):
-        if feature_map is None:
-            rows = X.toarray() if sp.issparse(X) else X
-            Z = np.asarray(rows, dtype=np.float64)
-            if not np.all(np.isfinite(Z)):
-                raise ValueError("X contains NaN or infinity.")
-            block_weights = None
-        else:
-            features = feature_map.transform(X)
-            Z = np.empty((features.shape[0], features.shape[1] + Y.shape[1]))
-            Z[:, : features.shape[1]] = features
-            Z[:, features.shape[1] :] = Y
-            del features
-            block_weights = weights
+    for i, (feature_map, row_labels, count, weighted) in enumerate(table_rows):
+        key = id(feature_map)
+        if key not in stacked:
+            stacked[key] = _stacked_rows(X, Y, feature_map)
+        Z = stacked[key]
+        # The caller's rows (no map) are never centred in place, nor features
+        # that a later row of the table still reads.
+        own = feature_map is not None and last_use[key] == i
+        block_weights = weights if weighted and feature_map is not None else None
         row = []
         for bucket in range(count):
             if count == 1 and np.all(row_labels == 0):
-                # The rows of X itself may be (a view of) the caller's array.
-                selected, bucket_weights = Z, block_weights
-                owned = feature_map is not None
+                selected, bucket_weights, owned = Z, block_weights, own
             else:
                 mask = row_labels == bucket
                 selected, owned = Z[mask], True
@@ -226,7 +278,7 @@ def _row_blocks(n_rows: int, block_rows: int):
     ]
 
 
-def _accumulate(X, Y, weights, maps, labels, n_buckets, block_rows):
+def _accumulate(X, Y, weights, table_rows, block_rows):
     """Statistics of all rows, block by block (or chunk by chunk for Dask).
 
     The float64 statistics of each block are merged exactly
@@ -235,22 +287,20 @@ def _accumulate(X, Y, weights, maps, labels, n_buckets, block_rows):
     that of the table of statistics plus one block of features.
     """
     if _is_dask_array(X):
-        return _accumulate_dask(X, Y, weights, maps, labels, n_buckets)
+        return _accumulate_dask(X, Y, weights, table_rows)
     total = None
     for rows in _row_blocks(X.shape[0], block_rows):
         part = _block_table(
             X[rows],
             None if Y is None else Y[rows],
             None if weights is None else weights[rows],
-            maps,
-            [row_labels[rows] for row_labels in labels],
-            n_buckets,
+            [row.rows(rows) for row in table_rows],
         )
         total = part if total is None else _merge_tables(total, part)
     return total
 
 
-def _accumulate_dask(X, Y, weights, maps, labels, n_buckets):
+def _accumulate_dask(X, Y, weights, table_rows):
     """Per-chunk statistics computed where the chunks live, merged in a tree."""
     import dask
 
@@ -276,9 +326,7 @@ def _accumulate_dask(X, Y, weights, maps, labels, n_buckets):
             blocks[i],
             rows_of(Y, i),
             rows_of(weights, i),
-            maps,
-            [row_labels[bounds[i] : bounds[i + 1]] for row_labels in labels],
-            n_buckets,
+            [row.rows(slice(bounds[i], bounds[i + 1])) for row in table_rows],
         )
         for i in range(len(row_chunks))
     ]
@@ -287,6 +335,130 @@ def _accumulate_dask(X, Y, weights, maps, labels, n_buckets):
         parts = merged + ([parts[-1]] if len(parts) % 2 else [])
     (table,) = dask.compute(parts[0])
     return table
+
+
+def _fold_statistics(X, Y, weights, refit_map, fold_maps, fold, block_rows):
+    """Weighted training, unweighted held-out and weighted full statistics.
+
+    As ``GridSearchCV`` does without metadata routing, ``sample_weight``
+    weights the training rows of each fold and the refit, and the held-out
+    rows are scored unweighted. When every fold's map is the refit's (a map
+    independent of the data) the folds' statistics are taken once and merged;
+    otherwise each fold's map takes its own training and held-out rows.
+    """
+    K = len(fold_maps)
+    weighted = weights is not None
+    if all(_same_map(refit_map, other) for other in fold_maps):
+        rows = [TableRow(refit_map, fold, K)]
+        if weighted:
+            rows.append(TableRow(refit_map, fold, K, weighted=False))
+        table = _accumulate(X, Y, weights, rows, block_rows)
+        parts = table[0]
+        train = [_merge(parts[j] for j in range(K) if j != k) for k in range(K)]
+        return train, table[-1], _merge(parts)
+    rows = [
+        *(TableRow(fold_maps[k], (fold == k).astype(np.intp), 2) for k in range(K)),
+        TableRow(refit_map, np.zeros(fold.shape[0], dtype=np.intp), 1),
+    ]
+    if weighted:
+        rows += [
+            TableRow(fold_maps[k], np.where(fold == k, 0, -1), 1, weighted=False)
+            for k in range(K)
+        ]
+    table = _accumulate(X, Y, weights, rows, block_rows)
+    train = [table[k][0] for k in range(K)]
+    if weighted:
+        test = [table[K + 1 + k][0] for k in range(K)]
+    else:
+        test = [table[k][1] for k in range(K)]
+    return train, test, table[K][0]
+
+
+def _check_lazy_dtype(array, name: str):
+    """``array`` as a Dask array of float32 or float64; complex or text refused.
+
+    The messages are those of scikit-learn's ``check_array`` for the same
+    defect in memory.
+    """
+    kind = array.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported\n{name}: {array!r}\n")
+    if kind not in "biuf":
+        raise ValueError(
+            f"{name} must be numeric for a Dask array, got dtype {array.dtype}; "
+            "convert the chunks to numbers first (e.g. with astype)."
+        )
+    if array.dtype in (np.float32, np.float64):
+        return array
+    return array.astype(np.float64)
+
+
+def _check_lazy_length(array, name: str, n_samples: int) -> None:
+    if any(np.isnan(size) for size in array.shape):
+        raise ValueError(
+            f"{name} has unknown chunk sizes (shape {array.shape}); call "
+            f"{name}.compute_chunk_sizes() first, or build it with known chunks."
+        )
+    if name == "sample_weight" and array.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {array.shape}, expected {(n_samples,)}!"
+        )
+    if name == "y" and array.shape[0] != n_samples:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{n_samples}, {array.shape[0]}]"
+        )
+
+
+def check_lazy_inputs(X, y, sample_weight, *, estimator_name: str):
+    """Check a Dask ``X`` and its targets and weights as ``validate_data`` would.
+
+    Shapes, dtypes and lengths are checked at once, with scikit-learn's
+    in-memory messages; the values (NaN, infinity, negative weights) are
+    checked chunk by chunk as they are reduced. ``y`` and ``sample_weight``
+    may be Dask or in-memory arrays.
+
+    Returns
+    -------
+    X, y, sample_weight
+        ``X`` a float Dask array, ``y`` float64 (lazy if given lazy), and
+        ``sample_weight`` float64 or None.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D Dask array for X, got {X.ndim} dimensions.")
+    _check_lazy_length(X, "X", X.shape[0])
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        what = "sample" if X.shape[0] == 0 else "feature"
+        raise ValueError(
+            f"Found array with 0 {what}(s) (shape={X.shape}) while a minimum of "
+            f"1 is required by {estimator_name}."
+        )
+    X = _check_lazy_dtype(X, "X")
+    if y is None:
+        raise ValueError(
+            f"{estimator_name} requires y to be passed, but the target y is None."
+        )
+    if _is_dask_array(y):
+        y = _check_lazy_dtype(y, "y").astype(np.float64)
+    else:
+        y = np.asarray(
+            check_array(y, ensure_2d=False, dtype="numeric", input_name="y"),
+            dtype=np.float64,
+        )
+    _check_lazy_length(y, "y", X.shape[0])
+    if sample_weight is not None:
+        if _is_dask_array(sample_weight):
+            sample_weight = _check_lazy_dtype(sample_weight, "sample_weight")
+            sample_weight = sample_weight.astype(np.float64)
+        else:
+            sample_weight = check_array(
+                sample_weight,
+                ensure_2d=False,
+                dtype=np.float64,
+                input_name="sample_weight",
+            )
+        _check_lazy_length(sample_weight, "sample_weight", X.shape[0])
+    return X, y, sample_weight
 
 
 def _ridge_system(statistics, n_components, n_used, fit_intercept):
@@ -349,6 +521,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
         "sampler": [HasMethods(["fit", "transform"]), None],
         "fit_intercept": ["boolean"],
         "block_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
     }
 
     def _block_rows(self, n_columns: int) -> int:
@@ -359,12 +532,9 @@ class _BaseRandomFeatureRidge(BaseEstimator):
     def _check_inputs(self, X, y, sample_weight, *, reset: bool):
         """Validated ``X``, 2-D float64 targets and weights (Dask stays lazy)."""
         if _is_dask_array(X):
-            if X.ndim != 2:
-                raise ValueError(
-                    f"Expected a 2-D Dask array for X, got {X.ndim} dimensions."
-                )
-            if X.dtype not in (np.float32, np.float64):
-                X = X.astype(np.float64)
+            X, y, sample_weight = check_lazy_inputs(
+                X, y, sample_weight, estimator_name=type(self).__name__
+            )
             if reset:
                 self.n_features_in_ = X.shape[1]
             elif X.shape[1] != self.n_features_in_:
@@ -372,14 +542,6 @@ class _BaseRandomFeatureRidge(BaseEstimator):
                     f"X has {X.shape[1]} features, but {type(self).__name__} is "
                     f"expecting {self.n_features_in_} features as input."
                 )
-            if y is None:
-                raise ValueError("y must be given, got None.")
-            if _is_dask_array(y):
-                y = y.astype(np.float64)
-            else:
-                y = np.asarray(y, dtype=np.float64)
-            if sample_weight is not None and not _is_dask_array(sample_weight):
-                sample_weight = np.asarray(sample_weight, dtype=np.float64)
             return X, y, sample_weight
         X, y = validate_data(
             self,
@@ -404,16 +566,28 @@ class _BaseRandomFeatureRidge(BaseEstimator):
     def _x_statistics(self, X, labels, n_buckets):
         """Unweighted statistics of the rows of ``X`` per bucket (one pass)."""
         (row,) = _accumulate(
-            X, None, None, [None], [labels], [n_buckets], self._block_rows(X.shape[1])
+            X,
+            None,
+            None,
+            [TableRow(None, labels, n_buckets)],
+            self._block_rows(X.shape[1]),
         )
         return row
 
     def _set_solution(self, coef, intercept, n_targets_1d: bool, dtype):
-        """Store ``coef_`` (n_targets, m) and ``intercept_`` in Ridge's shapes."""
+        """Store ``coef_`` and ``intercept_`` in Ridge's shapes.
+
+        As :class:`~sklearn.linear_model.Ridge`: one target gives a 1-D
+        ``coef_`` (and 1-D predictions), whether ``y`` was of shape (n,) or
+        (n, 1); the intercept is a float for the former and of shape (1,)
+        for the latter.
+        """
         coef = coef.T.astype(dtype, copy=False)
         intercept = np.asarray(intercept, dtype=dtype)
         if n_targets_1d:
             self.coef_, self.intercept_ = coef[0], float(intercept[0])
+        elif coef.shape[0] == 1:
+            self.coef_, self.intercept_ = coef[0], intercept
         else:
             self.coef_, self.intercept_ = coef, intercept
         if not self.fit_intercept:
@@ -458,6 +632,12 @@ _SHARED_BLOCK = """block_size : int, default=None
         ``O((n_components + n_targets)² + block_size · n_components)``,
         independent of the number of rows."""
 
+_SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None
+        Seeds the default sampler (``sampler=None``:
+        ``DERFSampler(random_state=random_state)``); a given sampler keeps its
+        own ``random_state``. Pass an int for reproducible fits. See
+        :term:`Glossary <random_state>`."""
+
 _SHARED_ATTRIBUTES = """sampler_ : skfavor sampler
         The sampler fitted on the training rows.
 
@@ -482,6 +662,7 @@ _SHARED_NOTES = """The training rows are mapped block by block, and only the
 _fill_doc = fill_doc(
     shared_parameters=_SHARED_PARAMETERS,
     shared_block=_SHARED_BLOCK,
+    shared_random_state=_SHARED_RANDOM_STATE,
     shared_attributes=_SHARED_ATTRIBUTES,
     shared_notes=_SHARED_NOTES,
 )
@@ -502,16 +683,16 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
             X,
             Y,
             weights,
-            [sampler],
-            [labels],
-            [1],
+            [TableRow(sampler, labels, 1)],
             self._block_rows(sampler.n_components + Y.shape[1]),
         )
         return statistics
 
     def _fit_regression(self, X, Y, weights):
         self._n_targets = Y.shape[1]
-        sampler = _checked_sampler(self.sampler, seed=False)
+        sampler = _checked_sampler(
+            self.sampler, seed=False, random_state=self.random_state
+        )
         (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics, self.n_features_in_)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
@@ -560,6 +741,8 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
 
     {shared_block}
 
+    {shared_random_state}
+
     Attributes
     ----------
     coef_ : ndarray of shape (n_components,) or (n_targets, n_components)
@@ -598,11 +781,20 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
     True
     """
 
-    def __init__(self, sampler=None, *, alpha=1.0, fit_intercept=True, block_size=None):
+    def __init__(
+        self,
+        sampler=None,
+        *,
+        alpha=1.0,
+        fit_intercept=True,
+        block_size=None,
+        random_state=None,
+    ):
         self.sampler = sampler
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.block_size = block_size
+        self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -678,7 +870,9 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                         f"sampler expects {self.sampler_.n_features_in_}."
                     )
             else:
-                sampler = _checked_sampler(given, seed=False)
+                sampler = _checked_sampler(
+                    given, seed=False, random_state=self.random_state
+                )
                 (x_statistics,) = self._x_statistics(
                     X, np.zeros(X.shape[0], np.intp), 1
                 )
@@ -737,6 +931,8 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
 
     {shared_block}
 
+    {shared_random_state}
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -784,12 +980,14 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         fit_intercept=True,
         class_weight=None,
         block_size=None,
+        random_state=None,
     ):
         self.sampler = sampler
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.block_size = block_size
+        self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -833,11 +1031,9 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         if self.class_weight:
             weights = weights * compute_sample_weight(self.class_weight, y)
         self._y_1d = False
-        self._fit_regression(X, Y, weights)
-        if Y.shape[1] == 1:
-            # RidgeClassifier's shapes for two classes.
-            self.coef_ = self.coef_[0]
-        return self
+        # RidgeClassifier's shapes: for two classes a 1-D coef_ and an
+        # intercept_ of shape (1,).
+        return self._fit_regression(X, Y, weights)
 
     def decision_function(self, X):
         """Decision values: ``φ(x) coef_ᵀ + intercept_``, in blocks of rows.
@@ -888,8 +1084,12 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     ``n_components`` by K-fold cross-validation, from statistics gathered in
     one pass over the data, and refits the best model on all rows. The scores
     are those of ``GridSearchCV(Pipeline([("f", sampler), ("r", Ridge())]),
-    {"f__n_components": n_components, "r__alpha": alphas}, cv=cv)`` up to
-    rounding, and the same model is chosen (:ref:`math-ridge-statistics`).
+    {"f__n_components": n_components, "r__alpha": alphas}, cv=cv,
+    scoring=scoring)`` up to rounding, and the same model is chosen
+    (:ref:`math-ridge-statistics`); with ``sample_weight``, those of its
+    ``fit(X, y, r__sample_weight=sample_weight)``. ``GridSearchCV``'s
+    ``scoring=None`` is the model's R² (``'r2'`` here), this one's is
+    ``'neg_mean_squared_error'``.
 
     Parameters
     ----------
@@ -913,12 +1113,21 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     scoring : {'neg_mean_squared_error', 'r2'}, default=None
         Score of the held-out rows; ``None`` is ``'neg_mean_squared_error'``.
         Both are quadratic forms in the held-out statistics, averaged
-        uniformly over the targets (weighted by ``sample_weight`` if given).
+        uniformly over the targets, and unweighted even with
+        ``sample_weight``: what ``GridSearchCV``'s scorers compute without
+        metadata routing.
 
     fit_intercept : bool, default=True
         Whether to fit an intercept.
 
     {shared_block}
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default sampler (``sampler=None``:
+        ``DERFSampler(random_state=random_state)``), and draws the one seed
+        that an unseeded sampler gets for all its fits (every fold and the
+        refit draw the same ω). A seeded sampler keeps its own. See
+        :term:`Glossary <random_state>`.
 
     Attributes
     ----------
@@ -970,7 +1179,9 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     fold's map and by the refit's map: ``K + 1`` transforms and
     ``(K + 1) · n · (M + n_targets)²`` flops, still one pass over the data
     (after the cheap pass for the sampler statistics), and ``2K + 1``
-    statistics of size ``(M + n_targets)²`` in memory.
+    statistics of size ``(M + n_targets)²`` in memory. With ``sample_weight``
+    the held-out rows' unweighted statistics are taken as well: ``K`` more
+    statistics, and up to twice the scatter flops.
     ``GridSearchCV`` fits ``K · len(alphas) · len(n_components)`` pipelines
     instead.
 
@@ -1012,6 +1223,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         scoring=None,
         fit_intercept=True,
         block_size=None,
+        random_state=None,
     ):
         self.sampler = sampler
         self.alphas = alphas
@@ -1020,6 +1232,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         self.scoring = scoring
         self.fit_intercept = fit_intercept
         self.block_size = block_size
+        self.random_state = random_state
 
     def _grid(self, M: int):
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
@@ -1077,8 +1290,9 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
             Targets.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the squared errors, in training and in the
-            held-out scores.
+            Non-negative weights of the squared errors in training (each
+            fold's fit and the refit). The held-out scores stay unweighted,
+            as in ``GridSearchCV(...).fit(X, y, r__sample_weight=...)``.
 
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group-aware ``cv``.
@@ -1092,7 +1306,9 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         y_memory = y.compute() if _is_dask_array(y) else y
         Y = self._targets_2d(y)
         n_targets = 1 if y.ndim == 1 else y.shape[1]
-        sampler = _checked_sampler(self.sampler, seed=True)
+        sampler = _checked_sampler(
+            self.sampler, seed=True, random_state=self.random_state
+        )
         M = sampler.n_components
         alphas, counts = self._grid(M)
         fold, K = self._folds(X, y_memory, groups)
@@ -1102,28 +1318,15 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         x_train = [_merge(x_parts[j] for j in range(K) if j != k) for k in range(K)]
         refit_map = _fit_sampler(clone(sampler), _merge(x_parts), d)
         fold_maps = [_fit_sampler(clone(sampler), s, d) for s in x_train]
-        block_rows = self._block_rows(M + n_targets)
-        everything = np.zeros(X.shape[0], dtype=np.intp)
-        if all(_same_map(refit_map, other) for other in fold_maps):
-            (parts,) = _accumulate(
-                X, Y, sample_weight, [refit_map], [fold], [K], block_rows
-            )
-            train = [_merge(parts[j] for j in range(K) if j != k) for k in range(K)]
-            test, full = parts, _merge(parts)
-        else:
-            table = _accumulate(
-                X,
-                Y,
-                sample_weight,
-                [*fold_maps, refit_map],
-                [*((fold == k).astype(np.intp) for k in range(K)), everything],
-                [2] * K + [1],
-                block_rows,
-            )
-            train = [table[k][0] for k in range(K)]
-            test = [table[k][1] for k in range(K)]
-            full = table[K][0]
-
+        train, test, full = _fold_statistics(
+            X,
+            Y,
+            sample_weight,
+            refit_map,
+            fold_maps,
+            fold,
+            self._block_rows(M + n_targets),
+        )
         for k in range(K):
             if train[k] is None or test[k] is None:
                 raise ValueError(

@@ -14,6 +14,11 @@ on Linux x86-64 with NumPy 2.4.6, SciPy 1.17.1 and scikit-learn 1.9.1 (OpenBLAS)
 bit-for-bit equality: a refactoring must not change a single number. Rerun this
 script only for a deliberate change of the numbers, and say so in the commit.
 
+Deliberate changes since: issue 16 made ``RandomFeatureRidgeCV`` score the
+held-out rows unweighted, as ``GridSearchCV`` does, so the scores of the two
+weighted CV cases (``cv_sderf_weighted``, ``cv_gerf_no_intercept``; not their
+predictions, coefficients or chosen candidates) were recorded again then.
+
 ``AutoSampler`` is recorded with each ``criterion`` given explicitly: issue 16
 changes which one is the default, on purpose.
 """
