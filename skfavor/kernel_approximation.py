@@ -94,6 +94,22 @@ _SHARED_ATTRIBUTES = """random_weights_ : ndarray of shape \
         The fitted map of :meth:`transform_keys`; the same object as
         ``query_map_`` for a symmetric family.
 
+    family_parameters_ : FrameParameters
+        The family's fitted parameters in kernel units (:ref:`math-families`):
+        ``a``, ``frame``, ``query_transform``, ``key_transform`` and
+        ``symmetric`` (whether one map serves queries and keys), as
+        :func:`skfavor.metrics.log_second_moment` takes them.
+
+    kernel_scale_ : float
+        Inputs in kernel units are ``z = kernel_scale_ · (x − center_)``:
+        ``√(2 gamma_)`` for the Gaussian kernel, ``√gamma_`` for softmax
+        (:ref:`math-kernels`).
+
+    norm_coefficient_ : float
+        The kernel's coefficient ``α`` of ``|z|²`` in kernel units
+        (:ref:`math-variances`): ``−½`` for the Gaussian kernel, ``0`` for
+        softmax. Not the ridge's ``alpha``.
+
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
@@ -448,6 +464,7 @@ class _BasePositiveSampler(
                     "are too large; scale them down."
                 )
         self.gamma_ = self._resolve_gamma(queries)
+        self._set_kernel_units()
         # Inputs too large for the kernel give infinite terms: reported below,
         # naming the input, instead of numpy's overflow warnings.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -510,15 +527,49 @@ class _BasePositiveSampler(
             "lower gamma."
         )
 
-    @property
-    def _scale(self) -> float:
-        """``z = scale · x`` in kernel units (:ref:`math-kernels`)."""
-        factor = 2.0 if self.kernel == "rbf" else 1.0
-        return float(np.sqrt(factor * self.gamma_))
+    def _set_kernel_units(self) -> None:
+        """``kernel_scale_`` and ``norm_coefficient_`` of the fitted kernel.
 
-    @property
-    def _alpha(self) -> float:
-        return -0.5 if self.kernel == "rbf" else 0.0
+        Inputs in kernel units are ``z = kernel_scale_ · (x − center_)``
+        (:ref:`math-kernels`); the kernel's log is then ``zxᵀzy +
+        norm_coefficient_ (|zx|² + |zy|²)``.
+        """
+        factor = 2.0 if self.kernel == "rbf" else 1.0
+        self.kernel_scale_ = float(np.sqrt(factor * self.gamma_))
+        self.norm_coefficient_ = -0.5 if self.kernel == "rbf" else 0.0
+
+    def fit_statistics(self, queries: SampleStatistics, keys=None):
+        """Draw ω and fit the family to the statistics of the rows alone.
+
+        Equal to :meth:`fit` on any rows with these statistics: the closed
+        forms need only the count, mean and scatter of the query and key sets
+        (:ref:`math-statistics`), so statistics gathered from a stream, from
+        Dask chunks or from a merge of cross-validation folds give the same
+        sampler as the rows themselves. The parameters are validated as in
+        :meth:`fit`; ``n_features_in_`` is the statistics' width.
+
+        Parameters
+        ----------
+        queries : SampleStatistics
+            Float64 count, mean and centred scatter of the query set (see
+            ``skfavor._statistics.SampleStatistics``; they merge with ``+``).
+
+        keys : SampleStatistics, default=None
+            Those of the key set; by default the key set is the query set.
+
+        Returns
+        -------
+        self : object
+            Fitted sampler.
+        """
+        self._validate_params()
+        self.n_features_in_ = int(queries.mean.shape[0])
+        if keys is not None and keys.mean.shape[0] != self.n_features_in_:
+            raise ValueError(
+                f"keys has {keys.mean.shape[0]} features, but X has "
+                f"{self.n_features_in_} features; both must have the same width."
+            )
+        return self._fit_statistics(queries, keys)
 
     def _fit_maps(self, query_stats, key_stats) -> None:
         """Fit the family to the statistics and compile the query and key maps.
@@ -536,19 +587,19 @@ class _BasePositiveSampler(
             center = 0.5 * (query_stats.mean + key_stats.mean)
         else:
             center = np.zeros(n_features)
-        scale = self._scale
+        scale = self.kernel_scale_
         params = FAMILIES[self._family()](
             query_stats.shifted(center).scaled(scale),
             key_stats.shifted(center).scaled(scale),
         )
         self.center_ = self._host["center"] = center
-        self._params = params
+        self.family_parameters_ = params
         maps = {
             side: compile_feature_map(
                 self._host["random_weights"],
                 params,
                 scale=scale,
-                alpha=self._alpha,
+                alpha=self.norm_coefficient_,
                 center=center,
                 side=side,
             )

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import copy
-import sys
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
 from sklearn.base import (
-    BaseEstimator,
     ClassifierMixin,
     RegressorMixin,
     _fit_context,
@@ -19,704 +14,38 @@ from sklearn.base import (
 )
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_array, check_random_state, compute_sample_weight
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import compute_sample_weight
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_is_fitted,
     validate_data,
 )
 
-from ._docstrings import fill_doc
-from ._feature_map import FeatureMap
-from ._statistics import SampleStatistics
-from .kernel_approximation import DERFSampler, _BasePositiveSampler
+from ._ridge_algebra import (
+    grid_results,
+    held_out_errors,
+    held_out_score,
+    ridge_path,
+)
+from ._ridge_base import (
+    _BaseRandomFeatureRidge,
+    _checked_sampler,
+    _fill_doc,
+    _fit_sampler,
+    _SingleAlphaRidge,
+)
+from ._streaming import (
+    fold_statistics,
+    is_dask_array,
+    merge_statistics,
+)
 
 __all__ = [
     "RandomFeatureRidge",
     "RandomFeatureRidgeCV",
     "RandomFeatureRidgeClassifier",
 ]
-
-#: Bytes of float64 ``[φ, y]`` rows per block when ``block_size=None``: large
-#: enough for the scatter product to run at BLAS speed, small next to the
-#: ``(n_components + n_targets)²`` statistics of a few thousand features.
-_BLOCK_BYTES = 2**25
-
-
-def _is_dask_array(X) -> bool:
-    """Whether ``X`` is a Dask array (without importing Dask)."""
-    module = sys.modules.get("dask.array")
-    return module is not None and isinstance(X, module.Array)
-
-
-def _checked_sampler(sampler, *, seed: bool, random_state=None):
-    """An unfitted clone of ``sampler``, checked.
-
-    ``None`` gives ``DERFSampler(random_state=random_state)``.
-
-    Only skfavor samplers are accepted: the fit reads their statistics-only
-    closed forms, and the model selection relies on their nested draws
-    (:ref:`math-nested`). Asymmetric maps are refused: a linear model sees one
-    map for training and test rows (:ref:`math-estimators`). With ``seed``, an
-    unseeded sampler gets one integer seed, drawn from ``random_state``, so
-    that every map fitted from it (one per fold, and the refit) draws the
-    same ω.
-    """
-    if sampler is None:
-        sampler = DERFSampler(random_state=random_state)
-    sampler = clone(sampler)
-    if not isinstance(sampler, _BasePositiveSampler):
-        raise TypeError(
-            "sampler must be a skfavor sampler (PositiveRFSampler, GERFSampler or "
-            f"DERFSampler) or None, got {type(sampler).__name__}."
-        )
-    variant = sampler.get_params().get("variant", "sderf")
-    if variant != "sderf":
-        raise ValueError(
-            f"sampler=DERFSampler(variant={variant!r}) has separate query and key "
-            "maps, but a ridge model maps training and test rows with one map: "
-            "use variant='sderf' (symmetric)."
-        )
-    if seed:
-        state = sampler.get_params()["random_state"]
-        if not isinstance(state, Integral):
-            source = random_state if state is None else state
-            state = check_random_state(source).randint(np.iinfo(np.int32).max)
-            sampler.set_params(random_state=int(state))
-    return sampler
-
-
-def _fit_sampler(sampler, statistics: SampleStatistics, n_features: int):
-    """Fit an unfitted skfavor ``sampler`` to the statistics of its rows.
-
-    Equal to ``sampler.fit(X)`` for any ``X`` with these statistics: the
-    samplers draw ω from ``random_state`` and fit their closed forms to the
-    count, mean and scatter of the rows alone (:ref:`math-statistics`). This
-    lets the statistics come from a stream, from Dask chunks or from a merge
-    of cross-validation folds.
-    """
-    sampler._validate_params()
-    sampler.n_features_in_ = n_features
-    sampler._fit_statistics(statistics)
-    if not sampler._params.symmetric:
-        raise ValueError(
-            f"{type(sampler).__name__} fitted an asymmetric map; a ridge model "
-            "needs one map for every row."
-        )
-    return sampler
-
-
-def _same_map(first, second) -> bool:
-    """Whether two fitted samplers have equal fitted attributes (the same map).
-
-    The compiled maps (``query_map_``, ``key_map_``) follow from the other
-    fitted attributes, so comparing those suffices.
-    """
-    names = [
-        n
-        for n in vars(first)
-        if n.endswith("_")
-        and not n.startswith("_")
-        and not isinstance(getattr(first, n), FeatureMap)
-    ]
-    return all(
-        np.array_equal(np.asarray(getattr(first, n)), np.asarray(getattr(second, n)))
-        for n in names
-    )
-
-
-def _weighted_statistics(
-    Z: np.ndarray, weights, *, overwrite: bool = False
-) -> SampleStatistics | None:
-    """Float64 weighted count, mean and centred scatter of the rows of ``Z``.
-
-    ``n = Σ w``, ``μ = Σ w z / n``, ``S = Σ w (z − μ)(z − μ)ᵀ`` (two passes over
-    the block); ``None`` for an empty block. Blocks merge exactly
-    (:ref:`math-statistics`), weighted or not. With ``overwrite``, ``Z`` (a
-    float64 block of our own) is centred in place, saving a copy.
-    """
-    if Z.shape[0] == 0:
-        return None
-    if weights is None:
-        n = float(Z.shape[0])
-        mean = Z.mean(axis=0)
-    else:
-        n = float(weights.sum())
-        if n == 0:
-            return None
-        mean = (weights @ Z) / n
-    centred = np.subtract(Z, mean, out=Z if overwrite else None)
-    if weights is not None:
-        centred *= np.sqrt(weights)[:, None]
-    # ``centred.T @ centred`` is one symmetric rank-k update (BLAS syrk).
-    return SampleStatistics(n, mean, centred.T @ centred)
-
-
-def _merge(parts):
-    """Merge of a sequence of statistics, skipping ``None`` (empty sets)."""
-    total = None
-    for part in parts:
-        if part is not None:
-            total = part if total is None else total + part
-    return total
-
-
-def _merge_tables(first, second):
-    """Bucket-by-bucket merge of two tables of statistics (lists of lists)."""
-    return [
-        [_merge((a, b)) for a, b in zip(row_a, row_b, strict=True)]
-        for row_a, row_b in zip(first, second, strict=True)
-    ]
-
-
-class TableRow(NamedTuple):
-    """One row of a table of statistics: a map, and how rows fall into buckets.
-
-    Attributes
-    ----------
-    feature_map : fitted sampler or None
-        The map of the rows; ``None`` takes the statistics of ``X`` itself
-        (unweighted, as the sampler of a pipeline sees them).
-    labels : ndarray of shape (n_samples,)
-        The bucket of each row (``-1``: left out).
-    n_buckets : int
-        The number of buckets.
-    weighted : bool, default=True
-        Whether the rows count with their ``sample_weight``.
-    """
-
-    feature_map: object
-    labels: np.ndarray
-    n_buckets: int
-    weighted: bool = True
-
-    def rows(self, index) -> TableRow:
-        """The same row restricted to the samples ``index`` (a slice)."""
-        return self._replace(labels=self.labels[index])
-
-
-def _check_block(Y, weights) -> None:
-    """Refuse non-finite targets and negative or non-finite weights of a block.
-
-    In memory these are checked up front; a Dask array's chunks are checked
-    here, as they are reduced, with the in-memory messages.
-    """
-    if Y is not None and not np.all(np.isfinite(Y)):
-        raise ValueError("y contains NaN or infinity.")
-    if weights is not None:
-        if not np.all(np.isfinite(weights)):
-            raise ValueError("sample_weight contains NaN or infinity.")
-        if np.any(weights < 0):
-            raise ValueError("Negative values in data passed to `sample_weight`.")
-
-
-def _stacked_rows(X, Y, feature_map) -> np.ndarray:
-    """Float64 ``X`` (``feature_map`` None) or ``[φ(X), Y]``, a fresh array."""
-    if feature_map is None:
-        rows = X.toarray() if sp.issparse(X) else X
-        Z = np.asarray(rows, dtype=np.float64)
-        if not np.all(np.isfinite(Z)):
-            raise ValueError("X contains NaN or infinity.")
-        return Z
-    features = feature_map.transform(X)
-    Z = np.empty((features.shape[0], features.shape[1] + Y.shape[1]))
-    Z[:, : features.shape[1]] = features
-    Z[:, features.shape[1] :] = Y
-    return Z
-
-
-def _block_table(X, Y, weights, table_rows):
-    """Statistics of one block of rows, for every row of the table and bucket.
-
-    Parameters
-    ----------
-    X : {ndarray, sparse matrix} of shape (n_rows, n_features)
-        The block's inputs (``n_features``: of the data).
-    Y : ndarray of shape (n_rows, n_targets) or None
-        The block's targets, stacked after the features (``[φ, y]``).
-    weights : ndarray of shape (n_rows,) or None
-        Sample weights (``None``: all ones).
-    table_rows : list of TableRow
-        The maps and buckets; the rows of one map share its features.
-
-    Returns
-    -------
-    list of list of SampleStatistics or None
-    """
-    _check_block(Y, weights)
-    last_use = {id(row.feature_map): i for i, row in enumerate(table_rows)}
-    stacked = {}
-    table = []
-    for i, (feature_map, row_labels, count, weighted) in enumerate(table_rows):
-        key = id(feature_map)
-        if key not in stacked:
-            stacked[key] = _stacked_rows(X, Y, feature_map)
-        Z = stacked[key]
-        # The caller's rows (no map) are never centred in place, nor features
-        # that a later row of the table still reads.
-        own = feature_map is not None and last_use[key] == i
-        block_weights = weights if weighted and feature_map is not None else None
-        row = []
-        for bucket in range(count):
-            if count == 1 and np.all(row_labels == 0):
-                selected, bucket_weights, owned = Z, block_weights, own
-            else:
-                mask = row_labels == bucket
-                selected, owned = Z[mask], True
-                bucket_weights = None if block_weights is None else block_weights[mask]
-            row.append(_weighted_statistics(selected, bucket_weights, overwrite=owned))
-        table.append(row)
-    return table
-
-
-def _row_blocks(n_rows: int, block_rows: int):
-    return [
-        slice(start, min(start + block_rows, n_rows))
-        for start in range(0, n_rows, block_rows)
-    ]
-
-
-def _accumulate(X, Y, weights, table_rows, block_rows):
-    """Statistics of all rows, block by block (or chunk by chunk for Dask).
-
-    The float64 statistics of each block are merged exactly
-    (:ref:`math-statistics`), so the result equals that of one block of all
-    rows up to rounding, for any block size or Dask chunking. The memory is
-    that of the table of statistics plus one block of features.
-    """
-    if _is_dask_array(X):
-        return _accumulate_dask(X, Y, weights, table_rows)
-    total = None
-    for rows in _row_blocks(X.shape[0], block_rows):
-        part = _block_table(
-            X[rows],
-            None if Y is None else Y[rows],
-            None if weights is None else weights[rows],
-            [row.rows(rows) for row in table_rows],
-        )
-        total = part if total is None else _merge_tables(total, part)
-    return total
-
-
-def _accumulate_dask(X, Y, weights, table_rows):
-    """Per-chunk statistics computed where the chunks live, merged in a tree."""
-    import dask
-
-    X = X.rechunk({1: -1})
-    row_chunks = X.chunks[0]
-    bounds = np.cumsum((0, *row_chunks))
-    blocks = X.to_delayed().ravel()
-
-    def rows_of(array, index):
-        if array is None:
-            return None
-        part = array[bounds[index] : bounds[index + 1]]
-        return part.to_delayed().ravel()[0] if _is_dask_array(part) else part
-
-    if _is_dask_array(Y):
-        Y = Y.rechunk((row_chunks, -1))
-    if _is_dask_array(weights):
-        weights = weights.rechunk((row_chunks,))
-    block_table = dask.delayed(_block_table, pure=True)
-    merge = dask.delayed(_merge_tables, pure=True)
-    parts = [
-        block_table(
-            blocks[i],
-            rows_of(Y, i),
-            rows_of(weights, i),
-            [row.rows(slice(bounds[i], bounds[i + 1])) for row in table_rows],
-        )
-        for i in range(len(row_chunks))
-    ]
-    while len(parts) > 1:
-        merged = [merge(a, b) for a, b in zip(parts[::2], parts[1::2], strict=False)]
-        parts = merged + ([parts[-1]] if len(parts) % 2 else [])
-    (table,) = dask.compute(parts[0])
-    return table
-
-
-def _fold_statistics(X, Y, weights, refit_map, fold_maps, fold, block_rows):
-    """Weighted training, unweighted held-out and weighted full statistics.
-
-    As ``GridSearchCV`` does without metadata routing, ``sample_weight``
-    weights the training rows of each fold and the refit, and the held-out
-    rows are scored unweighted. When every fold's map is the refit's (a map
-    independent of the data) the folds' statistics are taken once and merged;
-    otherwise each fold's map takes its own training and held-out rows.
-    """
-    K = len(fold_maps)
-    weighted = weights is not None
-    if all(_same_map(refit_map, other) for other in fold_maps):
-        rows = [TableRow(refit_map, fold, K)]
-        if weighted:
-            rows.append(TableRow(refit_map, fold, K, weighted=False))
-        table = _accumulate(X, Y, weights, rows, block_rows)
-        parts = table[0]
-        train = [_merge(parts[j] for j in range(K) if j != k) for k in range(K)]
-        return train, table[-1], _merge(parts)
-    rows = [
-        *(TableRow(fold_maps[k], (fold == k).astype(np.intp), 2) for k in range(K)),
-        TableRow(refit_map, np.zeros(fold.shape[0], dtype=np.intp), 1),
-    ]
-    if weighted:
-        rows += [
-            TableRow(fold_maps[k], np.where(fold == k, 0, -1), 1, weighted=False)
-            for k in range(K)
-        ]
-    table = _accumulate(X, Y, weights, rows, block_rows)
-    train = [table[k][0] for k in range(K)]
-    if weighted:
-        test = [table[K + 1 + k][0] for k in range(K)]
-    else:
-        test = [table[k][1] for k in range(K)]
-    return train, test, table[K][0]
-
-
-def _check_lazy_dtype(array, name: str):
-    """``array`` as a Dask array of float32 or float64; complex or text refused.
-
-    The messages are those of scikit-learn's ``check_array`` for the same
-    defect in memory.
-    """
-    kind = array.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported\n{name}: {array!r}\n")
-    if kind not in "biuf":
-        raise ValueError(
-            f"{name} must be numeric for a Dask array, got dtype {array.dtype}; "
-            "convert the chunks to numbers first (e.g. with astype)."
-        )
-    if array.dtype in (np.float32, np.float64):
-        return array
-    return array.astype(np.float64)
-
-
-def _check_lazy_length(array, name: str, n_samples: int) -> None:
-    if any(np.isnan(size) for size in array.shape):
-        raise ValueError(
-            f"{name} has unknown chunk sizes (shape {array.shape}); call "
-            f"{name}.compute_chunk_sizes() first, or build it with known chunks."
-        )
-    if name == "sample_weight" and array.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight.shape == {array.shape}, expected {(n_samples,)}!"
-        )
-    if name == "y" and array.shape[0] != n_samples:
-        raise ValueError(
-            "Found input variables with inconsistent numbers of samples: "
-            f"[{n_samples}, {array.shape[0]}]"
-        )
-
-
-def check_lazy_inputs(X, y, sample_weight, *, estimator_name: str):
-    """Check a Dask ``X`` and its targets and weights as ``validate_data`` would.
-
-    Shapes, dtypes and lengths are checked at once, with scikit-learn's
-    in-memory messages; the values (NaN, infinity, negative weights) are
-    checked chunk by chunk as they are reduced. ``y`` and ``sample_weight``
-    may be Dask or in-memory arrays.
-
-    Returns
-    -------
-    X, y, sample_weight
-        ``X`` a float Dask array, ``y`` float64 (lazy if given lazy), and
-        ``sample_weight`` float64 or None.
-    """
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2-D Dask array for X, got {X.ndim} dimensions.")
-    _check_lazy_length(X, "X", X.shape[0])
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        what = "sample" if X.shape[0] == 0 else "feature"
-        raise ValueError(
-            f"Found array with 0 {what}(s) (shape={X.shape}) while a minimum of "
-            f"1 is required by {estimator_name}."
-        )
-    X = _check_lazy_dtype(X, "X")
-    if y is None:
-        raise ValueError(
-            f"{estimator_name} requires y to be passed, but the target y is None."
-        )
-    if _is_dask_array(y):
-        y = _check_lazy_dtype(y, "y").astype(np.float64)
-    else:
-        y = np.asarray(
-            check_array(y, ensure_2d=False, dtype="numeric", input_name="y"),
-            dtype=np.float64,
-        )
-    _check_lazy_length(y, "y", X.shape[0])
-    if sample_weight is not None:
-        if _is_dask_array(sample_weight):
-            sample_weight = _check_lazy_dtype(sample_weight, "sample_weight")
-            sample_weight = sample_weight.astype(np.float64)
-        else:
-            sample_weight = check_array(
-                sample_weight,
-                ensure_2d=False,
-                dtype=np.float64,
-                input_name="sample_weight",
-            )
-        _check_lazy_length(sample_weight, "sample_weight", X.shape[0])
-    return X, y, sample_weight
-
-
-def _ridge_system(statistics, n_components, n_used, fit_intercept):
-    """``A``, ``B`` and the means of the first ``n_used`` features.
-
-    The system of :ref:`math-ridge-statistics`:
-    ``statistics`` are those of ``[φ, y]`` with ``n_components`` features; the
-    features of ``n_used`` components are ``√(M/m)`` times the first ``m``
-    (:ref:`math-nested`). With an intercept, ``A`` and ``B`` are the centred
-    scatters; without, the second moments about 0 times the count.
-    """
-    M, m = n_components, n_used
-    scale = np.sqrt(M / m)
-    scatter = statistics.scatter
-    if not fit_intercept:
-        scatter = scatter + statistics.n_samples * np.outer(
-            statistics.mean, statistics.mean
-        )
-    A = scatter[:m, :m] * scale**2
-    B = scatter[:m, M:] * scale
-    return A, B, statistics.mean[:m] * scale, statistics.mean[M:]
-
-
-def _solve(A, B, alpha):
-    """``(A + αI)⁻¹ B`` by Cholesky (:ref:`math-ridge-statistics`)."""
-    system = A + alpha * np.eye(A.shape[0])
-    try:
-        return scipy.linalg.solve(system, B, assume_a="pos")
-    except (scipy.linalg.LinAlgError, ValueError):
-        return scipy.linalg.lstsq(system, B)[0]
-
-
-def _held_out_errors(statistics, n_components, n_used, coef, intercept):
-    """Weighted sums of squared held-out residuals per target, from statistics.
-
-    With ``r = y − s φ[:m]ᵀ w − b`` (``s = √(M/m)``) and the held-out rows'
-    count ``n``, mean ``μ`` and scatter ``S`` of ``[φ, y]``:
-    ``Σ r² = diag(Pᵀ S P) + n (Pᵀ μ − b)²`` with ``P = [−s w; I]``, taken
-    about the held-out mean so that no raw sums cancel
-    (:ref:`math-ridge-statistics`).
-    """
-    M, m = n_components, n_used
-    scale = np.sqrt(M / m)
-    S, mean = statistics.scatter, statistics.mean
-    w = coef * scale
-    S_ff, S_fy, S_yy = S[:m, :m], S[:m, M:], S[M:, M:]
-    quadratic = (
-        np.diag(S_yy)
-        - 2.0 * np.einsum("ij,ij->j", w, S_fy)
-        + np.einsum("ij,ij->j", w, S_ff @ w)
-    )
-    mean_residual = mean[M:] - mean[:m] @ w - intercept
-    return np.maximum(quadratic, 0.0) + statistics.n_samples * mean_residual**2
-
-
-class _BaseRandomFeatureRidge(BaseEstimator):
-    """Streams row blocks through a sampler into ``[φ, y]`` statistics."""
-
-    _parameter_constraints: dict = {
-        "sampler": [HasMethods(["fit", "transform"]), None],
-        "fit_intercept": ["boolean"],
-        "block_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-    }
-
-    def _block_rows(self, n_columns: int) -> int:
-        if self.block_size is not None:
-            return int(self.block_size)
-        return max(1, _BLOCK_BYTES // (8 * n_columns))
-
-    def _check_inputs(self, X, y, sample_weight, *, reset: bool):
-        """Validated ``X``, 2-D float64 targets and weights (Dask stays lazy)."""
-        if _is_dask_array(X):
-            X, y, sample_weight = check_lazy_inputs(
-                X, y, sample_weight, estimator_name=type(self).__name__
-            )
-            if reset:
-                self.n_features_in_ = X.shape[1]
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input."
-                )
-            return X, y, sample_weight
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=True,
-            reset=reset,
-        )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        return X, np.asarray(y, dtype=np.float64), sample_weight
-
-    @staticmethod
-    def _targets_2d(y):
-        return y.reshape(-1, 1) if y.ndim == 1 else y
-
-    def _x_statistics(self, X, labels, n_buckets):
-        """Unweighted statistics of the rows of ``X`` per bucket (one pass)."""
-        (row,) = _accumulate(
-            X,
-            None,
-            None,
-            [TableRow(None, labels, n_buckets)],
-            self._block_rows(X.shape[1]),
-        )
-        return row
-
-    def _set_solution(self, coef, intercept, n_targets_1d: bool, dtype):
-        """Store ``coef_`` and ``intercept_`` in Ridge's shapes.
-
-        As :class:`~sklearn.linear_model.Ridge`: one target gives a 1-D
-        ``coef_`` (and 1-D predictions), whether ``y`` was of shape (n,) or
-        (n, 1); the intercept is a float for the former and of shape (1,)
-        for the latter.
-        """
-        coef = coef.T.astype(dtype, copy=False)
-        intercept = np.asarray(intercept, dtype=dtype)
-        if n_targets_1d:
-            self.coef_, self.intercept_ = coef[0], float(intercept[0])
-        elif coef.shape[0] == 1:
-            self.coef_, self.intercept_ = coef[0], intercept
-        else:
-            self.coef_, self.intercept_ = coef, intercept
-        if not self.fit_intercept:
-            self.intercept_ = 0.0
-
-    def _decision_values(self, X):
-        """``φ(x) coef_ᵀ + intercept_`` of each row, streamed in blocks."""
-        check_is_fitted(self)
-        if _is_dask_array(X):
-            raise TypeError(
-                "predict takes in-memory rows; for a Dask array use "
-                "dask.array.map_blocks(model.predict, X, drop_axis=1)."
-            )
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
-        )
-        coef = np.atleast_2d(self.coef_)
-        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
-        for rows in _row_blocks(X.shape[0], self._block_rows(coef.shape[1])):
-            out[rows] = self.sampler_.transform(X[rows]) @ coef.T.astype(X.dtype)
-        out += np.asarray(self.intercept_, dtype=X.dtype)
-        return out[:, 0] if np.ndim(self.coef_) == 1 else out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.target_tags.multi_output = True
-        return tags
-
-
-_SHARED_PARAMETERS = """sampler : skfavor sampler, default=None
-        The random-feature map: :class:`~skfavor.PositiveRFSampler`,
-        :class:`~skfavor.GERFSampler` or a symmetric
-        :class:`~skfavor.DERFSampler` (``variant='sderf'``; the asymmetric
-        variants are refused). It is cloned and fitted on the training rows,
-        unweighted, as in a pipeline. ``None`` means
-        :class:`~skfavor.DERFSampler` with its defaults."""
-
-_SHARED_BLOCK = """block_size : int, default=None
-        Rows per block streamed through the sampler. ``None`` takes blocks of
-        about 32 MiB of float64 features. The memory of ``fit`` is
-        ``O((n_components + n_targets)² + block_size · n_components)``,
-        independent of the number of rows."""
-
-_SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None
-        Seeds the default sampler (``sampler=None``:
-        ``DERFSampler(random_state=random_state)``); a given sampler keeps its
-        own ``random_state``. Pass an int for reproducible fits. See
-        :term:`Glossary <random_state>`."""
-
-_SHARED_ATTRIBUTES = """sampler_ : skfavor sampler
-        The sampler fitted on the training rows.
-
-    n_features_in_ : int
-        Number of features seen during :term:`fit`.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings."""
-
-_SHARED_NOTES = """The training rows are mapped block by block, and only the
-    float64 count, mean and centred scatter of the stacked rows ``[φ(x), y]``
-    are kept, merged exactly from block to block (:ref:`math-statistics`):
-    ``A = Σ (φ − φ̄)(φ − φ̄)ᵀ`` and ``B = Σ (φ − φ̄)(y − ȳ)ᵀ`` (weighted by
-    ``sample_weight``), then ``coef = (A + αI)⁻¹ B`` and
-    ``intercept = ȳ − φ̄ᵀ coef`` (:ref:`math-ridge-statistics`). The sampler's
-    own statistics take a first, cheaper pass (``O(n · n_features²)``). The
-    result equals ``Pipeline([("f", sampler), ("r", Ridge(alpha))])`` up to
-    rounding, without the ``n × n_components`` feature matrix. A Dask array
-    ``X`` is reduced chunk by chunk where its chunks live."""
-
-_fill_doc = fill_doc(
-    shared_parameters=_SHARED_PARAMETERS,
-    shared_block=_SHARED_BLOCK,
-    shared_random_state=_SHARED_RANDOM_STATE,
-    shared_attributes=_SHARED_ATTRIBUTES,
-    shared_notes=_SHARED_NOTES,
-)
-
-
-class _SingleAlphaRidge(_BaseRandomFeatureRidge):
-    """Fit of one ``alpha``: sampler pass, then ``[φ, y]`` statistics pass."""
-
-    _parameter_constraints: dict = {
-        **_BaseRandomFeatureRidge._parameter_constraints,
-        "alpha": [Interval(Real, 0.0, None, closed="neither")],
-    }
-
-    def _fit_statistics(self, X, Y, weights, sampler):
-        """Statistics of ``[φ, y]`` over all rows for a fitted ``sampler``."""
-        labels = np.zeros(X.shape[0], dtype=np.intp)
-        ((statistics,),) = _accumulate(
-            X,
-            Y,
-            weights,
-            [TableRow(sampler, labels, 1)],
-            self._block_rows(sampler.n_components + Y.shape[1]),
-        )
-        return statistics
-
-    def _fit_regression(self, X, Y, weights):
-        self._n_targets = Y.shape[1]
-        sampler = _checked_sampler(
-            self.sampler, seed=False, random_state=self.random_state
-        )
-        (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
-        self.sampler_ = _fit_sampler(sampler, x_statistics, self.n_features_in_)
-        self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
-        return self._solve_statistics(X.dtype)
-
-    def _solve_statistics(self, dtype):
-        statistics = self._statistics
-        if statistics is None:
-            raise ValueError(
-                "sample_weight sums to 0: there is nothing to fit; give some rows "
-                "a positive weight."
-            )
-        M = self.sampler_.n_components
-        A, B, feature_mean, target_mean = _ridge_system(
-            statistics, M, M, self.fit_intercept
-        )
-        coef = _solve(A, B, self.alpha)
-        intercept = (
-            target_mean - feature_mean @ coef
-            if self.fit_intercept
-            else np.zeros(B.shape[1])
-        )
-        self._set_solution(coef, intercept, self._y_1d, dtype)
-        return self
 
 
 @_fill_doc
@@ -859,7 +188,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
             if given is not None and hasattr(given, "random_weights_"):
                 _checked_sampler(given, seed=False)
                 self.sampler_ = copy.deepcopy(given)
-                if not self.sampler_._params.symmetric:
+                if not self.sampler_.family_parameters_.symmetric:
                     raise ValueError(
                         "The fitted sampler has an asymmetric map; a ridge model "
                         "needs one map for every row."
@@ -876,7 +205,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                 (x_statistics,) = self._x_statistics(
                     X, np.zeros(X.shape[0], np.intp), 1
                 )
-                self.sampler_ = _fit_sampler(sampler, x_statistics, self.n_features_in_)
+                self.sampler_ = _fit_sampler(sampler, x_statistics)
             self._statistics = None
         elif Y.shape[1] != self._n_targets or (y.ndim == 1) != self._y_1d:
             raise ValueError(
@@ -885,7 +214,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                 f"{'1' if self._y_1d else '2'} dimension(s)."
             )
         chunk = self._fit_statistics(X, Y, sample_weight, self.sampler_)
-        self._statistics = _merge((self._statistics, chunk))
+        self._statistics = merge_statistics((self._statistics, chunk))
         return self._solve_statistics(X.dtype)
 
     def predict(self, X):
@@ -1258,7 +587,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         """Fold of each row; the test folds must split the rows."""
         n = X.shape[0]
         cv = check_cv(self.cv, y, classifier=False)
-        probe = np.empty((n, 0)) if _is_dask_array(X) else X
+        probe = np.empty((n, 0)) if is_dask_array(X) else X
         fold = np.full(n, -1, dtype=np.intp)
         n_folds = 0
         for k, (train, test) in enumerate(cv.split(probe, y, groups)):
@@ -1303,30 +632,45 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
             Fitted estimator.
         """
         X, y, sample_weight = self._check_inputs(X, y, sample_weight, reset=True)
-        y_memory = y.compute() if _is_dask_array(y) else y
-        Y = self._targets_2d(y)
-        n_targets = 1 if y.ndim == 1 else y.shape[1]
+        y_memory = y.compute() if is_dask_array(y) else y
         sampler = _checked_sampler(
             self.sampler, seed=True, random_state=self.random_state
         )
         M = sampler.n_components
         alphas, counts = self._grid(M)
         fold, K = self._folds(X, y_memory, groups)
-        d = self.n_features_in_
-
         x_parts = self._x_statistics(X, fold, K)
-        x_train = [_merge(x_parts[j] for j in range(K) if j != k) for k in range(K)]
-        refit_map = _fit_sampler(clone(sampler), _merge(x_parts), d)
-        fold_maps = [_fit_sampler(clone(sampler), s, d) for s in x_train]
-        train, test, full = _fold_statistics(
+        x_train = [
+            merge_statistics(x_parts[j] for j in range(K) if j != k) for k in range(K)
+        ]
+        refit_map = _fit_sampler(clone(sampler), merge_statistics(x_parts))
+        fold_maps = [_fit_sampler(clone(sampler), s) for s in x_train]
+        Y = self._targets_2d(y)
+        train, test, full = fold_statistics(
             X,
             Y,
             sample_weight,
             refit_map,
             fold_maps,
             fold,
-            self._block_rows(M + n_targets),
+            self._block_rows(M + Y.shape[1], X.shape[0]),
         )
+        scores = self._fold_scores(train, test, M, counts, alphas)
+        self.cv_results_, self.best_index_ = grid_results(scores, counts, alphas)
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.n_components_ = counts[self.best_index_ // len(alphas)]
+        self.alpha_ = alphas[self.best_index_ % len(alphas)]
+        ((coef, intercept),) = ridge_path(
+            full, M, self.n_components_, [self.alpha_], fit_intercept=self.fit_intercept
+        )
+        self._set_solution(coef, intercept, y.ndim == 1, X.dtype)
+        final = clone(sampler).set_params(n_components=self.n_components_)
+        self.sampler_ = _fit_sampler(final, merge_statistics(x_parts))
+        return self
+
+    def _fold_scores(self, train, test, M, counts, alphas) -> np.ndarray:
+        """Held-out score of every candidate (rows) in every fold (columns)."""
+        K = len(train)
         for k in range(K):
             if train[k] is None or test[k] is None:
                 raise ValueError(
@@ -1337,82 +681,15 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         scores = np.empty((len(counts) * len(alphas), K))
         for k in range(K):
             for i, m in enumerate(counts):
-                for j, (coef, intercept) in enumerate(
-                    self._path(train[k], M, m, alphas)
-                ):
-                    errors = _held_out_errors(test[k], M, m, coef, intercept)
-                    scores[i * len(alphas) + j, k] = self._score(errors, test[k], M)
-        self._set_results(scores, counts, alphas)
-        best = self.best_index_
-        self.n_components_ = counts[best // len(alphas)]
-        self.alpha_ = alphas[best % len(alphas)]
-        ((coef, intercept),) = self._path(full, M, self.n_components_, [self.alpha_])
-        self._set_solution(coef, intercept, y.ndim == 1, X.dtype)
-        final = clone(sampler).set_params(n_components=self.n_components_)
-        self.sampler_ = _fit_sampler(final, _merge(x_parts), d)
-        return self
-
-    def _path(self, statistics, M, m, alphas):
-        """Weights and intercepts of every ``alpha`` from one ``eigh`` of ``A``."""
-        A, B, feature_mean, target_mean = _ridge_system(
-            statistics, M, m, self.fit_intercept
-        )
-        eigenvalues, vectors = np.linalg.eigh(A)
-        eigenvalues = np.maximum(eigenvalues, 0.0)
-        projected = vectors.T @ B
-        for alpha in alphas:
-            coef = vectors @ (projected / (eigenvalues + alpha)[:, None])
-            intercept = (
-                target_mean - feature_mean @ coef
-                if self.fit_intercept
-                else np.zeros(B.shape[1])
-            )
-            yield coef, intercept
-
-    def _score(self, errors, statistics, M):
-        """Held-out score from per-target sums of squared residuals."""
-        n = statistics.n_samples
-        if self.scoring == "r2":
-            total = np.diag(statistics.scatter)[M:]
-            ratios = np.where(
-                total > 0,
-                1.0 - errors / np.where(total > 0, total, 1.0),
-                np.where(errors == 0, 1.0, 0.0),
-            )
-            return float(np.mean(ratios))
-        return -float(np.mean(errors)) / n
-
-    def _set_results(self, scores, counts, alphas):
-        n_candidates = scores.shape[0]
-        params = [{"n_components": m, "alpha": a} for m in counts for a in alphas]
-        mean = scores.mean(axis=1)
-        results = {
-            "params": params,
-            "param_n_components": np.ma.MaskedArray(
-                [p["n_components"] for p in params], mask=False, dtype=object
-            ),
-            "param_alpha": np.ma.MaskedArray(
-                [p["alpha"] for p in params], mask=False, dtype=object
-            ),
-        }
-        for k in range(scores.shape[1]):
-            results[f"split{k}_test_score"] = scores[:, k]
-        # Ranks as GridSearchCV's: ties share the lowest rank, and the first
-        # candidate of the best rank is chosen.
-        order = np.argsort(-mean, kind="stable")
-        rank = np.empty(n_candidates, dtype=np.int32)
-        rank[order] = np.arange(1, n_candidates + 1)
-        for position in range(1, n_candidates):
-            if mean[order[position]] == mean[order[position - 1]]:
-                rank[order[position]] = rank[order[position - 1]]
-        results.update(
-            mean_test_score=mean,
-            std_test_score=scores.std(axis=1),
-            rank_test_score=rank,
-        )
-        self.cv_results_ = results
-        self.best_index_ = int(np.argmin(rank))
-        self.best_score_ = float(mean[self.best_index_])
+                path = ridge_path(
+                    train[k], M, m, alphas, fit_intercept=self.fit_intercept
+                )
+                for j, (coef, intercept) in enumerate(path):
+                    errors = held_out_errors(test[k], M, m, coef, intercept)
+                    scores[i * len(alphas) + j, k] = held_out_score(
+                        errors, test[k], M, self.scoring
+                    )
+        return scores
 
     def predict(self, X):
         """Predict with the refitted model, mapping the rows block by block.
