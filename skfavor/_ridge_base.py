@@ -202,9 +202,10 @@ _SHARED_PARAMETERS = """sampler : skfavor sampler, default=None
         :class:`~skfavor.DERFSampler` with its defaults."""
 
 _SHARED_BLOCK = """block_size : int, default=None
-        Rows per block streamed through the sampler. ``None`` takes blocks of
-        about 32 MiB of float64 features. The memory of ``fit`` is
-        ``O((n_components + n_targets)² + block_size · n_components)``,
+        Rows per block streamed through the sampler. ``None`` follows the
+        feature maps' policy: blocks of at most 8 MiB of float64 ``[φ, y]``
+        rows, within scikit-learn's ``working_memory``. The memory of ``fit``
+        is ``O((n_components + n_targets)² + block_size · n_components)``,
         independent of the number of rows."""
 
 _SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None

@@ -34,7 +34,8 @@ from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 
 _SHARED_PARAMETERS = """n_components : int, default=100
-        Number of random features, the dimensionality of the output.
+        Number of random features, the dimensionality of the output (the
+        map's width; ``n_features`` always means the input's width).
 
     kernel : {'rbf', 'softmax'}, default='rbf'
         Kernel to approximate: ``'rbf'`` is ``exp(-gamma * |x - y|²)``, exactly

@@ -63,7 +63,9 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
     {shared_parameters}
 
     alpha : float, default=1.0
-        Regularisation strength, > 0, as in :class:`~sklearn.linear_model.Ridge`.
+        Regularisation strength, > 0, as in :class:`~sklearn.linear_model.Ridge`
+        (the ridge's ``alpha``; the kernel's coefficient of ``|z|²`` is the
+        sampler's ``norm_coefficient_``).
 
     fit_intercept : bool, default=True
         Whether to fit an intercept (centred features and targets).
@@ -249,7 +251,8 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
     {shared_parameters}
 
     alpha : float, default=1.0
-        Regularisation strength, > 0.
+        Regularisation strength, > 0 (the ridge's ``alpha``, not the
+        sampler's ``norm_coefficient_``).
 
     fit_intercept : bool, default=True
         Whether to fit an intercept.
@@ -425,7 +428,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     {shared_parameters}
 
     alphas : array-like of float or float, default=(0.1, 1.0, 10.0)
-        Regularisation strengths to try, each > 0.
+        Regularisation strengths (the ridge's ``alpha``) to try, each > 0.
 
     n_components : array-like of int or int, default=None
         Feature counts ``m`` to try, each at most the sampler's

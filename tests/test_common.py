@@ -11,12 +11,12 @@ from skfavor import (
     GERFSampler,
     PositiveRFSampler,
 )
-from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 from skfavor.kernel_ridge import (
     RandomFeatureRidge,
     RandomFeatureRidgeClassifier,
     RandomFeatureRidgeCV,
 )
+from skfavor.nadaraya_watson import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 ESTIMATORS = [
     PositiveRFSampler(),

@@ -41,7 +41,7 @@ from skfavor import (
     RandomFeatureRidgeClassifier,
     RandomFeatureRidgeCV,
 )
-from skfavor.kernel_regression import (
+from skfavor.nadaraya_watson import (
     NadarayaWatsonClassifier,
     NadarayaWatsonRegressor,
     NonPositiveDenominatorWarning,
