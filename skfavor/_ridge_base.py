@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
+from ._positive_sampler import _BasePositiveSampler
 from ._ridge_algebra import ridge_solution
 from ._statistics import SampleStatistics
 from ._streaming import (
@@ -33,7 +34,7 @@ from ._streaming import (
     is_dask_array,
     row_blocks,
 )
-from .kernel_approximation import DERFSampler, _BasePositiveSampler
+from .kernel_approximation import DERFSampler
 
 
 def _checked_sampler(sampler, *, seed: bool, random_state=None):

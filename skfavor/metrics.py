@@ -8,8 +8,8 @@ from sklearn.kernel_approximation import RBFSampler
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from ._positive_sampler import _BasePositiveSampler
 from .fourier import FourierSampler
-from .kernel_approximation import _BasePositiveSampler
 
 __all__ = [
     "log_second_moment",

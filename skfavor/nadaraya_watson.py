@@ -19,7 +19,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import fill_doc
-from .kernel_approximation import DERFSampler, _as_float, _BasePositiveSampler
+from ._positive_sampler import _as_float, _BasePositiveSampler
+from .kernel_approximation import DERFSampler
 
 __all__ = [
     "NadarayaWatsonClassifier",
