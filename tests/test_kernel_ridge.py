@@ -540,3 +540,59 @@ def test_dask_input_of_unknown_chunk_sizes_is_refused():
     assert np.isnan(unknown.shape[0])
     with pytest.raises(ValueError, match=r"unknown chunk sizes.*compute_chunk_sizes"):
         RandomFeatureRidge(random_state=0).fit(unknown, y)
+
+
+# --- issue 20: the refit and single-alpha paths solve, they do not eigh -------
+
+
+def _count_eigh(monkeypatch, n_features):
+    """Record the ``eigh`` calls on matrices wider than the data.
+
+    A data-dependent sampler's own fit takes ``eigh`` of ``n_features``-sized
+    second moments; the ridge's systems are ``m × m``.
+    """
+    calls = []
+    eigh = np.linalg.eigh
+
+    def counted(matrix, *args, **kwargs):
+        if matrix.shape[-1] > n_features:
+            calls.append(matrix.shape)
+        return eigh(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", counted)
+    return calls
+
+
+def test_cv_eighs_once_per_fold_and_count_and_refits_by_a_solve(monkeypatch):
+    X, y, _ = _regression(n=150)
+    calls = _count_eigh(monkeypatch, X.shape[1])
+    model = RandomFeatureRidgeCV(
+        PositiveRFSampler(n_components=24, gamma=0.2, random_state=0),
+        alphas=[0.01, 0.1, 1.0],
+        n_components=[12, 24],
+        cv=KFold(3),
+    ).fit(X, y)
+    assert len(calls) == 3 * 2
+    search = _grid_search(
+        PositiveRFSampler(n_components=24, gamma=0.2, random_state=0),
+        [12, 24],
+        [0.01, 0.1, 1.0],
+        KFold(3),
+        "neg_mean_squared_error",
+    ).fit(X, y)
+    _assert_close(model.coef_, search.best_estimator_[-1].coef_)
+
+
+def test_cv_of_one_alpha_never_eighs(monkeypatch):
+    X, y, _ = _regression(n=150)
+    calls = _count_eigh(monkeypatch, X.shape[1])
+    sampler = DERFSampler(n_components=20, gamma="scale", random_state=0)
+    model = RandomFeatureRidgeCV(
+        sampler, alphas=[0.1], n_components=[10, 20], cv=KFold(3)
+    ).fit(X, y)
+    assert calls == []
+    search = _grid_search(
+        sampler, [10, 20], [0.1], KFold(3), "neg_mean_squared_error"
+    ).fit(X, y)
+    for key in ["mean_test_score", *(f"split{k}_test_score" for k in range(3))]:
+        _assert_close(model.cv_results_[key], search.cv_results_[key])
