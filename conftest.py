@@ -9,7 +9,12 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 # skfavor.nn is the PyTorch layer (the torch extra): without torch its module,
 # doctests included, is not collected; tests/test_nn.py skips on its own.
-collect_ignore = []
+collect_ignore = [
+    # The deprecated alias of skfavor.nadaraya_watson: importing it warns
+    # (FutureWarning) and it holds no doctests; tests/test_kernel_regression.py
+    # tests it.
+    "skfavor/kernel_regression.py",
+]
 if importlib.util.find_spec("torch") is None:
     collect_ignore.append("skfavor/nn.py")
 # The integrations import their optional libraries at import time; their
