@@ -737,6 +737,9 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Independent terms.
 
+    multilabel_ : bool
+        Whether ``y`` was a multilabel indicator matrix (read-only).
+
     {shared_attributes}
 
     See Also
@@ -862,6 +865,12 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
+
+    @property
+    def multilabel_(self) -> bool:
+        """Whether ``y`` was a multilabel indicator matrix at ``fit``."""
+        check_is_fitted(self)
+        return self._label_binarizer.y_type_.startswith("multilabel")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
