@@ -1,1 +1,1 @@
-"""Adapters of skfavor to other libraries, each importing its own optional dependency."""
+"""Adapters of skfavor to other libraries, each importing its optional dependency."""

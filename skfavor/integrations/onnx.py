@@ -133,7 +133,9 @@ def _log_features(g: _Graph, X: str, feature_map) -> str:
     elif np.ndim(C) == 1:
         row = g.node("MatMul", g.node("Mul", Z, Z), g.constant(np.asarray(C)[:, None]))
     else:
-        row = g.reduce("ReduceSum", g.node("Mul", g.node("MatMul", Z, g.constant(C)), Z))
+        row = g.reduce(
+            "ReduceSum", g.node("Mul", g.node("MatMul", Z, g.constant(C)), Z)
+        )
     ones = g.node("Expand", g.constant([[1.0]]), g.node("Shape", row))
     augmented = g.node("Concat", Z, ones, row, axis=1)
     terms = np.vstack([weights.T, offset[None, :], np.ones((1, offset.size))])
@@ -156,9 +158,7 @@ def _fourier_features(g: _Graph, X: str, sampler: FourierSampler) -> str:
         g.node("Reshape", g.node("Sin", phases), column),
         axis=2,
     )
-    features = g.node(
-        "Reshape", pairs, g.constant([0, sampler.n_components], np.int64)
-    )
+    features = g.node("Reshape", pairs, g.constant([0, sampler.n_components], np.int64))
     norm = g.constant(g.dtype.type(np.sqrt(2.0 / sampler.n_components)))
     return g.node("Mul", features, norm)
 
@@ -224,11 +224,11 @@ def _ridge_scores(g: _Graph, X: str, model) -> str:
 def _regressor_shape(operator) -> None:
     n_rows = _check_float_input(operator, 1)
     model = operator.raw_operator
-    n_targets = (
-        model.key_sums_.shape[1]
-        if hasattr(model, "key_sums_")
-        else np.atleast_2d(model.coef_).shape[0]
-    )
+    if isinstance(model, NadarayaWatsonRegressor):
+        _check_not_transductive(model)
+        n_targets = np.size(model.target_mean_)
+    else:
+        n_targets = np.atleast_2d(model.coef_).shape[0]
     operator.outputs[0].type = type(operator.inputs[0].type)([n_rows, n_targets])
 
 
@@ -254,11 +254,21 @@ def _classes(model) -> tuple[np.ndarray, type]:
 def _classifier_shape(operator) -> None:
     n_rows = _check_float_input(operator, 2)
     model = operator.raw_operator
+    if isinstance(model, NadarayaWatsonClassifier):
+        _check_not_transductive(model)
     if getattr(model, "multilabel_", False):
         raise NotImplementedError(
             f"{type(model).__name__} fitted to a multilabel indicator matrix is not "
             "converted (its predictions are a matrix of labels); fit it to one "
             "label per row."
+        )
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    if double and operator.scope_inst.get_options(model, {"zipmap": True})["zipmap"]:
+        raise ValueError(
+            "ONNX's ZipMap takes float32 probabilities only, and the input is "
+            f"float64: convert {type(model).__name__} with "
+            "options={'zipmap': False} (the second output is then a tensor), as "
+            "for scikit-learn's classifiers."
         )
     classes, label_type = _classes(model)
     operator.outputs[0].type = label_type([n_rows])
@@ -291,18 +301,21 @@ def _convert_ridge_classifier(scope, operator, container) -> None:
 # --- Nadaraya-Watson --------------------------------------------------------
 
 
+def _check_not_transductive(model) -> None:
+    if model.transductive:
+        raise NotImplementedError(
+            f"{type(model).__name__}(transductive=True) refits its sampler on each "
+            "batch it predicts, which a fixed graph cannot do; fit it with "
+            "transductive=False to export it."
+        )
+
+
 def _nadaraya_watson_parts(g: _Graph, X: str, model) -> tuple[str, str]:
     """Float64 numerators ``φ₁(x)ᵀ key_sums_`` and denominators, as ``predict``.
 
     A skfavor positive sampler's query features are divided by their largest
     entry per row in log space (:ref:`math-numerics`), as ``predict`` does.
     """
-    if not hasattr(model, "key_sums_"):
-        raise NotImplementedError(
-            f"{type(model).__name__}(transductive=True) refits its sampler on each "
-            "batch it predicts, which a fixed graph cannot do; fit it with "
-            "transductive=False to export it."
-        )
     sampler = model.sampler_
     if isinstance(sampler, _POSITIVE):
         logs = _log_features(g, X, sampler.query_map_)
@@ -346,7 +359,10 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
     indicator = np.zeros((1, len(model.classes_)))
     indicator[0, majority] = 1.0
     shares = g.node(
-        "Where", fallback, g.constant(indicator, np.float64), g.node("Div", votes, totals)
+        "Where",
+        fallback,
+        g.constant(indicator, np.float64),
+        g.node("Div", votes, totals),
     )
     g.cast(shares, g.dtype, output=operator.outputs[1].full_name)
     codes = g.node(
@@ -357,6 +373,11 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
     )
     _labels(g, model, codes, operator.outputs[0].full_name)
 
+
+#: skl2onnx's classifier options: ``zipmap`` (by default the probabilities
+#: become a list of dicts, as for scikit-learn's classifiers; ``False`` keeps
+#: the tensor); ``nocl`` (labels as codes) is not offered.
+_CLASSIFIER_OPTIONS = {"zipmap": [True, False], "nocl": [False]}
 
 #: The registered models: class, shape calculator, converter, options.
 CONVERTERS = {
@@ -374,12 +395,12 @@ CONVERTERS = {
     RandomFeatureRidgeClassifier: (
         _classifier_shape,
         _convert_ridge_classifier,
-        {"zipmap": [True, False]},
+        _CLASSIFIER_OPTIONS,
     ),
     NadarayaWatsonClassifier: (
         _classifier_shape,
         _convert_nadaraya_watson_classifier,
-        {"zipmap": [True, False]},
+        _CLASSIFIER_OPTIONS,
     ),
 }
 
