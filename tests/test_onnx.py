@@ -335,3 +335,95 @@ def test_asymmetric_sampler_exports_without_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", AsymmetricMapWarning)
         _run(sampler, X_test)
+
+
+# --- FavorAttention through torch.onnx.export --------------------------------
+
+
+def _export_attention(module, inputs, path, dynamic_batch=False):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")  # torch.onnx's dynamo exporter
+    names = ["query", "key", "value", "key_padding_mask"]
+    dynamic_shapes = None
+    if dynamic_batch:
+        batch = torch.export.Dim("batch")
+        dynamic_shapes = {name: {0: batch} for name in names}
+    torch.onnx.export(
+        module,
+        inputs,
+        str(path),
+        input_names=names,
+        output_names=["output"],
+        dynamo=True,
+        dynamic_shapes=dynamic_shapes,
+    )
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _attention_inputs(torch, n, length, embed_dim, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, length, embed_dim, generator=generator) * 2.0
+    mask = torch.zeros(n, length, dtype=torch.bool)
+    mask[0, length - 3 :] = True  # one padded sequence
+    return x, mask
+
+
+# torch's exporter warns about its own internals (a deprecated pytree check,
+# the renaming of the dynamic batch axis).
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
+@pytest.mark.filterwarnings("ignore:# The axis name:UserWarning")
+@pytest.mark.parametrize(
+    "feature_map, causal, statistics",
+    [
+        ("sderf", False, "running"),
+        ("saderf", True, "running"),
+        ("gerf", False, "batch"),
+    ],
+)
+def test_favor_attention_exports(feature_map, causal, statistics, tmp_path):
+    torch = pytest.importorskip("torch")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    layer = FavorAttention(
+        16,
+        2,
+        feature_map=feature_map,
+        n_features=32,
+        causal=causal,
+        statistics=statistics,
+        random_state=0,
+    )
+    x, mask = _attention_inputs(torch, 3, 12, 16, seed=0)
+    layer(x, x, x)  # one training step: running statistics unlike their start
+    layer.eval()
+    module = exportable_attention(layer)
+    session = _export_attention(
+        module, (x, x, x, mask), tmp_path / "attention.onnx", dynamic_batch=True
+    )
+    # Held-out inputs, with another batch size: the batch dimension is dynamic.
+    for n in (3, 5):
+        x, mask = _attention_inputs(torch, n, 12, 16, seed=n)
+        feeds = {"query": x, "key": x, "value": x, "key_padding_mask": mask}
+        (output,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+        with torch.no_grad():
+            expected = layer(x, x, x, key_padding_mask=mask)[0].numpy()
+        np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
+        # The padded keys are out of the sums: outputs move if they are not.
+        with torch.no_grad():
+            unmasked = layer(x, x, x)[0].numpy()
+        assert np.abs(unmasked[0] - expected[0]).max() > 1e-3
+
+
+def test_favor_attention_export_refusals():
+    pytest.importorskip("torch")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    derf = FavorAttention(8, 2, feature_map="sderf", statistics="batch")
+    with pytest.raises(ValueError, match="eigen-decomposition"):
+        exportable_attention(derf.eval())
+    with pytest.raises(ValueError, match="training mode"):
+        exportable_attention(derf.train())
+    with pytest.raises(TypeError, match="FavorAttention"):
+        exportable_attention(object())

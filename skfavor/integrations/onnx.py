@@ -53,7 +53,7 @@ try:
 except ImportError:
     from ..kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
-__all__ = ["CONVERTERS"]
+__all__ = ["CONVERTERS", "exportable_attention"]
 
 _POSITIVE = (PositiveRFSampler, GERFSampler, DERFSampler)
 
@@ -408,3 +408,51 @@ for _cls, (_shape, _convert, _options) in CONVERTERS.items():
     update_registered_converter(
         _cls, f"Skfavor{_cls.__name__}", _shape, _convert, options=_options
     )
+
+
+def exportable_attention(layer):
+    """A module of ``layer``'s eval-mode forward that ``torch.onnx.export`` takes.
+
+    Its ``forward(query, key, value, key_padding_mask=None)`` returns the
+    attention output alone (``layer(...)[0]``), for batched inputs. What is
+    exported depends on the layer's statistics (:ref:`deploy`):
+
+    * ``statistics='running'`` (any feature map): the maps compiled from the
+      running statistics now are buffers of the module, constants of the
+      graph; the closed forms (eigen-decompositions for the DERF families)
+      are not part of it.
+    * ``statistics='batch'`` with ``feature_map='posrf'`` or ``'gerf'``: the
+      layer itself, whose per-sequence fit needs no eigen-decomposition.
+    * ``statistics='batch'`` with a DERF family is refused: ONNX has no
+      eigen-decomposition.
+
+    Parameters
+    ----------
+    layer : skfavor.nn.FavorAttention
+        In eval mode. The module shares its parameters.
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode.
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is in training mode, or fits a DERF family to batch
+        statistics.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skfavor.nn import FavorAttention
+    >>> from skfavor.integrations.onnx import exportable_attention
+    >>> layer = FavorAttention(8, 2, n_features=16, causal=True, random_state=0)
+    >>> module = exportable_attention(layer.eval())
+    >>> x = torch.randn(1, 5, 8)
+    >>> bool(torch.allclose(module(x, x, x), layer(x, x, x)[0]))
+    True
+    """
+    from ._onnx_torch import exportable
+
+    return exportable(layer)
