@@ -427,3 +427,17 @@ def test_favor_attention_export_refusals():
         exportable_attention(derf.train())
     with pytest.raises(TypeError, match="FavorAttention"):
         exportable_attention(object())
+
+
+@pytest.mark.parametrize("target_opset", [13, 17])
+def test_older_opsets(target_opset):
+    # ReduceMax takes its axes as an attribute before opset 18.
+    X, X_test, y = _data(np.float64)
+    model = NadarayaWatsonRegressor(DERFSampler(gamma=0.2, random_state=0)).fit(X, y)
+    onx = skl2onnx.to_onnx(model, X[:1], target_opset=target_opset)
+    assert onx.opset_import[0].version <= target_opset
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (predictions,) = session.run(None, {session.get_inputs()[0].name: X_test})
+    _assert_predictions(predictions, model.predict(X_test), np.float64)

@@ -26,7 +26,7 @@ data. The Nadaraya–Watson graphs are stabilised as ``predict`` is
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import (
     DoubleTensorType,
@@ -102,7 +102,7 @@ class _Graph:
 
     def cast(self, x: str, dtype, output: str | None = None) -> str:
         """``x`` cast to the NumPy ``dtype``."""
-        to = numpy_helper.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+        to = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
         return self.node("Cast", x, output=output, to=to)
 
 
