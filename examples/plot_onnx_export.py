@@ -1,7 +1,7 @@
 """
-==========================================
+===========================================
 Serving a skfavor pipeline with onnxruntime
-==========================================
+===========================================
 
 A fitted scikit-learn pipeline that contains skfavor estimators is exported
 to ONNX with skl2onnx, once :mod:`skfavor.integrations.onnx` is imported (it
