@@ -340,14 +340,13 @@ def test_asymmetric_sampler_exports_without_warning():
 # --- FavorAttention through torch.onnx.export --------------------------------
 
 
-def _export_attention(module, inputs, path, dynamic_batch=False):
+def _export_attention(module, inputs, path, batch_axis=0):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnxscript")  # torch.onnx's dynamo exporter
     names = ["query", "key", "value", "key_padding_mask"]
-    dynamic_shapes = None
-    if dynamic_batch:
-        batch = torch.export.Dim("batch")
-        dynamic_shapes = {name: {0: batch} for name in names}
+    batch = torch.export.Dim("batch")
+    dynamic_shapes = {name: {batch_axis: batch} for name in names[:3]}
+    dynamic_shapes["key_padding_mask"] = {0: batch}
     torch.onnx.export(
         module,
         inputs,
@@ -360,12 +359,12 @@ def _export_attention(module, inputs, path, dynamic_batch=False):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def _attention_inputs(torch, n, length, embed_dim, seed):
+def _attention_inputs(torch, n, length, embed_dim, seed, batch_first=True):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, length, embed_dim, generator=generator) * 2.0
     mask = torch.zeros(n, length, dtype=torch.bool)
     mask[0, length - 3 :] = True  # one padded sequence
-    return x, mask
+    return (x if batch_first else x.transpose(0, 1).contiguous()), mask
 
 
 # torch's exporter warns about its own internals (a deprecated pytree check,
@@ -373,14 +372,16 @@ def _attention_inputs(torch, n, length, embed_dim, seed):
 @pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
 @pytest.mark.filterwarnings("ignore:# The axis name:UserWarning")
 @pytest.mark.parametrize(
-    "feature_map, causal, statistics",
+    "feature_map, causal, statistics, batch_first",
     [
-        ("sderf", False, "running"),
-        ("saderf", True, "running"),
-        ("gerf", False, "batch"),
+        ("sderf", False, "running", True),
+        ("saderf", True, None, False),
+        ("gerf", False, "batch", True),
     ],
 )
-def test_favor_attention_exports(feature_map, causal, statistics, tmp_path):
+def test_favor_attention_exports(
+    feature_map, causal, statistics, batch_first, tmp_path
+):
     torch = pytest.importorskip("torch")
     from skfavor.integrations.onnx import exportable_attention
     from skfavor.nn import FavorAttention
@@ -388,22 +389,23 @@ def test_favor_attention_exports(feature_map, causal, statistics, tmp_path):
     layer = FavorAttention(
         16,
         2,
+        batch_first=batch_first,
         feature_map=feature_map,
         n_features=32,
         causal=causal,
         statistics=statistics,
         random_state=0,
     )
-    x, mask = _attention_inputs(torch, 3, 12, 16, seed=0)
+    x, mask = _attention_inputs(torch, 3, 12, 16, 0, batch_first)
     layer(x, x, x)  # one training step: running statistics unlike their start
     layer.eval()
     module = exportable_attention(layer)
     session = _export_attention(
-        module, (x, x, x, mask), tmp_path / "attention.onnx", dynamic_batch=True
+        module, (x, x, x, mask), tmp_path / "attention.onnx", int(not batch_first)
     )
     # Held-out inputs, with another batch size: the batch dimension is dynamic.
     for n in (3, 5):
-        x, mask = _attention_inputs(torch, n, 12, 16, seed=n)
+        x, mask = _attention_inputs(torch, n, 12, 16, n, batch_first)
         feeds = {"query": x, "key": x, "value": x, "key_padding_mask": mask}
         (output,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
         with torch.no_grad():
@@ -412,7 +414,7 @@ def test_favor_attention_exports(feature_map, causal, statistics, tmp_path):
         # The padded keys are out of the sums: outputs move if they are not.
         with torch.no_grad():
             unmasked = layer(x, x, x)[0].numpy()
-        assert np.abs(unmasked[0] - expected[0]).max() > 1e-3
+        assert np.abs(unmasked - expected).max() > 1e-3
 
 
 def test_favor_attention_export_refusals():
@@ -420,7 +422,9 @@ def test_favor_attention_export_refusals():
     from skfavor.integrations.onnx import exportable_attention
     from skfavor.nn import FavorAttention
 
-    derf = FavorAttention(8, 2, feature_map="sderf", statistics="batch")
+    derf = FavorAttention(
+        8, 2, batch_first=True, feature_map="sderf", statistics="batch"
+    )
     with pytest.raises(ValueError, match="eigen-decomposition"):
         exportable_attention(derf.eval())
     with pytest.raises(ValueError, match="training mode"):

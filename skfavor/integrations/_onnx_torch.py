@@ -83,7 +83,18 @@ class FrozenFavorAttention(nn.Module):
 
     def forward(self, query, key, value, key_padding_mask=None):
         layer = self.layer
+        if not layer.batch_first:
+            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         n, length, _ = query.shape
+        keep = None if key_padding_mask is None else ~key_padding_mask
+        if keep is not None:
+            # As the layer: padded positions are zeroed before the projections
+            # (queries too when L == S), so NaN there is ignored.
+            query_keep = keep if length == key.shape[1] else None
+            query, key, value = (
+                x if side is None else torch.where(side[..., None], x, 0.0)
+                for x, side in ((query, query_keep), (key, keep), (value, keep))
+            )
         q, k, v = (
             _split(x, layer.num_heads) for x in _project(layer, query, key, value)
         )
@@ -91,15 +102,16 @@ class FrozenFavorAttention(nn.Module):
         wide = compute_dtype(q.dtype, array_namespace(q))
         scale = q.shape[-1] ** -0.25
         q, k, v = q.to(wide) * scale, k.to(wide) * scale, v.to(wide)
-        keep = None if key_padding_mask is None else ~key_padding_mask[:, None, :]
+        heads_keep = None if keep is None else keep[:, None, :]
         maps = (self._map("query"), self._map("key"))
         xp = array_namespace(q)
         if layer.causal:
-            out, _ = causal_attention(q, k, v, *maps, xp, keep=keep)
+            out, _ = causal_attention(q, k, v, *maps, xp, keep=heads_keep)
         else:
-            out = bidirectional_attention(q, k, v, *maps, xp, keep=keep)
+            out = bidirectional_attention(q, k, v, *maps, xp, keep=heads_keep)
         out = out.to(out_dtype).transpose(1, 2).reshape(n, length, layer.embed_dim)
-        return layer.out_proj(out)
+        out = layer.out_proj(out)
+        return out if layer.batch_first else out.transpose(0, 1)
 
 
 def _running_statistics(layer: FavorAttention, side: str) -> SampleStatistics:
@@ -143,7 +155,8 @@ def exportable(layer: FavorAttention) -> nn.Module:
             "its features be dropped at each call. Call layer.eval() before "
             "exporting it."
         )
-    if layer.statistics == "running":
+    statistics = layer.statistics or ("running" if layer.causal else "batch")
+    if statistics == "running":
         return FrozenFavorAttention(layer).eval()
     if layer.feature_map in _EIGH_FREE:
         return _LayerOutput(layer).eval()

@@ -414,8 +414,12 @@ def exportable_attention(layer):
     """A module of ``layer``'s eval-mode forward that ``torch.onnx.export`` takes.
 
     Its ``forward(query, key, value, key_padding_mask=None)`` returns the
-    attention output alone (``layer(...)[0]``), for batched inputs. What is
-    exported depends on the layer's statistics (:ref:`deploy`):
+    attention output alone (``layer(...)[0]``), for batched inputs in the
+    layer's layout (``batch_first``) and a bool ``key_padding_mask``; the
+    layer's ``causal`` decides causality (no ``attn_mask`` or ``is_causal``).
+    What is exported depends on the layer's statistics (:ref:`deploy`;
+    ``statistics=None`` is ``'running'`` for a causal layer, ``'batch'``
+    otherwise):
 
     * ``statistics='running'`` (any feature map): the maps compiled from the
       running statistics now are buffers of the module, constants of the
@@ -447,7 +451,9 @@ def exportable_attention(layer):
     >>> import torch
     >>> from skfavor.nn import FavorAttention
     >>> from skfavor.integrations.onnx import exportable_attention
-    >>> layer = FavorAttention(8, 2, n_features=16, causal=True, random_state=0)
+    >>> layer = FavorAttention(
+    ...     8, 2, batch_first=True, n_features=16, causal=True, random_state=0
+    ... )
     >>> module = exportable_attention(layer.eval())
     >>> x = torch.randn(1, 5, 8)
     >>> bool(torch.allclose(module(x, x, x), layer(x, x, x)[0]))
