@@ -22,6 +22,7 @@ if importlib.util.find_spec("torch") is None:
 _INTEGRATIONS = {
     "skfavor/integrations/transformers.py": ("torch", "transformers"),
     "skfavor/integrations/onnx.py": ("onnx", "onnxruntime", "skl2onnx"),
+    "skfavor/integrations/_onnx_torch.py": ("torch",),
 }
 for _path, _needed in _INTEGRATIONS.items():
     if any(importlib.util.find_spec(name) is None for name in _needed):

@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_is_fitted,
     validate_data,
 )
 
@@ -276,6 +277,9 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Independent terms.
 
+    multilabel_ : bool
+        Whether ``y`` was a multilabel indicator matrix (read-only).
+
     {shared_attributes}
 
     See Also
@@ -401,6 +405,12 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
+
+    @property
+    def multilabel_(self) -> bool:
+        """Whether ``y`` was a multilabel indicator matrix at ``fit``."""
+        check_is_fitted(self)
+        return self._label_binarizer.y_type_.startswith("multilabel")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -272,6 +272,10 @@ class NadarayaWatsonClassifier(ClassifierMixin, _BaseNadarayaWatson):
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted (as :class:`~sklearn.preprocessing.LabelEncoder`).
 
+    majority_class_ : object
+        The most frequent training class: the prediction of rows whose
+        estimated total weight is not positive (read-only).
+
     {shared_attributes}
 
     See Also
@@ -353,6 +357,12 @@ class NadarayaWatsonClassifier(ClassifierMixin, _BaseNadarayaWatson):
         codes[self._nonpositive(totals, "most frequent class")] = self._majority
         return self.classes_[codes]
 
+    @property
+    def majority_class_(self):
+        """The most frequent training class, the fallback prediction."""
+        check_is_fitted(self)
+        return self.classes_[self._majority]
+
 
 @_fill_doc
 class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
@@ -368,6 +378,10 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
 
     Attributes
     ----------
+    target_mean_ : ndarray of shape (n_targets,)
+        Mean of the training targets: the prediction of rows whose estimated
+        total weight is not positive (read-only).
+
     {shared_attributes}
 
     See Also
@@ -455,6 +469,12 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
             y_pred = sums / totals[:, None]
         y_pred[mask] = self._mean
         return y_pred.ravel() if self._single_output else y_pred
+
+    @property
+    def target_mean_(self) -> np.ndarray:
+        """Mean of the training targets, the fallback prediction."""
+        check_is_fitted(self)
+        return self._mean
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
