@@ -14,14 +14,21 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sampling import SAMPLINGS
 from .fourier import FourierSampler
-from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
+from .kernel_approximation import (
+    DERFSampler,
+    GERFSampler,
+    PositiveRFSampler,
+    _as_float,
+    _check_named,
+    _NotBool,
+)
 from .metrics import log_variance
 
 #: Candidate families by name, each a factory of an unfitted sampler.
@@ -33,8 +40,6 @@ CANDIDATES = {
     "aderf": lambda kernel, **kw: DERFSampler("aderf", kernel=kernel, **kw),
     "saderf": lambda kernel, **kw: DERFSampler("saderf", kernel=kernel, **kw),
 }
-
-_DTYPES = [np.float64, np.float32]
 
 
 class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -145,13 +150,13 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_NotBool(Integral, 1, None, closed="left")],
         "kernel": [StrOptions({"rbf", "softmax"})],
-        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
+        "gamma": [StrOptions({"scale"}), _NotBool(Real, 0.0, None, closed="neither")],
         "candidates": [list, tuple, None],
         "sampling": [StrOptions(set(SAMPLINGS))],
         "criterion": [StrOptions({"mean_log_variance", "mean_variance"})],
-        "max_pairs": [Interval(Integral, 1, None, closed="left")],
+        "max_pairs": [_NotBool(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -217,10 +222,10 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : object
             Fitted sampler.
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES)
+        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         Y = X
         if keys is not None:
-            Y = check_array(keys, accept_sparse="csr", dtype=_DTYPES, input_name="keys")
+            Y = _check_named(keys, "keys")
             if Y.shape[1] != X.shape[1]:
                 raise ValueError(
                     f"keys has {Y.shape[1]} features, but X has {X.shape[1]} "
@@ -285,7 +290,9 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_new : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+        X = _as_float(
+            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
+        )
         return self.sampler_.transform(X)
 
     def transform_keys(self, Y):
@@ -301,8 +308,8 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Y_new : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        checked = validate_data(
-            self, Y, accept_sparse="csr", dtype=_DTYPES, reset=False
+        checked = _as_float(
+            validate_data(self, Y, accept_sparse="csr", dtype="numeric", reset=False)
         )
         features = self.sampler_.transform_keys(checked)
         return _wrap_data_with_container("transform", features, Y, self)

@@ -13,12 +13,13 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
+from .kernel_approximation import _as_float, _NotBool
 
 
 class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -112,8 +113,8 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 2, None, closed="left")],
-        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
+        "n_components": [_NotBool(Integral, 2, None, closed="left")],
+        "gamma": [StrOptions({"scale"}), _NotBool(Real, 0.0, None, closed="neither")],
         "sampling": [StrOptions(set(SAMPLINGS))],
         "random_state": ["random_state"],
     }
@@ -148,7 +149,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 "n_components must be even for FourierSampler (one cos and one "
                 f"sin feature per direction), got {self.n_components}."
             )
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         statistics = SampleStatistics.from_array(X)
         if self.gamma == "scale":
             variance = float(statistics.entry_variance())
@@ -182,8 +183,8 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             estimate of ``exp(-gamma_ |x − y|²)``.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        X = _as_float(
+            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
         weights = (np.sqrt(2.0 * self.gamma_) * self.random_weights_).astype(
             X.dtype, copy=False
