@@ -62,9 +62,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     Parameters
     ----------
     n_components : int, default=100
-        Number of random features of the selected sampler. The Fourier
-        candidate needs an even number; with an odd one it is left out of
-        the default candidates.
+        Number of random features of the selected sampler.
 
     kernel : {'rbf', 'softmax'}, default='rbf'
         Kernel to approximate: ``exp(-gamma |x − y|²)`` or
@@ -76,7 +74,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     candidates : list of str or None, default=None
         Families among ``'fourier'``, ``'posrf'``, ``'gerf'``, ``'sderf'``,
         ``'aderf'``, ``'saderf'``. ``None``: the symmetric ones (``'fourier'``
-        for ``'rbf'`` with even ``n_components``, ``'posrf'``, ``'gerf'``,
+        for ``'rbf'``, ``'posrf'``, ``'gerf'``,
         ``'sderf'``), and the asymmetric ``'aderf'`` and ``'saderf'`` when
         ``keys`` are passed to :meth:`fit`. Asymmetric and Fourier features
         have their place: see the candidates' own pages (a ``Pipeline`` with a
@@ -184,7 +182,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _candidates(self, has_keys: bool) -> list[str]:
         if self.candidates is None:
             names = ["posrf", "gerf", "sderf"]
-            if self.kernel == "rbf" and self.n_components % 2 == 0:
+            if self.kernel == "rbf":
                 names.insert(0, "fourier")
             return names + (["aderf", "saderf"] if has_keys else [])
         names = list(self.candidates)

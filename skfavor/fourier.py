@@ -28,8 +28,10 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ``φ(x) = (M/2)^-½ [cos ω₁ᵀz, sin ω₁ᵀz, …, cos ω_{M/2}ᵀz, sin ω_{M/2}ᵀz]``
     with ``z = √(2 gamma) x`` the input in kernel units (:ref:`math-kernels`)
     and ``M = n_components``: ``φ(x)ᵀφ(y)`` is an unbiased estimate of
-    ``exp(-gamma |x − y|²)``. Per feature this has a lower variance than the
-    random phase ``√2 cos(ωᵀz + u)`` of
+    ``exp(-gamma |x − y|²)``. An odd ``M`` ends with one feature
+    ``(M/2)^-½ cos(ωᵀz + u)`` of random phase ``u`` (RBFSampler's form, which
+    is unbiased alone; a lone cosine is not). Per feature this has a lower
+    variance than the random phase ``√2 cos(ωᵀz + u)`` of
     :class:`~sklearn.kernel_approximation.RBFSampler` (:ref:`math-variances`),
     and orthogonal directions (Yu et al., 2016) or simplex directions lower it
     further (:ref:`math-sampling`, :ref:`math-simplex`).
@@ -43,8 +45,9 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     Parameters
     ----------
     n_components : int, default=100
-        Number of features, even: ``n_components / 2`` directions, each
-        giving one cos/sin pair.
+        Number of features, ≥ 1: ``n_components // 2`` directions each give
+        a cos/sin pair, and an odd number ends with one random-phase feature
+        of one more direction.
 
     gamma : 'scale' or float, default=1.0
         Parameter of the kernel ``exp(-gamma |x − y|²)``, > 0. ``'scale'``
@@ -62,9 +65,13 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     Attributes
     ----------
-    random_weights_ : ndarray of shape (n_components // 2, `n_features_in_`)
+    random_weights_ : ndarray of shape ((n_components + 1) // 2, `n_features_in_`)
         The directions ω, each row marginally N(0, I) (before the kernel
         scale ``√(2 gamma_)``).
+
+    random_offset_ : ndarray of shape (n_components % 2,)
+        The phase ``u ~ U[0, 2π)`` of the last feature for an odd
+        ``n_components``; empty for an even one.
 
     gamma_ : float
         The kernel parameter used (``gamma``, or its value for ``'scale'``).
@@ -90,7 +97,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     -----
     Output columns alternate cos and sin of one direction, so the first
     ``m`` (even) columns times ``√(M/m)`` are the ``m``-feature map of the
-    same seed (:ref:`math-nested`).
+    same seed (:ref:`math-nested`), for an odd ``M`` too.
 
     References
     ----------
@@ -113,7 +120,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     """
 
     _parameter_constraints: dict = {
-        "n_components": [_NotBool(Integral, 2, None, closed="left")],
+        "n_components": [_NotBool(Integral, 1, None, closed="left")],
         "gamma": [StrOptions({"scale"}), _NotBool(Real, 0.0, None, closed="neither")],
         "sampling": [StrOptions(set(SAMPLINGS))],
         "random_state": ["random_state"],
@@ -144,11 +151,6 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : object
             Fitted sampler.
         """
-        if self.n_components % 2:
-            raise ValueError(
-                "n_components must be even for FourierSampler (one cos and one "
-                f"sin feature per direction), got {self.n_components}."
-            )
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         statistics = SampleStatistics.from_array(X)
         if self.gamma == "scale":
@@ -159,11 +161,16 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if not np.all(np.isfinite(statistics.mean)):
             raise ValueError("X is too large: its mean overflows float64.")
         self.center_ = np.asarray(statistics.mean, dtype=np.float64)
+        random_state = check_random_state(self.random_state)
         self.random_weights_ = draw_weights(
-            self.n_components // 2,
+            (self.n_components + 1) // 2,
             self.n_features_in_,
-            check_random_state(self.random_state),
+            random_state,
             sampling=self.sampling,
+        )
+        # Drawn after the directions, so that an even map's draws are unchanged.
+        self.random_offset_ = random_state.uniform(
+            0.0, 2.0 * np.pi, size=self.n_components % 2
         )
         self._n_features_out = self.n_components
         return self
@@ -195,10 +202,12 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             phases -= (weights @ self.center_.astype(X.dtype)).astype(X.dtype)
         else:
             phases = (X - self.center_.astype(X.dtype)) @ weights.T
+        if self.n_components % 2:
+            phases[:, -1] += self.random_offset_.astype(X.dtype)
         features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
         norm = X.dtype.type(np.sqrt(2.0 / self.n_components))
         np.cos(phases, out=features[:, 0::2])
-        np.sin(phases, out=features[:, 1::2])
+        np.sin(phases[:, : self.n_components // 2], out=features[:, 1::2])
         features *= norm
         return features
 
