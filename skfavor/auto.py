@@ -201,8 +201,9 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     families' features are exponentials of a wide dynamic range, so that a
     few features dominate the rows and the ridge sees a poorer basis than
     their kernel estimate's low variance promises (on standardised diabetes
-    at ``gamma=0.5``, SDERF has the lowest variance while a ridge does
-    better on Fourier features). The variance criteria pick by a property
+    at ``gamma=0.1``, SDERF's mean log variance is 1.7 below Fourier's,
+    while a ridge scores R² 0.44 on SDERF features and 0.46 on Fourier
+    ones). The variance criteria pick by a property
     that the linear model does not use; the ridge criterion measures the
     model itself, on the features that :meth:`transform` will return.
 
