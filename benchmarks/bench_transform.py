@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             )
             print(format_table(rows), flush=True)
             all_rows.extend(rows)
-    print(f"\nTargets of issue 4 ({environment()}):")
+    print(f"\nTargets of issues 4 and 20 ({environment()}):")
     print("\n".join(targets(all_rows)))
     if args.csv:
         with open(args.csv, "w", newline="") as file:
