@@ -355,21 +355,21 @@ class FeatureMap:
         out = np.empty((n_samples, augmented_weights_T.shape[1]), dtype=X.dtype)
         if n_threads is None:
             n_threads = _default_threads()
-        rows_per_block = _block_rows(out.strides[0], n_samples, n_threads)
+        n_block_rows = rows_per_block(out.strides[0], n_samples, n_threads)
         # A plain generator: sklearn's gen_batches validates its arguments,
         # which costs as much as the product of a small input.
         blocks = (
-            slice(start, min(start + rows_per_block, n_samples))
-            for start in range(0, n_samples, rows_per_block)
+            slice(start, min(start + n_block_rows, n_samples))
+            for start in range(0, n_samples, n_block_rows)
         )
-        n_blocks = -(-n_samples // rows_per_block)
+        n_blocks = -(-n_samples // n_block_rows)
         n_threads = max(1, min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD))
         lock = threading.Lock()
         counts = [0, 0]
 
         # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse rows
         # as many as fill a block of the output, however wide the rows.
-        shifted_rows = rows_per_block
+        shifted_rows = n_block_rows
         if compact:
             # Dense rows too in parts of at most a sixteenth of the block's
             # output bytes, so that the threads' buffers stay a few per cent
@@ -377,16 +377,16 @@ class FeatureMap:
             # maps: a product of fewer rows can round differently, and their
             # features are kept bit for bit.
             shifted_rows = min(
-                rows_per_block,
+                n_block_rows,
                 max(
                     _MIN_SHIFTED_ROWS,
-                    rows_per_block * out.shape[1] // (16 * n_features),
+                    n_block_rows * out.shape[1] // (16 * n_features),
                 ),
             )
         if sparse:
             shifted_rows = min(
                 shifted_rows,
-                max(1, rows_per_block * out.shape[1] // (n_features + 2)),
+                max(1, n_block_rows * out.shape[1] // (n_features + 2)),
             )
 
         # A zero C (the Fourier map's) leaves the q column at 0 for good.
@@ -629,8 +629,13 @@ _MIN_SHIFTED_ROWS = 32
 _MIN_BLOCKS_PER_THREAD = 4
 
 
-def _block_rows(row_bytes: int, n_rows: int, n_threads: int) -> int:
-    """Rows per block: within ``working_memory``, enough blocks for the threads."""
+def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
+    """Rows per block: within ``working_memory``, enough blocks for the threads.
+
+    The package's one block-size policy: blocks of ``_MIN_BLOCK_BYTES`` to
+    ``_BLOCK_BYTES``, at least ``_MIN_BLOCKS_PER_THREAD`` per thread where the
+    rows allow, never over scikit-learn's ``working_memory``.
+    """
     target = row_bytes * n_rows // (_MIN_BLOCKS_PER_THREAD * max(n_threads, 1))
     target = min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES)
     budget = min(get_config()["working_memory"] * 2**20, target)
