@@ -380,7 +380,7 @@ class FeatureMap:
                 n_block_rows,
                 max(
                     _MIN_SHIFTED_ROWS,
-                    n_block_rows * out.shape[1] // (16 * n_features),
+                    n_block_rows * out.shape[1] // (_INPUT_SHARE * n_features),
                 ),
             )
         if sparse:
@@ -619,6 +619,9 @@ _BLOCK_BYTES = 2**23
 
 #: Fewest bytes per block, so that mid-sized outputs are still shared out.
 _MIN_BLOCK_BYTES = 2**17
+
+#: In compact evaluation, the row buffer is at most 1/_INPUT_SHARE of a block.
+_INPUT_SHARE = 16
 
 #: Fewest rows of one product: fewer would pay BLAS's packing of the weights
 #: too often.
