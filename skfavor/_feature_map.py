@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import sys
 import threading
 import warnings
@@ -216,7 +217,38 @@ class FeatureMap:
         ndarray of shape (n_samples, n_components)
             ``x Wᵀ + offset + q(x)`` of each row.
         """
-        out, _, _ = self._evaluate(X, exponentiate=False, n_threads=n_threads)
+        out, _, _ = self._evaluate(X, finish=None, n_threads=n_threads)
+        return out
+
+    def evaluate(self, X, finish, *, n_threads: int | None = None) -> np.ndarray:
+        """``finish`` applied in place to the log features, block by block.
+
+        The product of each block of rows is written into its block of the
+        output and handed to ``finish`` while it is still in the cache, so an
+        element-wise function of ``x Wᵀ + offset + q(x)`` (the cosines of
+        :class:`~skfavor.FourierSampler`) costs no full-size temporary.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Rows in float32 or float64; the result has their dtype.
+        finish : callable
+            ``finish(block)`` rewrites a C-contiguous block of rows of the
+            output in place; it is called from several threads at once (on
+            different blocks).
+        n_threads : int, default=None
+            Threads, as in :meth:`transform`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
+
+        def apply(block):
+            finish(block)
+            return 0, 0
+
+        out, _, _ = self._evaluate(X, finish=apply, n_threads=n_threads, compact=True)
         return out
 
     def transform(self, X, *, n_threads: int | None = None) -> np.ndarray:
@@ -256,7 +288,7 @@ class FeatureMap:
             single = X.dtype == xp.float32
         else:
             out, n_overflow, n_underflow = self._evaluate(
-                X, exponentiate=True, n_threads=n_threads
+                X, finish=_exponentiate, n_threads=n_threads
             )
             single = X.dtype == np.float32
         n_samples = X.shape[0]
@@ -303,8 +335,14 @@ class FeatureMap:
         n_underflow = int(xp.sum(xp.astype(top == 0, xp.int32)))
         return out, n_overflow, n_underflow
 
-    def _evaluate(self, X, *, exponentiate: bool, n_threads: int | None):
-        """Fill the output block by block; count overflowing and all-zero rows."""
+    def _evaluate(self, X, *, finish, n_threads: int | None, compact: bool = False):
+        """Fill the output block by block, ``finish`` each block in place.
+
+        ``finish(block)`` returns the block's numbers of overflowing and
+        all-zero rows, which are summed; ``None`` leaves the log features.
+        ``compact`` bounds the row buffers by the output rather than the
+        block size.
+        """
         X = _floating(X)
         sparse = sp.issparse(X)
         if sparse:
@@ -333,16 +371,33 @@ class FeatureMap:
         # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse rows
         # as many as fill a block of the output, however wide the rows.
         shifted_rows = n_block_rows
-        if sparse:
+        if compact:
+            # Dense rows too in parts of at most a sixteenth of the block's
+            # output bytes, so that the threads' buffers stay a few per cent
+            # of the output however wide the rows. Not for the exponential
+            # maps: a product of fewer rows can round differently, and their
+            # features are kept bit for bit.
             shifted_rows = min(
                 n_block_rows,
+                max(
+                    _MIN_SHIFTED_ROWS,
+                    n_block_rows * out.shape[1] // (_INPUT_SHARE * n_features),
+                ),
+            )
+        if sparse:
+            shifted_rows = min(
+                shifted_rows,
                 max(1, n_block_rows * out.shape[1] // (n_features + 2)),
             )
+
+        # A zero C (the Fourier map's) leaves the q column at 0 for good.
+        quadratic = not (np.ndim(C) == 0 and C == 0)
 
         def work() -> None:
             # Each thread's [x − c, 1, q(x − c)] rows.
             augmented = np.empty((shifted_rows, n_features + 2), dtype=X.dtype)
             augmented[:, n_features] = 1.0
+            augmented[:, n_features + 1] = 0.0
 
             def shifted_product(rows_X, block) -> None:
                 for start in range(0, block.shape[0], shifted_rows):
@@ -355,7 +410,8 @@ class FeatureMap:
                         shifted[...] = rows_X[part]
                     else:
                         np.subtract(rows_X[part], center, out=shifted)
-                    inputs[:, n_features + 1] = _row_term(shifted, C)
+                    if quadratic:
+                        inputs[:, n_features + 1] = _row_term(shifted, C)
                     np.matmul(inputs, augmented_weights_T, out=block[part])
 
             def folded_product(rows_X, block) -> None:
@@ -390,11 +446,10 @@ class FeatureMap:
                             part = np.empty((near.sum(), block.shape[1]), X.dtype)
                             shifted_product(rows_X[near], part)
                             block[near] = part
-                    if exponentiate:
-                        np.exp(block, out=block)
-                        top = block.max(axis=1, initial=-np.inf)
-                        n_overflow += int(np.count_nonzero(~np.isfinite(top)))
-                        n_underflow += int(np.count_nonzero(top == 0))
+                    if finish is not None:
+                        block_overflow, block_underflow = finish(block)
+                        n_overflow += block_overflow
+                        n_underflow += block_underflow
             with lock:
                 counts[0] += n_overflow
                 counts[1] += n_underflow
@@ -409,10 +464,14 @@ class FeatureMap:
                 if n_threads <= 1:
                     work()
                 else:
-                    with ThreadPoolExecutor(n_threads - 1) as pool:
-                        helpers = [pool.submit(work) for _ in range(n_threads - 1)]
-                        work()
-                        for helper in helpers:
+                    pool = _pool(n_threads - 1)
+                    helpers = [pool.submit(work) for _ in range(n_threads - 1)]
+                    work()
+                    # A helper that has not started by now would find no block
+                    # left: cancel it rather than wait for a busy machine to
+                    # schedule its thread.
+                    for helper in helpers:
+                        if not helper.cancel():
                             helper.result()
         return out, counts[0], counts[1]
 
@@ -466,6 +525,52 @@ class StackedFeatureMap:
         )
 
 
+def _exponentiate(block: np.ndarray) -> tuple[int, int]:
+    """``exp`` of a block in place; its numbers of overflowing and all-zero rows.
+
+    The rows are told apart by their sums, one matrix-vector product (a
+    fraction of the cost of a per-row maximum): a row of non-negative
+    features sums to 0 exactly when all of them are 0, and to a finite
+    number when none is inf or NaN. Only rows whose sum is not finite (a
+    sum can overflow where no feature does) are checked feature by feature.
+    """
+    with np.errstate(over="ignore"):
+        np.exp(block, out=block)
+        sums = block @ np.ones(block.shape[1], dtype=block.dtype)
+    suspect = ~np.isfinite(sums)
+    n_overflow = 0
+    if suspect.any():
+        top = block[suspect].max(axis=1)
+        n_overflow = int(np.count_nonzero(~np.isfinite(top)))
+    return n_overflow, int(np.count_nonzero(sums == 0))
+
+
+_POOLS: dict[int, tuple[int, ThreadPoolExecutor]] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(n_workers: int) -> ThreadPoolExecutor:
+    """Helper threads for transforms, at least ``n_workers``, kept for reuse.
+
+    Starting threads in each call cost about as much as a transform of a
+    thousand rows. A helper only takes blocks while any are left, so helpers
+    that wait behind another transform's find none and return. The pool is
+    kept per process id (a forked child does not inherit the threads) and
+    replaced by a larger one when a call asks for more helpers.
+    """
+    pid = os.getpid()
+    with _POOLS_LOCK:
+        size, pool = _POOLS.get(pid, (0, None))
+        if size < n_workers:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            size = max(n_workers, _n_cpus() - 1)
+            pool = ThreadPoolExecutor(size, thread_name_prefix="skfavor")
+            _POOLS.clear()
+            _POOLS[pid] = (size, pool)
+        return pool
+
+
 def _shifted_into(X, center: np.ndarray, out: np.ndarray) -> None:
     """``out = X − center`` for CSR rows ``X``, as the dense subtraction rounds it.
 
@@ -515,6 +620,13 @@ _BLOCK_BYTES = 2**23
 
 #: Fewest bytes per block, so that mid-sized outputs are still shared out.
 _MIN_BLOCK_BYTES = 2**17
+
+#: In compact evaluation, the row buffer is at most 1/_INPUT_SHARE of a block.
+_INPUT_SHARE = 16
+
+#: Fewest rows of one product: fewer would pay BLAS's packing of the weights
+#: too often.
+_MIN_SHIFTED_ROWS = 32
 
 #: Fewest blocks per thread, for a thread to pay for its start and for the
 #: blocks to even out the threads' loads.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -13,12 +12,13 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._feature_map import FeatureMap
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
+from .kernel_approximation import _as_float, _NotBool
 
 
 class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -27,8 +27,10 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ``φ(x) = (M/2)^-½ [cos ω₁ᵀz, sin ω₁ᵀz, …, cos ω_{M/2}ᵀz, sin ω_{M/2}ᵀz]``
     with ``z = √(2 gamma) x`` the input in kernel units (:ref:`math-kernels`)
     and ``M = n_components``: ``φ(x)ᵀφ(y)`` is an unbiased estimate of
-    ``exp(-gamma |x − y|²)``. Per feature this has a lower variance than the
-    random phase ``√2 cos(ωᵀz + u)`` of
+    ``exp(-gamma |x − y|²)``. An odd ``M`` ends with one feature
+    ``(M/2)^-½ cos(ωᵀz + u)`` of random phase ``u`` (RBFSampler's form, which
+    is unbiased alone; a lone cosine is not). Per feature this has a lower
+    variance than the random phase ``√2 cos(ωᵀz + u)`` of
     :class:`~sklearn.kernel_approximation.RBFSampler` (:ref:`math-variances`),
     and orthogonal directions (Yu et al., 2016) or simplex directions lower it
     further (:ref:`math-sampling`, :ref:`math-simplex`).
@@ -42,8 +44,9 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     Parameters
     ----------
     n_components : int, default=100
-        Number of features, even: ``n_components / 2`` directions, each
-        giving one cos/sin pair.
+        Number of features, ≥ 1: ``n_components // 2`` directions each give
+        a cos/sin pair, and an odd number ends with one random-phase feature
+        of one more direction.
 
     gamma : 'scale' or float, default=1.0
         Parameter of the kernel ``exp(-gamma |x − y|²)``, > 0. ``'scale'``
@@ -61,9 +64,13 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     Attributes
     ----------
-    random_weights_ : ndarray of shape (n_components // 2, `n_features_in_`)
+    random_weights_ : ndarray of shape ((n_components + 1) // 2, `n_features_in_`)
         The directions ω, each row marginally N(0, I) (before the kernel
         scale ``√(2 gamma_)``).
+
+    random_offset_ : ndarray of shape (n_components % 2,)
+        The phase ``u ~ U[0, 2π)`` of the last feature for an odd
+        ``n_components``; empty for an even one.
 
     gamma_ : float
         The kernel parameter used (``gamma``, or its value for ``'scale'``).
@@ -89,7 +96,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     -----
     Output columns alternate cos and sin of one direction, so the first
     ``m`` (even) columns times ``√(M/m)`` are the ``m``-feature map of the
-    same seed (:ref:`math-nested`).
+    same seed (:ref:`math-nested`), for an odd ``M`` too.
 
     References
     ----------
@@ -112,8 +119,8 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 2, None, closed="left")],
-        "gamma": [StrOptions({"scale"}), Interval(Real, 0.0, None, closed="neither")],
+        "n_components": [_NotBool(Integral, 1, None, closed="left")],
+        "gamma": [StrOptions({"scale"}), _NotBool(Real, 0.0, None, closed="neither")],
         "sampling": [StrOptions(set(SAMPLINGS))],
         "random_state": ["random_state"],
     }
@@ -143,12 +150,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : object
             Fitted sampler.
         """
-        if self.n_components % 2:
-            raise ValueError(
-                "n_components must be even for FourierSampler (one cos and one "
-                f"sin feature per direction), got {self.n_components}."
-            )
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         statistics = SampleStatistics.from_array(X)
         if self.gamma == "scale":
             variance = float(statistics.entry_variance())
@@ -158,11 +160,22 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if not np.all(np.isfinite(statistics.mean)):
             raise ValueError("X is too large: its mean overflows float64.")
         self.center_ = np.asarray(statistics.mean, dtype=np.float64)
+        random_state = check_random_state(self.random_state)
         self.random_weights_ = draw_weights(
-            self.n_components // 2,
+            (self.n_components + 1) // 2,
             self.n_features_in_,
-            check_random_state(self.random_state),
+            random_state,
             sampling=self.sampling,
+        )
+        # Drawn after the directions, so that an even map's draws are unchanged.
+        self.random_offset_ = random_state.uniform(
+            0.0, 2.0 * np.pi, size=self.n_components % 2
+        )
+        self._phases = _phase_map(
+            np.sqrt(2.0 * self.gamma_) * self.random_weights_,
+            self.random_offset_,
+            self.n_components,
+            self.center_,
         )
         self._n_features_out = self.n_components
         return self
@@ -182,24 +195,16 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             estimate of ``exp(-gamma_ |x − y|²)``.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        X = _as_float(
+            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
-        weights = (np.sqrt(2.0 * self.gamma_) * self.random_weights_).astype(
-            X.dtype, copy=False
-        )
-        if sp.issparse(X):
-            # A sparse row stays sparse: the shift becomes a phase per direction.
-            phases = safe_sparse_dot(X, weights.T, dense_output=True)
-            phases -= (weights @ self.center_.astype(X.dtype)).astype(X.dtype)
-        else:
-            phases = (X - self.center_.astype(X.dtype)) @ weights.T
-        features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
         norm = X.dtype.type(np.sqrt(2.0 / self.n_components))
-        np.cos(phases, out=features[:, 0::2])
-        np.sin(phases, out=features[:, 1::2])
-        features *= norm
-        return features
+
+        def finish(block: np.ndarray) -> None:
+            np.cos(block, out=block)
+            block *= norm
+
+        return self._phases.evaluate(X, finish)
 
     def transform_keys(self, Y):
         """The same map as :meth:`transform` (the estimator is symmetric).
@@ -220,3 +225,20 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _phase_map(
+    directions: np.ndarray, phase: np.ndarray, n_components: int, center: np.ndarray
+) -> FeatureMap:
+    """The phases of every output column as one map: ``(x − c) Wᵀ + b``.
+
+    Column ``2j`` is ``cos(ω_jᵀz)`` and column ``2j + 1`` is ``sin(ω_jᵀz) =
+    cos(ω_jᵀz − π/2)``, so that the features are one product and one
+    cosine written in output order (no strided halves, no temporary of the
+    phases); an odd ``n_components`` ends with ``cos(ωᵀz + u)``.
+    """
+    rows = np.arange(n_components) // 2
+    offset = np.where(np.arange(n_components) % 2, -0.5 * np.pi, 0.0)
+    if n_components % 2:
+        offset[-1] = phase[0]
+    return FeatureMap(directions[rows], offset, 0.0, center)

@@ -81,11 +81,6 @@ EXPECTED_FAILED_CHECKS: dict = {
 }
 
 
-#: FourierSampler rejects n_components=1 (a feature is half of a cos/sin pair);
-#: what these checks test at that size is tested at n_components=2 in
-#: tests/test_fourier.py (test_rows_are_mapped_independently_and_parameters_kept).
-_EVEN_COMPONENTS = "sets n_components=1; FourierSampler needs an even n_components"
-
 #: The sampler is fitted to the rows, unweighted, as in Pipeline(sampler, Ridge),
 #: where sample_weight reaches the Ridge alone: a weight of 2 is then not the
 #: same as a repeated row for a data-dependent map.
@@ -93,17 +88,6 @@ _UNWEIGHTED = "the sampler's statistics are unweighted, as in a pipeline"
 
 #: Checks expected to fail for every instance of a class, with the reason.
 EXPECTED_FAILED_CHECKS_BY_CLASS: dict = {
-    FourierSampler: {
-        name: _EVEN_COMPONENTS
-        for name in (
-            "check_dont_overwrite_parameters",
-            "check_fit2d_predict1d",
-            "check_methods_subset_invariance",
-            "check_methods_sample_order_invariance",
-            "check_fit2d_1sample",
-            "check_fit2d_1feature",
-        )
-    },
     **{
         ridge: {
             "check_sample_weight_equivalence_on_dense_data": _UNWEIGHTED,

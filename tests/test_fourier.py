@@ -10,8 +10,7 @@ from skfavor.metrics import log_variance
 
 
 def test_rows_are_mapped_independently_and_parameters_kept():
-    """What the checks of test_common.py that set n_components=1 (expected
-    failures there) check, at n_components = 2."""
+    """What the checks of test_common.py check at n_components=1, at 2."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(12, 3))
     sampler = FourierSampler(n_components=2, random_state=0)
@@ -42,11 +41,6 @@ def test_features_are_cos_sin_pairs_of_the_scaled_directions(X):
     expected[:, 0::2], expected[:, 1::2] = np.cos(phases), np.sin(phases)
     np.testing.assert_allclose(sampler.transform(X), expected / np.sqrt(3))
     assert sampler.random_weights_.shape == (3, 4)
-
-
-def test_odd_n_components_is_a_clear_error(X):
-    with pytest.raises(ValueError, match=r"n_components must be even .* got 7"):
-        FourierSampler(n_components=7).fit(X)
 
 
 def test_gamma_scale_is_that_of_rbf_sampler(X):
@@ -149,3 +143,60 @@ def test_coupled_directions_lower_the_error(sampling):
         return np.mean(errors)
 
     assert mse(sampling) < 0.75 * mse("iid")
+
+
+# --- any n_components ≥ 1, as RBFSampler (issue 16) -------------------------
+
+
+@pytest.mark.parametrize("n_components", [1, 3, 7, 8])
+def test_any_n_components_gives_that_many_features(X, n_components):
+    sampler = FourierSampler(n_components=n_components, random_state=0).fit(X)
+    assert sampler.transform(X).shape == (len(X), n_components)
+    assert sampler.random_weights_.shape == ((n_components + 1) // 2, X.shape[1])
+    assert sampler.random_offset_.shape == (n_components % 2,)
+
+
+@pytest.mark.parametrize("sampling", ["iid", "orthogonal", "simplex"])
+def test_odd_n_components_adds_one_random_phase_feature(X, sampling):
+    """M = 2p + 1: the p pairs of the 2p-feature map (of the same seed), and
+    one feature √2 cos(ωᵀz + u) of RBFSampler's form, all scaled by √(2/M)."""
+    odd = FourierSampler(n_components=7, gamma=0.3, sampling=sampling, random_state=2)
+    even = FourierSampler(n_components=6, gamma=0.3, sampling=sampling, random_state=2)
+    features, pairs = odd.fit(X).transform(X), even.fit(X).transform(X)
+    np.testing.assert_allclose(features[:, :6], np.sqrt(6 / 7) * pairs, atol=1e-12)
+    z = np.sqrt(0.6) * (X - X.mean(0))
+    phase = z @ odd.random_weights_[3] + odd.random_offset_[0]
+    np.testing.assert_allclose(features[:, 6], np.sqrt(2 / 7) * np.cos(phase))
+    assert 0 <= odd.random_offset_[0] < 2 * np.pi
+
+
+@pytest.mark.parametrize("n_components", [1, 3])
+def test_odd_n_components_is_unbiased(n_components):
+    """Mean of 4000 seeds' estimates within 4 standard errors of the kernel.
+
+    A cos·cos feature alone would be biased by ½ exp(-γ|x + y|²)-like terms;
+    the random phase removes them, as in RBFSampler.
+    """
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(6, 2)) * 0.7
+    K = np.exp(-0.5 * ((X[:, None] - X[None]) ** 2).sum(-1))
+    estimates = []
+    for seed in range(4000):
+        f = FourierSampler(
+            n_components=n_components, gamma=0.5, sampling="iid", random_state=seed
+        ).fit(X)
+        features = f.transform(X)
+        estimates.append(features @ features.T)
+    estimates = np.array(estimates)
+    error = estimates.mean(0) - K
+    standard_error = estimates.std(0, ddof=1) / np.sqrt(len(estimates))
+    assert np.all(np.abs(error) <= 4 * standard_error + 1e-12)
+    # The estimate's spread is that of RBFSampler's feature for M = 1.
+    if n_components == 1:
+        rff = [
+            RBFSampler(n_components=1, gamma=0.5, random_state=s).fit(X).transform(X)
+            for s in range(4000)
+        ]
+        rff = np.array([r @ r.T for r in rff])
+        off = ~np.eye(len(X), dtype=bool)
+        np.testing.assert_allclose(estimates.var(0)[off], rff.var(0)[off], rtol=0.15)
