@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
-from ._positive_sampler import _BasePositiveSampler
+from ._positive_sampler import _as_float, _BasePositiveSampler
 from ._ridge_algebra import ridge_solution
 from ._statistics import SampleStatistics
 from ._streaming import (
@@ -124,11 +124,12 @@ class _BaseRandomFeatureRidge(BaseEstimator):
             X,
             y,
             accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+            dtype="numeric",
             multi_output=True,
             y_numeric=True,
             reset=reset,
         )
+        X = _as_float(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -177,8 +178,8 @@ class _BaseRandomFeatureRidge(BaseEstimator):
                 "predict takes in-memory rows; for a Dask array use "
                 "dask.array.map_blocks(model.predict, X, drop_axis=1)."
             )
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        X = _as_float(
+            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
         coef = np.atleast_2d(self.coef_)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)

@@ -20,6 +20,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._feature_map import UnderflowWarning
+from ._positive_sampler import _as_float, _check_named, _NotBool
 from ._sampling import SAMPLINGS
 from ._selection import (
     N_LANDMARKS,
@@ -32,14 +33,7 @@ from ._selection import (
     ridge_targets,
 )
 from .fourier import FourierSampler
-from .kernel_approximation import (
-    DERFSampler,
-    GERFSampler,
-    PositiveRFSampler,
-    _as_float,
-    _check_named,
-    _NotBool,
-)
+from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
 from .metrics import log_variance
 
 #: Folds of the ``'ridge_cv'`` criterion.

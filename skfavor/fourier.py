@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -13,12 +14,12 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._feature_map import FeatureMap
+from ._positive_sampler import _as_float, _NotBool
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
-from .kernel_approximation import _as_float, _NotBool
 
 
 class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -171,12 +172,6 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.random_offset_ = random_state.uniform(
             0.0, 2.0 * np.pi, size=self.n_components % 2
         )
-        self._phases = _phase_map(
-            np.sqrt(2.0 * self.gamma_) * self.random_weights_,
-            self.random_offset_,
-            self.n_components,
-            self.center_,
-        )
         self._n_features_out = self.n_components
         return self
 
@@ -198,13 +193,25 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
-        norm = X.dtype.type(np.sqrt(2.0 / self.n_components))
-
-        def finish(block: np.ndarray) -> None:
-            np.cos(block, out=block)
-            block *= norm
-
-        return self._phases.evaluate(X, finish)
+        weights = (np.sqrt(2.0 * self.gamma_) * self.random_weights_).astype(
+            X.dtype, copy=False
+        )
+        if sp.issparse(X):
+            # A sparse row stays sparse: the shift becomes a phase per direction.
+            phases = safe_sparse_dot(X, weights.T, dense_output=True)
+            phases -= (weights @ self.center_.astype(X.dtype)).astype(X.dtype)
+        else:
+            phases = (X - self.center_.astype(X.dtype)) @ weights.T
+        n_pairs = self.n_components // 2
+        features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        pairs = phases[:, :n_pairs]
+        np.cos(pairs, out=features[:, 0 : 2 * n_pairs : 2])
+        np.sin(pairs, out=features[:, 1 : 2 * n_pairs : 2])
+        if self.n_components % 2:
+            last = phases[:, n_pairs] + self.random_offset_.astype(X.dtype)
+            np.cos(last, out=features[:, -1])
+        features *= X.dtype.type(np.sqrt(2.0 / self.n_components))
+        return features
 
     def transform_keys(self, Y):
         """The same map as :meth:`transform` (the estimator is symmetric).
@@ -225,20 +232,3 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _phase_map(
-    directions: np.ndarray, phase: np.ndarray, n_components: int, center: np.ndarray
-) -> FeatureMap:
-    """The phases of every output column as one map: ``(x − c) Wᵀ + b``.
-
-    Column ``2j`` is ``cos(ω_jᵀz)`` and column ``2j + 1`` is ``sin(ω_jᵀz) =
-    cos(ω_jᵀz − π/2)``, so that the features are one product and one
-    cosine written in output order (no strided halves, no temporary of the
-    phases); an odd ``n_components`` ends with ``cos(ωᵀz + u)``.
-    """
-    rows = np.arange(n_components) // 2
-    offset = np.where(np.arange(n_components) % 2, -0.5 * np.pi, 0.0)
-    if n_components % 2:
-        offset[-1] = phase[0]
-    return FeatureMap(directions[rows], offset, 0.0, center)

@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._positive_sampler import _as_float, _NotBool
 from ._ridge_algebra import (
     grid_results,
     held_out_errors,
@@ -350,10 +351,11 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
             X,
             y,
             accept_sparse="csr",
-            dtype=[np.float64, np.float32],
+            dtype="numeric",
             multi_output=True,
             y_numeric=False,
         )
+        X = _as_float(X)
         check_classification_targets(y)
         self._label_binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = self._label_binarizer.fit_transform(y).astype(np.float64)
@@ -549,7 +551,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         "alphas": ["array-like", Interval(Real, 0.0, None, closed="neither")],
         "n_components": [
             "array-like",
-            Interval(Integral, 1, None, closed="left"),
+            _NotBool(Integral, 1, None, closed="left"),
             None,
         ],
         "cv": ["cv_object"],

@@ -26,15 +26,7 @@ from skfavor import (
     RandomFeatureRidgeClassifier,
     RandomFeatureRidgeCV,
 )
-from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
-
-_RIDGE = pytest.mark.xfail(
-    reason=(
-        "skfavor/kernel_ridge.py (owned by another helper of issue 16) still "
-        "checks X with dtype=[float64, float32], which parses numeric strings"
-    ),
-    strict=True,
-)
+from skfavor.nadaraya_watson import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 ESTIMATORS = [
     RBFSampler(random_state=0),
@@ -45,9 +37,9 @@ ESTIMATORS = [
     AutoSampler(random_state=0),
     NadarayaWatsonClassifier(random_state=0),
     NadarayaWatsonRegressor(random_state=0),
-    pytest.param(RandomFeatureRidge(), marks=_RIDGE),
-    pytest.param(RandomFeatureRidgeClassifier(), marks=_RIDGE),
-    pytest.param(RandomFeatureRidgeCV(), marks=_RIDGE),
+    RandomFeatureRidge(),
+    RandomFeatureRidgeClassifier(),
+    RandomFeatureRidgeCV(),
 ]
 
 MESSAGE = "dtype='numeric' is not compatible with arrays of bytes/strings"
@@ -119,26 +111,15 @@ def _numeric_parameters():
             ("gamma", [True, "0.5"]),
         ):
             for value in values if name in params else ():
-                ridge = isinstance(estimator, RandomFeatureRidgeCV)
                 cases.append(
                     pytest.param(
                         estimator,
                         name,
                         value,
                         id=f"{_name(estimator)}-{name}={value!r}",
-                        marks=_RIDGE_BOOL if ridge and value is True else (),
                     )
                 )
     return cases
-
-
-_RIDGE_BOOL = pytest.mark.xfail(
-    reason=(
-        "skfavor/kernel_ridge.py (owned by another helper of issue 16) still "
-        "constrains n_components with an Interval, which counts a bool as an int"
-    ),
-    strict=True,
-)
 
 
 @pytest.mark.parametrize("estimator, name, value", _numeric_parameters())

@@ -113,6 +113,18 @@ def test_fourier_sampler_agrees(shift, dtype):
     np.testing.assert_allclose(pairs, scale**2, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n_components", [1, 7])
+def test_odd_fourier_sampler_agrees(n_components):
+    X, X_test, _ = _data(np.float64, 0.0)
+    sampler = FourierSampler(n_components=n_components, gamma=0.3, random_state=0)
+    expected = sampler.fit(X).transform(X_test)
+    (features,) = _run(sampler, X_test)
+    scale = np.sqrt(2.0 / n_components)
+    np.testing.assert_allclose(
+        features, expected, rtol=0, atol=RTOL[np.float64] * scale
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("gamma, selected", [(0.01, "fourier"), (1.0, "sderf")])
 def test_auto_sampler_exports_its_choice(gamma, selected, dtype):

@@ -139,22 +139,35 @@ def _log_features(g: _Graph, X: str, feature_map) -> str:
 
 
 def _fourier_features(g: _Graph, X: str, sampler: FourierSampler) -> str:
-    """``(M/2)^-½ [cos ωᵀz, sin ωᵀz]`` interleaved, as ``FourierSampler.transform``."""
+    """``(M/2)^-½ [cos ωᵀz, sin ωᵀz]`` interleaved, as ``FourierSampler.transform``.
+
+    An odd ``n_components`` ends with ``cos(ωᵀz + u)``, ``u`` the sampler's
+    ``random_offset_``.
+    """
     weights = np.sqrt(2.0 * sampler.gamma_) * np.asarray(sampler.random_weights_)
     center = np.asarray(sampler.center_, dtype=np.float64)
-    phases = g.node(
-        "MatMul",
-        g.node("Sub", X, g.constant(center)),
-        g.constant(weights.astype(g.dtype).T),
-    )
-    column = g.constant([0, -1, 1], np.int64)
-    pairs = g.node(
-        "Concat",
-        g.node("Reshape", g.node("Cos", phases), column),
-        g.node("Reshape", g.node("Sin", phases), column),
-        axis=2,
-    )
-    features = g.node("Reshape", pairs, g.constant([0, sampler.n_components], np.int64))
+    n_pairs = sampler.n_components // 2
+    shifted = g.node("Sub", X, g.constant(center))
+    columns = []
+    if n_pairs:
+        phases = g.node(
+            "MatMul", shifted, g.constant(weights[:n_pairs].astype(g.dtype).T)
+        )
+        column = g.constant([0, -1, 1], np.int64)
+        pairs = g.node(
+            "Concat",
+            g.node("Reshape", g.node("Cos", phases), column),
+            g.node("Reshape", g.node("Sin", phases), column),
+            axis=2,
+        )
+        columns.append(g.node("Reshape", pairs, g.constant([0, 2 * n_pairs], np.int64)))
+    if sampler.n_components % 2:
+        last = g.node(
+            "MatMul", shifted, g.constant(weights[n_pairs:].astype(g.dtype).T)
+        )
+        offset = g.constant(np.asarray(sampler.random_offset_, dtype=np.float64))
+        columns.append(g.node("Cos", g.node("Add", last, offset)))
+    features = columns[0] if len(columns) == 1 else g.node("Concat", *columns, axis=1)
     norm = g.constant(g.dtype.type(np.sqrt(2.0 / sampler.n_components)))
     return g.node("Mul", features, norm)
 
