@@ -1,0 +1,1 @@
+"""Adapters of skfavor to other libraries, each importing its optional dependency."""

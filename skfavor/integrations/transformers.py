@@ -1,0 +1,891 @@
+"""FAVOR# attention in Hugging Face ``transformers`` models.
+
+:func:`favorize` turns every attention of a ``PreTrainedModel`` into FAVOR
+attention in place, through transformers' ``AttentionInterface``;
+:func:`calibrate` fits its statistics from a few batches without gradients
+(the training-free swap); generation keeps the linear-attention state in the
+cache (:class:`FavorCacheLayer`), so that each new token costs time and
+memory independent of the context. Importing this module imports PyTorch and
+transformers; ``import skfavor`` does not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from sklearn.externals.array_api_compat import array_namespace
+from sklearn.utils import check_random_state
+from torch.nn import functional as F
+from transformers import AttentionInterface, PreTrainedModel
+from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
+from transformers.masking_utils import (
+    AttentionMaskInterface,
+    bidirectional_mask_function,
+    causal_mask_function,
+    prepare_padding_mask,
+)
+
+from .._closed_forms import FAMILIES
+from .._sampling import SAMPLINGS, draw_weights
+from .._statistics import SampleStatistics
+from ..attention import (
+    bidirectional_attention,
+    cast_statistics,
+    causal_attention,
+    check_finite,
+    compute_dtype,
+    fit_maps,
+    parameter_dtype,
+    sequence_statistics,
+)
+
+__all__ = [
+    "ATTN_IMPLEMENTATION",
+    "FavorCacheLayer",
+    "FavorMask",
+    "FavorOptions",
+    "calibrate",
+    "favorize",
+    "load_favorized",
+]
+
+#: The name under which FAVOR attention and its mask function are registered
+#: in transformers' ``AttentionInterface`` and ``AttentionMaskInterface``.
+ATTN_IMPLEMENTATION = "favor"
+
+#: Prefix of the buffers that :func:`favorize` adds to each attention module.
+_PREFIX = "favor_"
+
+
+class FavorMask(NamedTuple):
+    """The mask that FAVOR attention receives instead of a dense 4-D mask.
+
+    The registered mask function describes the caller's mask by what linear
+    attention can apply: causal or not, and which keys are padding. Any other
+    pattern (sliding window, chunks, packed documents, overlays) is refused
+    where the mask is made.
+
+    Attributes
+    ----------
+    causal : bool
+        Query ``i`` sees the keys ``j ≤ i`` only.
+    keep : bool Tensor of shape (N, S) or None
+        ``True`` for the keys of this call that are not padding; ``None``
+        when there is no padding mask.
+    """
+
+    causal: bool
+    keep: torch.Tensor | None
+
+
+class FavorState(NamedTuple):
+    """The decoding state of one attention module: ``(sums, top)``.
+
+    ``sums`` (N, H, M, head_dim + 1) holds ``Σ_j e^{ℓ_j − top} [v_j, 1]`` over
+    the positions seen so far and ``top`` (N, H, 1, 1) the running maximum of
+    the key log-features (:ref:`math-attention-model`).
+    """
+
+    sums: torch.Tensor
+    top: torch.Tensor
+
+
+@dataclass
+class FavorOptions:
+    """What :func:`favorize` stores on each attention module (``favor_options``).
+
+    The arrays (directions, statistics) are buffers of the module, prefixed
+    ``favor_``; these are the Python-side settings.
+    """
+
+    feature_map: str
+    n_features: int
+    statistics: str
+    momentum: float
+    redraw_interval: int | None
+    sampling: str
+    random_state: Any = field(repr=False)
+    calls_since_redraw: int = 0
+    #: Set by :func:`calibrate` while it runs: the statistics gathered so far.
+    calibration: Any = field(default=None, repr=False)
+    calibrating: bool = False
+    hooks: list = field(default_factory=list, repr=False)
+
+
+class FavorCacheLayer(CacheLayerMixin):
+    """A cache layer that keeps FAVOR's decoding sums instead of keys and values.
+
+    :func:`favorize` puts one in place of each empty ``DynamicLayer`` of the
+    cache that a causal attention module is given (``model.generate()``'s
+    ``DynamicCache``, or one passed by the caller). ``update`` stores no key
+    and returns the new keys and values only; the attention then carries
+    :attr:`state` from one call to the next, so that the cache's size does not
+    depend on the number of positions seen (``O(1)`` memory per token), as for
+    transformers' own ``LinearAttentionLayer``.
+
+    Attributes
+    ----------
+    state : FavorState or None
+        The sums and running maximum after the positions seen so far.
+    n_tokens : int
+        Number of positions seen.
+    """
+
+    is_sliding = False
+    is_compileable = False
+    is_croppable = False
+    supports_early_init = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self.state: FavorState | None = None
+        self.n_tokens = 0
+        self.is_initialized = True
+
+    def lazy_initialization(self, key_states, value_states) -> None:
+        """Nothing to allocate: the state is made by the first attention call."""
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        """Count the new positions and return their keys and values unchanged."""
+        self.n_tokens += key_states.shape[-2]
+        return key_states, value_states
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        """The new keys only: ``(query_length, positions seen before)``."""
+        return query_length, self.n_tokens
+
+    def get_seq_length(self) -> int:
+        return self.n_tokens
+
+    def get_max_length(self) -> int:
+        return -1
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the state (constant once the first call is made)."""
+        if self.state is None:
+            return 0
+        return sum(t.numel() * t.element_size() for t in self.state)
+
+    def reset(self) -> None:
+        self.state = None
+        self.n_tokens = 0
+
+    def offload(self) -> None:
+        """The state is small: it stays on its device."""
+
+    def prefetch(self) -> None:
+        """The state is never offloaded."""
+
+    def _map_state(self, function) -> None:
+        if self.state is not None:
+            self.state = FavorState(*(function(t) for t in self.state))
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self._map_state(lambda t: t.index_select(0, beam_idx.to(t.device)))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self._map_state(lambda t: t.repeat_interleave(repeats, dim=0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._map_state(lambda t: t[indices, ...])
+
+    def crop(self, tokens_to_remove: int) -> None:
+        if tokens_to_remove == 0:
+            return
+        raise ValueError(
+            "A FAVOR cache cannot be cropped: its state sums over all positions "
+            f"seen, got tokens_to_remove={tokens_to_remove}."
+        )
+
+
+def favorize(
+    model: PreTrainedModel,
+    *,
+    feature_map: str = "sderf",
+    n_features: int = 256,
+    statistics: str | None = None,
+    momentum: float = 0.1,
+    redraw_interval: int | None = None,
+    random_state=None,
+    sampling: str = "orthogonal",
+) -> PreTrainedModel:
+    """Make every attention of ``model`` FAVOR# attention, in place.
+
+    Registers FAVOR attention and its mask function under the name
+    :data:`ATTN_IMPLEMENTATION` in transformers' ``AttentionInterface`` and
+    ``AttentionMaskInterface`` and selects it with
+    ``model.set_attn_implementation``. Each attention module (a module with
+    ``scaling`` and ``is_causal`` attributes, as in Llama, GPT-2, BERT and
+    most models of transformers ≥ 5) gets buffers, saved in the
+    ``state_dict``:
+
+    * ``favor_omega`` (n_features, head_dim): the random directions;
+    * ``favor_query_mean``, ``favor_key_mean`` (num_heads, head_dim) and
+      ``favor_query_covariance``, ``favor_key_covariance`` (num_heads,
+      head_dim, head_dim): running statistics of the queries and keys in
+      kernel units ``x · √scaling`` (:ref:`math-kernels`), initially those of
+      unit-variance projections;
+    * ``favor_num_batches_tracked``: updates of the running statistics.
+
+    The softmax kernel ``exp(scaling · qᵀk)`` of each head is replaced by
+    ``φ_q(q)ᵀ φ_k(k)`` with the family's parameters fitted in closed form to
+    the statistics (:ref:`math-families`, :ref:`math-attention-model`). The
+    model keeps its class and its parameters; grouped-query attention (fewer
+    key heads) repeats the keys over the query heads; attention dropout
+    (in training) drops key features of the numerator; padding is left out.
+    Masks that linear attention cannot apply (sliding window, chunked
+    attention, packed documents, a 4-D mask tensor) raise a ``ValueError``.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        A model whose attention goes through the ``AttentionInterface``.
+    feature_map : {'posrf', 'gerf', 'sderf', 'aderf', 'saderf'}, default='sderf'
+        ``'posrf'`` is FAVOR+, ``'gerf'`` FAVOR++, the others FAVOR#.
+    n_features : int, default=256
+        Random features ``M`` per head.
+    statistics : {'running', 'batch'} or None, default=None
+        ``'running'``: one set of statistics per layer and head, fitted by
+        :func:`calibrate` and followed by an exponential moving average in
+        training (the maps of a forward use the statistics from before it),
+        frozen in eval mode; strictly causal. ``'batch'``: each sequence and
+        head fits its own (bidirectional attention only: in causal
+        attention every output would see later positions). ``None`` is
+        ``'running'`` for causal and ``'batch'`` for bidirectional modules.
+    momentum : float, default=0.1
+        Weight of each training batch in the running statistics.
+    redraw_interval : int or None, default=None
+        Draw new directions every that many training forwards of each
+        module; ``None`` never redraws.
+    random_state : int, RandomState instance or None, default=None
+        Controls the directions (each module draws its own, in module
+        order). ``None`` takes a seed from PyTorch's global generator, so
+        that ``torch.manual_seed`` controls it.
+    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
+        Coupling of the directions (:ref:`math-sampling`).
+
+    Returns
+    -------
+    model : transformers.PreTrainedModel
+        The same object, favorized.
+
+    See Also
+    --------
+    calibrate : Fit the statistics from a few batches (training-free swap).
+    load_favorized : Load a model saved with ``save_pretrained`` after this.
+
+    Notes
+    -----
+    The options are also stored in ``model.config.favorize_options``, so that
+    ``save_pretrained`` records them and :func:`load_favorized` can rebuild
+    the model: ``from_pretrained`` knows nothing of the ``favor_`` buffers.
+    Calling ``favorize`` again replaces the directions and statistics.
+    """
+    if not isinstance(model, PreTrainedModel):
+        raise TypeError(
+            f"model must be a transformers PreTrainedModel, got {type(model).__name__}."
+        )
+    if not isinstance(feature_map, str) or feature_map not in FAMILIES:
+        raise ValueError(
+            f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
+        )
+    _check_int("n_features", n_features)
+    if statistics not in (None, "running", "batch"):
+        raise ValueError(
+            f"statistics must be 'running', 'batch' or None, got {statistics!r}."
+        )
+    if not isinstance(momentum, Real) or isinstance(momentum, bool):
+        raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
+    if not 0 < momentum <= 1:
+        raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
+    if redraw_interval is not None:
+        _check_int("redraw_interval", redraw_interval)
+    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+        raise ValueError(
+            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
+        )
+    if random_state is None:
+        random_state = int(torch.randint(0, 2**31 - 1, ()))
+    try:
+        random_state = check_random_state(random_state)
+    except ValueError as exc:
+        raise ValueError(
+            "random_state must be None, an int or a RandomState instance, got "
+            f"{random_state!r}."
+        ) from exc
+    modules = [m for m in model.modules() if _is_attention(m)]
+    if not modules:
+        raise ValueError(
+            f"{type(model).__name__} has no attention module with `scaling` and "
+            "`is_causal` attributes (transformers' AttentionInterface models)."
+        )
+    if statistics == "batch" and any(m.is_causal for m in modules):
+        raise ValueError(
+            "statistics='batch' would let every output of the model's causal "
+            "attention see later positions through the fitted parameters; use "
+            "statistics='running' (or None) and calibrate()."
+        )
+    _register()
+    model.set_attn_implementation(ATTN_IMPLEMENTATION)
+    if model.config._attn_implementation != ATTN_IMPLEMENTATION:
+        raise ValueError(
+            f"{type(model).__name__} does not dispatch its attention through "
+            "transformers' AttentionInterface; it cannot be favorized."
+        )
+    config = model.config.get_text_config()
+    num_heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // num_heads
+    for module in modules:
+        options = FavorOptions(
+            feature_map=feature_map,
+            n_features=int(n_features),
+            statistics=statistics or ("running" if module.is_causal else "batch"),
+            momentum=float(momentum),
+            redraw_interval=redraw_interval,
+            sampling=sampling,
+            random_state=random_state,
+        )
+        _install(module, options, num_heads, head_dim)
+    model.config.favorize_options = {
+        "feature_map": feature_map,
+        "n_features": int(n_features),
+        "statistics": statistics,
+        "momentum": float(momentum),
+        "redraw_interval": redraw_interval,
+        "sampling": sampling,
+    }
+    return model
+
+
+def calibrate(model, batches, *, max_batches: int | None = None):
+    """Fit the running statistics of a favorized model from a few batches.
+
+    Runs the model on ``batches`` in eval mode without gradients and sets
+    every attention module's running statistics to the exact statistics of
+    its queries and keys over all unpadded positions of all batches (in
+    kernel units). During calibration each attention computes exact
+    softmax attention, so that every layer's statistics are those of the
+    original model, whatever the statistics of the layers below. The
+    model's train or eval mode is restored afterwards.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model returned by :func:`favorize` (or a wrapper of one, such as a
+        ``peft`` model).
+    batches : Tensor or iterable
+        A tensor of input ids (N, L), or an iterable of such tensors or of
+        dicts of model inputs (what a tokenizer or a ``DataLoader`` yields;
+        ``labels`` are accepted and ignored by the statistics).
+    max_batches : int or None, default=None
+        Use at most that many batches.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The same object.
+    """
+    modules = [m for m in model.modules() if isinstance(_options(m), FavorOptions)]
+    if not modules:
+        raise ValueError("model has no favorized attention: call favorize(model).")
+    if max_batches is not None:
+        _check_int("max_batches", max_batches)
+    if isinstance(batches, torch.Tensor | dict):
+        batches = [batches]
+    device = next(model.parameters()).device
+    training = model.training
+    for module in modules:
+        _options(module).calibration = None
+        _options(module).calibrating = True
+    n_batches = 0
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                if max_batches is not None and n_batches >= max_batches:
+                    break
+                model(**_model_inputs(batch, device))
+                n_batches += 1
+    finally:
+        for module in modules:
+            _options(module).calibrating = False
+        model.train(training)
+    if n_batches == 0:
+        raise ValueError("batches must hold at least one batch, got none.")
+    for module in modules:
+        gathered = _options(module).calibration
+        _options(module).calibration = None
+        if gathered is None:
+            continue
+        with torch.no_grad():
+            for side, stats in zip(("query", "key"), gathered, strict=True):
+                n = stats.n_samples.clamp(min=1)[..., None]
+                _buffer(module, f"{side}_mean").copy_(stats.mean)
+                _buffer(module, f"{side}_covariance").copy_(
+                    stats.scatter / n[..., None]
+                )
+            _buffer(module, "num_batches_tracked").fill_(1)
+    return model
+
+
+def load_favorized(model_class, path, **from_pretrained_kwargs):
+    """Load a model saved by ``save_pretrained`` after :func:`favorize`.
+
+    ``from_pretrained`` builds the softmax model (and reports the
+    ``favor_`` buffers as unexpected); this favorizes it with the options
+    recorded in its config and loads the directions and statistics from the
+    checkpoint's ``.safetensors`` files. Equivalent by hand::
+
+        model = model_class.from_pretrained(path)
+        favorize(model, **model.config.favorize_options)
+        model.load_state_dict(favor_buffers, strict=False)
+
+    Parameters
+    ----------
+    model_class : type
+        A transformers model class or auto class, such as
+        ``AutoModelForCausalLM``.
+    path : str or Path
+        A local directory written by ``save_pretrained``.
+    **from_pretrained_kwargs
+        Passed to ``model_class.from_pretrained``.
+
+    Returns
+    -------
+    model : transformers.PreTrainedModel
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    files = sorted(path.glob("*.safetensors"))
+    if not path.is_dir() or not files:
+        raise ValueError(
+            f"path must be a local directory written by save_pretrained with "
+            f"safetensors files, got {str(path)!r}."
+        )
+    model = model_class.from_pretrained(path, **from_pretrained_kwargs)
+    options = getattr(model.config, "favorize_options", None)
+    if not isinstance(options, dict):
+        raise ValueError(
+            f"The config in {str(path)!r} has no favorize_options: the model was "
+            "not favorized when it was saved."
+        )
+    favorize(model, **options)
+    expected = {k for k in model.state_dict() if k.rsplit(".", 1)[-1][:6] == _PREFIX}
+    saved = {}
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            for key in handle.keys():
+                if key in expected:
+                    saved[key] = handle.get_tensor(key)
+    missing = sorted(expected - saved.keys())
+    if missing:
+        raise ValueError(
+            f"The checkpoint in {str(path)!r} lacks FAVOR buffers, e.g. {missing[0]!r}."
+        )
+    model.load_state_dict(saved, strict=False)
+    return model
+
+
+def favor_attention_forward(
+    module,
+    query,
+    key,
+    value,
+    attention_mask,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs,
+):
+    """The attention function registered as :data:`ATTN_IMPLEMENTATION`.
+
+    Called by transformers' attention modules as ``fn(module, query, key,
+    value, attention_mask, dropout=..., scaling=..., **kwargs)`` with query
+    (N, H, L, D), key and value (N, H_kv, S, D) and the mask made by the
+    registered mask function (a :class:`FavorMask`); returns the output
+    (N, L, H, D) and no attention weights.
+    """
+    options = _options(module)
+    if not isinstance(options, FavorOptions):
+        raise ValueError(
+            f"{type(module).__name__} uses attn_implementation="
+            f"{ATTN_IMPLEMENTATION!r} but was not favorized: call favorize(model)."
+        )
+    causal, keep = _canonical_mask(attention_mask, module, kwargs)
+    n_heads, length, head_dim = query.shape[1:]
+    omega = _buffer(module, "omega")
+    if _buffer(module, "query_mean").shape != (n_heads, head_dim):
+        raise ValueError(
+            f"{type(module).__name__} gets {n_heads} heads of width {head_dim}, "
+            f"but was favorized for {tuple(_buffer(module, 'query_mean').shape)}."
+        )
+    key, value = _repeat_heads(key, n_heads), _repeat_heads(value, n_heads)
+    scale = head_dim**-0.5 if scaling is None else float(scaling)
+    layer = getattr(module, "favor_cache_layer", None)
+    if layer is not None and not causal:
+        raise ValueError(
+            "A cache with bidirectional FAVOR attention is not supported: new "
+            "queries would change the outputs of earlier ones."
+        )
+    if causal and layer is None and key.shape[-2] != length:
+        raise ValueError(
+            f"Causal FAVOR attention needs as many keys as queries without a "
+            f"cache, got {length} queries and {key.shape[-2]} keys."
+        )
+    if options.calibrating:
+        return _calibration_forward(module, query, key, value, causal, keep, scale)
+    if module.training and options.redraw_interval is not None:
+        options.calls_since_redraw += 1
+        if options.calls_since_redraw > options.redraw_interval:
+            _redraw(module)
+            options.calls_since_redraw = 1
+    running = options.statistics == "running"
+    out, state = _favor(
+        query,
+        key,
+        value,
+        omega,
+        family=options.feature_map,
+        causal=causal,
+        scale=scale,
+        keep=keep,
+        self_attention=_is_self_attention(module, length, key.shape[-2]),
+        statistics=_running_statistics(module) if running else None,
+        dropout=dropout if module.training else 0.0,
+        initial_state=None if layer is None else layer.state,
+    )
+    if layer is not None:
+        layer.state = state
+    if running and module.training:
+        _update_running(module, query, key, keep, scale)
+    return out.transpose(1, 2), None
+
+
+def favor_mask(
+    batch_size: int,
+    q_length: int,
+    kv_length: int,
+    q_offset: int = 0,
+    kv_offset: int = 0,
+    mask_function=causal_mask_function,
+    attention_mask: torch.Tensor | None = None,
+    **kwargs,
+) -> FavorMask:
+    """The mask function registered as :data:`ATTN_IMPLEMENTATION`.
+
+    Returns a :class:`FavorMask` (causal or not, and the padding of the
+    keys ``kv_offset, ..., kv_offset + kv_length − 1``) instead of a dense
+    mask; refuses every pattern but plain causal and bidirectional masks.
+    """
+    if mask_function is causal_mask_function:
+        causal = True
+    elif mask_function is bidirectional_mask_function:
+        causal = False
+    else:
+        name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
+        raise ValueError(
+            "FAVOR attention applies causal or bidirectional attention with key "
+            f"padding only; the model asked for the mask pattern {name!r} (a "
+            "sliding window, chunked attention, packed sequences or a custom "
+            "overlay), which linear attention cannot apply."
+        )
+    keep = prepare_padding_mask(attention_mask, kv_length, kv_offset)
+    if keep is not None:
+        keep = keep[:, kv_offset : kv_offset + kv_length].to(torch.bool)
+    return FavorMask(causal, keep)
+
+
+def _favor(
+    query,
+    key,
+    value,
+    omega,
+    *,
+    family,
+    causal,
+    scale,
+    keep=None,
+    self_attention=True,
+    statistics=None,
+    dropout=0.0,
+    initial_state=None,
+):
+    """FAVOR attention of (N, H, L, D) heads: every formula of the adapter.
+
+    ``statistics`` (query and key :class:`SampleStatistics` in kernel units,
+    broadcasting over N, H) or ``None`` for each sequence's own statistics;
+    ``keep`` (N, S) leaves padded keys out (and padded queries out of the
+    statistics in self-attention). Returns ``(out, state)`` with ``out`` in
+    ``query``'s dtype and the decoding state after the last position
+    (causal attention; ``None`` otherwise).
+    """
+    xp = array_namespace(query)
+    dtype = compute_dtype(query.dtype, xp)
+    root = math.sqrt(scale)
+    keep = None if keep is None else keep[:, None, :].expand(key.shape[:-1])
+    with torch.autocast(query.device.type, enabled=False):
+        Q, K = query.to(dtype) * root, key.to(dtype) * root
+        V = value.to(dtype)
+        if statistics is None:
+            statistics = (
+                sequence_statistics(Q.detach(), keep if self_attention else None, xp),
+                sequence_statistics(K.detach(), keep, xp),
+            )
+        else:
+            wide = parameter_dtype(xp, Q.device)
+            statistics = tuple(cast_statistics(s, wide, xp) for s in statistics)
+        query_map, key_map = fit_maps(*statistics, omega, family, dtype, xp)
+        drop = None
+        if dropout > 0:
+
+            def drop(phi):
+                return F.dropout(phi, dropout, training=True)
+
+        if causal:
+            carry = None if initial_state is None else tuple(initial_state)
+            out, carry = causal_attention(
+                Q, K, V, query_map, key_map, xp, keep=keep, dropout=drop, carry=carry
+            )
+            state = FavorState(*carry)
+        else:
+            out = bidirectional_attention(
+                Q, K, V, query_map, key_map, xp, keep=keep, dropout=drop
+            )
+            state = None
+        check_finite(out, xp)
+    return out.to(query.dtype), state
+
+
+def _calibration_forward(module, query, key, value, causal, keep, scale):
+    """Exact softmax attention, gathering the statistics of the module's heads."""
+    root = math.sqrt(scale)
+    dtype = compute_dtype(query.dtype, array_namespace(query))
+    self_attention = _is_self_attention(module, query.shape[-2], key.shape[-2])
+    gathered = (
+        _head_statistics(query.to(dtype) * root, keep if self_attention else None),
+        _head_statistics(key.to(dtype) * root, keep),
+    )
+    options = _options(module)
+    if options.calibration is not None:
+        gathered = tuple(
+            old + new for old, new in zip(options.calibration, gathered, strict=True)
+        )
+    options.calibration = gathered
+    length, n_keys = query.shape[-2], key.shape[-2]
+    allowed = torch.ones(length, n_keys, dtype=torch.bool, device=query.device)
+    if causal:
+        allowed = torch.tril(allowed, diagonal=n_keys - length)
+    allowed = allowed.expand(query.shape[0], 1, length, n_keys)
+    if keep is not None:
+        allowed = allowed & keep[:, None, None, :]
+    if length == n_keys:
+        # A query that sees no key (left padding) attends to itself.
+        allowed = allowed | torch.eye(length, dtype=torch.bool, device=query.device)
+    out = F.scaled_dot_product_attention(
+        query, key, value, attn_mask=allowed, scale=scale
+    )
+    return out.transpose(1, 2), None
+
+
+def _head_statistics(X, keep) -> SampleStatistics:
+    """Statistics per head of the rows of ``X`` (N, H, L, D) over N and L."""
+    n, h, length, d = X.shape
+    rows = X.detach().transpose(0, 1).reshape(h, n * length, d).to(torch.float64)
+    if keep is not None:
+        keep = keep.reshape(1, n * length).expand(h, -1)
+    return SampleStatistics.from_array(rows, mask=keep)
+
+
+@torch.no_grad()
+def _update_running(module, query, key, keep, scale) -> None:
+    """Merge this forward's statistics into the running ones (first replaces)."""
+    options = _options(module)
+    tracked = _buffer(module, "num_batches_tracked")
+    root = math.sqrt(scale)
+    dtype = compute_dtype(query.dtype, array_namespace(query))
+    mean = _buffer(module, "query_mean")
+    weight = torch.where(
+        tracked == 0,
+        torch.ones((), dtype=mean.dtype, device=mean.device),
+        torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
+    )
+    for side, X, side_keep in (("query", query, keep), ("key", key, keep)):
+        batch = _head_statistics(X.to(dtype) * root, side_keep)
+        batch = SampleStatistics(
+            *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
+        )
+        merged = _running(module, side).merged(batch, weight=weight)
+        _buffer(module, f"{side}_mean").copy_(merged.mean)
+        _buffer(module, f"{side}_covariance").copy_(merged.scatter)
+    tracked += 1
+
+
+def _running(module, side) -> SampleStatistics:
+    mean = _buffer(module, f"{side}_mean")
+    one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
+    return SampleStatistics(one, mean, _buffer(module, f"{side}_covariance"))
+
+
+def _running_statistics(module):
+    return _running(module, "query"), _running(module, "key")
+
+
+@torch.no_grad()
+def _redraw(module) -> None:
+    options = _options(module)
+    omega = _buffer(module, "omega")
+    drawn = draw_weights(
+        omega.shape[0], omega.shape[1], options.random_state, sampling=options.sampling
+    )
+    omega.copy_(torch.from_numpy(drawn))
+
+
+def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> None:
+    """Buffers, options and cache hooks of one attention module."""
+    previous = _options(module)
+    if isinstance(previous, FavorOptions):
+        for handle in previous.hooks:
+            handle.remove()
+    parameter = next(module.parameters(), None)
+    device = None if parameter is None else parameter.device
+    factory = {"device": device, "dtype": torch.float32}
+    omega = draw_weights(
+        options.n_features, head_dim, options.random_state, sampling=options.sampling
+    )
+    module.register_buffer(_PREFIX + "omega", torch.tensor(omega, **factory))
+    scale = float(getattr(module, "scaling", None) or head_dim**-0.5)
+    # Kernel units x·√scaling of projections with unit-variance entries.
+    identity = torch.eye(head_dim, **factory) * scale
+    for side in ("query", "key"):
+        module.register_buffer(
+            f"{_PREFIX}{side}_mean", torch.zeros((num_heads, head_dim), **factory)
+        )
+        module.register_buffer(
+            f"{_PREFIX}{side}_covariance",
+            identity.expand(num_heads, -1, -1).clone(),
+        )
+    module.register_buffer(
+        _PREFIX + "num_batches_tracked",
+        torch.zeros((), dtype=torch.long, device=device),
+    )
+    module.favor_options = options
+    module.favor_cache_layer = None
+    options.hooks = [
+        module.register_forward_pre_hook(_attach_cache_layer, with_kwargs=True),
+        module.register_forward_hook(_detach_cache_layer, always_call=True),
+    ]
+
+
+def _attach_cache_layer(module, args, kwargs):
+    """Give a causal self-attention module its FAVOR layer of the cache, if any.
+
+    The cache's empty ``DynamicLayer`` at the module's index is replaced by a
+    :class:`FavorCacheLayer`; a layer that already holds keys, or any other
+    kind of layer, is refused.
+    """
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    module.favor_cache_layer = None
+    if cache is None or not module.is_causal:
+        return
+    cache = getattr(cache, "self_attention_cache", cache)
+    if not isinstance(cache, Cache):
+        raise TypeError(
+            f"FAVOR attention needs a transformers Cache, got {type(cache).__name__}."
+        )
+    index = module.layer_idx
+    while len(cache.layers) <= index:
+        cache.layers.append(DynamicLayer())
+    layer = cache.layers[index]
+    if type(layer) is DynamicLayer and layer.get_seq_length() == 0:
+        layer = cache.layers[index] = FavorCacheLayer()
+    if not isinstance(layer, FavorCacheLayer):
+        raise ValueError(
+            f"FAVOR attention keeps its state in a DynamicCache (such as "
+            f"generate()'s default); layer {index} of the cache is a "
+            f"{type(layer).__name__} that already holds keys or is not dynamic."
+        )
+    module.favor_cache_layer = layer
+
+
+def _detach_cache_layer(module, args, output):
+    module.favor_cache_layer = None
+
+
+def _canonical_mask(attention_mask, module, kwargs):
+    """``(causal, keep)`` from the mask the model passed, or an error."""
+    if isinstance(attention_mask, FavorMask):
+        return attention_mask.causal, attention_mask.keep
+    if attention_mask is None:
+        causal = kwargs.get("is_causal")
+        return bool(module.is_causal if causal is None else causal), None
+    shape = tuple(getattr(attention_mask, "shape", ()))
+    raise ValueError(
+        f"FAVOR attention cannot apply an attention mask of type "
+        f"{type(attention_mask).__name__} and shape {shape}: linear attention "
+        "applies causal and key padding masks only. Pass a 2-D attention_mask "
+        "(N, S) of 0/1 to the model instead of a 4-D mask."
+    )
+
+
+def _repeat_heads(x, n_heads):
+    """(N, H_kv, S, D) to (N, H, S, D), each key head serving H / H_kv queries."""
+    n, h_kv, s, d = x.shape
+    if h_kv == n_heads:
+        return x
+    if n_heads % h_kv:
+        raise ValueError(
+            f"The number of query heads {n_heads} must be a multiple of the number "
+            f"of key heads {h_kv}."
+        )
+    return (
+        x[:, :, None].expand(n, h_kv, n_heads // h_kv, s, d).reshape(n, n_heads, s, d)
+    )
+
+
+def _is_attention(module) -> bool:
+    return hasattr(module, "scaling") and hasattr(module, "is_causal")
+
+
+def _is_self_attention(module, n_queries, n_keys) -> bool:
+    return n_queries == n_keys and not getattr(module, "is_cross_attention", False)
+
+
+def _options(module):
+    return getattr(module, "favor_options", None)
+
+
+def _buffer(module, name):
+    return getattr(module, _PREFIX + name)
+
+
+def _model_inputs(batch, device) -> dict:
+    if isinstance(batch, torch.Tensor):
+        batch = {"input_ids": batch}
+    if not hasattr(batch, "items"):
+        raise TypeError(
+            "batches must yield tensors of input ids or dicts of model inputs, "
+            f"got {type(batch).__name__}."
+        )
+    return {
+        name: value.to(device) if isinstance(value, torch.Tensor) else value
+        for name, value in batch.items()
+    }
+
+
+def _check_int(name, value) -> None:
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+
+
+def _register() -> None:
+    AttentionInterface.register(ATTN_IMPLEMENTATION, favor_attention_forward)
+    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, favor_mask)
+
+
+_register()
