@@ -132,6 +132,10 @@ class FavorCacheLayer(CacheLayerMixin):
     ----------
     state : FavorState or None
         The sums and running maximum after the positions seen so far.
+    maps : tuple or None
+        The query and key feature maps compiled at the first call, reused
+        by the next ones (the statistics are frozen while decoding in eval
+        mode), so that a new token costs no closed-form fit.
     n_tokens : int
         Number of positions seen.
     """
@@ -144,6 +148,7 @@ class FavorCacheLayer(CacheLayerMixin):
     def __init__(self, **kwargs) -> None:
         super().__init__()
         self.state: FavorState | None = None
+        self.maps = None
         self.n_tokens = 0
         self.is_initialized = True
 
@@ -174,6 +179,7 @@ class FavorCacheLayer(CacheLayerMixin):
 
     def reset(self) -> None:
         self.state = None
+        self.maps = None
         self.n_tokens = 0
 
     def offload(self) -> None:
@@ -546,7 +552,7 @@ def favor_attention_forward(
             _redraw(module)
             options.calls_since_redraw = 1
     running = options.statistics == "running"
-    out, state = _favor(
+    out, state, maps = _favor(
         query,
         key,
         value,
@@ -559,9 +565,10 @@ def favor_attention_forward(
         statistics=_running_statistics(module) if running else None,
         dropout=dropout if module.training else 0.0,
         initial_state=None if layer is None else layer.state,
+        maps=None if layer is None or module.training else layer.maps,
     )
     if layer is not None:
-        layer.state = state
+        layer.state, layer.maps = state, maps
     if running and module.training:
         _update_running(module, query, key, keep, scale)
     return out.transpose(1, 2), None
@@ -615,15 +622,17 @@ def _favor(
     statistics=None,
     dropout=0.0,
     initial_state=None,
+    maps=None,
 ):
     """FAVOR attention of (N, H, L, D) heads: every formula of the adapter.
 
     ``statistics`` (query and key :class:`SampleStatistics` in kernel units,
     broadcasting over N, H) or ``None`` for each sequence's own statistics;
+    ``maps`` (the query and key maps of an earlier call) skips the fit.
     ``keep`` (N, S) leaves padded keys out (and padded queries out of the
-    statistics in self-attention). Returns ``(out, state)`` with ``out`` in
-    ``query``'s dtype and the decoding state after the last position
-    (causal attention; ``None`` otherwise).
+    statistics in self-attention). Returns ``(out, state, maps)`` with
+    ``out`` in ``query``'s dtype, the decoding state after the last position
+    (causal attention; ``None`` otherwise) and the maps used.
     """
     xp = array_namespace(query)
     dtype = compute_dtype(query.dtype, xp)
@@ -632,15 +641,17 @@ def _favor(
     with torch.autocast(query.device.type, enabled=False):
         Q, K = query.to(dtype) * root, key.to(dtype) * root
         V = value.to(dtype)
-        if statistics is None:
+        if maps is None and statistics is None:
             statistics = (
                 sequence_statistics(Q.detach(), keep if self_attention else None, xp),
                 sequence_statistics(K.detach(), keep, xp),
             )
-        else:
+        elif maps is None:
             wide = parameter_dtype(xp, Q.device)
             statistics = tuple(cast_statistics(s, wide, xp) for s in statistics)
-        query_map, key_map = fit_maps(*statistics, omega, family, dtype, xp)
+        if maps is None:
+            maps = fit_maps(*statistics, omega, family, dtype, xp)
+        query_map, key_map = maps
         drop = None
         if dropout > 0:
 
@@ -659,7 +670,7 @@ def _favor(
             )
             state = None
         check_finite(out, xp)
-    return out.to(query.dtype), state
+    return out.to(query.dtype), state, maps
 
 
 def _calibration_forward(module, query, key, value, causal, keep, scale):
