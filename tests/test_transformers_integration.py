@@ -423,3 +423,25 @@ def test_lora_fine_tuning_lowers_the_loss():
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.9 * losses[0]
     assert tuned.base_model.model.config._attn_implementation == ATTN_IMPLEMENTATION
+
+
+def test_trainer_runs_and_updates_the_statistics(tmp_path):
+    pytest.importorskip("accelerate")
+    model = calibrate(favorize(llama(), n_features=16, random_state=0), tokens((2, 16)))
+    ids = torch.arange(16) % 4 + 3
+    data = [{"input_ids": ids, "labels": ids} for _ in range(8)]
+    arguments = transformers.TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        max_steps=3,
+        learning_rate=1e-2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    trainer = transformers.Trainer(model=model, args=arguments, train_dataset=data)
+    result = trainer.train()
+    assert np.isfinite(result.training_loss)
+    # Calibration, then one moving-average update per training forward.
+    assert model.model.layers[0].self_attn.favor_num_batches_tracked == 4

@@ -292,6 +292,21 @@ def favorize(
     ``save_pretrained`` records them and :func:`load_favorized` can rebuild
     the model: ``from_pretrained`` knows nothing of the ``favor_`` buffers.
     Calling ``favorize`` again replaces the directions and statistics.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> from skfavor.integrations.transformers import calibrate, favorize
+    >>> config = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+    ...                      num_hidden_layers=1, num_attention_heads=2)
+    >>> model = favorize(LlamaForCausalLM(config), n_features=16, random_state=0)
+    >>> model.model.layers[0].self_attn.favor_omega.shape
+    torch.Size([16, 8])
+    >>> model = calibrate(model, torch.randint(32, (2, 8)))
+    >>> prompt = torch.randint(32, (1, 4))
+    >>> model.generate(prompt, min_new_tokens=3, max_new_tokens=3).shape
+    torch.Size([1, 7])
     """
     if not isinstance(model, PreTrainedModel):
         raise TypeError(
