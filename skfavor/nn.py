@@ -7,50 +7,24 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import torch
-from sklearn.externals.array_api_compat import array_namespace
 from sklearn.utils import check_random_state
 from torch import nn
 from torch.nn import functional as F
 
 from ._closed_forms import FAMILIES
-from ._feature_map import StackedFeatureMap
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
-from .attention import (
-    bidirectional_attention,
-    cast_statistics,
-    causal_attention,
-    check_finite,
-    compute_dtype,
-    fit_maps,
-    parameter_dtype,
-    sequence_statistics,
-)
+from .attention import AttentionStatistics, FavorState, favor_heads
 
 __all__ = ["FavorAttention", "FavorDecodingState"]
 
 
-class FavorDecodingState(NamedTuple):
-    """What :meth:`FavorAttention.decode` carries from one call to the next.
-
-    Attributes
-    ----------
-    sums : Tensor of shape (N, num_heads, n_features, head_dim + 1)
-        ``Σ_j e^{ℓ_j − top} [v_j, 1]`` over the positions decoded so far
-        (:ref:`math-attention-model`).
-    top : Tensor of shape (N, num_heads, 1, 1)
-        The running maximum of the key log-features.
-    query_map, key_map : StackedFeatureMap
-        The maps compiled from the running statistics at the first call.
-    """
-
-    sums: torch.Tensor
-    top: torch.Tensor
-    query_map: StackedFeatureMap
-    key_map: StackedFeatureMap
+#: What :meth:`FavorAttention.decode` carries from one call to the next: the
+#: engine's :class:`~skfavor.attention.FavorState` (sums, top and the maps
+#: compiled from the running statistics at the first call).
+FavorDecodingState = FavorState
 
 
 class FavorAttention(nn.Module):
@@ -369,7 +343,6 @@ class FavorAttention(nn.Module):
                 "need_weights=True is not supported: FAVOR attention never forms "
                 "the L×S attention matrix. Pass need_weights=False."
             )
-        self_attention = query is key
         query, key, value, keep, unbatched = self._check_inputs(
             query, key, value, key_padding_mask
         )
@@ -379,99 +352,61 @@ class FavorAttention(nn.Module):
             self.calls_since_last_redraw += 1
         q, k, v = self._project(query, key, value)
         n, length, _ = q.shape
-        out = self._attend_heads(
-            *(_split_heads(x, self.num_heads) for x in (q, k, v)),
-            keep,
-            keep if self_attention else None,
+        out, _ = self._attend_heads(
+            *(_split_heads(x, self.num_heads) for x in (q, k, v)), keep
         )
         out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
         return (out[0] if unbatched else out), None
 
-    def _attend_heads(self, q, k, v, keep=None, query_keep=None):
+    def _attend_heads(self, q, k, v, keep=None, state=None):
         """Attention of projected heads (N, H, L, head_dim), in their dtype.
 
-        The part of :meth:`forward` between the projections (which the
-        benchmarks time alone): features and sums in at least float32,
-        outside autocast.
+        The layer's one call into the engine (:func:`favor_heads`) per
+        forward or decoding step; then, in training with running statistics,
+        their update. ``keep`` (N, S) marks the keys to keep.
         """
-        out_dtype = q.dtype
-        with torch.autocast(q.device.type, enabled=False):
-            q, k, v = _widened(q, k, v)
-            query_map, key_map = self._maps(q, k, query_keep, keep)
-            xp = array_namespace(q)
-            heads_keep = None if keep is None else keep[:, None, :]
-            dropout = self._dropout_function()
-            if self.causal:
-                out, _ = causal_attention(
-                    q, k, v, query_map, key_map, xp, keep=heads_keep, dropout=dropout
-                )
-            else:
-                out = bidirectional_attention(
-                    q, k, v, query_map, key_map, xp, keep=heads_keep, dropout=dropout
-                )
-            check_finite(out, xp)
-        return out.to(out_dtype)
-
-    @torch.no_grad()
-    def _no_grad_statistics(self, X, keep):
-        """Per-head statistics of all sequences of ``X`` (N, H, L, d), as constants."""
-        n, h, length, d = X.shape
-        rows = X.transpose(0, 1).reshape(h, n * length, d)
-        if keep is not None:
-            keep = keep.reshape(1, n * length).expand(h, -1)
-        return SampleStatistics.from_array(rows, mask=keep)
-
-    def _running(self, side: str) -> SampleStatistics:
-        mean = getattr(self, f"running_{side}_mean")
-        one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-        return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
-
-    def _parameter_dtype(self, device):
-        return parameter_dtype(array_namespace(self.omega), device)
-
-    def _running_maps(self, dtype):
-        """Maps compiled from the running statistics (one per head)."""
-        xp = array_namespace(self.omega)
-        wide = self._parameter_dtype(self.omega.device)
-        return fit_maps(
-            cast_statistics(self._running("query"), wide, xp),
-            cast_statistics(self._running("key"), wide, xp),
+        heads_keep = None if keep is None else keep[:, None, :]
+        running = self.statistics == "running"
+        out, state = favor_heads(
+            q,
+            k,
+            v,
             self.omega,
-            self.feature_map,
-            dtype,
-            xp,
+            family=self.feature_map,
+            causal=self.causal,
+            keep=heads_keep,
+            statistics=self.running_statistics() if running else None,
+            initial_state=state,
+            output_final_state=self.causal,
+            dropout=self.dropout if self.training else None,
+            parameter_grad=self.parameter_grad,
+        )
+        if self.training and running:
+            self._update_running(q, k, keep)
+        return out, state
+
+    def running_statistics(self) -> AttentionStatistics:
+        """The running statistics, one set per head, in kernel units."""
+        return AttentionStatistics(
+            self.running_query_mean,
+            self.running_query_covariance,
+            self.running_key_mean,
+            self.running_key_covariance,
         )
 
-    def _maps(self, q, k, query_keep, keep):
-        """The query and key maps for this forward (and the running update)."""
-        xp = array_namespace(q)
-        if self.statistics == "batch":
-            if not self.parameter_grad:
-                q, k = q.detach(), k.detach()
-            shape = q.shape[:-1]
-            keep = None if keep is None else keep[:, None, :].expand(shape)
-            if query_keep is not None:
-                query_keep = query_keep[:, None, :].expand(shape)
-            return fit_maps(
-                sequence_statistics(q, query_keep, xp),
-                sequence_statistics(k, keep, xp),
-                self.omega,
-                self.feature_map,
-                q.dtype,
-                xp,
-            )
-        maps = self._running_maps(q.dtype)
-        if self.training:
-            self._update_running(q, k, query_keep, keep)
-        return maps
-
     @torch.no_grad()
-    def _update_running(self, q, k, query_keep, keep) -> None:
+    def _update_running(self, q, k, keep) -> None:
         """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
 
-        The first update replaces the initial statistics. No value leaves the
-        device: the weight is chosen by ``torch.where``.
+        The batch statistics pool every sequence of a head, padding left out
+        by the engine's rule. The first update replaces the initial
+        statistics. No value leaves the device: the weight is chosen by
+        ``torch.where``.
         """
+        h, d = q.shape[1], q.shape[-1]
+        pooled = [x.transpose(0, 1).reshape(h, -1, d) for x in (q, k)]
+        mask = None if keep is None else ~keep.reshape(1, -1)
+        batch = AttentionStatistics.from_sequences(*pooled, key_padding_mask=mask)
         first = self.num_batches_tracked == 0
         weight = torch.where(
             first,
@@ -480,15 +415,22 @@ class FavorAttention(nn.Module):
                 (), self.momentum, dtype=self.omega.dtype, device=self.omega.device
             ),
         )
-        xp = array_namespace(q)
-        for side, X, side_keep in (("query", q, query_keep), ("key", k, keep)):
-            batch = cast_statistics(
-                self._no_grad_statistics(X, side_keep), self.omega.dtype, xp
+        for side, mean, covariance in (
+            ("query", batch.query_mean, batch.query_covariance),
+            ("key", batch.key_mean, batch.key_covariance),
+        ):
+            one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
+            merged = self._running(side).merged(
+                SampleStatistics(one, mean, covariance), weight=weight
             )
-            merged = self._running(side).merged(batch, weight=weight)
             getattr(self, f"running_{side}_mean").copy_(merged.mean)
             getattr(self, f"running_{side}_covariance").copy_(merged.scatter)
         self.num_batches_tracked += 1
+
+    def _running(self, side: str) -> SampleStatistics:
+        mean = getattr(self, f"running_{side}_mean")
+        one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
+        return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
 
     def _dropout_function(self):
         if not self.training or self.dropout == 0:
@@ -594,25 +536,11 @@ class FavorAttention(nn.Module):
             )
         x, _, _, _, unbatched = self._check_inputs(x, x, x, None)
         q, k, v = self._project(x, x, x)
-        out_dtype = q.dtype
         n, length, _ = q.shape
-        q, k, v = (_split_heads(x, self.num_heads) for x in (q, k, v))
-        with torch.autocast(q.device.type, enabled=False):
-            q, k, v = _widened(q, k, v)
-            if state is None:
-                query_map, key_map = self._running_maps(q.dtype)
-                carry = None
-            else:
-                query_map, key_map = state.query_map, state.key_map
-                carry = state.sums, state.top
-            xp = array_namespace(q)
-            out, (sums, top) = causal_attention(
-                q, k, v, query_map, key_map, xp, carry=carry
-            )
-            check_finite(out, xp)
-        out = out.to(out_dtype).transpose(1, 2).reshape(n, length, self.embed_dim)
-        out = self.out_proj(out)
-        state = FavorDecodingState(sums, top, query_map, key_map)
+        out, state = self._attend_heads(
+            *(_split_heads(x, self.num_heads) for x in (q, k, v)), state=state
+        )
+        out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
         return (out[0] if unbatched else out), state
 
 
@@ -620,14 +548,6 @@ def _split_heads(x, num_heads):
     """(N, L, E) to (N, H, L, E/H)."""
     n, length, _ = x.shape
     return x.reshape(n, length, num_heads, -1).transpose(1, 2)
-
-
-def _widened(q, k, v):
-    """Heads in at least float32, q and k in kernel units ``x / d^¼``
-    (:ref:`math-kernels`)."""
-    dtype = compute_dtype(q.dtype, array_namespace(q))
-    scale = q.shape[-1] ** -0.25
-    return q.to(dtype) * scale, k.to(dtype) * scale, v.to(dtype)
 
 
 def _check_int(name, value, minimum) -> None:
