@@ -22,7 +22,11 @@ from transformers import (  # noqa: E402
     MistralForCausalLM,
 )
 
-from skfavor.attention import favor_attention, softmax_attention  # noqa: E402
+from skfavor.attention import (  # noqa: E402
+    AttentionStatistics,
+    favor_attention,
+    softmax_attention,
+)
 from skfavor.integrations.transformers import (  # noqa: E402
     ATTN_IMPLEMENTATION,
     FavorCacheLayer,
@@ -105,58 +109,69 @@ def greedy_loop(model, prompt, steps):
     return ids
 
 
-@pytest.mark.parametrize("family", ["posrf", "sderf"])
-def test_causal_adapter_equals_favor_attention(family):
-    # With fixed directions, the registered function is favor_attention on the
-    # same heads (keys repeated over the query heads of a group); posrf has
-    # no fitted parameters, sderf fitted ones from each sequence's statistics
-    # in favor_attention and from the statistics given here.
-    model = favorize(llama(), feature_map="posrf", n_features=64, random_state=3)
+def running_statistics(module):
+    return AttentionStatistics(
+        module.favor_query_mean,
+        module.favor_query_covariance,
+        module.favor_key_mean,
+        module.favor_key_covariance,
+    )
+
+
+@pytest.mark.parametrize("family", ["posrf", "gerf", "sderf"])
+def test_adapter_equals_favor_attention(family):
+    # The registered function is favor_attention on the same heads, with the
+    # module's directions, its running statistics (causal) or each
+    # sequence's (bidirectional), the keys repeated over each group's heads
+    # and the module's scaling.
+    model = favorize(llama(), feature_map=family, n_features=64, random_state=3)
+    calibrate(model, tokens((2, 12)))
     module = model.model.layers[0].self_attn
     generator = torch.Generator().manual_seed(1)
     q = torch.randn(2, 4, 10, 8, generator=generator)
     k = torch.randn(2, 2, 10, 8, generator=generator)
     v = torch.randn(2, 2, 10, 8, generator=generator)
     out, weights = favor_attention_forward(
-        module, q, k, v, FavorMask(True, None), scaling=8**-0.5
+        module, q, k, v, FavorMask(True, None), scaling=0.7
     )
     assert weights is None and out.shape == (2, 10, 4, 8)
     k4, v4 = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)
-    if family == "posrf":
-        expected = favor_attention(
-            q, k4, v4, feature_map="posrf", n_features=64, causal=True, random_state=3
-        )
-        np.testing.assert_allclose(out.transpose(1, 2), expected, atol=1e-5)
-    module = favorize(bert(), feature_map=family, n_features=64, random_state=3)
-    module = module.encoder.layer[0].attention.self
-    out, _ = favor_attention_forward(
-        module, q, k4, v4, FavorMask(False, None), scaling=8**-0.5
-    )
     expected = favor_attention(
-        q, k4, v4, feature_map=family, n_features=64, random_state=3
+        q,
+        k4,
+        v4,
+        feature_map=family,
+        causal=True,
+        scale=0.7,
+        omega=module.favor_omega,
+        statistics=running_statistics(module),
     )
     np.testing.assert_allclose(out.transpose(1, 2), expected, atol=1e-5)
-
-
-def test_scaling_is_honoured():
-    # favor_attention works in units x / d^¼; the adapter in x · √scaling.
-    model = favorize(llama(), feature_map="posrf", n_features=64, random_state=3)
-    module = model.model.layers[0].self_attn
-    generator = torch.Generator().manual_seed(2)
-    q, k, v = torch.randn(3, 1, 4, 9, 8, generator=generator)
-    scaling = 0.9
-    out, _ = favor_attention_forward(
-        module, q, k, v, FavorMask(True, None), scaling=scaling
-    )
-    factor = (scaling * 8**0.5) ** 0.5
+    if family == "posrf":
+        # Without fitted parameters, the directions alone decide.
+        drawn = favor_attention(
+            q,
+            k4,
+            v4,
+            feature_map="posrf",
+            n_features=64,
+            causal=True,
+            scale=0.7,
+            random_state=3,
+        )
+        np.testing.assert_allclose(out.transpose(1, 2), drawn, atol=1e-5)
+    module = favorize(bert(), feature_map=family, n_features=64, random_state=3)
+    module = module.encoder.layer[0].attention.self
+    keep = torch.ones(2, 10, dtype=torch.bool)
+    keep[1, 7:] = False
+    out, _ = favor_attention_forward(module, q, k4, v4, FavorMask(False, keep))
     expected = favor_attention(
-        q * factor,
-        k * factor,
-        v,
-        feature_map="posrf",
-        n_features=64,
-        causal=True,
-        random_state=3,
+        q,
+        k4,
+        v4,
+        feature_map=family,
+        omega=module.favor_omega,
+        key_padding_mask=~keep[:, None, :].expand(2, 4, 10),
     )
     np.testing.assert_allclose(out.transpose(1, 2), expected, atol=1e-5)
 

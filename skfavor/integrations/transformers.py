@@ -11,14 +11,12 @@ transformers; ``import skfavor`` does not.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from sklearn.externals.array_api_compat import array_namespace
 from sklearn.utils import check_random_state
 from torch.nn import functional as F
 from transformers import AttentionInterface, PreTrainedModel
@@ -34,14 +32,11 @@ from .._closed_forms import FAMILIES
 from .._sampling import SAMPLINGS, draw_weights
 from .._statistics import SampleStatistics
 from ..attention import (
-    bidirectional_attention,
-    cast_statistics,
-    causal_attention,
-    check_finite,
+    AttentionStatistics,
+    FavorState,
     compute_dtype,
-    fit_maps,
-    parameter_dtype,
-    sequence_statistics,
+    favor_heads,
+    kernel_factor,
 )
 
 __all__ = [
@@ -83,18 +78,6 @@ class FavorMask(NamedTuple):
     keep: torch.Tensor | None
 
 
-class FavorState(NamedTuple):
-    """The decoding state of one attention module: ``(sums, top)``.
-
-    ``sums`` (N, H, M, head_dim + 1) holds ``Σ_j e^{ℓ_j − top} [v_j, 1]`` over
-    the positions seen so far and ``top`` (N, H, 1, 1) the running maximum of
-    the key log-features (:ref:`math-attention-model`).
-    """
-
-    sums: torch.Tensor
-    top: torch.Tensor
-
-
 @dataclass
 class FavorOptions:
     """What :func:`favorize` stores on each attention module (``favor_options``).
@@ -130,12 +113,11 @@ class FavorCacheLayer(CacheLayerMixin):
 
     Attributes
     ----------
-    state : FavorState or None
-        The sums and running maximum after the positions seen so far.
-    maps : tuple or None
-        The query and key feature maps compiled at the first call, reused
-        by the next ones (the statistics are frozen while decoding in eval
-        mode), so that a new token costs no closed-form fit.
+    state : skfavor.attention.FavorState or None
+        The sums and running maximum after the positions seen so far, and
+        the query and key maps compiled at the first call, which the next
+        calls reuse (the statistics are frozen while decoding in eval
+        mode): a new token costs no closed-form fit.
     n_tokens : int
         Number of positions seen.
     """
@@ -148,7 +130,6 @@ class FavorCacheLayer(CacheLayerMixin):
     def __init__(self, **kwargs) -> None:
         super().__init__()
         self.state: FavorState | None = None
-        self.maps = None
         self.n_tokens = 0
         self.is_initialized = True
 
@@ -175,11 +156,11 @@ class FavorCacheLayer(CacheLayerMixin):
         """Bytes held by the state (constant once the first call is made)."""
         if self.state is None:
             return 0
-        return sum(t.numel() * t.element_size() for t in self.state)
+        sums, top = self.state.sums, self.state.top
+        return sums.numel() * sums.element_size() + top.numel() * top.element_size()
 
     def reset(self) -> None:
         self.state = None
-        self.maps = None
         self.n_tokens = 0
 
     def offload(self) -> None:
@@ -190,7 +171,8 @@ class FavorCacheLayer(CacheLayerMixin):
 
     def _map_state(self, function) -> None:
         if self.state is not None:
-            self.state = FavorState(*(function(t) for t in self.state))
+            sums, top = function(self.state.sums), function(self.state.top)
+            self.state = self.state._replace(sums=sums, top=top)
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         self._map_state(lambda t: t.index_select(0, beam_idx.to(t.device)))
@@ -567,7 +549,7 @@ def favor_attention_forward(
             _redraw(module)
             options.calls_since_redraw = 1
     running = options.statistics == "running"
-    out, state, maps = _favor(
+    out, state = _favor(
         query,
         key,
         value,
@@ -576,14 +558,12 @@ def favor_attention_forward(
         causal=causal,
         scale=scale,
         keep=keep,
-        self_attention=_is_self_attention(module, length, key.shape[-2]),
         statistics=_running_statistics(module) if running else None,
         dropout=dropout if module.training else 0.0,
         initial_state=None if layer is None else layer.state,
-        maps=None if layer is None or module.training else layer.maps,
     )
     if layer is not None:
-        layer.state, layer.maps = state, maps
+        layer.state = state
     if running and module.training:
         _update_running(module, query, key, keep, scale)
     return out.transpose(1, 2), None
@@ -633,69 +613,43 @@ def _favor(
     causal,
     scale,
     keep=None,
-    self_attention=True,
     statistics=None,
     dropout=0.0,
     initial_state=None,
-    maps=None,
 ):
-    """FAVOR attention of (N, H, L, D) heads: every formula of the adapter.
+    """FAVOR attention of (N, H, L, D) heads: the adapter's one engine call.
 
-    ``statistics`` (query and key :class:`SampleStatistics` in kernel units,
-    broadcasting over N, H) or ``None`` for each sequence's own statistics;
-    ``maps`` (the query and key maps of an earlier call) skips the fit.
+    ``statistics`` (an :class:`~skfavor.attention.AttentionStatistics` per
+    head, in kernel units) or ``None`` for each sequence's own statistics;
     ``keep`` (N, S) leaves padded keys out (and padded queries out of the
-    statistics in self-attention). Returns ``(out, state, maps)`` with
-    ``out`` in ``query``'s dtype, the decoding state after the last position
-    (causal attention; ``None`` otherwise) and the maps used.
+    statistics when ``L == S``); ``initial_state`` continues a causal pass,
+    with its maps. Returns the output, in ``query``'s dtype, and the state
+    after the last position (causal attention; ``None`` otherwise).
     """
-    xp = array_namespace(query)
-    dtype = compute_dtype(query.dtype, xp)
-    root = math.sqrt(scale)
-    keep = None if keep is None else keep[:, None, :].expand(key.shape[:-1])
-    with torch.autocast(query.device.type, enabled=False):
-        Q, K = query.to(dtype) * root, key.to(dtype) * root
-        V = value.to(dtype)
-        if maps is None and statistics is None:
-            statistics = (
-                sequence_statistics(Q.detach(), keep if self_attention else None, xp),
-                sequence_statistics(K.detach(), keep, xp),
-            )
-        elif maps is None:
-            wide = parameter_dtype(xp, Q.device)
-            statistics = tuple(cast_statistics(s, wide, xp) for s in statistics)
-        if maps is None:
-            maps = fit_maps(*statistics, omega, family, dtype, xp)
-        query_map, key_map = maps
-        drop = None
-        if dropout > 0:
-
-            def drop(phi):
-                return F.dropout(phi, dropout, training=True)
-
-        if causal:
-            carry = None if initial_state is None else tuple(initial_state)
-            out, carry = causal_attention(
-                Q, K, V, query_map, key_map, xp, keep=keep, dropout=drop, carry=carry
-            )
-            state = FavorState(*carry)
-        else:
-            out = bidirectional_attention(
-                Q, K, V, query_map, key_map, xp, keep=keep, dropout=drop
-            )
-            state = None
-        check_finite(out, xp)
-    return out.to(query.dtype), state, maps
+    return favor_heads(
+        query,
+        key,
+        value,
+        omega,
+        family=family,
+        causal=causal,
+        scale=scale,
+        keep=None if keep is None else keep[:, None, :],
+        statistics=statistics,
+        initial_state=initial_state,
+        output_final_state=causal,
+        dropout=dropout or None,
+    )
 
 
 def _calibration_forward(module, query, key, value, causal, keep, scale):
     """Exact softmax attention, gathering the statistics of the module's heads."""
-    root = math.sqrt(scale)
-    dtype = compute_dtype(query.dtype, array_namespace(query))
+    factor = kernel_factor(scale, query.shape[-1])
+    dtype = compute_dtype(query.dtype, torch)
     self_attention = _is_self_attention(module, query.shape[-2], key.shape[-2])
     gathered = (
-        _head_statistics(query.to(dtype) * root, keep if self_attention else None),
-        _head_statistics(key.to(dtype) * root, keep),
+        _head_statistics(query.to(dtype) * factor, keep if self_attention else None),
+        _head_statistics(key.to(dtype) * factor, keep),
     )
     options = _options(module)
     if options.calibration is not None:
@@ -733,8 +687,8 @@ def _update_running(module, query, key, keep, scale) -> None:
     """Merge this forward's statistics into the running ones (first replaces)."""
     options = _options(module)
     tracked = _buffer(module, "num_batches_tracked")
-    root = math.sqrt(scale)
-    dtype = compute_dtype(query.dtype, array_namespace(query))
+    factor = kernel_factor(scale, query.shape[-1])
+    dtype = compute_dtype(query.dtype, torch)
     mean = _buffer(module, "query_mean")
     weight = torch.where(
         tracked == 0,
@@ -742,7 +696,7 @@ def _update_running(module, query, key, keep, scale) -> None:
         torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
     )
     for side, X, side_keep in (("query", query, keep), ("key", key, keep)):
-        batch = _head_statistics(X.to(dtype) * root, side_keep)
+        batch = _head_statistics(X.to(dtype) * factor, side_keep)
         batch = SampleStatistics(
             *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
         )
@@ -758,8 +712,14 @@ def _running(module, side) -> SampleStatistics:
     return SampleStatistics(one, mean, _buffer(module, f"{side}_covariance"))
 
 
-def _running_statistics(module):
-    return _running(module, "query"), _running(module, "key")
+def _running_statistics(module) -> AttentionStatistics:
+    return AttentionStatistics(
+        *(
+            _buffer(module, f"{side}_{part}")
+            for side in ("query", "key")
+            for part in ("mean", "covariance")
+        )
+    )
 
 
 @torch.no_grad()
