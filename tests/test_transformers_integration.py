@@ -314,6 +314,10 @@ def test_gpt2_generate_and_backward():
         model.generate(prompt, use_cache=True, **options),
         model.generate(prompt, use_cache=False, **options),
     )
+    cache = DynamicCache(config=model.config)
+    with torch.no_grad():
+        model(prompt, cache=cache, use_cache=True)
+    assert [type(layer) for layer in cache.layers] == [FavorCacheLayer] * 2
     model.train()
     ids = tokens((2, 12))
     loss = model(ids, labels=ids).loss

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from sklearn.utils import check_random_state
 from torch.nn import functional as F
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
@@ -28,12 +27,13 @@ from transformers.masking_utils import (
     prepare_padding_mask,
 )
 
-from .._closed_forms import FAMILIES
-from .._sampling import SAMPLINGS, draw_weights
+from .._attention_checks import check_random_state_option
+from .._sampling import draw_weights
 from .._statistics import SampleStatistics
 from ..attention import (
     AttentionStatistics,
     FavorState,
+    check_attention_option,
     compute_dtype,
     favor_heads,
     kernel_factor,
@@ -294,11 +294,12 @@ def favorize(
         raise TypeError(
             f"model must be a transformers PreTrainedModel, got {type(model).__name__}."
         )
-    if not isinstance(feature_map, str) or feature_map not in FAMILIES:
-        raise ValueError(
-            f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
-        )
-    _check_int("n_features", n_features)
+    for name, value in (
+        ("feature_map", feature_map),
+        ("n_features", n_features),
+        ("sampling", sampling),
+    ):
+        check_attention_option(name, value)
     if statistics not in (None, "running", "batch"):
         raise ValueError(
             f"statistics must be 'running', 'batch' or None, got {statistics!r}."
@@ -309,19 +310,9 @@ def favorize(
         raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
     if redraw_interval is not None:
         _check_int("redraw_interval", redraw_interval)
-    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-        raise ValueError(
-            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
-        )
     if random_state is None:
         random_state = int(torch.randint(0, 2**31 - 1, ()))
-    try:
-        random_state = check_random_state(random_state)
-    except ValueError as exc:
-        raise ValueError(
-            "random_state must be None, an int or a RandomState instance, got "
-            f"{random_state!r}."
-        ) from exc
+    _, random_state = check_random_state_option(random_state)
     modules = [m for m in model.modules() if _is_attention(m)]
     if not modules:
         raise ValueError(
