@@ -32,7 +32,7 @@ import time
 import torch
 from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
 
-from skfavor.integrations.transformers import calibrate, favorize
+from skfavor.integrations.transformers import FavorCacheLayer, calibrate, favorize
 
 
 def build(args):
@@ -74,9 +74,10 @@ def per_token(model, context, args):
         times.append(time.perf_counter() - start)
     size = 0
     for layer in cache.layers:
-        tensors = [getattr(layer, "keys", None), getattr(layer, "values", None)]
-        tensors += list(getattr(layer, "state", None) or ())
-        size += sum(t.numel() * t.element_size() for t in tensors if t is not None)
+        if isinstance(layer, FavorCacheLayer):
+            size += layer.nbytes
+        else:
+            size += sum(t.nbytes for t in (layer.keys, layer.values))
     return statistics.median(times), size
 
 

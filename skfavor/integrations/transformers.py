@@ -192,9 +192,11 @@ def favorize(
         raise ValueError(
             f"statistics must be 'running', 'batch' or None, got {statistics!r}."
         )
-    if not isinstance(momentum, Real) or isinstance(momentum, bool):
-        raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
-    if not 0 < momentum <= 1:
+    if (
+        not isinstance(momentum, Real)
+        or isinstance(momentum, bool)
+        or not 0 < momentum <= 1
+    ):
         raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
     if redraw_interval is not None:
         _check_int("redraw_interval", redraw_interval)
