@@ -234,7 +234,9 @@ def test_calibrate_exact_statistics_and_padding():
     mask = torch.ones_like(ids)
     mask[1, 6:] = 0
     padded = favorize(llama(), n_features=16, random_state=0)
-    calibrate(padded, [{"input_ids": ids, "attention_mask": mask}])
+    calibrate(
+        padded, transformers.BatchEncoding({"input_ids": ids, "attention_mask": mask})
+    )
     trimmed = favorize(llama(), n_features=16, random_state=0)
     calibrate(trimmed, [ids[:1], ids[1:, :6]])
     for a, b in zip(padded.buffers(), trimmed.buffers(), strict=True):

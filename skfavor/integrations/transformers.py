@@ -11,6 +11,7 @@ transformers; ``import skfavor`` does not.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
@@ -263,10 +264,10 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     model : torch.nn.Module
         A model returned by :func:`favorize` (or a wrapper of one, such as a
         ``peft`` model).
-    batches : Tensor or iterable
-        A tensor of input ids (N, L), or an iterable of such tensors or of
-        dicts of model inputs (what a tokenizer or a ``DataLoader`` yields;
-        ``labels`` are accepted and ignored by the statistics).
+    batches : Tensor, mapping or iterable
+        A tensor of input ids (N, L) or a mapping of model inputs (what a
+        tokenizer returns), or an iterable of either (a ``DataLoader``);
+        ``labels`` are accepted and ignored by the statistics.
     max_batches : int or None, default=None
         Use at most that many batches.
 
@@ -280,7 +281,7 @@ def calibrate(model, batches, *, max_batches: int | None = None):
         raise ValueError("model has no favorized attention: call favorize(model).")
     if max_batches is not None:
         _check_int("max_batches", max_batches)
-    if isinstance(batches, torch.Tensor | dict):
+    if isinstance(batches, torch.Tensor | Mapping):
         batches = [batches]
     device = next(model.parameters()).device
     training = model.training
@@ -649,7 +650,7 @@ def _buffer(module, name):
 def _model_inputs(batch, device) -> dict:
     if isinstance(batch, torch.Tensor):
         batch = {"input_ids": batch}
-    if not hasattr(batch, "items"):
+    if not isinstance(batch, Mapping):
         raise TypeError(
             "batches must yield tensors of input ids or dicts of model inputs, "
             f"got {type(batch).__name__}."
