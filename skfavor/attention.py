@@ -295,6 +295,13 @@ def check_finite(out, xp) -> None:
         raise FloatingPointError(_NOT_FINITE)
 
 
+def _host_errors_ignored(xp):
+    """NumPy's floating-point warnings off (a 0 normaliser is reported anyway)."""
+    if is_torch_namespace(xp):
+        return contextlib.nullcontext()
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
 def _full_precision(xp, x):
     """Leave PyTorch's autocast for the features and sums (float32 at least)."""
     if not is_torch_namespace(xp):
@@ -399,8 +406,7 @@ def favor_heads(
             maps = fit_maps(queries, keys, omega, family, dtype, xp)
         carry = None if initial_state is None else initial_state[:2]
         evaluate = causal_attention if causal else bidirectional_attention
-        # A normaliser of 0 is reported by check_finite, with its cause.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with _host_errors_ignored(xp):
             out, carry = evaluate(
                 Q, K, V, *maps, xp, keep=keep, dropout=_dropout(dropout), carry=carry
             )
