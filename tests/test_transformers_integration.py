@@ -466,3 +466,12 @@ def test_trainer_runs_and_updates_the_statistics(tmp_path):
     assert np.isfinite(result.training_loss)
     # Calibration, then one moving-average update per training forward.
     assert model.model.layers[0].self_attn.favor_num_batches_tracked == 4
+
+
+def test_a_forward_that_skips_favor_attention_is_refused():
+    # Switched back to SDPA, the modules would silently compute softmax
+    # attention with their FAVOR buffers unused.
+    model = favorize(llama(), n_features=16, random_state=0)
+    model.set_attn_implementation("sdpa")
+    with pytest.raises(ValueError, match="did not call FAVOR attention"):
+        model(tokens((1, 6)))

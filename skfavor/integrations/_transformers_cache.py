@@ -168,17 +168,17 @@ def favor_mask(
     return FavorMask(causal, keep)
 
 
-def attach_cache_layer(module, args, kwargs):
-    """Give a causal self-attention module its FAVOR layer of the cache, if any.
+def cache_layer_for(module, kwargs) -> FavorCacheLayer | None:
+    """The FAVOR layer of the cache in a module's call, if any.
 
-    The cache's empty ``DynamicLayer`` at the module's index is replaced by a
+    For a causal self-attention module given a cache, the cache's empty
+    ``DynamicLayer`` at the module's index is replaced by a
     :class:`FavorCacheLayer`; a layer that already holds keys, or any other
     kind of layer, is refused.
     """
     cache = kwargs.get("cache", kwargs.get("past_key_values"))
-    module.favor_cache_layer = None
     if cache is None or not module.is_causal:
-        return
+        return None
     cache = getattr(cache, "self_attention_cache", cache)
     if not isinstance(cache, Cache):
         raise TypeError(
@@ -196,11 +196,7 @@ def attach_cache_layer(module, args, kwargs):
             f"generate()'s default); layer {index} of the cache is a "
             f"{type(layer).__name__} that already holds keys or is not dynamic."
         )
-    module.favor_cache_layer = layer
-
-
-def detach_cache_layer(module, args, output):
-    module.favor_cache_layer = None
+    return layer
 
 
 def canonical_mask(attention_mask, module, kwargs):

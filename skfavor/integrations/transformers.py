@@ -35,9 +35,8 @@ from ..attention import (
 from ._transformers_cache import (
     FavorCacheLayer,
     FavorMask,
-    attach_cache_layer,
+    cache_layer_for,
     canonical_mask,
-    detach_cache_layer,
     favor_mask,
 )
 
@@ -78,6 +77,8 @@ class FavorOptions:
     #: Set by :func:`calibrate` while it runs: the statistics gathered so far.
     calibration: Any = field(default=None, repr=False)
     calibrating: bool = False
+    #: Whether the module's current forward called FAVOR attention.
+    attended: bool = False
     hooks: list = field(default_factory=list, repr=False)
 
 
@@ -218,11 +219,6 @@ def favorize(
         )
     _register()
     model.set_attn_implementation(ATTN_IMPLEMENTATION)
-    if model.config._attn_implementation != ATTN_IMPLEMENTATION:
-        raise ValueError(
-            f"{type(model).__name__} does not dispatch its attention through "
-            "transformers' AttentionInterface; it cannot be favorized."
-        )
     config = model.config.get_text_config()
     num_heads = config.num_attention_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // num_heads
@@ -402,6 +398,7 @@ def favor_attention_forward(
             f"{type(module).__name__} uses attn_implementation="
             f"{ATTN_IMPLEMENTATION!r} but was not favorized: call favorize(model)."
         )
+    options.attended = True
     causal, keep = canonical_mask(attention_mask, module, kwargs)
     n_heads, length, head_dim = query.shape[1:]
     omega = _buffer(module, "omega")
@@ -611,9 +608,31 @@ def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> No
     module.favor_options = options
     module.favor_cache_layer = None
     options.hooks = [
-        module.register_forward_pre_hook(attach_cache_layer, with_kwargs=True),
-        module.register_forward_hook(detach_cache_layer, always_call=True),
+        module.register_forward_pre_hook(_before_forward, with_kwargs=True),
+        module.register_forward_hook(_after_forward, always_call=True),
     ]
+
+
+def _before_forward(module, args, kwargs):
+    module.favor_cache_layer = cache_layer_for(module, kwargs)
+    _options(module).attended = False
+
+
+def _after_forward(module, args, output):
+    """Refuse a forward that did not go through FAVOR attention.
+
+    A model whose attention does not dispatch through transformers'
+    ``AttentionInterface`` (``set_attn_implementation`` then only warns)
+    would otherwise silently keep softmax attention.
+    """
+    module.favor_cache_layer = None
+    if output is not None and not _options(module).attended:
+        raise ValueError(
+            f"{type(module).__name__} did not call FAVOR attention: the model "
+            "does not dispatch its attention through transformers' "
+            f"AttentionInterface (attn_implementation={ATTN_IMPLEMENTATION!r}), "
+            "so it cannot be favorized."
+        )
 
 
 def _repeat_heads(x, n_heads):
