@@ -475,3 +475,29 @@ def test_a_forward_that_skips_favor_attention_is_refused():
     model.set_attn_implementation("sdpa")
     with pytest.raises(ValueError, match="did not call FAVOR attention"):
         model(tokens((1, 6)))
+
+
+def test_directions_follow_torch_manual_seed():
+    omegas = []
+    for seed in (0, 0, 1):
+        model = llama()
+        torch.manual_seed(seed)
+        favorize(model, n_features=16)
+        omegas.append(model.model.layers[1].self_attn.favor_omega)
+    assert torch.equal(omegas[0], omegas[1])
+    assert not torch.equal(omegas[0], omegas[2])
+
+
+def test_bidirectional_model_with_calibrated_statistics():
+    model = favorize(bert(), statistics="running", n_features=64, random_state=0)
+    ids = tokens((2, 9))
+    calibrate(model, ids, max_batches=1)
+    module = model.encoder.layer[1].attention.self
+    assert module.favor_options.statistics == "running"
+    assert module.favor_num_batches_tracked == 1
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    with torch.no_grad():
+        padded = model(ids, attention_mask=mask).last_hidden_state
+        alone = model(ids[1:, :5]).last_hidden_state
+    np.testing.assert_allclose(padded[1, :5], alone[0], atol=1e-5)
