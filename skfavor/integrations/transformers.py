@@ -140,7 +140,10 @@ def favorize(
         Weight of each training batch in the running statistics.
     redraw_interval : int or None, default=None
         Draw new directions every that many training forwards of each
-        module; ``None`` never redraws.
+        module (each draw serves exactly that many), on the host from
+        ``random_state``; ``None`` never redraws. The counter is a Python
+        int, not saved in the ``state_dict``; in distributed training pass
+        the same int ``random_state`` on every process.
     random_state : int, RandomState instance or None, default=None
         Controls the directions (each module draws its own, in module
         order). ``None`` takes a seed from PyTorch's global generator, so
