@@ -273,6 +273,16 @@ def test_generate_with_cache_equals_greedy_without():
     np.testing.assert_array_equal(cached, greedy_loop(model, prompt, 10))
 
 
+def test_beam_search_reorders_the_cache():
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    prompt = tokens((2, 6), seed=5)
+    options = {"max_new_tokens": 6, "num_beams": 3, "do_sample": False}
+    np.testing.assert_array_equal(
+        model.generate(prompt, use_cache=True, pad_token_id=0, **options),
+        model.generate(prompt, use_cache=False, pad_token_id=0, **options),
+    )
+
+
 def test_cache_holds_constant_state():
     model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
     cache = DynamicCache(config=model.config)
