@@ -138,6 +138,7 @@ def methods(args, causal, device):
         layer = FavorAttention(
             embed_dim,
             args.heads,
+            batch_first=True,
             feature_map=family,
             n_features=args.n_features,
             causal=causal,
