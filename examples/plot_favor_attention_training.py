@@ -90,7 +90,13 @@ def exact():
 
 def favor():
     return FavorAttention(
-        WIDTH, HEADS, feature_map="sderf", n_features=64, causal=True, random_state=0
+        WIDTH,
+        HEADS,
+        batch_first=True,
+        feature_map="sderf",
+        n_features=64,
+        causal=True,
+        random_state=0,
     )
 
 

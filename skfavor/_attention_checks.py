@@ -94,7 +94,7 @@ def check_attention_option(name: str, value, *, parameter: str | None = None):
     test, expected = _OPTIONS[name]
     if not test(value):
         error = TypeError if name in _TYPE_ERRORS else ValueError
-        kind = "one of" if isinstance(expected, list) else ""
+        kind = "one of " if isinstance(expected, list) else ""
         raise error(f"{parameter or name} must be {kind}{expected}, got {value!r}.")
     return value
 

@@ -300,18 +300,25 @@ def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
     relative = xp.exp(xp.where(tril, top[..., None, :] - top[..., :, None], -xp.inf))
     scores = (phi_q @ xp.matrix_transpose(phi_k)) * relative
     last_top = top[..., -1:]
+    # Rescaling to the block's last maximum weighs the rows of [V, 1]
+    # (d_v + 1 columns), not the features (M columns).
     to_last = xp.exp(top - last_top)[..., None]
+    ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
+    values = xp.concat((V, ones), axis=-1)
     if dropout is None:
-        dropped = None
-        ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
-        out = scores @ xp.concat((V, ones), axis=-1)
+        out = scores @ values
+        contribution = xp.matrix_transpose(phi_k) @ (values * to_last)
     else:
         dropped = dropout(phi_k)
         numerator = (phi_q @ xp.matrix_transpose(dropped)) * relative
         out = xp.concat((numerator @ V, xp.sum(scores, axis=-1)[..., None]), axis=-1)
-    contribution = _sums(
-        phi_k * to_last, V, xp, None if dropped is None else dropped * to_last
-    )
+        contribution = xp.concat(
+            (
+                xp.matrix_transpose(dropped) @ (V * to_last),
+                xp.matrix_transpose(phi_k) @ to_last,
+            ),
+            axis=-1,
+        )
     if carry is not None:
         out = out + (phi_q @ sums) * xp.exp(old_top[..., 0] - top)[..., None]
         contribution = sums * xp.exp(old_top - last_top[..., None]) + contribution

@@ -1,4 +1,11 @@
-"""FAVOR# attention as a PyTorch layer: a drop-in for ``torch.nn.MultiheadAttention``.
+"""FAVOR# attention as a PyTorch layer with ``torch.nn.MultiheadAttention``'s interface.
+
+:class:`FavorAttention` takes ``MultiheadAttention``'s constructor arguments,
+forward arguments and parameter names, and :func:`replace_attention` swaps it
+into an existing model (``nn.Transformer`` and its layers included). What
+linear attention cannot do is refused by name: attention weights
+(``need_weights=True``), ``add_bias_kv``, ``add_zero_attn`` and any
+``attn_mask`` other than the causal one.
 
 Importing this module imports PyTorch; ``import skfavor`` does not.
 """
@@ -6,86 +13,105 @@ Importing this module imports PyTorch; ``import skfavor`` does not.
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 
 import torch
-from sklearn.utils import check_random_state
 from torch import nn
 from torch.nn import functional as F
 
-from ._closed_forms import FAMILIES
-from ._sampling import SAMPLINGS, draw_weights
-from ._statistics import SampleStatistics
-from .attention import AttentionStatistics, FavorState, favor_heads
+from ._nn_buffers import FavorBuffers
+from ._torch_masks import causal_mask_selects_causal, key_keep
+from ._torch_options import (
+    BATCH_FIRST_DEFAULT,
+    MHA_ARGUMENTS,
+    check_options,
+    resolved_batch_first,
+)
+from .attention import FavorState, favor_heads, padded_query_rule
 
-__all__ = ["FavorAttention", "FavorDecodingState"]
+__all__ = ["FavorAttention", "FavorDecodingState", "replace_attention"]
 
 
 #: What :meth:`FavorAttention.decode` carries from one call to the next: the
-#: engine's :class:`~skfavor.attention.FavorState` (sums, top and the maps
-#: compiled from the running statistics at the first call).
+#: engine's :class:`~skfavor.attention.FavorState` (the stabilised sums
+#: ``Σ_j e^{ℓ_j − top} [v_j, 1]`` of :ref:`math-attention-model`, their
+#: maximum ``top``, and the maps compiled from the running statistics at the
+#: first call).
 FavorDecodingState = FavorState
 
 
-class FavorAttention(nn.Module):
+class FavorAttention(FavorBuffers):
     """Multi-head attention with FAVOR# positive random features.
 
     Replaces the softmax kernel ``exp(qᵀk / √d)`` of each head by
     ``φ_q(q)ᵀ φ_k(k)`` with positive random features whose parameters are
     fitted in closed form to the statistics of the queries and keys
     (:ref:`math-families`, :ref:`math-attention-model`), so that attention
-    costs time and memory linear in the sequence length. Shapes, projections
-    and parameter names are those of ``torch.nn.MultiheadAttention(...,
-    batch_first=True)``: ``load_state_dict(mha.state_dict(), strict=False)``
-    turns a trained softmax layer into a FAVOR# one.
+    costs time and memory linear in the sequence length. The constructor's
+    positional arguments, the forward arguments, the shapes and the parameter
+    names are those of :class:`torch.nn.MultiheadAttention`; the deviations
+    are listed in the Notes. :meth:`from_multihead_attention` and
+    :func:`replace_attention` turn trained softmax layers into FAVOR# ones.
 
     Parameters
     ----------
     embed_dim : int
-        Width of the model (of the queries and of the output).
+        Width ``E`` of the model (of the queries and of the output).
     num_heads : int
         Number of heads; must divide ``embed_dim``.
-    feature_map : {'posrf', 'gerf', 'sderf', 'aderf', 'saderf'}, default='sderf'
-        ``'posrf'`` is FAVOR+, ``'gerf'`` FAVOR++, the others FAVOR#.
-    n_features : int, default=256
-        Random features ``M`` per head.
-    causal : bool, default=False
-        Unidirectional attention: position ``i`` attends to keys ``j ≤ i``.
-    statistics : {'batch', 'running'} or None, default=None
-        ``'batch'``: each sequence and head fits its own parameters (the
-        paper's choice). ``'running'``: one set of statistics per head,
-        merged into an exponential moving average after each training
-        forward and used as it was before that forward; frozen in eval mode.
-        ``None`` is ``'batch'`` for bidirectional and ``'running'`` for
-        causal attention. Causal attention with ``'batch'`` warns: its
-        outputs see later positions through the ``d²`` numbers of the fit.
-    momentum : float, default=0.1
-        Weight of each batch in the running statistics (the first batch
-        replaces the initial ones).
-    redraw_interval : int or None, default=None
-        Draw new random directions every that many training forwards, so
-        that each draw serves exactly ``redraw_interval`` of them (a counter
-        of training forwards, like performer-pytorch's
-        ``feature_redraw_interval``, whose draws serve one forward more; the
-        counter is a Python int, so that no tensor is read on the host).
-        ``None`` never redraws on its own.
-    parameter_grad : bool, default=False
-        Let gradients flow through the closed forms (eigen-decompositions
-        included) with batch statistics; ``False`` treats the fitted
-        parameters as constants. Running statistics are always constants.
     dropout : float, default=0.0
         Dropout probability, in training, of the key features in the
         numerator (the normaliser stays exact), the analogue of dropout on
         the attention weights.
     bias : bool, default=True
         Whether the input and output projections have biases.
+    add_bias_kv, add_zero_attn : bool, default=False
+        Must be False: appended keys are not supported (a ``ValueError``).
     kdim, vdim : int or None, default=None
         Widths of the keys and values (``embed_dim`` if None).
-    random_state : int, RandomState instance or None, default=None
-        Controls the random directions, drawn on the host at construction and
-        at every redraw.
+    batch_first : bool, default=True
+        ``True``: inputs and outputs are (N, L, E); ``False``: (L, N, E), as
+        ``torch.nn.MultiheadAttention``'s default. Not passing it keeps
+        0.2.0's batch-first behaviour with a ``FutureWarning``: the default
+        becomes ``False`` in 0.4.
     device, dtype : optional
-        Of the parameters and buffers, as for any PyTorch layer.
+        Of the parameters and buffers, as for any PyTorch layer (the
+        directions and running statistics are at least float32).
+    feature_map : {'posrf', 'gerf', 'sderf', 'aderf', 'saderf'}, default='sderf'
+        ``'posrf'`` is FAVOR+, ``'gerf'`` FAVOR++, the others FAVOR#.
+    n_features : int, default=256
+        Random features ``M`` per head.
+    causal : bool, default=False
+        Every call is causal: position ``i`` attends to keys ``j ≤ i``. A
+        single call is made causal by ``is_causal=True`` or a causal
+        ``attn_mask`` (see :meth:`forward`).
+    statistics : {'batch', 'running'} or None, default=None
+        ``'batch'``: each sequence and head fits its own parameters (the
+        paper's choice). ``'running'``: one set of statistics per head,
+        merged into an exponential moving average by each training call and
+        used as it was before that call; frozen in eval mode. ``None``
+        decides per call: ``'batch'`` for bidirectional calls and
+        ``'running'`` for causal ones, which are then strictly causal (batch
+        statistics let every output see later positions through the ``d²``
+        numbers of the fit; a causal call with ``'batch'`` warns).
+    momentum : float, default=0.1
+        Weight of each batch in the running statistics (the first batch
+        replaces the initial ones).
+    redraw_interval : int or None, default=None
+        Draw new random directions every that many training forwards, so that
+        each draw serves exactly ``redraw_interval`` of them. The schedule
+        and the draws live in buffers (``calls_since_redraw``,
+        ``n_redraws``, ``redraw_seed``): every process of a distributed run
+        draws the same directions, on its device, and a ``state_dict``
+        resumes the schedule exactly. ``None`` never redraws on its own.
+    parameter_grad : bool, default=False
+        Let gradients flow through the closed forms (eigen-decompositions
+        included) with batch statistics; ``False`` treats the fitted
+        parameters as constants. Running statistics are always constants.
+    random_state : int, RandomState instance or None, default=None
+        An int or a RandomState draws the first directions on the host with
+        NumPy (as 0.2.0 did), then the seed of the redraws. ``None`` takes the
+        seed from torch's default generator (so ``torch.manual_seed``
+        controls it) and draws the first directions from it on the device.
     sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
         Coupling of the random directions within blocks of ``head_dim`` rows
         (:ref:`math-sampling`, :ref:`math-simplex`); every coupling keeps the
@@ -105,36 +131,79 @@ class FavorAttention(nn.Module):
         Their running covariances, of shape (num_heads, head_dim, head_dim).
     num_batches_tracked : Tensor
         Number of updates of the running statistics.
+    redraw_seed : int64 Tensor of shape ()
+        Seed of the on-device draws of :meth:`redraw`.
+    n_redraws : int64 Tensor of shape ()
+        Number of redraws so far; draw ``k`` is a function of
+        ``(redraw_seed, k)`` only.
+    calls_since_redraw : int64 Tensor of shape ()
+        Training forwards served by the current directions.
 
     See Also
     --------
-    skfavor.attention.favor_attention : The functional form (batch statistics).
+    skfavor.attention.favor_attention : The functional form.
+    replace_attention : Swap every ``MultiheadAttention`` of a model.
 
     Notes
     -----
+    Differences from ``torch.nn.MultiheadAttention``: ``need_weights``
+    defaults to False and ``True`` is an error (no ``L × S`` matrix exists),
+    so ``layer(x, x, x)`` returns ``(output, None)``; ``attn_mask`` must be
+    the causal mask; ``add_bias_kv`` and ``add_zero_attn`` are refused;
+    ``dropout`` acts on the key features; ``batch_first`` defaults to True
+    until 0.4. The layer never takes ``nn.TransformerEncoderLayer``'s
+    inference fast path, which would compute exact softmax attention from
+    ``in_proj_weight``.
+
+    Padding: padded keys leave the statistics and the sums; padded query
+    positions leave the query statistics when ``L == S`` (self-attention and
+    causal calls), never otherwise, whatever the tensor objects passed; NaN
+    or inf at padded positions is ignored. In cross-attention (``L ≠ S``)
+    with batch statistics every output depends on every query through the
+    query statistics (``MultiheadAttention`` receives no query padding mask):
+    use ``statistics='running'`` there (:func:`replace_attention` does for
+    ``nn.TransformerDecoderLayer``'s cross-attention).
+
     The features and sums are computed in at least float32 (also under
     ``torch.autocast``) and the attention output is cast back to the input
     dtype before the output projection. The closed forms run batched on the
     inputs' device in float64. No value travels from the device to the host
-    in ``forward`` or ``decode``: a NaN or infinite output is reported by
-    ``torch._assert_async`` (a ``RuntimeError``; on a GPU, at a later CUDA
-    call).
+    in ``forward`` or ``decode``: a NaN or infinite output, or a mask that
+    cannot be applied, is reported by ``torch._assert_async`` (a
+    ``RuntimeError``; on a GPU, at a later CUDA call); only CPU masks in
+    eager mode are checked on the host, with a ``ValueError``.
 
     Examples
     --------
     >>> import torch
     >>> from skfavor.nn import FavorAttention
-    >>> layer = FavorAttention(16, 2, n_features=32, random_state=0)
+    >>> layer = FavorAttention(16, 2, batch_first=True, n_features=32, random_state=0)
     >>> x = torch.randn(3, 10, 16)
     >>> out, weights = layer(x, x, x)
     >>> out.shape, weights
     (torch.Size([3, 10, 16]), None)
     """
 
+    # Always False, whatever the projections: nn.TransformerEncoderLayer (and
+    # nn.TransformerEncoder's nested-tensor path) computes softmax attention
+    # straight from in_proj_weight, skipping this forward, when its attention
+    # module has _qkv_same_embed_dim (with batch_first, a bias, an even number
+    # of heads, eval mode and no gradients). This layer must never be bypassed.
+    _qkv_same_embed_dim = False
+
     def __init__(
         self,
         embed_dim: int,
         num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
+        kdim: int | None = None,
+        vdim: int | None = None,
+        batch_first: bool = BATCH_FIRST_DEFAULT,
+        device=None,
+        dtype=None,
         *,
         feature_map: str = "sderf",
         n_features: int = 256,
@@ -143,86 +212,19 @@ class FavorAttention(nn.Module):
         momentum: float = 0.1,
         redraw_interval: int | None = None,
         parameter_grad: bool = False,
-        dropout: float = 0.0,
-        bias: bool = True,
-        kdim: int | None = None,
-        vdim: int | None = None,
         random_state=None,
-        device=None,
-        dtype=None,
         sampling: str = "orthogonal",
     ) -> None:
         super().__init__()
-        for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
-            _check_int(name, value, 1)
-        if embed_dim % num_heads:
-            raise ValueError(
-                f"num_heads must divide embed_dim, got embed_dim={embed_dim} and "
-                f"num_heads={num_heads}."
-            )
-        if not isinstance(feature_map, str) or feature_map not in FAMILIES:
-            raise ValueError(
-                f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
-            )
-        _check_int("n_features", n_features, 1)
-        for name, flag in (
-            ("causal", causal),
-            ("parameter_grad", parameter_grad),
-            ("bias", bias),
-        ):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {flag!r}.")
-        if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-            raise ValueError(
-                f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
-            )
-        self.sampling = sampling
-        if statistics is None:
-            statistics = "running" if causal else "batch"
-        if statistics not in ("batch", "running"):
-            raise ValueError(
-                f"statistics must be 'batch', 'running' or None, got {statistics!r}."
-            )
-        if causal and statistics == "batch" and feature_map != "posrf":
-            warnings.warn(
-                "causal=True with statistics='batch': each output sees later "
-                "positions through the d² numbers of the fitted parameters. Use "
-                "statistics='running' for strictly causal attention.",
-                UserWarning,
-                stacklevel=2,
-            )
-        if (
-            not isinstance(momentum, Real)
-            or isinstance(momentum, bool)
-            or not 0 < momentum <= 1
-        ):
-            raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
-        if redraw_interval is not None:
-            _check_int("redraw_interval", redraw_interval, 1)
-        if (
-            not isinstance(dropout, Real)
-            or isinstance(dropout, bool)
-            or not 0 <= dropout < 1
-        ):
-            raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}.")
-        for name, value in (("kdim", kdim), ("vdim", vdim)):
-            if value is not None:
-                _check_int(name, value, 1)
-        try:
-            self._random_state = check_random_state(random_state)
-        except ValueError as exc:
-            raise ValueError(
-                "random_state must be None, an int or a RandomState instance, got "
-                f"{random_state!r}."
-            ) from exc
+        batch_first = resolved_batch_first(batch_first)
+        check_options(locals())
         factory = {"device": device, "dtype": dtype}
         self.embed_dim = embed_dim
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
-        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
-        self.batch_first = True
+        self.batch_first = batch_first
         self.feature_map = feature_map
         self.n_features = n_features
         self.causal = causal
@@ -231,83 +233,50 @@ class FavorAttention(nn.Module):
         self.redraw_interval = redraw_interval
         self.parameter_grad = parameter_grad
         self.dropout = float(dropout)
-        self.calls_since_last_redraw = 0
-        if self._qkv_same_embed_dim:
-            self.in_proj_weight = nn.Parameter(
-                torch.empty((3 * embed_dim, embed_dim), **factory)
-            )
-            self.register_parameter("q_proj_weight", None)
-            self.register_parameter("k_proj_weight", None)
-            self.register_parameter("v_proj_weight", None)
+        self.sampling = sampling
+        self._make_parameters(bias, factory)
+        self._make_buffers(device, dtype)
+        self._reset_parameters()
+        self._first_draw(random_state)
+
+    def _make_parameters(self, bias: bool, factory: dict) -> None:
+        """The projections, named as in ``torch.nn.MultiheadAttention``."""
+        E = self.embed_dim
+        if self.kdim == E and self.vdim == E:
+            self.in_proj_weight = nn.Parameter(torch.empty((3 * E, E), **factory))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
         else:
-            self.q_proj_weight = nn.Parameter(
-                torch.empty((embed_dim, embed_dim), **factory)
-            )
-            self.k_proj_weight = nn.Parameter(
-                torch.empty((embed_dim, self.kdim), **factory)
-            )
-            self.v_proj_weight = nn.Parameter(
-                torch.empty((embed_dim, self.vdim), **factory)
-            )
+            for name, width in (("q", E), ("k", self.kdim), ("v", self.vdim)):
+                weight = nn.Parameter(torch.empty((E, width), **factory))
+                setattr(self, f"{name}_proj_weight", weight)
             self.register_parameter("in_proj_weight", None)
         if bias:
-            self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dim, **factory))
+            self.in_proj_bias = nn.Parameter(torch.empty(3 * E, **factory))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
-        buffer_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-        buffers = {"device": device, "dtype": buffer_dtype}
-        self.register_buffer(
-            "omega", torch.empty((n_features, self.head_dim), **buffers)
-        )
-        shape = (num_heads, self.head_dim)
-        # Initial running statistics: those of the scaled projections of
-        # inputs with independent unit-variance entries.
-        identity = torch.eye(self.head_dim, **buffers) * self.head_dim**-0.5
-        for side in ("query", "key"):
-            self.register_buffer(f"running_{side}_mean", torch.zeros(shape, **buffers))
-            self.register_buffer(
-                f"running_{side}_covariance",
-                identity.expand(num_heads, -1, -1).clone(),
-            )
-        self.register_buffer(
-            "num_batches_tracked", torch.zeros((), dtype=torch.long, device=device)
-        )
-        self._reset_parameters()
-        self.redraw()
+        self.out_proj = nn.Linear(E, E, bias=bias, **factory)
 
     def _reset_parameters(self) -> None:
         """Initialise as ``torch.nn.MultiheadAttention`` does."""
-        if self._qkv_same_embed_dim:
-            nn.init.xavier_uniform_(self.in_proj_weight)
-        else:
-            nn.init.xavier_uniform_(self.q_proj_weight)
-            nn.init.xavier_uniform_(self.k_proj_weight)
-            nn.init.xavier_uniform_(self.v_proj_weight)
+        for weight in (
+            self.in_proj_weight,
+            self.q_proj_weight,
+            self.k_proj_weight,
+            self.v_proj_weight,
+        ):
+            if weight is not None:
+                nn.init.xavier_uniform_(weight)
         if self.in_proj_bias is not None:
             nn.init.constant_(self.in_proj_bias, 0.0)
             nn.init.constant_(self.out_proj.bias, 0.0)
 
-    @torch.no_grad()
-    def redraw(self) -> None:
-        """Draw new random directions with the layer's ``sampling``.
-
-        See :ref:`math-sampling` and :ref:`math-simplex`.
-
-        Drawn on the host from the layer's ``random_state`` and copied into
-        the ``omega`` buffer on its device.
-        """
-        omega = draw_weights(
-            self.n_features, self.head_dim, self._random_state, sampling=self.sampling
-        )
-        self.omega.copy_(torch.from_numpy(omega))
-        self.calls_since_last_redraw = 0
-
     def extra_repr(self) -> str:
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
-            f"feature_map={self.feature_map!r}, n_features={self.n_features}, "
-            f"causal={self.causal}, statistics={self.statistics!r}"
+            f"batch_first={self.batch_first}, feature_map={self.feature_map!r}, "
+            f"n_features={self.n_features}, causal={self.causal}, "
+            f"statistics={self.statistics!r}"
         )
 
     def forward(
@@ -317,25 +286,46 @@ class FavorAttention(nn.Module):
         value: torch.Tensor,
         key_padding_mask: torch.Tensor | None = None,
         need_weights: bool = False,
+        attn_mask: torch.Tensor | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
     ) -> tuple[torch.Tensor, None]:
         """Attention of ``query`` over ``key`` and ``value``.
 
+        Takes what ``torch.nn.MultiheadAttention.forward`` takes, so that
+        ``nn.TransformerEncoderLayer``, ``nn.TransformerDecoderLayer`` and
+        ``nn.Transformer`` can call it.
+
         Parameters
         ----------
-        query : Tensor of shape (N, L, embed_dim) or (L, embed_dim)
-        key : Tensor of shape (N, S, kdim) or (S, kdim)
-        value : Tensor of shape (N, S, vdim) or (S, vdim)
-        key_padding_mask : bool Tensor of shape (N, S) or (S,), default=None
-            ``True`` marks padded keys: they are left out of the statistics
-            and the sums (in self-attention, ``query is key``, also out of the
-            query statistics), so each output equals that of the sequence
-            without its padding.
+        query : Tensor of shape (N, L, E), (L, N, E) or (L, E)
+            (N, L, E) if ``batch_first`` else (L, N, E); (L, E) unbatched.
+        key : Tensor of shape (N, S, kdim), (S, N, kdim) or (S, kdim)
+        value : Tensor of shape (N, S, vdim), (S, N, vdim) or (S, vdim)
+        key_padding_mask : Tensor of shape (N, S) or (S,), default=None
+            Bool (``True`` = padded key) or float (``-inf`` = padded, ``0`` =
+            key; other values are an error). Padded keys are left out of the
+            statistics and the sums; padded query positions leave the query
+            statistics when ``L == S`` (self-attention and causal calls),
+            never otherwise. NaN or inf at padded positions is ignored.
         need_weights : bool, default=False
-            Must be False: FAVOR attention never forms the ``L × S`` matrix.
+            Must be False (unlike ``MultiheadAttention``'s default True):
+            FAVOR attention never forms the ``L × S`` matrix.
+        attn_mask : Tensor of shape (L, S) or (N·num_heads, L, S), default=None
+            Only the causal mask is accepted (bool with True above the
+            diagonal, or float with ``-inf`` above it and 0 elsewhere, as
+            ``nn.Transformer.generate_square_subsequent_mask`` makes it): it
+            makes this call causal. Any other mask is a ``ValueError`` (a
+            ``RuntimeError`` from ``torch._assert_async`` off the CPU or under
+            ``torch.compile``, where the values are not read on the host).
+        average_attn_weights : bool, default=True
+            Accepted for compatibility; there are no weights to average.
+        is_causal : bool, default=False
+            Make this call causal (``L == S``), without an ``attn_mask``.
 
         Returns
         -------
-        output : Tensor of shape (N, L, embed_dim) or (L, embed_dim)
+        output : Tensor of the query's shape with width E
         weights : None
         """
         if need_weights:
@@ -343,105 +333,122 @@ class FavorAttention(nn.Module):
                 "need_weights=True is not supported: FAVOR attention never forms "
                 "the L×S attention matrix. Pass need_weights=False."
             )
+        query, key, value, keep, causal, unbatched = self._canonical(
+            query, key, value, key_padding_mask, attn_mask, is_causal
+        )
+        n, length, _ = query.shape
+        n_keys = key.shape[1]
+        if self.training and self.redraw_interval is not None:
+            self._scheduled_redraw()
+        q, k, v = self._project(query, key, value)
+        if n == 0 or length == 0 or n_keys == 0:
+            # As MultiheadAttention: an empty output, or attention 0 (then
+            # the output bias) for queries that see no key.
+            out = torch.zeros_like(q)
+        else:
+            out, _ = self._attend_heads(
+                *(_split_heads(x, self.num_heads) for x in (q, k, v)), keep, causal
+            )
+            out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
+        return self._layout(self.out_proj(out), unbatched), None
+
+    def _canonical(self, query, key, value, key_padding_mask, attn_mask, is_causal):
+        """Inputs batch first, padding sanitised, masks as ``keep`` and ``causal``.
+
+        Padded positions are set to 0 before the projections, so that NaN or
+        inf there reaches neither the outputs nor the weights' gradients; the
+        padded queries are those of the engine's rule
+        (:func:`~skfavor.attention.padded_query_rule`).
+        """
         query, key, value, keep, unbatched = self._check_inputs(
             query, key, value, key_padding_mask
         )
-        if self.training and self.redraw_interval is not None:
-            if self.calls_since_last_redraw >= self.redraw_interval:
-                self.redraw()
-            self.calls_since_last_redraw += 1
-        q, k, v = self._project(query, key, value)
-        n, length, _ = q.shape
-        out, _ = self._attend_heads(
-            *(_split_heads(x, self.num_heads) for x in (q, k, v)), keep
+        length, n_keys = query.shape[1], key.shape[1]
+        causal = self.causal | causal_mask_selects_causal(
+            attn_mask, is_causal, length, n_keys
         )
-        out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
-        return (out[0] if unbatched else out), None
+        if causal and length != n_keys:
+            raise ValueError(
+                "causal attention needs as many keys as queries, got "
+                f"{length} queries and {n_keys} keys."
+            )
+        query_keep = padded_query_rule(keep, None, length, n_keys)
+        query, key, value = (
+            _sanitised(x, side_keep)
+            for x, side_keep in ((query, query_keep), (key, keep), (value, keep))
+        )
+        return query, key, value, keep, causal, unbatched
 
-    def _attend_heads(self, q, k, v, keep=None, state=None):
+    def _layout(self, out: torch.Tensor, unbatched: bool) -> torch.Tensor:
+        """(N, L, E) back to the caller's layout."""
+        if unbatched:
+            return out[0]
+        return out if self.batch_first else out.transpose(0, 1)
+
+    def _call_statistics(self, causal: bool) -> str:
+        """The statistics of one call: ``statistics``, or per call if None."""
+        if self.statistics is None:
+            return "running" if causal else "batch"
+        if (
+            causal
+            and not self.causal
+            and self.statistics == "batch"
+            and self.feature_map != "posrf"
+        ):
+            warnings.warn(
+                "A causal call with statistics='batch': each output sees later "
+                "positions through the d² numbers of the fitted parameters. Use "
+                "statistics=None or 'running' for strictly causal attention.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return self.statistics
+
+    def _attend_heads(
+        self, q, k, v, keep=None, causal=None, *, decoding=False, state=None
+    ):
         """Attention of projected heads (N, H, L, head_dim), in their dtype.
 
-        The layer's one call into the engine (:func:`favor_heads`) per
-        forward or decoding step; then, in training with running statistics,
-        their update. ``keep`` (N, S) marks the keys to keep.
+        The layer's one call into the engine, :func:`favor_heads`, which owns
+        the attention math between the projections; then, in a training
+        forward with running statistics, their update. ``keep`` (N, S) marks
+        real keys (the engine decides which queries are padding);
+        ``causal=None`` is the layer's ``causal``. A ``decoding`` step
+        continues ``state`` (None: a new sequence) with the running
+        statistics, without update or dropout.
+
+        Returns
+        -------
+        out : Tensor of shape (N, H, L, head_dim)
+        state : FavorDecodingState or None
+            The state after the last position of a causal call.
         """
-        heads_keep = None if keep is None else keep[:, None, :]
-        running = self.statistics == "running"
+        causal = self.causal if causal is None else causal
+        running = decoding or self._call_statistics(causal) == "running"
+        dropout = self.dropout if self.training and not decoding else 0.0
         out, state = favor_heads(
             q,
             k,
             v,
             self.omega,
             family=self.feature_map,
-            causal=self.causal,
-            keep=heads_keep,
+            causal=causal,
+            keep=None if keep is None else keep[:, None, :],
             statistics=self.running_statistics() if running else None,
             initial_state=state,
-            output_final_state=self.causal,
-            dropout=self.dropout if self.training else None,
+            output_final_state=causal,
+            dropout=dropout or None,
             parameter_grad=self.parameter_grad,
         )
-        if self.training and running:
+        if self.training and running and not decoding:
             self._update_running(q, k, keep)
         return out, state
-
-    def running_statistics(self) -> AttentionStatistics:
-        """The running statistics, one set per head, in kernel units."""
-        return AttentionStatistics(
-            self.running_query_mean,
-            self.running_query_covariance,
-            self.running_key_mean,
-            self.running_key_covariance,
-        )
-
-    @torch.no_grad()
-    def _update_running(self, q, k, keep) -> None:
-        """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
-
-        The batch statistics pool every sequence of a head, padding left out
-        by the engine's rule. The first update replaces the initial
-        statistics. No value leaves the device: the weight is chosen by
-        ``torch.where``.
-        """
-        h, d = q.shape[1], q.shape[-1]
-        pooled = [x.transpose(0, 1).reshape(h, -1, d) for x in (q, k)]
-        mask = None if keep is None else ~keep.reshape(1, -1)
-        batch = AttentionStatistics.from_sequences(*pooled, key_padding_mask=mask)
-        first = self.num_batches_tracked == 0
-        weight = torch.where(
-            first,
-            torch.ones((), dtype=self.omega.dtype, device=self.omega.device),
-            torch.full(
-                (), self.momentum, dtype=self.omega.dtype, device=self.omega.device
-            ),
-        )
-        for side, mean, covariance in (
-            ("query", batch.query_mean, batch.query_covariance),
-            ("key", batch.key_mean, batch.key_covariance),
-        ):
-            one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-            merged = self._running(side).merged(
-                SampleStatistics(one, mean, covariance), weight=weight
-            )
-            getattr(self, f"running_{side}_mean").copy_(merged.mean)
-            getattr(self, f"running_{side}_covariance").copy_(merged.scatter)
-        self.num_batches_tracked += 1
-
-    def _running(self, side: str) -> SampleStatistics:
-        mean = getattr(self, f"running_{side}_mean")
-        one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-        return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
-
-    def _dropout_function(self):
-        if not self.training or self.dropout == 0:
-            return None
-        return lambda phi: F.dropout(phi, self.dropout, training=True)
 
     def _project(self, query, key, value):
         E = self.embed_dim
         b = self.in_proj_bias
         biases = (None,) * 3 if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
-        if self._qkv_same_embed_dim:
+        if self.in_proj_weight is not None:
             weights = (
                 self.in_proj_weight[:E],
                 self.in_proj_weight[E : 2 * E],
@@ -455,50 +462,45 @@ class FavorAttention(nn.Module):
         )
 
     def _check_inputs(self, query, key, value, key_padding_mask):
-        """Validate shapes; add a batch dimension to unbatched inputs."""
+        """Validate; return (N, L, ·) tensors, ``keep`` and whether unbatched."""
         for name, x in (("query", query), ("key", key), ("value", value)):
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(x)}.")
+            if x.is_nested:
+                raise ValueError(
+                    f"{name} is a nested tensor: pass a padded tensor and a "
+                    "key_padding_mask."
+                )
         unbatched = query.dim() == 2
-        expected = 2 if unbatched else 3
+        layout = (
+            "length, "
+            if unbatched
+            else ("N, length, " if self.batch_first else "length, N, ")
+        )
         widths = {"query": self.embed_dim, "key": self.kdim, "value": self.vdim}
         for name, x in (("query", query), ("key", key), ("value", value)):
-            if x.dim() != expected or x.shape[-1] != widths[name]:
+            if (
+                x.dim() != query.dim()
+                or x.dim() not in (2, 3)
+                or (x.shape[-1] != widths[name])
+            ):
                 raise ValueError(
-                    f"{name} must have shape ({'' if unbatched else 'N, '}length, "
-                    f"{widths[name]}), like query, got {tuple(x.shape)}."
+                    f"{name} must have shape ({layout}{widths[name]}), like query "
+                    f"(batch_first={self.batch_first}), got {tuple(x.shape)}."
                 )
         if unbatched:
             query, key, value = query[None], key[None], value[None]
-            if key_padding_mask is not None:
+            if isinstance(key_padding_mask, torch.Tensor):
                 key_padding_mask = key_padding_mask[None]
+        elif not self.batch_first:
+            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         if query.shape[0] != key.shape[0] or key.shape[:2] != value.shape[:2]:
             raise ValueError(
                 "query, key and value must have one batch size and key and value "
                 f"one length, got shapes {tuple(query.shape)}, {tuple(key.shape)} "
-                f"and {tuple(value.shape)}."
+                f"and {tuple(value.shape)} (batch first)."
             )
-        if self.causal and query.shape[1] != key.shape[1]:
-            raise ValueError(
-                "causal=True needs as many keys as queries, got "
-                f"{query.shape[1]} queries and {key.shape[1]} keys."
-            )
-        keep = None
-        if key_padding_mask is not None:
-            if (
-                not isinstance(key_padding_mask, torch.Tensor)
-                or key_padding_mask.dtype != torch.bool
-            ):
-                raise TypeError(
-                    "key_padding_mask must be a bool tensor (True = padding), got "
-                    f"{getattr(key_padding_mask, 'dtype', type(key_padding_mask))}."
-                )
-            if key_padding_mask.shape != key.shape[:2]:
-                raise ValueError(
-                    f"key_padding_mask must have shape {tuple(key.shape[:2])}, got "
-                    f"{tuple(key_padding_mask.shape)}."
-                )
-            keep = ~key_padding_mask
+        keep = key_keep(key_padding_mask, key.shape[:2])
         return query, key, value, keep, unbatched
 
     def decode(
@@ -506,7 +508,7 @@ class FavorAttention(nn.Module):
     ) -> tuple[torch.Tensor, FavorDecodingState]:
         """Causal self-attention of new positions, given the state of earlier ones.
 
-        Equals :meth:`forward` (``x, x, x``) in eval mode on the whole
+        Equals :meth:`forward` (``x, x, x``, causal) in eval mode on the whole
         sequence, up to rounding, at ``O(M · head_dim)`` per position and
         head: the state holds the stabilised sums of :ref:`math-attention-model`
         and the maps compiled from the running statistics at the first call.
@@ -514,21 +516,20 @@ class FavorAttention(nn.Module):
 
         Parameters
         ----------
-        x : Tensor of shape (N, T, embed_dim) or (T, embed_dim)
-            The next ``T ≥ 1`` positions.
+        x : Tensor of shape (N, T, E), (T, N, E) or (T, E)
+            The next ``T ≥ 1`` positions, in the layer's ``batch_first`` layout.
         state : FavorDecodingState or None, default=None
             The state returned by the previous call; None starts a sequence.
 
         Returns
         -------
-        output : Tensor of shape (N, T, embed_dim) or (T, embed_dim)
+        output : Tensor of the shape of ``x``
         state : FavorDecodingState
         """
-        if not self.causal or self.statistics != "running":
+        if self.statistics == "batch":
             raise ValueError(
-                "decode needs causal=True and statistics='running' (fixed "
-                f"parameters), got causal={self.causal} and "
-                f"statistics={self.statistics!r}."
+                "decode needs running statistics (fixed parameters): "
+                "statistics='running' or None, got statistics='batch'."
             )
         if state is not None and not isinstance(state, FavorDecodingState):
             raise TypeError(
@@ -538,18 +539,130 @@ class FavorAttention(nn.Module):
         q, k, v = self._project(x, x, x)
         n, length, _ = q.shape
         out, state = self._attend_heads(
-            *(_split_heads(x, self.num_heads) for x in (q, k, v)), state=state
+            *(_split_heads(x, self.num_heads) for x in (q, k, v)),
+            causal=True,
+            decoding=True,
+            state=state,
         )
-        out = self.out_proj(out.transpose(1, 2).reshape(n, length, self.embed_dim))
-        return (out[0] if unbatched else out), state
+        out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
+        return self._layout(self.out_proj(out), unbatched), state
+
+    @classmethod
+    def from_multihead_attention(
+        cls, mha: nn.MultiheadAttention, **favor_options
+    ) -> FavorAttention:
+        """A FAVOR# layer with the dimensions and weights of ``mha``.
+
+        Takes ``mha``'s ``embed_dim``, ``num_heads``, ``dropout``, bias,
+        ``kdim``, ``vdim``, ``batch_first``, device, dtype and training mode,
+        and copies its projections (the paper's uptraining starts here).
+
+        Parameters
+        ----------
+        mha : torch.nn.MultiheadAttention
+            Without ``add_bias_kv`` or ``add_zero_attn``.
+        **favor_options
+            The keyword-only options of :class:`FavorAttention`
+            (``feature_map``, ``n_features``, ``causal``, ``statistics``, ...).
+
+        Returns
+        -------
+        FavorAttention
+        """
+        if not isinstance(mha, nn.MultiheadAttention):
+            raise TypeError(
+                f"mha must be a torch.nn.MultiheadAttention, got {type(mha)}."
+            )
+        taken = sorted(set(favor_options) & set(MHA_ARGUMENTS))
+        if taken:
+            raise TypeError(
+                f"{taken} come from mha; pass only FavorAttention's keyword-only "
+                "options."
+            )
+        weight = mha.out_proj.weight
+        layer = cls(
+            mha.embed_dim,
+            mha.num_heads,
+            mha.dropout,
+            mha.in_proj_bias is not None,
+            mha.bias_k is not None,
+            mha.add_zero_attn,
+            mha.kdim,
+            mha.vdim,
+            mha.batch_first,
+            weight.device,
+            weight.dtype,
+            **favor_options,
+        )
+        with torch.no_grad():
+            own = dict(layer.named_parameters())
+            for name, parameter in mha.named_parameters():
+                own[name].copy_(parameter)
+        return layer.train(mha.training)
+
+
+def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
+    """Swap every ``torch.nn.MultiheadAttention`` of ``module`` for FAVOR#, in place.
+
+    Each is replaced by :meth:`FavorAttention.from_multihead_attention` with
+    ``favor_options`` (its weights copied; a module shared by several parents
+    stays shared). The cross-attention of ``nn.TransformerDecoderLayer``
+    (``multihead_attn``) gets ``statistics='running'`` unless
+    ``favor_options`` sets ``statistics``: with batch statistics each output
+    would depend on every target position (later ones and padding included)
+    through the query statistics. ``nn.TransformerEncoder``'s nested-tensor
+    fast path is switched off (``use_nested_tensor = False``): it computes
+    softmax attention without calling the attention module.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A model (``nn.Transformer``, its encoder and decoder layers, or any
+        module holding ``MultiheadAttention`` layers).
+    **favor_options
+        Keyword-only options of :class:`FavorAttention`. An int
+        ``random_state`` gives every layer the same directions; a
+        ``RandomState`` instance or ``None`` gives each its own.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself, or a new :class:`FavorAttention` if ``module`` is
+        a ``MultiheadAttention``.
+    """
+    if isinstance(module, nn.MultiheadAttention):
+        return FavorAttention.from_multihead_attention(module, **favor_options)
+    swaps, built = [], {}
+    for parent in module.modules():
+        for name, child in parent.named_children():
+            if not isinstance(child, nn.MultiheadAttention):
+                continue
+            options = dict(favor_options)
+            if isinstance(parent, nn.TransformerDecoderLayer) and (
+                name == "multihead_attn"
+            ):
+                options.setdefault("statistics", "running")
+            if id(child) not in built:
+                built[id(child)] = FavorAttention.from_multihead_attention(
+                    child, **options
+                )
+            swaps.append((parent, name, built[id(child)]))
+    for parent, name, layer in swaps:
+        setattr(parent, name, layer)
+    for submodule in module.modules():
+        if isinstance(submodule, nn.TransformerEncoder):
+            submodule.use_nested_tensor = False
+    return module
+
+
+def _sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """``x`` with padded positions (``keep`` False) set to 0, NaN and inf included."""
+    if keep is None:
+        return x
+    return torch.where(keep[..., None], x, torch.zeros_like(x))
 
 
 def _split_heads(x, num_heads):
     """(N, L, E) to (N, H, L, E/H)."""
     n, length, _ = x.shape
     return x.reshape(n, length, num_heads, -1).transpose(1, 2)
-
-
-def _check_int(name, value, minimum) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")

@@ -20,7 +20,7 @@ FITTED = ["gerf", "sderf", "aderf", "saderf"]
 
 
 def _layer(family="sderf", causal=False, **kwargs):
-    kwargs = {"n_features": 16, "random_state": 0, **kwargs}
+    kwargs = {"n_features": 16, "random_state": 0, "batch_first": True, **kwargs}
     return FavorAttention(8, 2, feature_map=family, causal=causal, **kwargs)
 
 
@@ -116,7 +116,7 @@ def test_importing_skfavor_does_not_import_torch():
 def test_multihead_attention_names_shapes_and_uptraining():
     torch.manual_seed(0)
     mha = torch.nn.MultiheadAttention(16, 2, batch_first=True)
-    layer = FavorAttention(16, 2, n_features=512, random_state=0)
+    layer = FavorAttention(16, 2, batch_first=True, n_features=512, random_state=0)
     names = dict(mha.named_parameters())
     assert dict(layer.named_parameters()).keys() == names.keys()
     for name, parameter in layer.named_parameters():
@@ -126,6 +126,9 @@ def test_multihead_attention_names_shapes_and_uptraining():
     assert set(result.missing_keys) == {
         "omega",
         "num_batches_tracked",
+        "redraw_seed",
+        "n_redraws",
+        "calls_since_redraw",
         *(f"running_{s}_{m}" for s in ["query", "key"] for m in ["mean", "covariance"]),
     }
     x = _inputs((3, 40, 16), scale=0.7)
@@ -144,7 +147,9 @@ def test_multihead_attention_names_shapes_and_uptraining():
 def test_separate_projections_when_kdim_or_vdim_differ():
     torch.manual_seed(0)
     mha = torch.nn.MultiheadAttention(8, 2, kdim=5, vdim=3, batch_first=True)
-    layer = FavorAttention(8, 2, kdim=5, vdim=3, n_features=512, random_state=0)
+    layer = FavorAttention(
+        8, 2, kdim=5, vdim=3, batch_first=True, n_features=512, random_state=0
+    )
     assert layer.in_proj_weight is None
     assert dict(layer.named_parameters()).keys() == dict(mha.named_parameters()).keys()
     layer.load_state_dict(mha.state_dict(), strict=False)
@@ -161,8 +166,10 @@ def test_need_weights_is_a_clear_error():
 
 
 def test_statistics_defaults_and_causal_batch_warning():
-    assert _layer().statistics == "batch"
-    assert _layer(causal=True).statistics == "running"
+    # None decides per call: batch statistics for bidirectional calls,
+    # running statistics for causal ones.
+    assert _layer().statistics is None
+    assert _layer(causal=True).statistics is None
     with pytest.warns(UserWarning, match="sees later positions"):
         _layer(causal=True, statistics="batch")
 
@@ -215,8 +222,8 @@ def test_decode_equals_the_causal_forward(family):
 
 
 def test_decode_needs_fixed_parameters():
-    with pytest.raises(ValueError, match="decode needs causal=True"):
-        _layer().decode(_inputs())
+    with pytest.raises(ValueError, match="decode needs running statistics"):
+        _layer(statistics="batch").decode(_inputs())
 
 
 @pytest.mark.parametrize(
@@ -310,6 +317,7 @@ def test_parameter_grad_lets_gradients_through_the_closed_forms(family):
         layer = FavorAttention(
             4,
             1,
+            batch_first=True,
             feature_map=family,
             n_features=8,
             parameter_grad=grad,
@@ -422,6 +430,7 @@ def test_layer_is_the_functional_per_head(family, causal):
     layer = FavorAttention(
         8,
         2,
+        batch_first=True,
         feature_map=family,
         causal=causal,
         statistics="batch",
@@ -478,7 +487,7 @@ def test_layer_is_the_functional_per_head(family, causal):
     ],
 )
 def test_bad_parameters_name_themselves(kwargs, error, match):
-    kwargs = {"embed_dim": 8, "num_heads": 2, **kwargs}
+    kwargs = {"embed_dim": 8, "num_heads": 2, "batch_first": True, **kwargs}
     with pytest.raises(error, match=match):
         FavorAttention(**kwargs)
 
@@ -489,18 +498,20 @@ def test_bad_inputs_name_themselves():
     with pytest.raises(ValueError, match="key must have shape"):
         layer(x, x[..., :5], x)
     with pytest.raises(TypeError, match="key_padding_mask must be a bool tensor"):
-        layer(x, x, x, key_padding_mask=torch.zeros(2, 12))
-    with pytest.raises(ValueError, match="causal=True needs as many keys"):
+        layer(x, x, x, key_padding_mask=torch.zeros(2, 12, dtype=torch.int64))
+    with pytest.raises(ValueError, match="causal attention needs as many keys"):
         _layer(causal=True)(x, x[:, :5], x[:, :5])
 
 
 @pytest.mark.parametrize("sampling", ["orthogonal", "simplex", "iid"])
 def test_sampling_draws_omega_with_that_coupling(sampling):
-    layer = FavorAttention(16, 2, n_features=12, sampling=sampling, random_state=3)
+    layer = FavorAttention(
+        16, 2, batch_first=True, n_features=12, sampling=sampling, random_state=3
+    )
     expected = draw_weights(12, 8, check_random_state(3), sampling=sampling)
     np.testing.assert_allclose(layer.omega.double().numpy(), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="sampling must be one of"):
-        FavorAttention(16, 2, sampling="halton")
+        FavorAttention(16, 2, batch_first=True, sampling="halton")
 
 
 @pytest.mark.parametrize("feature_map", ["posrf", "sderf", "saderf"])
@@ -510,7 +521,13 @@ def test_large_later_keys_do_not_underflow_earlier_ones(feature_map):
     # float32, so output i depended on later positions (or became NaN).
     torch.manual_seed(0)
     layer = FavorAttention(
-        16, 2, feature_map=feature_map, n_features=64, causal=True, random_state=0
+        16,
+        2,
+        batch_first=True,
+        feature_map=feature_map,
+        n_features=64,
+        causal=True,
+        random_state=0,
     ).eval()
     x = torch.randn(1, 12, 16)
     x[:, :4] *= 10
@@ -537,7 +554,9 @@ def test_queries_that_see_no_key_give_zero(causal):
         mask[0, :3] = True
     else:
         mask[0] = True
-    layer = FavorAttention(16, 2, causal=causal, random_state=0).eval()
+    layer = FavorAttention(
+        16, 2, batch_first=True, causal=causal, random_state=0
+    ).eval()
     out, _ = layer(x, x, x, key_padding_mask=mask)
     alone, _ = layer(x[1:], x[1:], x[1:])
     torch.testing.assert_close(out[1:], alone, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,130 @@
+"""The masks of ``torch.nn.MultiheadAttention``'s forward, in FAVOR's terms.
+
+A key padding mask becomes ``keep`` (True for real keys); an attention mask is
+accepted only when it is the causal mask (it then selects causal attention),
+since linear attention never forms the ``L × S`` matrix a general mask acts on.
+
+Checking a mask's values needs its values. On the CPU in eager mode the check
+runs on the host and raises ``ValueError`` at once; elsewhere (an accelerator,
+or under ``torch.compile``) it is a ``torch._assert_async``, which raises
+``RuntimeError`` without a device-to-host copy (on a GPU, at a later CUDA
+call) and adds no graph break.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def require(condition: torch.Tensor, message: str) -> None:
+    """Raise ``ValueError(message)`` unless the bool tensor ``condition`` holds.
+
+    On the host for CPU tensors in eager mode; otherwise by
+    ``torch._assert_async`` (``RuntimeError``), with no host synchronisation.
+    """
+    if condition.device.type == "cpu" and not torch.compiler.is_compiling():
+        if not bool(condition):
+            raise ValueError(message)
+    else:
+        torch._assert_async(condition, message)
+
+
+def key_keep(key_padding_mask, shape) -> torch.Tensor | None:
+    """``keep`` (True = real key) from a key padding mask of shape ``shape``.
+
+    Parameters
+    ----------
+    key_padding_mask : Tensor or None
+        Bool (``True`` = padded) or floating additive (``-inf`` = padded,
+        ``0`` = real), as ``torch.nn.MultiheadAttention`` takes it.
+    shape : tuple (N, S)
+
+    Returns
+    -------
+    bool Tensor of shape (N, S) or None
+    """
+    if key_padding_mask is None:
+        return None
+    if not isinstance(key_padding_mask, torch.Tensor) or not (
+        key_padding_mask.dtype == torch.bool or key_padding_mask.is_floating_point()
+    ):
+        raise TypeError(
+            "key_padding_mask must be a bool tensor (True = padding) or a float "
+            "tensor (-inf = padding, 0 = key), got "
+            f"{getattr(key_padding_mask, 'dtype', type(key_padding_mask))}."
+        )
+    if tuple(key_padding_mask.shape) != tuple(shape):
+        raise ValueError(
+            f"key_padding_mask must have shape {tuple(shape)}, got "
+            f"{tuple(key_padding_mask.shape)}."
+        )
+    if key_padding_mask.dtype == torch.bool:
+        return ~key_padding_mask
+    keep = key_padding_mask == 0
+    require(
+        torch.all(keep | (key_padding_mask == float("-inf"))),
+        "A float key_padding_mask must hold -inf (padding) or 0 (key) only: "
+        "linear attention cannot add other values to the attention logits.",
+    )
+    return keep
+
+
+def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
+    """Whether a call is causal, after checking ``attn_mask`` is the causal mask.
+
+    Parameters
+    ----------
+    attn_mask : Tensor or None
+        Of shape (L, S) or (N·num_heads, L, S); bool (``True`` = not allowed)
+        or floating additive (``-inf`` = not allowed), as
+        ``torch.nn.Transformer.generate_square_subsequent_mask`` makes it.
+    is_causal : bool or None
+        The caller's hint (``True`` selects causal attention; None is False).
+    n_queries, n_keys : int
+        ``L`` and ``S``.
+
+    Returns
+    -------
+    bool
+    """
+    if is_causal is None:
+        is_causal = False
+    if not isinstance(is_causal, bool):
+        raise TypeError(f"is_causal must be a bool, got {is_causal!r}.")
+    if attn_mask is None:
+        return is_causal
+    refused = (
+        "linear attention cannot apply an arbitrary attn_mask: it never forms "
+        "the L×S attention matrix. Only the causal mask (True, or -inf, above "
+        "the diagonal and False, or 0, elsewhere, as "
+        "nn.Transformer.generate_square_subsequent_mask makes it) is accepted, "
+        "and selects causal attention"
+    )
+    if not isinstance(attn_mask, torch.Tensor) or not (
+        attn_mask.dtype == torch.bool or attn_mask.is_floating_point()
+    ):
+        raise TypeError(
+            f"attn_mask must be a bool or float tensor, got {type(attn_mask)} "
+            f"({getattr(attn_mask, 'dtype', None)})."
+        )
+    if attn_mask.dim() not in (2, 3) or tuple(attn_mask.shape[-2:]) != (
+        n_queries,
+        n_keys,
+    ):
+        raise ValueError(
+            f"attn_mask must have shape (L, S) = ({n_queries}, {n_keys}) or "
+            f"(N*num_heads, L, S), got {tuple(attn_mask.shape)}."
+        )
+    if n_queries != n_keys:
+        raise ValueError(f"{refused}; with L={n_queries} != S={n_keys} it cannot be.")
+    later = torch.ones(
+        n_queries, n_keys, dtype=torch.bool, device=attn_mask.device
+    ).triu(1)
+    if attn_mask.dtype == torch.bool:
+        causal = torch.all(attn_mask == later)
+    else:
+        causal = torch.all(
+            torch.where(later, attn_mask == float("-inf"), attn_mask == 0)
+        )
+    require(causal, f"{refused}. Got another attn_mask.")
+    return True

@@ -1,0 +1,70 @@
+"""Two gloo processes train one FavorAttention under DistributedDataParallel.
+
+Run by ``tests/test_nn_distributed.py`` as ``python _distributed_worker.py
+PORT OUTPUT``. Each rank seeds torch differently (as ranks do for their data),
+builds the layer with ``random_state=None`` and ``redraw_interval=2``, and
+trains on the same batches; rank 0 saves every rank's directions, outputs and
+parameters at every step to OUTPUT.
+"""
+
+import os
+import sys
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+
+from skfavor.nn import FavorAttention
+
+WORLD_SIZE = 2
+N_STEPS = 6
+
+
+def _gathered(tensor):
+    parts = [torch.empty_like(tensor) for _ in range(WORLD_SIZE)]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.stack(parts)
+
+
+def worker(rank, port, output):
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    dist.init_process_group(
+        "gloo", rank=rank, world_size=WORLD_SIZE, timeout=timedelta(seconds=60)
+    )
+    torch.manual_seed(1000 + rank)
+    layer = FavorAttention(
+        8,
+        2,
+        batch_first=True,
+        n_features=16,
+        redraw_interval=2,
+        statistics="running",
+    )
+    model = DistributedDataParallel(layer)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    record = {"omega": [], "output": [], "in_proj_weight": [], "redraw_seed": []}
+    for step in range(N_STEPS):
+        x = torch.randn(2, 12, 8, generator=torch.Generator().manual_seed(step))
+        out, _ = model(x, x, x)
+        out.square().mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        for name, value in [
+            ("omega", layer.omega),
+            ("output", out.detach()),
+            ("in_proj_weight", layer.in_proj_weight.detach()),
+            ("redraw_seed", layer.redraw_seed),
+        ]:
+            record[name].append(_gathered(value))
+    if rank == 0:
+        torch.save({k: torch.stack(v) for k, v in record.items()}, output)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    port, output = int(sys.argv[1]), sys.argv[2]
+    mp.spawn(worker, args=(port, output), nprocs=WORLD_SIZE, join=True)
