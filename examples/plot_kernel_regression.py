@@ -7,7 +7,7 @@ The kernel-regression experiment of the FAVOR# paper: a Nadaraya–Watson
 vote ``argmax_c Σ_j K(x, x_j) [y_j = c]`` over the training points, with the
 Gaussian kernel estimated by ``M`` random features so that it costs
 ``O((n_train + n_test) M)`` instead of ``O(n_train n_test)``.
-:class:`~skfavor.kernel_regression.NadarayaWatsonClassifier` takes any
+:class:`~skfavor.nadaraya_watson.NadarayaWatsonClassifier` takes any
 sampler; we compare :class:`~sklearn.kernel_approximation.RBFSampler` with
 skfavor's positive features on two UCI data sets, at ``M = d · {1, 2, 4,
 10}`` features as in the paper, against the exact-kernel vote.
@@ -32,7 +32,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
 from skfavor.datasets import paper_split
-from skfavor.kernel_regression import (
+from skfavor.nadaraya_watson import (
     NadarayaWatsonClassifier,
     NonPositiveDenominatorWarning,
 )

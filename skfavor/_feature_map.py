@@ -70,7 +70,8 @@ class FrameParameters:
         """``T`` of ``side`` ('query' or 'key')."""
         return self.query_transform if side == "query" else self.key_transform
 
-    def _is_diagonal(self, T) -> bool:
+    def is_diagonal(self, T) -> bool:
+        """Whether the transform ``T`` is stored as its diagonal (a vector)."""
         return T.ndim == self.a.ndim
 
     def transformed_input(self, Z, side: str):
@@ -80,7 +81,7 @@ class FrameParameters:
         T = self.side_transform(side)
         if T is None:
             return S
-        if self._is_diagonal(T):
+        if self.is_diagonal(T):
             return S * T[..., None, :] if T.ndim > 1 else S * T
         return S @ xp.matrix_transpose(T)
 
@@ -318,25 +319,25 @@ class FeatureMap:
         out = np.empty((n_samples, augmented_weights_T.shape[1]), dtype=X.dtype)
         if n_threads is None:
             n_threads = _default_threads()
-        rows_per_block = _block_rows(out.strides[0], n_samples, n_threads)
+        n_block_rows = rows_per_block(out.strides[0], n_samples, n_threads)
         # A plain generator: sklearn's gen_batches validates its arguments,
         # which costs as much as the product of a small input.
         blocks = (
-            slice(start, min(start + rows_per_block, n_samples))
-            for start in range(0, n_samples, rows_per_block)
+            slice(start, min(start + n_block_rows, n_samples))
+            for start in range(0, n_samples, n_block_rows)
         )
-        n_blocks = -(-n_samples // rows_per_block)
+        n_blocks = -(-n_samples // n_block_rows)
         n_threads = max(1, min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD))
         lock = threading.Lock()
         counts = [0, 0]
 
         # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse rows
         # as many as fill a block of the output, however wide the rows.
-        shifted_rows = rows_per_block
+        shifted_rows = n_block_rows
         if sparse:
             shifted_rows = min(
-                rows_per_block,
-                max(1, rows_per_block * out.shape[1] // (n_features + 2)),
+                n_block_rows,
+                max(1, n_block_rows * out.shape[1] // (n_features + 2)),
             )
 
         def work() -> None:
@@ -526,8 +527,13 @@ _MIN_BLOCK_BYTES = 2**17
 _MIN_BLOCKS_PER_THREAD = 4
 
 
-def _block_rows(row_bytes: int, n_rows: int, n_threads: int) -> int:
-    """Rows per block: within ``working_memory``, enough blocks for the threads."""
+def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
+    """Rows per block: within ``working_memory``, enough blocks for the threads.
+
+    The package's one block-size policy: blocks of ``_MIN_BLOCK_BYTES`` to
+    ``_BLOCK_BYTES``, at least ``_MIN_BLOCKS_PER_THREAD`` per thread where the
+    rows allow, never over scikit-learn's ``working_memory``.
+    """
     target = row_bytes * n_rows // (_MIN_BLOCKS_PER_THREAD * max(n_threads, 1))
     target = min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES)
     budget = min(get_config()["working_memory"] * 2**20, target)
@@ -681,11 +687,11 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
     if T is None:
         weights = omega_frame * root[..., None, :]
         quadratic = xp.zeros_like(a[..., 0]) + scale**2 * (alpha - 0.5)
-    elif params._is_diagonal(T) and frame is None:
+    elif params.is_diagonal(T) and frame is None:
         weights = omega_frame * (root * T)[..., None, :]
         quadratic = scale**2 * (alpha - 0.5 * T**2)
     else:
-        T_full = _diagonal_matrix(T, xp) if params._is_diagonal(T) else T
+        T_full = _diagonal_matrix(T, xp) if params.is_diagonal(T) else T
         weights = (omega_frame * root[..., None, :]) @ T_full
         TR = T_full if frame is None else T_full @ frame
         eye = xp.eye(n_features, dtype=a.dtype, device=array_device(a))

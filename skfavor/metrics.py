@@ -8,10 +8,15 @@ from sklearn.kernel_approximation import RBFSampler
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from ._positive_sampler import _BasePositiveSampler
 from .fourier import FourierSampler
-from .kernel_approximation import _BasePositiveSampler
 
-__all__ = ["log_second_moment", "log_variance", "trigonometric_log_variance"]
+__all__ = [
+    "log_second_moment",
+    "log_variance",
+    "squared_distances",
+    "trigonometric_log_variance",
+]
 
 
 def _as_dense(X, n_features: int, name: str) -> np.ndarray:
@@ -24,9 +29,53 @@ def _as_dense(X, n_features: int, name: str) -> np.ndarray:
     return X.toarray() if hasattr(X, "toarray") else X
 
 
-def _squared_distances(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    sq = (X**2).sum(1)[:, None] + (Y**2).sum(1)[None, :] - 2.0 * X @ Y.T
-    return np.maximum(sq, 0.0)
+def squared_distances(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``|x − y|²`` of every pair of rows, from the differences.
+
+    Exactly 0 for identical rows and without the cancellation of
+    ``|x|² + |y|² − 2xᵀy`` for close ones, where the variances of
+    :ref:`math-variances` are smallest.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples_X, n_features)
+        First rows.
+    Y : ndarray of shape (n_samples_Y, n_features)
+        Second rows.
+
+    Returns
+    -------
+    ndarray of shape (n_samples_X, n_samples_Y)
+    """
+    return cdist(X, Y, "sqeuclidean")
+
+
+def _rbf_sampler_gamma(sampler: RBFSampler, X: np.ndarray) -> float:
+    """The kernel parameter of a fitted RBFSampler, from its public parameters.
+
+    A numeric ``gamma`` is the parameter itself. scikit-learn resolves
+    ``gamma='scale'`` on the training rows, ``1 / (n_features · X.var())``,
+    and keeps the value private: it is resolved here on ``X`` the same way,
+    which is the training value when ``X`` is the training data. Its
+    ``random_weights_`` are ``√(2 gamma)`` times standard normal draws, so
+    rows of another scale are recognised and refused.
+    """
+    if sampler.gamma != "scale":
+        return float(sampler.gamma)
+    variance = float(np.var(X))
+    gamma = 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+    weights = np.asarray(sampler.random_weights_)
+    ratio = float(np.mean(weights**2)) / (2.0 * gamma)
+    # The mean of N squared standard normals: 1 ± √(2/N); 8 standard errors.
+    if abs(ratio - 1.0) > 8.0 * np.sqrt(2.0 / weights.size):
+        raise ValueError(
+            "RBFSampler(gamma='scale') resolved gamma on its training rows and "
+            "does not expose the value; X is not of their scale (gamma "
+            f"{gamma:.3g} from X, about {gamma * ratio:.3g} from the sampler's "
+            "random_weights_). Pass the training rows as X, or fit the "
+            "RBFSampler with a numeric gamma."
+        )
+    return gamma
 
 
 def _log_variance_from_log_moments(log_e2: np.ndarray, log_k: np.ndarray):
@@ -66,9 +115,9 @@ def trigonometric_log_variance(X, Y=None, *, gamma, kind="phase"):
     """
     X = check_array(X, dtype=np.float64, input_name="X")
     Y = X if Y is None else check_array(Y, dtype=np.float64, input_name="Y")
-    # From the differences (cdist): exactly 0 for identical rows, and no
-    # cancellation for close ones, where the sin/cos variance is ~Δ²/2.
-    delta = 2.0 * gamma * cdist(X, Y, "sqeuclidean")
+    # The sin/cos variance is ~Δ²/2 for close rows: distances without
+    # cancellation.
+    delta = 2.0 * gamma * squared_distances(X, Y)
     if kind == "phase":
         variance = 1.0 + 0.5 * np.exp(-2.0 * delta) - np.exp(-delta)
     elif kind == "sincos":
@@ -90,13 +139,15 @@ def log_second_moment(params, Zx, Zy, *, alpha):
     Parameters
     ----------
     params : FrameParameters
-        A family's parameters (``sampler._params`` of a fitted sampler).
+        A family's parameters (``family_parameters_`` of a fitted sampler).
     Zx : ndarray of shape (n_samples_X, n_features)
         Queries in kernel units (``scale · x``).
     Zy : ndarray of shape (n_samples_Y, n_features)
         Keys in kernel units.
     alpha : float
-        ``-0.5`` for the Gaussian kernel, ``0`` for the softmax kernel.
+        The kernel's coefficient of ``|z|²`` (``norm_coefficient_`` of a
+        fitted sampler): ``-0.5`` for the Gaussian kernel, ``0`` for the
+        softmax kernel. Not a ridge's ``alpha``.
 
     Returns
     -------
@@ -167,7 +218,8 @@ def log_variance(sampler, X, Y=None):
     X = _as_dense(X, n_features, "X")
     Y = X if Y is None else _as_dense(Y, n_features, "Y")
     if isinstance(sampler, RBFSampler):
-        return trigonometric_log_variance(X, Y, gamma=sampler._gamma)
+        gamma = _rbf_sampler_gamma(sampler, X)
+        return trigonometric_log_variance(X, Y, gamma=gamma)
     if isinstance(sampler, FourierSampler):
         pair = trigonometric_log_variance(X, Y, gamma=sampler.gamma_, kind="sincos")
         return pair + np.log(2.0)
@@ -176,11 +228,17 @@ def log_variance(sampler, X, Y=None):
             "sampler must be a fitted skfavor sampler or RBFSampler, got "
             f"{type(sampler).__name__}."
         )
-    center, scale = sampler._host["center"], sampler._scale
+    # The compiled map keeps the center on the host, whatever the namespace
+    # of the public center_.
+    center, scale = sampler.query_map_.center, sampler.kernel_scale_
+    if center is None:
+        center = np.zeros(n_features)
     Zx, Zy = (X - center) * scale, (Y - center) * scale
-    log_e2 = log_second_moment(sampler._params, Zx, Zy, alpha=sampler._alpha)
+    log_e2 = log_second_moment(
+        sampler.family_parameters_, Zx, Zy, alpha=sampler.norm_coefficient_
+    )
     if sampler.kernel == "rbf":
-        log_k = -0.5 * _squared_distances(Zx, Zy)
+        log_k = -0.5 * squared_distances(Zx, Zy)
     else:
         log_k = Zx @ Zy.T
     return _log_variance_from_log_moments(log_e2, log_k)

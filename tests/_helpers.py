@@ -27,16 +27,16 @@ def exact_kernel(X, Y, *, kernel, gamma):
 
 def kernel_units(sampler, X):
     """``(x − center_) · scale``: the inputs as the fitted family sees them."""
-    return (np.asarray(X, dtype=np.float64) - sampler.center_) * sampler._scale
+    return (np.asarray(X, dtype=np.float64) - sampler.center_) * sampler.kernel_scale_
 
 
 def log_second_moments(sampler, X, Y):
     """Per-pair ``log E[(f₁ f₂)²]`` of one feature of a fitted sampler."""
     return log_second_moment(
-        sampler._params,
+        sampler.family_parameters_,
         kernel_units(sampler, X),
         kernel_units(sampler, Y),
-        alpha=sampler._alpha,
+        alpha=sampler.norm_coefficient_,
     )
 
 

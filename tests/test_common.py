@@ -11,12 +11,12 @@ from skfavor import (
     GERFSampler,
     PositiveRFSampler,
 )
-from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 from skfavor.kernel_ridge import (
     RandomFeatureRidge,
     RandomFeatureRidgeClassifier,
     RandomFeatureRidgeCV,
 )
+from skfavor.nadaraya_watson import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 ESTIMATORS = [
     PositiveRFSampler(),
@@ -46,6 +46,10 @@ ESTIMATORS = [
         DERFSampler(n_components=50, gamma=0.1, random_state=0)
     ),
     RandomFeatureRidgeCV(DERFSampler(n_components=50, gamma=0.1, random_state=0)),
+    # At their defaults (issue 16): the checks seed them through random_state.
+    RandomFeatureRidge(),
+    RandomFeatureRidgeClassifier(),
+    RandomFeatureRidgeCV(),
 ]
 
 _BATCH_DEPENDENT = (
@@ -54,8 +58,20 @@ _BATCH_DEPENDENT = (
     "rows of the batch, as documented"
 )
 
+#: check_regressors_train wants a training R² > 0.5 on 10 standardised features.
+#: At the defaults (gamma=1, 100 features, alpha=1) the kernel exp(-|x − y|²)
+#: at the data's squared distances (about 20) is nearly diagonal, which 100
+#: random features cannot fit: R² = 0.07 (0.11 with 1000 features). The
+#: instances above with gamma=0.1 pass the check.
+_NARROW_DEFAULT_KERNEL = (
+    "at the defaults the kernel is nearly diagonal on the check's data, and "
+    "100 random features reach a training R² of 0.07 (> 0.5 wanted)"
+)
+
 #: Checks expected to fail, with the reason for each, by estimator. Keep it short.
 EXPECTED_FAILED_CHECKS: dict = {
+    repr(RandomFeatureRidge()): {"check_regressors_train": _NARROW_DEFAULT_KERNEL},
+    repr(RandomFeatureRidgeCV()): {"check_regressors_train": _NARROW_DEFAULT_KERNEL},
     repr(NadarayaWatsonClassifier(transductive=True)): {
         "check_methods_subset_invariance": _BATCH_DEPENDENT,
     },

@@ -7,7 +7,7 @@ from sklearn.kernel_approximation import RBFSampler
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
 from skfavor.datasets import paper_split
-from skfavor.metrics import log_variance
+from skfavor.metrics import log_variance, trigonometric_log_variance
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +171,19 @@ def test_kernel_units_follow_gamma():
     softmax = GERFSampler(gamma=2.0, kernel="softmax").fit(X)
     np.testing.assert_allclose(kernel_units(rbf, X + rbf.center_), 2.0 * X)
     np.testing.assert_allclose(kernel_units(softmax, X), np.sqrt(2.0) * X)
+
+
+def test_rbf_sampler_scale_is_resolved_publicly_on_the_training_rows():
+    """gamma='scale': RBFSampler keeps its value private; log_variance resolves it.
+
+    On the training rows it equals the value scikit-learn resolved; rows of
+    another scale are refused instead of giving a wrong variance silently.
+    """
+    X = np.random.default_rng(0).normal(size=(40, 3)) * 2.0
+    sampler = RBFSampler(gamma="scale", n_components=500, random_state=0).fit(X)
+    gamma = 1.0 / (X.shape[1] * X.var())
+    np.testing.assert_allclose(
+        log_variance(sampler, X), trigonometric_log_variance(X, X, gamma=gamma)
+    )
+    with pytest.raises(ValueError, match=r"gamma='scale'.*Pass the training rows"):
+        log_variance(sampler, X * 10.0)

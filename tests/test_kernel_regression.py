@@ -9,12 +9,12 @@ from scipy.special import logsumexp
 from sklearn.kernel_approximation import RBFSampler
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
-from skfavor.kernel_regression import (
+from skfavor.metrics import log_variance
+from skfavor.nadaraya_watson import (
     NadarayaWatsonClassifier,
     NadarayaWatsonRegressor,
     NonPositiveDenominatorWarning,
 )
-from skfavor.metrics import log_variance
 
 SAMPLERS = [
     PositiveRFSampler(n_components=64, gamma=0.5, random_state=0),
@@ -233,3 +233,18 @@ def test_sparse_input_gives_the_dense_predictions():
         .predict(sp.csr_matrix(X_test))
     )
     np.testing.assert_allclose(sparse, dense, rtol=1e-10)
+
+
+def test_the_former_module_path_warns_and_reexports():
+    """skfavor.kernel_regression is an alias of skfavor.nadaraya_watson until 0.4."""
+    import importlib
+    import sys
+
+    from skfavor import nadaraya_watson
+
+    sys.modules.pop("skfavor.kernel_regression", None)
+    with pytest.warns(FutureWarning, match="renamed skfavor.nadaraya_watson"):
+        alias = importlib.import_module("skfavor.kernel_regression")
+    for name in alias.__all__:
+        assert getattr(alias, name) is getattr(nadaraya_watson, name)
+    assert set(alias.__all__) == set(nadaraya_watson.__all__)

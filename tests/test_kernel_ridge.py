@@ -9,6 +9,7 @@ below 1e4 here, rounding stays near 1e-12, so 1e-8 relative is a margin of
 four digits, and a wrong centring, scale or fold is off by far more.
 """
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -278,25 +279,38 @@ def test_cv_without_intercept_equals_grid_search():
     _assert_close(model.predict(X), search.predict(X))
 
 
-def test_cv_with_sample_weight_equals_weighted_folds():
-    """Weighted training and weighted held-out squared errors, fold by fold."""
-    X, y, _ = _regression(n=240)
-    weights = np.random.default_rng(0).uniform(0.1, 2.0, size=len(y))
-    sampler = GERFSampler(n_components=30, gamma="scale", random_state=0)
-    folds = list(KFold(3).split(X))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("scoring", ["neg_mean_squared_error", "r2"])
+@pytest.mark.parametrize("family", ["posrf", "gerf"])
+def test_cv_with_sample_weight_equals_grid_search(family, scoring, fit_intercept):
+    """GridSearchCV passes sample_weight to the fit alone and scores unweighted.
+
+    Without metadata routing, ``GridSearchCV.fit(X, y, r__sample_weight=w)``
+    weights each training fold's Ridge and scores the held-out rows with an
+    unweighted scorer: the held-out scores must be those, not weighted ones
+    (which differ by far more than the tolerance on these weights).
+    """
+    X, y, Y = _regression(n=240)
+    target = y if scoring == "neg_mean_squared_error" else Y
+    weights = np.random.default_rng(0).uniform(0.05, 3.0, size=len(y))
+    sampler = RIDGE_SAMPLERS[family](n_components=30, random_state=0)
+    folds = KFold(3, shuffle=True, random_state=1)
+    counts, alphas = [30, 12], [0.01, 1.0]
+    search = _grid_search(sampler, counts, alphas, folds, scoring)
+    search.set_params(estimator__r__fit_intercept=fit_intercept)
+    search.fit(X, target, r__sample_weight=weights)
     model = RandomFeatureRidgeCV(
-        sampler, alphas=[0.01, 1.0], n_components=[30, 12], cv=folds
-    ).fit(X, y, sample_weight=weights)
-    for index, params in enumerate(model.cv_results_["params"]):
-        for k, (train, test) in enumerate(folds):
-            fold_sampler = sampler.set_params(n_components=params["n_components"])
-            pipeline = Pipeline(
-                [("f", fold_sampler), ("r", Ridge(alpha=params["alpha"]))]
-            ).fit(X[train], y[train], r__sample_weight=weights[train])
-            errors = (pipeline.predict(X[test]) - y[test]) ** 2
-            expected = -np.average(errors, weights=weights[test])
-            score = model.cv_results_[f"split{k}_test_score"][index]
-            assert score == pytest.approx(expected, rel=RTOL)
+        sampler,
+        alphas=alphas,
+        n_components=counts,
+        cv=folds,
+        scoring=scoring,
+        fit_intercept=fit_intercept,
+    ).fit(X, target, sample_weight=weights)
+    for key in ["mean_test_score", *(f"split{k}_test_score" for k in range(3))]:
+        _assert_close(model.cv_results_[key], search.cv_results_[key])
+    assert model.best_index_ == search.best_index_
+    _assert_close(model.predict(X), search.predict(X))
 
 
 def test_cv_with_groups():
@@ -399,7 +413,186 @@ def test_dask_cv_equals_in_memory_cv(family):
 
 def test_cv_rejects_a_fold_without_weight():
     X, y, _ = _regression(n=90)
-    weights = np.ones(90)
-    weights[:30] = 0.0
-    with pytest.raises(ValueError, match="Fold 0 has a total sample_weight of 0"):
+    weights = np.zeros(90)
+    weights[:30] = 1.0
+    with pytest.raises(
+        ValueError, match="Fold 0 has a total sample_weight of 0 in its training rows"
+    ):
         RandomFeatureRidgeCV(cv=KFold(3)).fit(X, y, sample_weight=weights)
+
+
+# --- issue 16: random_state, y of shape (n, 1), the Dask route's checks -------
+
+ESTIMATORS = [RandomFeatureRidge, RandomFeatureRidgeClassifier, RandomFeatureRidgeCV]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_random_state_seeds_the_default_sampler(estimator):
+    X, y, _ = _regression(n=90)
+    target = (y > np.median(y)).astype(int) if estimator is ESTIMATORS[1] else y
+    fitted = [estimator(random_state=seed).fit(X, target) for seed in (0, 0, 1)]
+    weights = [model.sampler_.random_weights_ for model in fitted]
+    np.testing.assert_array_equal(weights[0], weights[1])
+    assert not np.allclose(weights[0], weights[2])
+    expected = DERFSampler(random_state=0).fit(X).random_weights_
+    np.testing.assert_array_equal(weights[0], expected)
+
+
+def test_cv_random_state_seeds_an_unseeded_sampler_once():
+    X, y, _ = _regression(n=90)
+    models = [
+        RandomFeatureRidgeCV(PositiveRFSampler(n_components=12), random_state=4)
+        for _ in range(2)
+    ]
+    seeds = [model.fit(X, y).sampler_.random_state for model in models]
+    assert seeds[0] == seeds[1]
+    np.testing.assert_array_equal(models[0].predict(X), models[1].predict(X))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("estimator", [RandomFeatureRidge, RandomFeatureRidgeCV])
+def test_y_of_one_column_gives_ridges_shapes(estimator, fit_intercept):
+    """``y`` of shape (n, 1): coef_ (m,), intercept_ (1,), predict (n,), as Ridge."""
+    X, y, _ = _regression(n=120)
+    column = y[:, None]
+    sampler = DERFSampler(n_components=20, gamma=0.3, random_state=0)
+    params = {"alphas": [0.5]} if estimator is RandomFeatureRidgeCV else {}
+    model = estimator(sampler, fit_intercept=fit_intercept, **params).fit(X, column)
+    ridge = Ridge(alpha=0.5 if params else 1.0, fit_intercept=fit_intercept)
+    pipeline = Pipeline([("f", sampler), ("r", ridge)]).fit(X, column)
+    expected = pipeline[-1]
+    assert model.coef_.shape == expected.coef_.shape
+    assert np.shape(model.intercept_) == np.shape(expected.intercept_)
+    assert model.predict(X).shape == pipeline.predict(X).shape == (120,)
+    _assert_close(model.predict(X), pipeline.predict(X))
+
+
+def test_partial_fit_with_y_of_one_column_predicts_one_dimension():
+    X, y, _ = _regression(n=120)
+    model = RandomFeatureRidge(DERFSampler(n_components=20, random_state=0))
+    model.partial_fit(X[:60], y[:60, None]).partial_fit(X[60:], y[60:, None])
+    assert model.coef_.shape == (20,)
+    assert model.predict(X).shape == (120,)
+
+
+def _bad_dask_input(case, X, y):
+    """``(X, y, sample_weight)`` with one defect, in memory."""
+    n = X.shape[0]
+    weights = np.ones(n)
+    if case == "complex X":
+        return X.astype(complex), y, None
+    if case == "complex y":
+        return X, y.astype(complex), None
+    if case == "negative weights":
+        weights[3] = -1.0
+        return X, y, weights
+    if case == "short y":
+        return X, y[:-5], None
+    if case == "short weights":
+        return X, y, weights[:-5]
+    if case == "empty":
+        return X[:0], y[:0], None
+    raise AssertionError(case)
+
+
+DASK_CASES = [
+    "complex X",
+    "complex y",
+    "negative weights",
+    "short y",
+    "short weights",
+    "empty",
+]
+
+
+@pytest.mark.parametrize("estimator", [RandomFeatureRidge, RandomFeatureRidgeCV])
+@pytest.mark.parametrize("case", DASK_CASES)
+def test_dask_inputs_are_checked_as_in_memory_ones(estimator, case):
+    """The same exception type, and the in-memory message's gist, for Dask inputs."""
+    da = pytest.importorskip("dask.array")
+    X, y, _ = _regression(n=60)
+    X, y, weights = _bad_dask_input(case, X, y)
+    with pytest.raises((TypeError, ValueError)) as in_memory:
+        estimator(random_state=0).fit(X, y, sample_weight=weights)
+    lazy = [
+        None if a is None else da.from_array(a, chunks=max(1, min(25, len(a))))
+        for a in (X, y, weights)
+    ]
+    with pytest.raises(in_memory.type) as lazily:
+        estimator(random_state=0).fit(*lazy[:2], sample_weight=lazy[2])
+    gist = {
+        "complex X": "Complex data not supported",
+        "complex y": "Complex data not supported",
+        "negative weights": "Negative values in data passed to `sample_weight`",
+        "short y": "inconsistent numbers of samples",
+        "short weights": r"sample_weight.shape == \(55,\), expected \(60,\)",
+        "empty": "0 sample",
+    }[case]
+    assert re.search(gist, str(in_memory.value))
+    assert re.search(gist, str(lazily.value))
+
+
+def test_dask_input_of_unknown_chunk_sizes_is_refused():
+    da = pytest.importorskip("dask.array")
+    X, y, _ = _regression(n=60)
+    lazy = da.from_array(X, chunks=(20, 4))
+    unknown = lazy[lazy[:, 0] > -np.inf]
+    assert np.isnan(unknown.shape[0])
+    with pytest.raises(ValueError, match=r"unknown chunk sizes.*compute_chunk_sizes"):
+        RandomFeatureRidge(random_state=0).fit(unknown, y)
+
+
+# --- issue 20: the refit and single-alpha paths solve, they do not eigh -------
+
+
+def _count_eigh(monkeypatch, n_features):
+    """Record the ``eigh`` calls on matrices wider than the data.
+
+    A data-dependent sampler's own fit takes ``eigh`` of ``n_features``-sized
+    second moments; the ridge's systems are ``m × m``.
+    """
+    calls = []
+    eigh = np.linalg.eigh
+
+    def counted(matrix, *args, **kwargs):
+        if matrix.shape[-1] > n_features:
+            calls.append(matrix.shape)
+        return eigh(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", counted)
+    return calls
+
+
+def test_cv_eighs_once_per_fold_and_count_and_refits_by_a_solve(monkeypatch):
+    X, y, _ = _regression(n=150)
+    calls = _count_eigh(monkeypatch, X.shape[1])
+    model = RandomFeatureRidgeCV(
+        PositiveRFSampler(n_components=24, gamma=0.2, random_state=0),
+        alphas=[0.01, 0.1, 1.0],
+        n_components=[12, 24],
+        cv=KFold(3),
+    ).fit(X, y)
+    assert len(calls) == 3 * 2
+    search = _grid_search(
+        PositiveRFSampler(n_components=24, gamma=0.2, random_state=0),
+        [12, 24],
+        [0.01, 0.1, 1.0],
+        KFold(3),
+        "neg_mean_squared_error",
+    ).fit(X, y)
+    _assert_close(model.coef_, search.best_estimator_[-1].coef_)
+
+
+def test_cv_of_one_alpha_never_eighs(monkeypatch):
+    X, y, _ = _regression(n=150)
+    calls = _count_eigh(monkeypatch, X.shape[1])
+    sampler = DERFSampler(n_components=20, gamma="scale", random_state=0)
+    model = RandomFeatureRidgeCV(
+        sampler, alphas=[0.1], n_components=[10, 20], cv=KFold(3)
+    ).fit(X, y)
+    assert calls == []
+    search = _grid_search(
+        sampler, [10, 20], [0.1], KFold(3), "neg_mean_squared_error"
+    ).fit(X, y)
+    for key in ["mean_test_score", *(f"split{k}_test_score" for k in range(3))]:
+        _assert_close(model.cv_results_[key], search.cv_results_[key])

@@ -145,7 +145,7 @@ def _literal_features(sampler, X, side):
     """The family's map written as MATH.md §3's table, for the Gaussian kernel."""
     omega = sampler.random_weights_
     M = omega.shape[0]
-    z = (X - sampler.center_) * sampler._scale
+    z = (X - sampler.center_) * sampler.kernel_scale_
     gaussian = np.exp(-0.5 * (z**2).sum(1))[:, None]
     if isinstance(sampler, PositiveRFSampler):
         f = np.exp(z @ omega.T - 0.5 * (z**2).sum(1)[:, None])

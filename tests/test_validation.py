@@ -22,7 +22,7 @@ from skfavor import (
     PositiveRFSampler,
     UnderflowWarning,
 )
-from skfavor.kernel_regression import NadarayaWatsonClassifier, NadarayaWatsonRegressor
+from skfavor.nadaraya_watson import NadarayaWatsonClassifier, NadarayaWatsonRegressor
 
 CLASS_NAMES = {
     "posrf": "PositiveRFSampler",

@@ -17,7 +17,7 @@ from sklearn.metrics import euclidean_distances
 from sklearn.utils import gen_batches
 
 from ..datasets import paper_split
-from ..kernel_regression import NadarayaWatsonClassifier, NonPositiveDenominatorWarning
+from ..nadaraya_watson import NadarayaWatsonClassifier, NonPositiveDenominatorWarning
 from ._common import PAPER_GAMMA, Config, draw_seeds, make_sampler, run_tasks
 from ._output import mean_and_sem
 

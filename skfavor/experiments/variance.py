@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import UCI_DATASETS, paper_split
-from ..metrics import log_variance, trigonometric_log_variance
+from ..metrics import log_variance, squared_distances, trigonometric_log_variance
 from ._common import NAMES, PAPER_GAMMA, make_sampler, one_blas_thread
 from ._output import Line, Panel, format_table, plot_panels, write_csv
 from ._progress import progress
@@ -113,11 +113,6 @@ def fitted_sampler(method: str, queries, keys, *, n_components=1, random_state=0
     return sampler.fit(queries, keys=keys)
 
 
-def _squared_distances(X, Y) -> np.ndarray:
-    """``|x − y|²`` from the differences: exactly 0 for identical rows."""
-    return np.stack([((x - Y) ** 2).sum(axis=1) for x in X])
-
-
 def mean_log_relative_variances(queries, keys) -> dict[str, float]:
     """Mean over pairs of ``log(Var/K²)`` of one feature of each family.
 
@@ -133,7 +128,7 @@ def mean_log_relative_variances(queries, keys) -> dict[str, float]:
         sin/cos pair of :ref:`math-magnitudes`'s table. Pairs of identical points are
         left out.
     """
-    squared = _squared_distances(queries, keys)
+    squared = squared_distances(queries, keys)
     # A point present in both sets has a sin/cos variance of exactly 0
     # (log −inf); such pairs are left out of every family's mean.
     distinct = squared > 0
@@ -182,7 +177,7 @@ def monte_carlo_check(
     """
     queries, keys = (scale * Z for Z in load_pair(name))
     Q, K = queries[:n_queries], keys[:n_keys]
-    log_k2 = -2 * PAPER_GAMMA * _squared_distances(Q, K)
+    log_k2 = -2 * PAPER_GAMMA * squared_distances(Q, K)
     rows = []
     for method in METHODS:
         sampler = fitted_sampler(

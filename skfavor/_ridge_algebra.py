@@ -1,0 +1,189 @@
+"""Ridge regression from the statistics of ``[φ, y]``: solves, paths and scores.
+
+Pure functions of :class:`~skfavor._statistics.SampleStatistics` (float64
+count, mean and centred scatter of the stacked rows ``[φ(x), y]``) and of the
+ridge's ``alpha`` (the regularisation strength, never the kernel's
+``norm_coefficient_``), as :ref:`math-ridge-statistics` writes them. The
+estimators of :mod:`skfavor.kernel_ridge` stream the statistics
+(:mod:`skfavor._streaming`) and call these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ._statistics import SampleStatistics
+
+__all__ = [
+    "grid_results",
+    "held_out_errors",
+    "held_out_score",
+    "ridge_path",
+    "ridge_solution",
+    "ridge_system",
+    "solve_ridge",
+]
+
+
+def ridge_system(statistics, n_components, n_used, fit_intercept):
+    """``A``, ``B`` and the means of the first ``n_used`` features.
+
+    The system of :ref:`math-ridge-statistics`:
+    ``statistics`` are those of ``[φ, y]`` with ``n_components`` features; the
+    features of ``n_used`` components are ``√(M/m)`` times the first ``m``
+    (:ref:`math-nested`). With an intercept, ``A`` and ``B`` are the centred
+    scatters; without, the second moments about 0 times the count.
+    """
+    M, m = n_components, n_used
+    scale = np.sqrt(M / m)
+    scatter = statistics.scatter
+    if not fit_intercept:
+        scatter = scatter + statistics.n_samples * np.outer(
+            statistics.mean, statistics.mean
+        )
+    A = scatter[:m, :m] * scale**2
+    B = scatter[:m, M:] * scale
+    return A, B, statistics.mean[:m] * scale, statistics.mean[M:]
+
+
+def solve_ridge(A, B, alpha):
+    """``(A + αI)⁻¹ B`` by Cholesky (:ref:`math-ridge-statistics`)."""
+    system = A + alpha * np.eye(A.shape[0])
+    try:
+        return scipy.linalg.solve(system, B, assume_a="pos")
+    except (scipy.linalg.LinAlgError, ValueError):
+        return scipy.linalg.lstsq(system, B)[0]
+
+
+def held_out_errors(statistics, n_components, n_used, coef, intercept):
+    """Weighted sums of squared held-out residuals per target, from statistics.
+
+    With ``r = y − s φ[:m]ᵀ w − b`` (``s = √(M/m)``) and the held-out rows'
+    count ``n``, mean ``μ`` and scatter ``S`` of ``[φ, y]``:
+    ``Σ r² = diag(Pᵀ S P) + n (Pᵀ μ − b)²`` with ``P = [−s w; I]``, taken
+    about the held-out mean so that no raw sums cancel
+    (:ref:`math-ridge-statistics`).
+    """
+    M, m = n_components, n_used
+    scale = np.sqrt(M / m)
+    S, mean = statistics.scatter, statistics.mean
+    w = coef * scale
+    S_ff, S_fy, S_yy = S[:m, :m], S[:m, M:], S[M:, M:]
+    quadratic = (
+        np.diag(S_yy)
+        - 2.0 * np.einsum("ij,ij->j", w, S_fy)
+        + np.einsum("ij,ij->j", w, S_ff @ w)
+    )
+    mean_residual = mean[M:] - mean[:m] @ w - intercept
+    return np.maximum(quadratic, 0.0) + statistics.n_samples * mean_residual**2
+
+
+def _intercept(target_mean, feature_mean, coef, fit_intercept: bool):
+    """``ȳ − φ̄ᵀ coef`` with an intercept, zeros without."""
+    if fit_intercept:
+        return target_mean - feature_mean @ coef
+    return np.zeros(coef.shape[1])
+
+
+def ridge_path(
+    statistics: SampleStatistics,
+    n_components: int,
+    n_used: int,
+    alphas,
+    *,
+    fit_intercept: bool,
+):
+    """Weights and intercepts of every ``alpha``, from one factorisation of ``A``.
+
+    One ``alpha`` is one Cholesky solve of ``A + αI`` (``n³/3`` flops);
+    several share one ``eigh(A) = V diag(λ) Vᵀ``: ``coef = V diag(1/(λ +
+    alpha)) Vᵀ B`` (:ref:`math-ridge-statistics`), about nine times the flops
+    of one solve but then ``O(n²)`` per ``alpha``. ``n_used`` features are
+    the first of ``n_components`` (:ref:`math-nested`).
+
+    Yields
+    ------
+    coef : ndarray of shape (n_used, n_targets)
+    intercept : ndarray of shape (n_targets,)
+    """
+    A, B, feature_mean, target_mean = ridge_system(
+        statistics, n_components, n_used, fit_intercept
+    )
+    alphas = list(alphas)
+    if len(alphas) == 1:
+        coef = solve_ridge(A, B, alphas[0])
+        yield coef, _intercept(target_mean, feature_mean, coef, fit_intercept)
+        return
+    eigenvalues, vectors = np.linalg.eigh(A)
+    eigenvalues = np.maximum(eigenvalues, 0.0)
+    projected = vectors.T @ B
+    for alpha in alphas:
+        coef = vectors @ (projected / (eigenvalues + alpha)[:, None])
+        yield coef, _intercept(target_mean, feature_mean, coef, fit_intercept)
+
+
+def ridge_solution(
+    statistics: SampleStatistics, n_components: int, alpha: float, *, fit_intercept
+):
+    """``coef`` and ``intercept`` of one ``alpha`` on all ``n_components``."""
+    ((coef, intercept),) = ridge_path(
+        statistics, n_components, n_components, [alpha], fit_intercept=fit_intercept
+    )
+    return coef, intercept
+
+
+def held_out_score(errors, statistics: SampleStatistics, n_components: int, scoring):
+    """Held-out score from per-target sums of squared residuals.
+
+    ``'r2'``: ``1 − errors / Σ(y − ȳ)²`` per target (``1`` for a constant
+    target predicted exactly, else ``0``, as :func:`~sklearn.metrics.r2_score`),
+    averaged uniformly; otherwise the negated mean squared error, averaged
+    uniformly over the targets. ``statistics`` are the held-out rows'.
+    """
+    n = statistics.n_samples
+    if scoring == "r2":
+        total = np.diag(statistics.scatter)[n_components:]
+        ratios = np.where(
+            total > 0,
+            1.0 - errors / np.where(total > 0, total, 1.0),
+            np.where(errors == 0, 1.0, 0.0),
+        )
+        return float(np.mean(ratios))
+    return -float(np.mean(errors)) / n
+
+
+def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
+    """``cv_results_`` as :class:`~sklearn.model_selection.GridSearchCV`'s.
+
+    ``scores`` has one row per candidate (``counts`` outer, ``alphas``
+    inner) and one column per fold. Returns the results and the index of the
+    chosen candidate: ties share the lowest rank, and the first candidate of
+    the best rank is chosen, as in ``GridSearchCV``.
+    """
+    n_candidates = scores.shape[0]
+    params = [{"n_components": m, "alpha": a} for m in counts for a in alphas]
+    mean = scores.mean(axis=1)
+    results = {
+        "params": params,
+        "param_n_components": np.ma.MaskedArray(
+            [p["n_components"] for p in params], mask=False, dtype=object
+        ),
+        "param_alpha": np.ma.MaskedArray(
+            [p["alpha"] for p in params], mask=False, dtype=object
+        ),
+    }
+    for k in range(scores.shape[1]):
+        results[f"split{k}_test_score"] = scores[:, k]
+    order = np.argsort(-mean, kind="stable")
+    rank = np.empty(n_candidates, dtype=np.int32)
+    rank[order] = np.arange(1, n_candidates + 1)
+    for position in range(1, n_candidates):
+        if mean[order[position]] == mean[order[position - 1]]:
+            rank[order[position]] = rank[order[position - 1]]
+    results.update(
+        mean_test_score=mean,
+        std_test_score=scores.std(axis=1),
+        rank_test_score=rank,
+    )
+    return results, int(np.argmin(rank))

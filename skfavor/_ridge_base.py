@@ -1,0 +1,292 @@
+"""What the kernel-ridge estimators share: the sampler, the inputs, the solution.
+
+:class:`_BaseRandomFeatureRidge` checks the inputs (in memory or Dask), streams
+the statistics of the sampler's rows (:mod:`skfavor._streaming`), stores the
+solution in :class:`~sklearn.linear_model.Ridge`'s shapes and predicts block by
+block; :class:`_SingleAlphaRidge` solves one ``alpha`` (the ridge's
+regularisation) from the statistics (:mod:`skfavor._ridge_algebra`). The
+public estimators and their docstrings are in :mod:`skfavor.kernel_ridge`.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._docstrings import fill_doc
+from ._positive_sampler import _BasePositiveSampler
+from ._ridge_algebra import ridge_solution
+from ._statistics import SampleStatistics
+from ._streaming import (
+    TableRow,
+    accumulate,
+    block_rows,
+    check_lazy_inputs,
+    is_dask_array,
+    row_blocks,
+)
+from .kernel_approximation import DERFSampler
+
+
+def _checked_sampler(sampler, *, seed: bool, random_state=None):
+    """An unfitted clone of ``sampler``, checked.
+
+    ``None`` gives ``DERFSampler(random_state=random_state)``.
+
+    Only skfavor samplers are accepted: the fit reads their statistics-only
+    closed forms, and the model selection relies on their nested draws
+    (:ref:`math-nested`). Asymmetric maps are refused: a linear model sees one
+    map for training and test rows (:ref:`math-estimators`). With ``seed``, an
+    unseeded sampler gets one integer seed, drawn from ``random_state``, so
+    that every map fitted from it (one per fold, and the refit) draws the
+    same ω.
+    """
+    if sampler is None:
+        sampler = DERFSampler(random_state=random_state)
+    sampler = clone(sampler)
+    if not isinstance(sampler, _BasePositiveSampler):
+        raise TypeError(
+            "sampler must be a skfavor sampler (PositiveRFSampler, GERFSampler or "
+            f"DERFSampler) or None, got {type(sampler).__name__}."
+        )
+    variant = sampler.get_params().get("variant", "sderf")
+    if variant != "sderf":
+        raise ValueError(
+            f"sampler=DERFSampler(variant={variant!r}) has separate query and key "
+            "maps, but a ridge model maps training and test rows with one map: "
+            "use variant='sderf' (symmetric)."
+        )
+    if seed:
+        state = sampler.get_params()["random_state"]
+        if not isinstance(state, Integral):
+            source = random_state if state is None else state
+            state = check_random_state(source).randint(np.iinfo(np.int32).max)
+            sampler.set_params(random_state=int(state))
+    return sampler
+
+
+def _fit_sampler(sampler, statistics: SampleStatistics):
+    """Fit an unfitted skfavor ``sampler`` to the statistics of its rows.
+
+    Equal to ``sampler.fit(X)`` for any ``X`` with these statistics: the
+    samplers draw ω from ``random_state`` and fit their closed forms to the
+    count, mean and scatter of the rows alone (:ref:`math-statistics`). This
+    lets the statistics come from a stream, from Dask chunks or from a merge
+    of cross-validation folds.
+    """
+    sampler.fit_statistics(statistics)
+    if not sampler.family_parameters_.symmetric:
+        raise ValueError(
+            f"{type(sampler).__name__} fitted an asymmetric map; a ridge model "
+            "needs one map for every row."
+        )
+    return sampler
+
+
+class _BaseRandomFeatureRidge(BaseEstimator):
+    """Streams row blocks through a sampler into ``[φ, y]`` statistics."""
+
+    _parameter_constraints: dict = {
+        "sampler": [HasMethods(["fit", "transform"]), None],
+        "fit_intercept": ["boolean"],
+        "block_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def _block_rows(self, n_columns: int, n_rows: int) -> int:
+        return block_rows(n_columns, n_rows, self.block_size)
+
+    def _check_inputs(self, X, y, sample_weight, *, reset: bool):
+        """Validated ``X``, 2-D float64 targets and weights (Dask stays lazy)."""
+        if is_dask_array(X):
+            X, y, sample_weight = check_lazy_inputs(
+                X, y, sample_weight, estimator_name=type(self).__name__
+            )
+            if reset:
+                self.n_features_in_ = X.shape[1]
+            elif X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input."
+                )
+            return X, y, sample_weight
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
+            reset=reset,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        return X, np.asarray(y, dtype=np.float64), sample_weight
+
+    @staticmethod
+    def _targets_2d(y):
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _x_statistics(self, X, labels, n_buckets):
+        """Unweighted statistics of the rows of ``X`` per bucket (one pass)."""
+        (row,) = accumulate(
+            X,
+            None,
+            None,
+            [TableRow(None, labels, n_buckets)],
+            self._block_rows(X.shape[1], X.shape[0]),
+        )
+        return row
+
+    def _set_solution(self, coef, intercept, n_targets_1d: bool, dtype):
+        """Store ``coef_`` and ``intercept_`` in Ridge's shapes.
+
+        As :class:`~sklearn.linear_model.Ridge`: one target gives a 1-D
+        ``coef_`` (and 1-D predictions), whether ``y`` was of shape (n,) or
+        (n, 1); the intercept is a float for the former and of shape (1,)
+        for the latter.
+        """
+        coef = coef.T.astype(dtype, copy=False)
+        intercept = np.asarray(intercept, dtype=dtype)
+        if n_targets_1d:
+            self.coef_, self.intercept_ = coef[0], float(intercept[0])
+        elif coef.shape[0] == 1:
+            self.coef_, self.intercept_ = coef[0], intercept
+        else:
+            self.coef_, self.intercept_ = coef, intercept
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+
+    def _decision_values(self, X):
+        """``φ(x) coef_ᵀ + intercept_`` of each row, streamed in blocks."""
+        check_is_fitted(self)
+        if is_dask_array(X):
+            raise TypeError(
+                "predict takes in-memory rows; for a Dask array use "
+                "dask.array.map_blocks(model.predict, X, drop_axis=1)."
+            )
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+        coef = np.atleast_2d(self.coef_)
+        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
+        for rows in row_blocks(X.shape[0], self._block_rows(coef.shape[1], X.shape[0])):
+            out[rows] = self.sampler_.transform(X[rows]) @ coef.T.astype(X.dtype)
+        out += np.asarray(self.intercept_, dtype=X.dtype)
+        return out[:, 0] if np.ndim(self.coef_) == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+_SHARED_PARAMETERS = """sampler : skfavor sampler, default=None
+        The random-feature map: :class:`~skfavor.PositiveRFSampler`,
+        :class:`~skfavor.GERFSampler` or a symmetric
+        :class:`~skfavor.DERFSampler` (``variant='sderf'``; the asymmetric
+        variants are refused). It is cloned and fitted on the training rows,
+        unweighted, as in a pipeline. ``None`` means
+        :class:`~skfavor.DERFSampler` with its defaults."""
+
+_SHARED_BLOCK = """block_size : int, default=None
+        Rows per block streamed through the sampler. ``None`` follows the
+        feature maps' policy: blocks of at most 8 MiB of float64 ``[φ, y]``
+        rows, within scikit-learn's ``working_memory``. The memory of ``fit``
+        is ``O((n_components + n_targets)² + block_size · n_components)``,
+        independent of the number of rows."""
+
+_SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None
+        Seeds the default sampler (``sampler=None``:
+        ``DERFSampler(random_state=random_state)``); a given sampler keeps its
+        own ``random_state``. Pass an int for reproducible fits. See
+        :term:`Glossary <random_state>`."""
+
+_SHARED_ATTRIBUTES = """sampler_ : skfavor sampler
+        The sampler fitted on the training rows.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings."""
+
+_SHARED_NOTES = """The training rows are mapped block by block, and only the
+    float64 count, mean and centred scatter of the stacked rows ``[φ(x), y]``
+    are kept, merged exactly from block to block (:ref:`math-statistics`):
+    ``A = Σ (φ − φ̄)(φ − φ̄)ᵀ`` and ``B = Σ (φ − φ̄)(y − ȳ)ᵀ`` (weighted by
+    ``sample_weight``), then ``coef = (A + αI)⁻¹ B`` and
+    ``intercept = ȳ − φ̄ᵀ coef`` (:ref:`math-ridge-statistics`). The sampler's
+    own statistics take a first, cheaper pass (``O(n · n_features²)``). The
+    result equals ``Pipeline([("f", sampler), ("r", Ridge(alpha))])`` up to
+    rounding, without the ``n × n_components`` feature matrix. A Dask array
+    ``X`` is reduced chunk by chunk where its chunks live."""
+
+_fill_doc = fill_doc(
+    shared_parameters=_SHARED_PARAMETERS,
+    shared_block=_SHARED_BLOCK,
+    shared_random_state=_SHARED_RANDOM_STATE,
+    shared_attributes=_SHARED_ATTRIBUTES,
+    shared_notes=_SHARED_NOTES,
+)
+
+
+class _SingleAlphaRidge(_BaseRandomFeatureRidge):
+    """Fit of one ``alpha``: sampler pass, then ``[φ, y]`` statistics pass."""
+
+    _parameter_constraints: dict = {
+        **_BaseRandomFeatureRidge._parameter_constraints,
+        "alpha": [Interval(Real, 0.0, None, closed="neither")],
+    }
+
+    def _fit_statistics(self, X, Y, weights, sampler):
+        """Statistics of ``[φ, y]`` over all rows for a fitted ``sampler``."""
+        labels = np.zeros(X.shape[0], dtype=np.intp)
+        ((statistics,),) = accumulate(
+            X,
+            Y,
+            weights,
+            [TableRow(sampler, labels, 1)],
+            self._block_rows(sampler.n_components + Y.shape[1], X.shape[0]),
+        )
+        return statistics
+
+    def _fit_regression(self, X, Y, weights):
+        self._n_targets = Y.shape[1]
+        sampler = _checked_sampler(
+            self.sampler, seed=False, random_state=self.random_state
+        )
+        (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
+        self.sampler_ = _fit_sampler(sampler, x_statistics)
+        self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
+        return self._solve_statistics(X.dtype)
+
+    def _solve_statistics(self, dtype):
+        statistics = self._statistics
+        if statistics is None:
+            raise ValueError(
+                "sample_weight sums to 0: there is nothing to fit; give some rows "
+                "a positive weight."
+            )
+        coef, intercept = ridge_solution(
+            statistics,
+            self.sampler_.n_components,
+            self.alpha,
+            fit_intercept=self.fit_intercept,
+        )
+        self._set_solution(coef, intercept, self._y_1d, dtype)
+        return self

@@ -1,0 +1,169 @@
+"""The eval-mode forward of :class:`~skfavor.nn.FavorAttention` as an exportable module.
+
+Imported by :func:`skfavor.integrations.onnx.exportable_attention` only, so that
+the skl2onnx converters do not import PyTorch.
+"""
+
+from __future__ import annotations
+
+import torch
+from sklearn.externals.array_api_compat import array_namespace
+from torch import nn
+from torch.nn import functional as F
+
+from .._feature_map import StackedFeatureMap
+from .._statistics import SampleStatistics
+from ..attention import (
+    bidirectional_attention,
+    cast_statistics,
+    causal_attention,
+    compute_dtype,
+    fit_maps,
+)
+from ..nn import FavorAttention
+
+#: Families whose closed forms use no eigen-decomposition (ONNX has none), so
+#: that batch statistics can be fitted inside the graph.
+_EIGH_FREE = ("posrf", "gerf")
+
+
+class _LayerOutput(nn.Module):
+    """``layer(query, key, value, key_padding_mask)[0]``: the layer as it is."""
+
+    def __init__(self, layer: FavorAttention):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, query, key, value, key_padding_mask=None):
+        return self.layer(query, key, value, key_padding_mask=key_padding_mask)[0]
+
+
+class FrozenFavorAttention(nn.Module):
+    """A FavorAttention with running statistics, its maps compiled once.
+
+    The closed forms of the running statistics are fitted here, in float64,
+    and their compiled terms (:ref:`math-families`) kept as buffers: the
+    graph holds them as constants, and no eigen-decomposition is traced. The
+    forward is the layer's in eval mode: projections, heads scaled to kernel
+    units ``x / head_dim^¼``, the engine of :mod:`skfavor.attention`, the
+    output projection.
+
+    Parameters
+    ----------
+    layer : FavorAttention
+        In eval mode, with ``statistics='running'``. Its parameters are
+        shared, not copied; its maps are those of its buffers now.
+    """
+
+    def __init__(self, layer: FavorAttention):
+        super().__init__()
+        self.layer = layer
+        with torch.no_grad():
+            dtype = compute_dtype(
+                layer.out_proj.weight.dtype, array_namespace(layer.omega)
+            )
+            maps = fit_maps(
+                *(_running_statistics(layer, side) for side in ("query", "key")),
+                layer.omega,
+                layer.feature_map,
+                dtype,
+                array_namespace(layer.omega),
+            )
+        for side, stacked in zip(("query", "key"), maps, strict=True):
+            for name in ("weights", "offset", "quadratic"):
+                self.register_buffer(f"{side}_{name}", getattr(stacked, name).clone())
+
+    def _map(self, side: str) -> StackedFeatureMap:
+        return StackedFeatureMap(
+            *(
+                getattr(self, f"{side}_{name}")
+                for name in ("weights", "offset", "quadratic")
+            )
+        )
+
+    def forward(self, query, key, value, key_padding_mask=None):
+        layer = self.layer
+        if not layer.batch_first:
+            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
+        n, length, _ = query.shape
+        keep = None if key_padding_mask is None else ~key_padding_mask
+        if keep is not None:
+            # As the layer: padded positions are zeroed before the projections
+            # (queries too when L == S), so NaN there is ignored.
+            query_keep = keep if length == key.shape[1] else None
+            query, key, value = (
+                x if side is None else torch.where(side[..., None], x, 0.0)
+                for x, side in ((query, query_keep), (key, keep), (value, keep))
+            )
+        q, k, v = (
+            _split(x, layer.num_heads) for x in _project(layer, query, key, value)
+        )
+        out_dtype = q.dtype
+        wide = compute_dtype(q.dtype, array_namespace(q))
+        scale = q.shape[-1] ** -0.25
+        q, k, v = q.to(wide) * scale, k.to(wide) * scale, v.to(wide)
+        heads_keep = None if keep is None else keep[:, None, :]
+        maps = (self._map("query"), self._map("key"))
+        xp = array_namespace(q)
+        if layer.causal:
+            out, _ = causal_attention(q, k, v, *maps, xp, keep=heads_keep)
+        else:
+            out = bidirectional_attention(q, k, v, *maps, xp, keep=heads_keep)
+        out = out.to(out_dtype).transpose(1, 2).reshape(n, length, layer.embed_dim)
+        out = layer.out_proj(out)
+        return out if layer.batch_first else out.transpose(0, 1)
+
+
+def _running_statistics(layer: FavorAttention, side: str) -> SampleStatistics:
+    """The running statistics of one side in float64 (count 1: scatter = covariance)."""
+    mean = getattr(layer, f"running_{side}_mean")
+    covariance = getattr(layer, f"running_{side}_covariance")
+    one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
+    xp = array_namespace(mean)
+    return cast_statistics(SampleStatistics(one, mean, covariance), xp.float64, xp)
+
+
+def _project(layer: FavorAttention, query, key, value):
+    """The input projections, from the layer's public parameters."""
+    E = layer.embed_dim
+    if layer.in_proj_weight is not None:
+        w = layer.in_proj_weight
+        weights = (w[:E], w[E : 2 * E], w[2 * E :])
+    else:
+        weights = (layer.q_proj_weight, layer.k_proj_weight, layer.v_proj_weight)
+    b = layer.in_proj_bias
+    biases = (None,) * 3 if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
+    return tuple(
+        F.linear(x, w, bias)
+        for x, w, bias in zip((query, key, value), weights, biases, strict=True)
+    )
+
+
+def _split(x, num_heads):
+    """(N, L, E) to (N, H, L, E/H)."""
+    n, length, _ = x.shape
+    return x.reshape(n, length, num_heads, -1).transpose(1, 2)
+
+
+def exportable(layer: FavorAttention) -> nn.Module:
+    """See :func:`skfavor.integrations.onnx.exportable_attention`."""
+    if not isinstance(layer, FavorAttention):
+        raise TypeError(f"layer must be a FavorAttention, got {type(layer).__name__}.")
+    if layer.training:
+        raise ValueError(
+            "layer is in training mode: its running statistics would change and "
+            "its features be dropped at each call. Call layer.eval() before "
+            "exporting it."
+        )
+    statistics = layer.statistics or ("running" if layer.causal else "batch")
+    if statistics == "running":
+        return FrozenFavorAttention(layer).eval()
+    if layer.feature_map in _EIGH_FREE:
+        return _LayerOutput(layer).eval()
+    raise ValueError(
+        f"FavorAttention(feature_map={layer.feature_map!r}, statistics='batch') "
+        "fits each sequence's parameters by eigen-decompositions, which ONNX does "
+        "not have. Export a layer with statistics='running' (its maps are then "
+        "constants of the graph), or feature_map='posrf' or 'gerf', whose batch "
+        "fit needs none."
+    )
