@@ -414,6 +414,28 @@ def test_training_updates_and_redraws():
     assert module.favor_num_batches_tracked == 3
 
 
+def test_redraws_depend_on_the_buffers_only():
+    # Two processes (or a resumed run) holding the same buffers draw the same
+    # directions, whatever the state of their torch generators.
+    model = favorize(llama(), n_features=16, redraw_interval=1, random_state=0)
+    model.train()
+    ids = tokens((2, 8))
+    model(ids)
+    other = llama()
+    favorize(other, n_features=16, redraw_interval=1, random_state=1)
+    other.load_state_dict(model.state_dict())
+    other.train()
+    torch.manual_seed(1)
+    model(ids)
+    torch.manual_seed(2)
+    other(ids)
+    module = model.model.layers[0].self_attn
+    assert module.favor_n_redraws == 1
+    np.testing.assert_array_equal(
+        module.favor_omega, other.model.layers[0].self_attn.favor_omega
+    )
+
+
 def test_save_pretrained_round_trip(tmp_path):
     model = favorize(llama(), feature_map="gerf", n_features=16, random_state=0)
     calibrate(model, tokens((2, 12)))

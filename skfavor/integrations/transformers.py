@@ -17,6 +17,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 from transformers import AttentionInterface, PreTrainedModel
@@ -25,6 +26,7 @@ from transformers.masking_utils import AttentionMaskInterface
 from .._attention_checks import check_random_state_option
 from .._sampling import draw_weights
 from .._statistics import SampleStatistics
+from .._torch_sampling import draw_directions
 from ..attention import (
     AttentionStatistics,
     check_attention_option,
@@ -73,7 +75,6 @@ class FavorOptions:
     redraw_interval: int | None
     sampling: str
     random_state: Any = field(repr=False)
-    calls_since_redraw: int = 0
     #: Set by :func:`calibrate` while it runs: the statistics gathered so far.
     calibration: Any = field(default=None, repr=False)
     calibrating: bool = False
@@ -109,7 +110,9 @@ def favorize(
       head_dim, head_dim): running statistics of the queries and keys in
       kernel units ``x · √scaling`` (:ref:`math-kernels`), initially those of
       unit-variance projections;
-    * ``favor_num_batches_tracked``: updates of the running statistics.
+    * ``favor_num_batches_tracked``: updates of the running statistics;
+    * ``favor_redraw_seed``, ``favor_n_redraws``, ``favor_calls_since_redraw``:
+      the schedule of ``redraw_interval``.
 
     The softmax kernel ``exp(scaling · qᵀk)`` of each head is replaced by
     ``φ_q(q)ᵀ φ_k(k)`` with the family's parameters fitted in closed form to
@@ -140,10 +143,12 @@ def favorize(
         Weight of each training batch in the running statistics.
     redraw_interval : int or None, default=None
         Draw new directions every that many training forwards of each
-        module (each draw serves exactly that many), on the host from
-        ``random_state``; ``None`` never redraws. The counter is a Python
-        int, not saved in the ``state_dict``; in distributed training pass
-        the same int ``random_state`` on every process.
+        module (each draw serves exactly that many); ``None`` never redraws.
+        The schedule lives in buffers (``favor_redraw_seed``,
+        ``favor_n_redraws``, ``favor_calls_since_redraw``) and draw ``k`` is
+        a function of the seed and ``k`` computed on the device, so that
+        every process of a distributed run draws the same directions and a
+        ``state_dict`` resumes the schedule exactly.
     random_state : int, RandomState instance or None, default=None
         Controls the directions (each module draws its own, in module
         order). ``None`` takes a seed from PyTorch's global generator, so
@@ -426,10 +431,7 @@ def favor_attention_forward(
     if options.calibrating:
         return _calibration_forward(module, query, key, value, causal, keep, scale)
     if module.training and options.redraw_interval is not None:
-        options.calls_since_redraw += 1
-        if options.calls_since_redraw > options.redraw_interval:
-            _redraw(module)
-            options.calls_since_redraw = 1
+        _scheduled_redraw(module, options)
     running = options.statistics == "running"
     out, state = _favor(
         query,
@@ -571,13 +573,26 @@ def _running_statistics(module) -> AttentionStatistics:
 
 
 @torch.no_grad()
-def _redraw(module) -> None:
-    options = _options(module)
-    omega = _buffer(module, "omega")
-    drawn = draw_weights(
-        omega.shape[0], omega.shape[1], options.random_state, sampling=options.sampling
+def _scheduled_redraw(module, options: FavorOptions) -> None:
+    """Redraw when the directions served ``redraw_interval`` training forwards.
+
+    Decided by ``torch.where`` on the counter buffer, with no value read on
+    the host: the candidate draw ``(seed, n_redraws + 1)`` is computed at
+    every training forward and kept only when due.
+    """
+    omega, calls = _buffer(module, "omega"), _buffer(module, "calls_since_redraw")
+    n_redraws = _buffer(module, "n_redraws")
+    due = calls >= options.redraw_interval
+    fresh = draw_directions(
+        _buffer(module, "redraw_seed"),
+        n_redraws + 1,
+        omega.shape[0],
+        omega.shape[1],
+        sampling=options.sampling,
     )
-    omega.copy_(torch.from_numpy(drawn))
+    omega.copy_(torch.where(due, fresh.to(omega.dtype), omega))
+    n_redraws += due.long()
+    calls.copy_(torch.where(due, torch.ones_like(calls), calls + 1))
 
 
 def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> None:
@@ -604,9 +619,13 @@ def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> No
             f"{_PREFIX}{side}_covariance",
             identity.expand(num_heads, -1, -1).clone(),
         )
+    for name in ("num_batches_tracked", "n_redraws", "calls_since_redraw"):
+        module.register_buffer(
+            _PREFIX + name, torch.zeros((), dtype=torch.long, device=device)
+        )
+    seed = int(options.random_state.randint(0, 2**62, dtype=np.int64))
     module.register_buffer(
-        _PREFIX + "num_batches_tracked",
-        torch.zeros((), dtype=torch.long, device=device),
+        _PREFIX + "redraw_seed", torch.tensor(seed, dtype=torch.long, device=device)
     )
     module.favor_options = options
     module.favor_cache_layer = None
