@@ -299,3 +299,20 @@ def test_one_check_per_option(name, value, error, match):
     with pytest.raises(error, match=match):
         check_attention_option(name, value)
     assert check_attention_option("n_features", 3) == 3
+
+
+def test_padded_query_rule_is_one_rule():
+    from skfavor.attention import padded_query_rule
+
+    keep, query_keep = np.array([True, False]), np.array([False, True, True])
+    assert padded_query_rule(keep, query_keep, 3, 2) is query_keep
+    assert padded_query_rule(keep, None, 2, 2) is keep
+    assert padded_query_rule(keep, None, 3, 2) is None
+    # An explicit query mask takes those queries out of the statistics.
+    q, k, v = _qkv(n_keys=9)
+    omega = draw_weights(16, 4, np.random.RandomState(0))
+    query_keep = np.ones(q.shape[:-1], dtype=bool)
+    query_keep[..., 8:] = False
+    out, _ = favor_heads(q, k, v, omega, family="sderf", query_keep=query_keep)
+    alone, _ = favor_heads(q[..., :8, :], k, v, omega, family="sderf")
+    np.testing.assert_allclose(out[..., :8, :], alone, rtol=1e-10)
