@@ -21,6 +21,7 @@ if importlib.util.find_spec("torch") is None:
 # doctests are collected only where those libraries are installed.
 _INTEGRATIONS = {
     "skfavor/integrations/transformers.py": ("torch", "transformers"),
+    "skfavor/integrations/_transformers_cache.py": ("torch", "transformers"),
     "skfavor/integrations/onnx.py": ("onnx", "onnxruntime", "skl2onnx"),
     "skfavor/integrations/_onnx_torch.py": ("torch",),
 }

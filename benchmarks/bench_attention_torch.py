@@ -3,11 +3,11 @@
 For each sequence length ``L`` and each mode (bidirectional, causal) the
 script times, on ``(batch, heads, L, head_dim)`` float32 tensors:
 
-* ``favor-<family>``: the attention of :class:`skfavor.nn.FavorAttention`
-  between its projections (``FavorAttention._attend_heads``: statistics,
-  closed forms, features and sums; batch statistics bidirectional, running
-  statistics causal, the layer's defaults; in training mode, so causal
-  forwards include the update of the running statistics);
+* ``favor-<family>``: the attention engine that :class:`skfavor.nn.FavorAttention`
+  calls between its projections (:func:`skfavor.attention.favor_heads`:
+  statistics, closed forms, features and sums; batch statistics
+  bidirectional, the layer's running statistics causal, the layer's
+  defaults; the running update itself is not timed);
 * ``exact``: ``torch.nn.functional.scaled_dot_product_attention``;
 * ``performer``: performer-pytorch's ``FastAttention`` (FAVOR+, orthogonal
   features, the same ``M``), if it is installed (``pip install
@@ -47,6 +47,8 @@ import torch
 from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
 
+from skfavor._namespace import get_namespace
+from skfavor.attention import favor_heads, fit_maps, sequence_statistics
 from skfavor.nn import FavorAttention
 
 FAMILIES = ["posrf", "gerf", "sderf", "aderf", "saderf"]
@@ -123,6 +125,11 @@ def plain_favor_plus(q, k, v, *, omega, causal):
     return numerator / normaliser
 
 
+def engine(q, k, v, **options):
+    """The output of :func:`favor_heads` (without the state)."""
+    return favor_heads(q, k, v, **options)[0]
+
+
 def methods(args, causal, device):
     """Name -> function of (q, k, v) for one mode."""
     embed_dim = args.heads * args.head_dim
@@ -138,7 +145,13 @@ def methods(args, causal, device):
             random_state=0,
             device=device,
         )
-        table[f"favor-{family}"] = layer._attend_heads
+        table[f"favor-{family}"] = partial(
+            engine,
+            omega=layer.omega,
+            family=family,
+            causal=causal,
+            statistics=layer.running_statistics() if causal else None,
+        )
     table["exact"] = partial(F.scaled_dot_product_attention, is_causal=causal)
     performer = performer_attention(args.head_dim, args.n_features, causal, device)
     if performer is not None:
@@ -230,12 +243,20 @@ def measure(args) -> list[dict]:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             if length in args.fit_lengths and "favor-sderf" in table:
-                layer = table["favor-sderf"].__self__
+                omega = table["favor-sderf"].keywords["omega"]
                 scale = args.head_dim**-0.25
 
-                def fit(layer=layer, q=q * scale, k=k * scale):
+                def fit(omega=omega, q=q * scale, k=k * scale):
+                    xp = get_namespace(q)
                     with torch.no_grad():
-                        layer._maps(q, k, None, None)
+                        fit_maps(
+                            sequence_statistics(q, None, xp),
+                            sequence_statistics(k, None, xp),
+                            omega,
+                            "sderf",
+                            q.dtype,
+                            xp,
+                        )
 
                 fit_s = timed(fit, device, args.repeats)
                 forward_s = next(

@@ -15,9 +15,9 @@ device. Batched eigen-decompositions replace every loop.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.externals.array_api_compat import array_namespace, is_array_api_obj
 
 from ._feature_map import FrameParameters
+from ._namespace import get_namespace, is_array
 from ._statistics import SampleStatistics, cross_second_moment
 
 #: Relative floor of eigenvalues and diagonals of singular second moments
@@ -43,16 +43,16 @@ def a_star(phi):
     float or array
         ``a*`` of each ``phi``, in ``phi``'s namespace.
     """
-    if not is_array_api_obj(phi):
+    if not is_array(phi):
         phi = np.asarray(phi, dtype=np.float64)
-    xp = array_namespace(phi)
+    xp = get_namespace(phi)
     phi = xp.where(phi > 0, phi, xp.zeros_like(phi))
     return (1.0 - 2.0 * phi - xp.sqrt((2.0 * phi + 1.0) ** 2 + 8.0 * phi)) / 16.0
 
 
 def posrf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     """PosRF / FAVOR+ (:ref:`math-families`): ``a = 0``, identity transforms."""
-    xp = array_namespace(queries.mean)
+    xp = get_namespace(queries.mean)
     return FrameParameters(a=xp.zeros_like(queries.mean))
 
 
@@ -61,7 +61,7 @@ def gerf_parameters(queries: SampleStatistics, keys: SampleStatistics):
 
     ``a = a*((tr MX + tr MY + 2 μXᵀμY) / d)``, the trace of ``MXY`` over ``d``.
     """
-    xp = array_namespace(queries.mean)
+    xp = get_namespace(queries.mean)
     d = queries.mean.shape[-1]
     phi = _trace(cross_second_moment(queries, keys), xp) / d
     return FrameParameters(a=xp.zeros_like(queries.mean) + a_star(phi)[..., None])
@@ -75,7 +75,7 @@ def sderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     through ``Q diag(f(λ)) Qᵀ``, so repeated eigenvalues (whose eigenvectors
     are arbitrary) give the same features.
     """
-    xp = array_namespace(queries.mean)
+    xp = get_namespace(queries.mean)
     eigenvalues, Q = xp.linalg.eigh(cross_second_moment(queries, keys))
     return FrameParameters(a=a_star(eigenvalues), frame=xp.matrix_transpose(Q))
 
@@ -154,7 +154,7 @@ def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     rounding give features equal up to rounding. ``a = a*(2 (tr Σ + μXᵀμY) /
     d)``.
     """
-    xp = array_namespace(queries.mean)
+    xp = get_namespace(queries.mean)
     roots = [lambda v: xp.sqrt(v), lambda v: 1.0 / xp.sqrt(v)]
     root_x, inverse_root_x = _matrix_functions(
         _symmetrised(queries.second_moment(), xp), roots, xp
@@ -179,7 +179,7 @@ def saderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     Queries are mapped by ``Ψ``, keys by ``Ψ⁻¹``; zero diagonals are floored
     (:ref:`math-numerics`).
     """
-    xp = array_namespace(queries.mean)
+    xp = get_namespace(queries.mean)
     diag_x = _floored(xp.linalg.diagonal(queries.second_moment()), xp)
     diag_y = _floored(xp.linalg.diagonal(keys.second_moment()), xp)
     psi = (diag_y / diag_x) ** 0.25

@@ -29,11 +29,12 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import cpu_count
 from sklearn import get_config
-from sklearn.externals.array_api_compat import array_namespace
-from sklearn.externals.array_api_compat import device as array_device
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from threadpoolctl import ThreadpoolController
+
+from ._namespace import device as array_device
+from ._namespace import get_namespace
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class FrameParameters:
 
     def transformed_input(self, Z, side: str):
         """``s = T R z`` for each row ``z`` of the (scaled, dense) ``Z``."""
-        xp = array_namespace(Z)
+        xp = get_namespace(Z)
         S = Z if self.frame is None else Z @ xp.matrix_transpose(self.frame)
         T = self.side_transform(side)
         if T is None:
@@ -510,19 +511,24 @@ class StackedFeatureMap:
         dimensions (attention evaluates one map per head on a batch of
         sequences).
         """
-        C = self.quadratic
-        kind = C.ndim - (self.weights.ndim - 2)
-        if kind == 0:
-            row = C[..., None] * xp.sum(X * X, axis=-1)
-        elif kind == 1:
-            row = xp.sum(X * X * C[..., None, :], axis=-1)
-        else:
-            row = xp.sum((X @ C) * X, axis=-1)
         return (
             X @ xp.matrix_transpose(self.weights)
             + self.offset[..., None, :]
-            + row[..., None]
+            + self.row_term(X, xp)[..., None]
         )
+
+    def row_term(self, X, xp):
+        """``q(x) = xᵀ C x`` of the rows of ``X`` (..., n, d): (..., n).
+
+        Of the batch shape of ``X`` and of the maps broadcast together.
+        """
+        C = self.quadratic
+        kind = C.ndim - (self.weights.ndim - 2)
+        if kind == 0:
+            return C[..., None] * xp.sum(X * X, axis=-1)
+        if kind == 1:
+            return xp.sum(X * X * C[..., None, :], axis=-1)
+        return xp.sum((X @ C) * X, axis=-1)
 
 
 def _exponentiate(block: np.ndarray) -> tuple[int, int]:
@@ -779,7 +785,7 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
         diagonal, (*batch_shape, n_features, n_features) for a full matrix.
     """
     a = params.a
-    xp = array_namespace(a)
+    xp = get_namespace(a)
     n_components, n_features = omega.shape
     frame = params.frame
     omega_frame = omega if frame is None else omega @ xp.matrix_transpose(frame)

@@ -17,6 +17,7 @@ from torch import nn
 from ._sampling import draw_weights
 from ._statistics import SampleStatistics
 from ._torch_sampling import draw_directions
+from .attention import AttentionStatistics
 
 #: Buffers kept in at least float32 when the layer is cast (see ``_apply``).
 _WIDE_BUFFERS = (
@@ -149,18 +150,17 @@ class FavorBuffers(nn.Module):
                 self._buffers[name] = original.to(device=moved.device)
         return self
 
-    @torch.no_grad()
-    def _no_grad_statistics(self, X, keep):
-        """Per-head statistics of all sequences of ``X`` (N, H, L, d), as constants,
-        in the running statistics' dtype."""
-        n, h, length, d = X.shape
-        rows = X.transpose(0, 1).reshape(h, n * length, d)
-        if keep is not None:
-            keep = keep.reshape(1, n * length).expand(h, -1)
-        stats = SampleStatistics.from_array(rows, mask=keep)
-        dtype = self.omega.dtype
-        return SampleStatistics(
-            stats.n_samples.to(dtype), stats.mean.to(dtype), stats.scatter.to(dtype)
+    def running_statistics(self) -> AttentionStatistics:
+        """The running statistics, one set per head, in kernel units.
+
+        What the layer passes to the engine (:func:`favor_heads`) when it
+        attends with running statistics.
+        """
+        return AttentionStatistics(
+            self.running_query_mean,
+            self.running_query_covariance,
+            self.running_key_mean,
+            self.running_key_covariance,
         )
 
     def _running(self, side: str) -> SampleStatistics:
@@ -169,25 +169,34 @@ class FavorBuffers(nn.Module):
         return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
 
     @torch.no_grad()
-    def _update_running(self, q, k, query_keep, keep) -> None:
+    def _update_running(self, q, k, keep) -> None:
         """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
 
-        The first update replaces the initial statistics; a batch without a
-        real key (or query) changes nothing. No value leaves the device: the
-        weight and the outcome are chosen by ``torch.where``.
+        The batch statistics pool every sequence of a head (projected heads
+        ``q``, ``k`` of shape (N, H, L, head_dim)), padding left out by the
+        engine's rule (:meth:`AttentionStatistics.from_sequences`). The first
+        update replaces the initial statistics; a batch without a real key
+        changes nothing. No value leaves the device: the weight and the
+        outcome are chosen by ``torch.where``.
         """
-        batches = {
-            side: self._no_grad_statistics(X, side_keep)
-            for side, X, side_keep in (("query", q, query_keep), ("key", k, keep))
-        }
-        counted = torch.all(batches["query"].n_samples > 0) & torch.all(
-            batches["key"].n_samples > 0
-        )
+        heads, width = q.shape[1], q.shape[-1]
+        pooled = [x.transpose(0, 1).reshape(heads, -1, width) for x in (q, k)]
+        padding = None if keep is None else ~keep.reshape(1, -1)
+        batch = AttentionStatistics.from_sequences(*pooled, key_padding_mask=padding)
+        dtype = self.omega.dtype
+        counted = torch.ones((), dtype=torch.bool, device=self.omega.device)
+        if keep is not None:
+            counted = torch.any(keep)
         first = self.num_batches_tracked == 0
-        weight = torch.where(first, 1.0, self.momentum).to(self.omega.dtype)
+        weight = torch.where(first, 1.0, self.momentum).to(dtype)
         weight = torch.where(counted, weight, torch.zeros_like(weight))
-        for side, batch in batches.items():
-            merged = self._running(side).merged(batch, weight=weight)
+        for side in ("query", "key"):
+            mean = getattr(batch, f"{side}_mean").to(dtype)
+            covariance = getattr(batch, f"{side}_covariance").to(dtype)
+            one = torch.ones(mean.shape[:-1], dtype=dtype, device=mean.device)
+            merged = self._running(side).merged(
+                SampleStatistics(one, mean, covariance), weight=weight
+            )
             for name, new in (("mean", merged.mean), ("covariance", merged.scatter)):
                 buffer = getattr(self, f"running_{side}_{name}")
                 buffer.copy_(torch.where(counted, new, buffer))

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.externals.array_api_compat import array_namespace
-from sklearn.externals.array_api_compat import device as array_device
+
+from ._namespace import device as array_device
+from ._namespace import get_namespace
 
 #: Rows per block when the statistics of a large NumPy or sparse input are
 #: taken block by block (each block two-pass, then merged): bounds the float64
@@ -71,18 +72,19 @@ class SampleStatistics:
             isinstance(X, np.ndarray) and X.ndim == 2 and mask is None
         ):
             return cls._from_host_rows(X)
-        xp = array_namespace(X)
+        xp = get_namespace(X)
         if mask is None:
             n = xp.asarray(float(X.shape[-2]), dtype=X.dtype, device=array_device(X))
             n = xp.broadcast_to(n, X.shape[:-2])
             mean = xp.mean(X, axis=-2)
             centred = X - mean[..., None, :]
             return cls(n, mean, xp.matrix_transpose(centred) @ centred)
-        weights = xp.astype(mask, X.dtype)
-        n = xp.sum(weights, axis=-1)
+        # Rows left out are replaced, not multiplied, by 0: they may hold NaN.
+        n = xp.sum(xp.astype(mask, X.dtype), axis=-1)
         safe_n = xp.where(n > 0, n, xp.ones_like(n))
-        mean = xp.sum(X * weights[..., None], axis=-2) / safe_n[..., None]
-        centred = (X - mean[..., None, :]) * weights[..., None]
+        zeros = xp.zeros_like(X)
+        mean = xp.sum(xp.where(mask[..., None], X, zeros), axis=-2) / safe_n[..., None]
+        centred = xp.where(mask[..., None], X - mean[..., None, :], zeros)
         return cls(n, mean, xp.matrix_transpose(centred) @ centred)
 
     @classmethod
@@ -172,7 +174,7 @@ class SampleStatistics:
 
         ``(tr S / n + Σ_j (μ_j − μ̄)²) / d`` with ``μ̄`` the mean of the means.
         """
-        xp = array_namespace(self.mean)
+        xp = get_namespace(self.mean)
         d = self.mean.shape[-1]
         trace = xp.sum(xp.linalg.diagonal(self.covariance), axis=-1)
         spread = xp.sum(
@@ -201,7 +203,7 @@ def _positive(n):
     """``n`` with zeros replaced by ones (an empty set has zero scatter)."""
     if isinstance(n, int | float):
         return n if n > 0 else 1
-    xp = array_namespace(n)
+    xp = get_namespace(n)
     return xp.where(n > 0, n, xp.ones_like(n))
 
 

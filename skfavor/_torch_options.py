@@ -5,8 +5,7 @@ from __future__ import annotations
 import warnings
 from numbers import Integral, Real
 
-from ._closed_forms import FAMILIES
-from ._sampling import SAMPLINGS
+from .attention import check_attention_option
 
 
 class _BatchFirstDefault:
@@ -52,8 +51,12 @@ MHA_ARGUMENTS = (
 def check_options(arguments: dict) -> None:
     """Validate the constructor's arguments (``locals()`` of ``__init__``)."""
     embed_dim, num_heads = arguments["embed_dim"], arguments["num_heads"]
-    for name in ("embed_dim", "num_heads", "n_features"):
+    for name in ("embed_dim", "num_heads"):
         check_int(name, arguments[name], 1)
+    # The options the layer shares with favor_attention: one check each.
+    for name in ("feature_map", "n_features", "sampling", "causal", "parameter_grad"):
+        check_attention_option(name, arguments[name])
+    check_attention_option("dropout", arguments["dropout"])
     if embed_dim % num_heads:
         raise ValueError(
             f"num_heads must divide embed_dim, got embed_dim={embed_dim} and "
@@ -62,8 +65,7 @@ def check_options(arguments: dict) -> None:
     for name in ("kdim", "vdim", "redraw_interval"):
         if arguments[name] is not None:
             check_int(name, arguments[name], 1)
-    flags = ("bias", "add_bias_kv", "add_zero_attn", "batch_first", "causal")
-    for name in (*flags, "parameter_grad"):
+    for name in ("bias", "add_bias_kv", "add_zero_attn", "batch_first"):
         if not isinstance(arguments[name], bool):
             raise TypeError(f"{name} must be a bool, got {arguments[name]!r}.")
     for name in ("add_bias_kv", "add_zero_attn"):
@@ -73,27 +75,18 @@ def check_options(arguments: dict) -> None:
                 "would enter the fitted statistics of every sequence. Pass False."
             )
     _check_choices(arguments)
-    for name, inside, interval in (
-        ("momentum", lambda m: 0 < m <= 1, "(0, 1]"),
-        ("dropout", lambda p: 0 <= p < 1, "[0, 1)"),
-    ):
-        value = arguments[name]
-        if not isinstance(value, Real) or isinstance(value, bool) or not inside(value):
-            raise ValueError(f"{name} must be a float in {interval}, got {value!r}.")
+    momentum = arguments["momentum"]
+    if not isinstance(momentum, Real) or isinstance(momentum, bool):
+        momentum = None
+    if momentum is None or not 0 < momentum <= 1:
+        raise ValueError(
+            f"momentum must be a float in (0, 1], got {arguments['momentum']!r}."
+        )
 
 
 def _check_choices(arguments: dict) -> None:
-    """``feature_map``, ``sampling`` and ``statistics`` (and the causal warning)."""
+    """``statistics`` (and the causal warning)."""
     feature_map, statistics = arguments["feature_map"], arguments["statistics"]
-    if not isinstance(feature_map, str) or feature_map not in FAMILIES:
-        raise ValueError(
-            f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
-        )
-    sampling = arguments["sampling"]
-    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-        raise ValueError(
-            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
-        )
     if statistics not in (None, "batch", "running"):
         raise ValueError(
             f"statistics must be 'batch', 'running' or None, got {statistics!r}."

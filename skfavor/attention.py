@@ -1,4 +1,12 @@
-"""FAVOR# attention: softmax attention in time linear in the sequence length."""
+"""FAVOR# attention: softmax attention in time linear in the sequence length.
+
+This module owns the attention engine, :func:`favor_heads`, which every front
+end calls once per forward (the function :func:`favor_attention`, the layer
+:class:`skfavor.nn.FavorAttention`, the Hugging Face integration), the types
+that cross that interface (:class:`AttentionStatistics`, :class:`FavorState`),
+and the validation of the options that the front ends share
+(:func:`check_attention_option`).
+"""
 
 from __future__ import annotations
 
@@ -6,255 +14,162 @@ import contextlib
 import math
 import sys
 import warnings
-from numbers import Integral
+from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn import get_config
-from sklearn.externals.array_api_compat import (
-    array_namespace,
-    is_array_api_obj,
-    is_torch_namespace,
-)
-from sklearn.externals.array_api_compat import device as array_device
-from sklearn.utils import check_random_state
 
+from ._attention_checks import (
+    canonical_mask,
+    check_attention_option,
+    check_finite_inputs,
+    check_function_options,
+    check_inputs,
+    check_omega,
+    check_random_state_option,
+    check_statistics,
+    dropout_option,
+)
 from ._closed_forms import FAMILIES
 from ._feature_map import StackedFeatureMap, compile_terms
-from ._sampling import SAMPLINGS, draw_weights
+from ._linear_attention import bidirectional_attention, causal_attention
+from ._namespace import device as array_device
+from ._namespace import get_namespace, is_torch_namespace
+from ._sampling import draw_weights
 from ._statistics import SampleStatistics
 
-#: Most positions whose causal interactions are one masked product: a block of
-#: C positions costs O(C·M) work per position, a smaller one more Python steps.
-_CAUSAL_BLOCK = 128
+__all__ = [
+    "AttentionStatistics",
+    "CausalStatisticsWarning",
+    "FavorState",
+    "bidirectional_attention",
+    "causal_attention",
+    "check_attention_option",
+    "compute_dtype",
+    "favor_attention",
+    "favor_heads",
+    "softmax_attention",
+]
 
 
-def favor_attention(
-    query,
-    key,
-    value,
-    *,
-    feature_map: str = "sderf",
-    n_features: int = 256,
-    causal: bool = False,
-    orthogonal="deprecated",
-    random_state=None,
-    key_padding_mask=None,
-    sampling: str = "orthogonal",
-):
-    """Approximate softmax attention with positive random features (FAVOR#).
+class CausalStatisticsWarning(UserWarning):
+    """Causal attention fitted to the statistics of its own sequence.
 
-    Estimates ``softmax(query keyᵀ / √d) value`` in time and memory linear in
-    the sequence length. The softmax kernel ``exp(qᵀk / √d)`` is
-    ``K0(q / d^¼, k / d^¼)`` (:ref:`math-kernels`), so both inputs are scaled by
-    ``d^-¼`` and the kernel is replaced by ``φ_q(q)ᵀ φ_k(k)`` with positive
-    random features of the chosen family (:ref:`math-families`):
-
-    ``out = φ_q (φ_kᵀ value) / (φ_q (φ_kᵀ 1))``.
-
-    The family's parameters are fitted in closed form to the centred
-    statistics of the queries and keys of each sequence, that is for each
-    index of the leading (batch, head) dimensions separately
-    (:ref:`math-estimators`, :ref:`math-families`), batched, in the inputs'
-    namespace and on their device, in float64. The features and sums are
-    evaluated in log space in the inputs' dtype, at least float32 (also under
-    ``torch.autocast``), and the result is cast back to the inputs' dtype.
-    Gradients flow through the features; the fitted parameters and the
-    random directions are constants (:class:`skfavor.nn.FavorAttention` can
-    let gradients through the closed forms). Nothing travels from the
-    device to the host.
-
-    Parameters
-    ----------
-    query : array of shape (..., L, d)
-        Queries: a NumPy array (or array-like) or a PyTorch tensor. Any number
-        of leading (batch, head) dimensions.
-    key : array of shape (..., L_k, d)
-        Keys, with the same leading dimensions and width as ``query``.
-    value : array of shape (..., L_k, d_v)
-        Values, one row per key.
-    feature_map : {'posrf', 'gerf', 'sderf', 'aderf', 'saderf'}, default='sderf'
-        Random-feature family: ``'posrf'`` is FAVOR+, ``'gerf'`` FAVOR++,
-        ``'sderf'``, ``'aderf'`` and ``'saderf'`` are FAVOR#. The asymmetric
-        families (``'aderf'``, ``'saderf'``) pay off when queries and keys are
-        distributed differently (:ref:`math-families`).
-    n_features : int, default=256
-        Number of random features ``M``.
-    causal : bool, default=False
-        Unidirectional attention: position ``i`` attends to keys ``j ≤ i``
-        only. Needs ``L_k == L``.
-    orthogonal : bool
-        Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
-        ``'iid'``).
-
-        .. deprecated:: 0.2
-           ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;
-           use ``sampling``.
-    random_state : int, RandomState instance or None, default=None
-        Controls the random directions, which are shared by all leading
-        indices. Pass an int for reproducible output across calls.
-    key_padding_mask : boolean array of shape (..., L_k), default=None
-        ``True`` marks padded keys, as in ``torch.nn.MultiheadAttention``:
-        they are left out of the key statistics and of the sums, so each
-        output equals that of the sequence without its padding. In
-        self-attention (``query is key``) and in causal attention the padded
-        positions are also left out of the query statistics. Queries that see
-        no unpadded key get the output 0.
-    sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
-        Coupling of the random directions within blocks of ``d`` rows
-        (:ref:`math-sampling`, :ref:`math-simplex`); every coupling keeps the
-        estimator unbiased.
-
-    Returns
-    -------
-    out : array of shape (..., L, d_v)
-        The attention estimate, in the namespace, on the device and in the
-        dtype of the inputs (NumPy inputs that are not floating point give
-        float64).
-
-    Raises
-    ------
-    ValueError
-        If a NumPy input contains NaN or infinity.
-    FloatingPointError
-        If the features of every key a query sees underflow relative to that
-        query's, so that the normaliser is 0: the inputs are too large for
-        their dtype. PyTorch inputs raise ``RuntimeError`` with the same
-        message instead, from ``torch._assert_async`` (no device-to-host
-        copy; on a GPU, at a later CUDA call).
-
-    See Also
-    --------
-    softmax_attention : The exact attention this function approximates.
-    skfavor.DERFSampler : The same feature maps as a scikit-learn transformer.
-
-    Notes
-    -----
-    The query features are shifted by their per-row maximum and the key
-    features by one maximum per sequence (:ref:`math-numerics`): both shifts cancel in
-    the ratio. Keys are processed in chunks of positions with a running
-    maximum, so that memory stays linear in ``L``; causal attention carries
-    the prefix sums ``Σ_{j<s} φ_k(k_j)ᵀ [v_j, 1]`` from one block of
-    positions to the next and treats each block's own positions with a
-    lower-triangular mask, so no ``(L, M, d_v)`` array is ever formed.
-
-    In causal mode output row ``i`` uses the values, queries and keys at
-    positions ``≤ i`` only, except through the fitted family parameters,
-    which summarise the whole sequence (``d²`` numbers); ``'posrf'`` has no
-    fitted parameters and is strictly causal.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfavor.attention import favor_attention, softmax_attention
-    >>> rng = np.random.default_rng(0)
-    >>> q, k = rng.normal(scale=0.5, size=(2, 2, 50, 8))
-    >>> v = rng.normal(size=(2, 50, 8))
-    >>> out = favor_attention(q, k, v, n_features=512, random_state=0)
-    >>> out.shape
-    (2, 50, 8)
-    >>> exact = softmax_attention(q, k, v)
-    >>> bool(np.linalg.norm(out - exact) < 0.15 * np.linalg.norm(exact))
-    True
+    The fitted parameters of every family but ``'posrf'`` summarise the whole
+    sequence (``d²`` numbers), so each output sees later positions through
+    them. Pass statistics from outside the sequence (running statistics, a
+    calibration set) for strictly causal attention.
     """
-    sampling = _check_options(feature_map, n_features, causal, orthogonal, sampling)
-    # In causal attention, query i and key i are one position.
-    self_attention = query is key or causal
-    query, key, value, xp = _check_inputs(query, key, value, causal=causal)
-    keep = _check_key_padding_mask(key_padding_mask, key, xp)
-    try:
-        random_state = check_random_state(random_state)
-    except ValueError as exc:
-        raise ValueError(
-            "random_state must be None, an int or a RandomState instance, got "
-            f"{random_state!r}."
-        ) from exc
-    *lead, n_queries, d = query.shape
-    n_keys, d_v = value.shape[-2:]
-    n_batch = math.prod(lead)
-    if n_batch == 0:
-        return xp.zeros(
-            (*lead, n_queries, d_v), dtype=query.dtype, device=array_device(query)
-        )
-    if not is_torch_namespace(xp):
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            if not bool(xp.all(xp.isfinite(x))):
-                raise ValueError(f"{name} contains NaN or infinity.")
-    omega = draw_weights(n_features, d, random_state, sampling=sampling)
-    if keep is not None:
-        keep = xp.reshape(keep, (n_batch, n_keys))
-    with _full_precision(xp, query):
-        dtype = compute_dtype(query.dtype, xp)
-        Q, K, V = (
-            xp.astype(xp.reshape(x, (n_batch, *x.shape[-2:])), dtype)
-            for x in (query, key, value)
-        )
-        Q, K = Q * d**-0.25, K * d**-0.25
-        query_keep = keep if self_attention else None
-        query_map, key_map = fit_maps(
-            sequence_statistics(_constant(Q, xp), query_keep, xp),
-            sequence_statistics(_constant(K, xp), keep, xp),
-            xp.asarray(omega, device=array_device(Q)),
-            feature_map,
-            dtype,
-            xp,
-        )
-        # A normaliser of 0 is reported below, with its cause, instead.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if causal:
-                out, _ = causal_attention(Q, K, V, query_map, key_map, xp, keep=keep)
-            else:
-                out = bidirectional_attention(
-                    Q, K, V, query_map, key_map, xp, keep=keep
-                )
-        check_finite(out, xp)
-    return xp.astype(xp.reshape(out, (*lead, n_queries, d_v)), query.dtype)
 
 
-def softmax_attention(query, key, value, *, causal: bool = False):
-    """Exact softmax attention ``softmax(query keyᵀ / √d) value``.
+class FavorState(NamedTuple):
+    """The state that a causal pass carries from one call to the next (decoding).
 
-    Quadratic in the sequence length; the reference that
-    :func:`favor_attention` approximates.
-
-    Parameters
+    Attributes
     ----------
-    query : array of shape (..., L, d)
-        Queries (NumPy array or array-like, or PyTorch tensor).
-    key : array of shape (..., L_k, d)
-        Keys, with the same leading dimensions and width as ``query``.
-    value : array of shape (..., L_k, d_v)
-        Values, one row per key.
-    causal : bool, default=False
-        Position ``i`` attends to keys ``j ≤ i`` only. Needs ``L_k == L``.
-
-    Returns
-    -------
-    out : array of shape (..., L, d_v)
-        The attention output, in the namespace and dtype of the inputs.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfavor.attention import softmax_attention
-    >>> q = k = np.eye(2)
-    >>> v = np.array([[1.0], [0.0]])
-    >>> softmax_attention(q, k, v).round(3)
-    array([[0.67],
-           [0.33]])
+    sums : array of shape (..., M, d_v + 1)
+        ``Σ_j e^{ℓ_j − top} [v_j, 1]`` over the positions seen so far
+        (:ref:`math-attention-model`).
+    top : array of shape (..., 1, 1)
+        The running maximum ``top`` of the key log-features.
+    query_map, key_map : StackedFeatureMap
+        The maps of the pass that made the state: a continuation uses them.
     """
-    if not isinstance(causal, bool | np.bool_):
-        raise TypeError(f"causal must be a bool, got {causal!r}.")
-    query, key, value, xp = _check_inputs(query, key, value, causal=causal)
-    d = query.shape[-1]
-    logits = (query @ xp.matrix_transpose(key)) * d**-0.5
-    if causal:
-        positions = xp.arange(query.shape[-2], device=array_device(query))
-        future = positions[None, :] > positions[:, None]
-        logits = xp.where(future, -xp.inf, logits)
-    logits = logits - xp.max(logits, axis=-1, keepdims=True)
-    weights = xp.exp(logits)
-    weights = weights / xp.sum(weights, axis=-1, keepdims=True)
-    return weights @ value
+
+    sums: Any
+    top: Any
+    query_map: StackedFeatureMap
+    key_map: StackedFeatureMap
+
+
+class AttentionStatistics(NamedTuple):
+    """Query and key statistics in kernel units, supplied to the engine from outside.
+
+    Kernel units are the inputs times ``scale**0.5`` (:ref:`math-kernels`):
+    with the default scale, ``x / d^¼``. The leading dimensions broadcast
+    against the (batch, head) dimensions of the attention inputs: shape
+    ``(d,)`` is one set for everything, ``(H, d)`` one per head.
+
+    Attributes
+    ----------
+    query_mean, key_mean : array of shape (..., d)
+    query_covariance, key_covariance : array of shape (..., d, d)
+        Centred covariances (divided by the count).
+    """
+
+    query_mean: Any
+    query_covariance: Any
+    key_mean: Any
+    key_covariance: Any
+
+    @classmethod
+    def from_sequences(
+        cls,
+        query,
+        key,
+        *,
+        key_padding_mask=None,
+        query_padding_mask=None,
+        scale: float | None = None,
+    ) -> AttentionStatistics:
+        """Statistics of each sequence of ``query`` and ``key`` (..., L, d).
+
+        Padded rows are left out by the rule of :func:`favor_heads`: the
+        queries marked by ``query_padding_mask``, else those marked by
+        ``key_padding_mask`` when ``L == S``. To pool sequences (a
+        calibration set), put their rows into one sequence axis first.
+
+        Parameters
+        ----------
+        query : array of shape (..., L, d)
+        key : array of shape (..., S, d)
+        key_padding_mask, query_padding_mask : bool array of shape (..., S) or (..., L)
+            ``True`` marks padding.
+        scale : float, default=None
+            The attention scale; ``None`` is ``1/√d``.
+
+        Returns
+        -------
+        AttentionStatistics
+            In float64 (float32 on Apple's MPS), on the inputs' device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skfavor.attention import AttentionStatistics
+        >>> x = np.random.default_rng(0).normal(size=(4, 100, 16))
+        >>> stats = AttentionStatistics.from_sequences(x, x)
+        >>> stats.query_mean.shape, stats.key_covariance.shape
+        ((4, 16), (4, 16, 16))
+        """
+        xp = get_namespace(query, key)
+        keep = None if key_padding_mask is None else ~key_padding_mask
+        query_keep = None if query_padding_mask is None else ~query_padding_mask
+        query_keep = padded_query_rule(keep, query_keep, query.shape[-2], key.shape[-2])
+        factor = kernel_factor(scale, query.shape[-1])
+        queries, keys = (
+            _statistics(
+                xp.astype(x, compute_dtype(x.dtype, xp), copy=False) * factor, mask, xp
+            )
+            for x, mask in ((query, query_keep), (key, keep))
+        )
+        return cls(queries.mean, queries.covariance, keys.mean, keys.covariance)
+
+
+def padded_query_rule(keep, query_keep, n_queries: int, n_keys: int):
+    """Which queries the statistics leave out: the engine's one rule.
+
+    An explicit query mask if given; else the key mask when there are as many
+    queries as keys (self-attention, causal attention: query ``i`` and key
+    ``i`` are one position); else none. Masks here mark what to keep.
+    """
+    if query_keep is not None:
+        return query_keep
+    return keep if n_queries == n_keys else None
+
+
+def kernel_factor(scale, d: int) -> float:
+    """The factor ``scale**0.5`` of queries and keys (``d^-¼`` by default)."""
+    return d**-0.25 if scale is None else float(scale) ** 0.5
 
 
 def compute_dtype(dtype, xp):
@@ -273,15 +188,26 @@ def parameter_dtype(xp, device):
     return xp.float64
 
 
+def _statistics(X, keep, xp) -> SampleStatistics:
+    """Statistics of each sequence of ``X`` (..., n, d), in the closed forms' dtype.
+
+    Taken in ``X``'s dtype, centred (:ref:`math-statistics`), then cast: the
+    sums are over ``n`` rows, the casts over ``d²`` numbers.
+    """
+    if X.ndim == 2:
+        # One sequence takes the batched route, not the samplers' host route.
+        stats = _statistics(X[None, ...], None if keep is None else keep[None, ...], xp)
+        return SampleStatistics(stats.n_samples[0], stats.mean[0], stats.scatter[0])
+    stats = SampleStatistics.from_array(X, mask=keep)
+    return cast_statistics(stats, parameter_dtype(xp, array_device(X)), xp)
+
+
 def sequence_statistics(X, keep, xp) -> SampleStatistics:
     """Statistics of each sequence of ``X`` (..., n, d) in the closed forms' dtype.
 
-    Taken in ``X``'s dtype, centred (:ref:`math-statistics`), then cast: the
-    sums are over ``n`` rows, the casts over ``d²`` numbers. ``keep`` (...,
-    n) leaves padded rows out (:ref:`math-attention-model`).
+    ``keep`` (..., n) leaves padded rows out (:ref:`math-attention-model`).
     """
-    stats = SampleStatistics.from_array(X, mask=keep)
-    return cast_statistics(stats, parameter_dtype(xp, array_device(X)), xp)
+    return _statistics(X, keep, xp)
 
 
 def cast_statistics(stats: SampleStatistics, dtype, xp) -> SampleStatistics:
@@ -345,32 +271,35 @@ def _finite(stats: SampleStatistics, xp) -> SampleStatistics:
     return SampleStatistics(stats.n_samples, mean, scatter)
 
 
+_NOT_FINITE = (
+    "The attention output is NaN or infinite: the inputs contain NaN or "
+    "infinity, or the attention normaliser underflowed to 0 for some "
+    "queries (the random features of every key they see are negligible "
+    "next to the largest key's: the queries and keys are too large for "
+    "their dtype; scale them down or pass float64 inputs)."
+)
+
+
 def check_finite(out, xp) -> None:
     """Raise instead of returning NaN or inf, without a device-to-host copy.
 
     NumPy outputs raise ``FloatingPointError``; PyTorch outputs are checked by
     ``torch._assert_async``, which raises ``RuntimeError`` at once on the CPU
     and makes a later CUDA call fail on a GPU, with no synchronisation in
-    the forward pass.
+    the forward pass (and no graph break under ``torch.compile``).
     """
-    message = (
-        "The attention output is NaN or infinite: the inputs contain NaN or "
-        "infinity, or the attention normaliser underflowed to 0 for some "
-        "queries (the random features of every key they see are negligible "
-        "next to the largest key's: the queries and keys are too large for "
-        "their dtype; scale them down or pass float64 inputs)."
-    )
     if is_torch_namespace(xp):
         torch = sys.modules["torch"]
-        torch._assert_async(torch.all(torch.isfinite(out)), message)
+        torch._assert_async(torch.all(torch.isfinite(out)), _NOT_FINITE)
     elif not bool(xp.all(xp.isfinite(out))):
-        raise FloatingPointError(message)
+        raise FloatingPointError(_NOT_FINITE)
 
 
-def _constant(X, xp):
-    """``X`` without its gradient history (PyTorch), so that the fitted
-    parameters are constants."""
-    return X.detach() if is_torch_namespace(xp) else X
+def _host_errors_ignored(xp):
+    """NumPy's floating-point warnings off (a 0 normaliser is reported anyway)."""
+    if is_torch_namespace(xp):
+        return contextlib.nullcontext()
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 def _full_precision(xp, x):
@@ -381,378 +310,388 @@ def _full_precision(xp, x):
     return torch.autocast(array_device(x).type, enabled=False)
 
 
-def _chunk_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> int:
-    """Positions per chunk so that one chunk fits scikit-learn's ``working_memory``."""
-    budget = get_config()["working_memory"] * 2**20
-    per_position = max(n_batch * row_floats * itemsize, 1)
-    return int(min(max(budget // per_position, 1), n_rows))
-
-
-def _query_features(Q, query_map, xp):
-    """Query features shifted by their per-row maximum (:ref:`math-numerics`)."""
-    log_phi = query_map.log_features(Q, xp)
-    return xp.exp(log_phi - xp.max(log_phi, axis=-1, keepdims=True))
-
-
-def _key_log_features(K, key_map, keep, xp):
-    """Key log-features, with padded keys (``keep`` False) at a finite floor.
-
-    The floor keeps padded keys out of every maximum without putting inf into
-    the gradients; :func:`_exp_kept` then gives them the feature 0.
-    """
-    log_phi = key_map.log_features(K, xp)
-    if keep is not None:
-        log_phi = xp.where(keep[..., None], log_phi, _floor(log_phi, xp))
-    return log_phi
-
-
-def _exp_kept(log_phi, top, keep, xp):
-    """``exp(log φ − top)``, exactly 0 for padded keys."""
-    phi = xp.exp(log_phi - top)
-    if keep is not None:
-        phi = xp.where(keep[..., None], phi, xp.zeros_like(phi))
-    return phi
-
-
-def _floor(log_phi, xp) -> float:
-    """A finite log-feature below every real one (half the dtype's minimum)."""
-    return xp.finfo(log_phi.dtype).min / 2
-
-
-def _key_features(K, key_map, keep, carry, xp):
-    """Key features on the scale of one running maximum per sequence.
-
-    Every key feature is ``exp(log φ − top)`` for one ``top`` per sequence
-    (:ref:`math-numerics`); when a chunk raises the maximum, the sums of
-    earlier chunks (``carry = (sums, top)``) are multiplied by ``exp(old −
-    new)`` so that they stay on one scale. Padded keys (``keep`` False) get
-    the feature 0 and do not enter the maximum (:func:`_key_log_features`).
-
-    Returns
-    -------
-    sums : array or None
-        The rescaled sums of ``carry``.
-    top : array of shape (..., 1, 1)
-    phi : array of shape (..., n, M)
-    """
-    log_phi = _key_log_features(K, key_map, keep, xp)
-    top = xp.max(log_phi, axis=(-2, -1), keepdims=True)
-    sums = None
-    if carry is not None:
-        sums, old_top = carry
-        top = xp.maximum(old_top, top)
-        sums = sums * xp.exp(old_top - top)
-    return sums, top, _exp_kept(log_phi, top, keep, xp)
-
-
-def _sums(phi, V, xp, dropped=None):
-    """``φᵀ [V, 1]``: the last column carries the normaliser.
-
-    With ``dropped`` (the features after dropout), the values' columns use
-    them and the normaliser the others, so that the numerator is unbiased
-    and the normaliser exact, as with dropout after the softmax.
-    """
-    if dropped is None:
-        ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
-        return xp.matrix_transpose(phi) @ xp.concat((V, ones), axis=-1)
-    return xp.concat(
-        (
-            xp.matrix_transpose(dropped) @ V,
-            xp.sum(phi, axis=-2)[..., None],
-        ),
-        axis=-1,
-    )
-
-
-def _ratio(out, d_v):
-    return out[..., :d_v] / out[..., d_v:]
-
-
-def bidirectional_attention(
-    Q, K, V, query_map, key_map, xp, *, keep=None, dropout=None
+def favor_heads(
+    q,
+    k,
+    v,
+    omega,
+    *,
+    family: str,
+    causal: bool = False,
+    scale: float | None = None,
+    keep=None,
+    query_keep=None,
+    statistics: AttentionStatistics | None = None,
+    maps: tuple[StackedFeatureMap, StackedFeatureMap] | None = None,
+    initial_state: FavorState | None = None,
+    output_final_state: bool = False,
+    dropout=None,
+    parameter_grad: bool = False,
 ):
-    """``φ_q (φ_kᵀ [V, 1])`` then the ratio, with keys and queries in chunks.
+    """The FAVOR attention engine: one call per forward of every front end.
+
+    Estimates ``softmax(scale · q kᵀ) v`` per leading (batch, head) index
+    with positive random features (:ref:`math-attention-model`). It owns,
+    in this order: widening to at least float32 (also under
+    ``torch.autocast``), the scale split (``q`` and ``k`` each times
+    ``scale**0.5``, :ref:`math-kernels`), the padding (padded rows are
+    replaced, not multiplied, by 0, so NaN or inf there is ignored), the
+    maps (fitted to the batch statistics of ``q`` and ``k``, or to
+    ``statistics``, or taken from ``maps`` or ``initial_state``), the
+    bidirectional or causal evaluation in blocks, the finiteness check and
+    the cast back to ``q``'s dtype. It trusts its inputs: the front ends
+    validate them once.
+
+    Which queries the statistics leave out is decided here and only here
+    (:func:`padded_query_rule`): those of ``query_keep`` if given, else
+    those of ``keep`` when there are as many queries as keys (self- and
+    causal attention), else none.
 
     Parameters
     ----------
-    Q, K, V : arrays of shapes (..., L, d), (..., L_k, d), (..., L_k, d_v)
-        Queries and keys in kernel units, and values, all in the features'
-        dtype.
-    query_map, key_map : StackedFeatureMap
-        Maps whose batch dimensions broadcast against the leading ones.
-    xp : namespace
-    keep : array of shape (..., L_k), default=None
-        False for padded keys.
-    dropout : callable, default=None
-        Applied to the key features of the numerator (training only).
+    q, k, v : arrays of shapes (..., L, d), (..., S, d), (..., S, d_v)
+        One namespace, one dtype, leading dimensions equal.
+    omega : array of shape (M, d)
+        The random directions.
+    family : {'posrf', 'gerf', 'sderf', 'aderf', 'saderf'}
+    causal : bool, default=False
+        Position ``i`` attends to keys ``j ≤ i`` (needs ``S == L``).
+    scale : float, default=None
+        The softmax scale; ``None`` is ``1/√d``.
+    keep, query_keep : bool arrays of shapes (..., S) and (..., L), default=None
+        ``True`` for the keys (queries) to keep; any shape that broadcasts
+        against the leading dimensions, e.g. (N, 1, S) over heads.
+    statistics : AttentionStatistics, default=None
+        Statistics from outside the inputs (running, calibration), in kernel
+        units, in the inputs' namespace and device.
+    maps : (StackedFeatureMap, StackedFeatureMap), default=None
+        Compiled query and key maps; skips the fit.
+    initial_state : FavorState, default=None
+        The state after earlier positions (decoding); its maps are used
+        unless ``maps`` is given.
+    output_final_state : bool, default=False
+        Return the state after the last position.
+    dropout : float or callable, default=None
+        Dropout of the key features in the numerator only (the normaliser
+        stays exact): a probability (PyTorch's generator) or a function of
+        the features.
+    parameter_grad : bool, default=False
+        Let gradients flow through the fit to batch statistics.
 
     Returns
     -------
     out : array of shape (..., L, d_v)
+        In ``q``'s namespace, device and dtype.
+    state : FavorState or None
     """
-    *lead, n_keys, d_v = V.shape
-    n_batch = math.prod(lead)
-    n_features = query_map.offset.shape[-1]
-    itemsize = xp.finfo(Q.dtype).bits // 8
-    step = _chunk_length(n_batch, n_keys, 3 * n_features + d_v, itemsize)
-    carry = None
-    for start in range(0, n_keys, step):
-        rows = slice(start, start + step)
-        sums, top, phi = _key_features(
-            K[..., rows, :],
-            key_map,
-            None if keep is None else keep[..., rows],
-            carry,
-            xp,
-        )
-        dropped = None if dropout is None else dropout(phi)
-        contribution = _sums(phi, V[..., rows, :], xp, dropped)
-        carry = (contribution if sums is None else sums + contribution), top
-    n_queries = Q.shape[-2]
-    step = _chunk_length(n_batch, n_queries, 3 * n_features + d_v, itemsize)
+    xp = get_namespace(q, k, v)
+    out_dtype = q.dtype
+    with _full_precision(xp, q):
+        dtype = compute_dtype(q.dtype, xp)
+        factor = kernel_factor(scale, q.shape[-1])
+        Q = xp.astype(q, dtype, copy=False) * factor
+        K = xp.astype(k, dtype, copy=False) * factor
+        V = xp.astype(v, dtype, copy=False)
+        query_keep = padded_query_rule(keep, query_keep, Q.shape[-2], K.shape[-2])
+        Q, query_keep = _kept_rows(Q, query_keep, xp)
+        K, keep = _kept_rows(K, keep, xp)
+        V, _ = _kept_rows(V, keep, xp)
+        if maps is None and initial_state is not None:
+            maps = initial_state.query_map, initial_state.key_map
+        if maps is None:
+            queries, keys = _fit_statistics(
+                Q, K, query_keep, keep, statistics, parameter_grad, xp
+            )
+            omega = xp.asarray(omega, device=array_device(Q))
+            maps = fit_maps(queries, keys, omega, family, dtype, xp)
+        carry = None if initial_state is None else initial_state[:2]
+        evaluate = causal_attention if causal else bidirectional_attention
+        with _host_errors_ignored(xp):
+            out, carry = evaluate(
+                Q, K, V, *maps, xp, keep=keep, dropout=_dropout(dropout), carry=carry
+            )
+        check_finite(out, xp)
+    state = FavorState(*carry, *maps) if output_final_state else None
+    return xp.astype(out, out_dtype, copy=False), state
+
+
+def _kept_rows(X, keep, xp):
+    """``X`` with the rows not kept replaced by 0, and ``keep`` broadcast to it."""
     if keep is None:
-
-        def ratio(out):
-            return _ratio(out, d_v)
-
-    else:
-        # A sequence whose keys are all padding gives the output 0.
-        visible = xp.any(keep, axis=-1)[..., None]
-
-        def ratio(out):
-            return _guarded_ratio(out, d_v, visible, xp)
-
-    pieces = [
-        ratio(
-            _query_features(Q[..., start : start + step, :], query_map, xp) @ carry[0]
-        )
-        for start in range(0, n_queries, step)
-    ]
-    return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)
+        return X, None
+    keep = xp.broadcast_to(keep, X.shape[:-1])
+    return xp.where(keep[..., None], X, xp.zeros_like(X)), keep
 
 
-def causal_attention(
-    Q, K, V, query_map, key_map, xp, *, keep=None, dropout=None, carry=None
+def _fit_statistics(Q, K, query_keep, keep, statistics, parameter_grad, xp):
+    """Query and key statistics for the fit, in the closed forms' dtype."""
+    if statistics is None:
+        if not parameter_grad and hasattr(Q, "detach"):
+            Q, K = Q.detach(), K.detach()
+        return _statistics(Q, query_keep, xp), _statistics(K, keep, xp)
+    wide = parameter_dtype(xp, array_device(Q))
+    parts = [xp.astype(part, wide) for part in statistics]
+
+    def supplied(mean, covariance):
+        one = xp.ones(mean.shape[:-1], dtype=wide, device=array_device(Q))
+        return SampleStatistics(one, mean, covariance)
+
+    return supplied(*parts[:2]), supplied(*parts[2:])
+
+
+def _dropout(dropout):
+    """The dropout function of the numerator's key features, or None."""
+    if dropout is None or callable(dropout):
+        return dropout
+    functional = sys.modules["torch"].nn.functional
+    p = float(dropout)
+    return None if p == 0 else lambda phi: functional.dropout(phi, p, training=True)
+
+
+def favor_attention(
+    query,
+    key,
+    value,
+    *,
+    feature_map: str = "sderf",
+    n_features: int | None = None,
+    causal: bool = False,
+    orthogonal="deprecated",
+    random_state=None,
+    key_padding_mask=None,
+    sampling: str | None = None,
+    scale: float | None = None,
+    omega=None,
+    statistics: AttentionStatistics | None = None,
+    dropout_p: float = 0.0,
 ):
-    """Prefix sums of ``φ_kᵀ [V, 1]`` carried over blocks of positions.
+    """Approximate softmax attention with positive random features (FAVOR#).
 
-    Within a block of ``C`` positions, the prefix sums are the product with a
-    lower-triangular mask, ``(φ_q φ_kᵀ ⊙ tril) [V, 1]``: ``O(C²)`` memory per
-    sequence instead of ``O(C·M·d_v)`` for explicit running sums. The carried
-    state ``(sums, top)`` is the stabilised decoding state of
-    :ref:`math-attention-model`: ``sums = Σ_j e^{ℓ_j − top} [v_j, 1]``.
+    Estimates ``softmax(scale · query keyᵀ) value`` in time and memory linear
+    in the sequence length. The softmax kernel ``exp(scale · qᵀk)`` is
+    ``K0(q √scale, k √scale)`` (:ref:`math-kernels`), so both inputs are
+    scaled by ``√scale`` and the kernel is replaced by ``φ_q(q)ᵀ φ_k(k)``
+    with positive random features of the chosen family (:ref:`math-families`):
 
-    Strictly causal also in floating point: the key features of position
-    ``j`` are stabilised by the running maximum ``top_j`` of the key
-    log-features at positions ``≤ j`` (not by a maximum over the block, which
-    would let a large later key underflow the earlier ones), and query ``i``
-    sees key ``j ≤ i`` through ``e^{top_j − top_i} ≤ 1``. Queries that see no
-    unpadded key (left padding) get the output 0.
+    ``out = φ_q (φ_kᵀ value) / (φ_q (φ_kᵀ 1))``.
+
+    The family's parameters are fitted in closed form to the centred
+    statistics of the queries and keys of each sequence, that is for each
+    index of the leading (batch, head) dimensions separately
+    (:ref:`math-estimators`, :ref:`math-families`), batched, in the inputs'
+    namespace and on their device, in float64 — or to ``statistics`` from
+    outside the sequence. The features and sums are evaluated in log space
+    in the inputs' dtype, at least float32 (also under ``torch.autocast``),
+    and the result is cast back to the inputs' dtype. Gradients flow through
+    the features; the fitted parameters and the random directions are
+    constants. Nothing travels from the device to the host. This function
+    validates its arguments and makes one call to the engine,
+    :func:`favor_heads`.
 
     Parameters
     ----------
-    Q, K, V, query_map, key_map, xp, keep, dropout
-        As in :func:`bidirectional_attention`, with ``L_k = L``.
-    carry : tuple (sums, top), default=None
-        The state after the positions before ``Q``'s first (decoding).
+    query : array of shape (..., L, d)
+        Queries: a NumPy array (or array-like) or a PyTorch tensor. Any number
+        of leading (batch, head) dimensions. Real floating point (NumPy
+        integers and booleans are taken as float64).
+    key : array of shape (..., S, d)
+        Keys, with the same leading dimensions and width as ``query``.
+    value : array of shape (..., S, d_v)
+        Values, one row per key.
+    feature_map : {'posrf', 'gerf', 'sderf', 'aderf', 'saderf'}, default='sderf'
+        Random-feature family: ``'posrf'`` is FAVOR+, ``'gerf'`` FAVOR++,
+        ``'sderf'``, ``'aderf'`` and ``'saderf'`` are FAVOR#. The asymmetric
+        families (``'aderf'``, ``'saderf'``) pay off when queries and keys are
+        distributed differently (:ref:`math-families`).
+    n_features : int, default=None
+        Number of random features ``M``: 256 when the directions are drawn;
+        with ``omega``, None or ``omega``'s number of rows.
+    causal : bool, default=False
+        Unidirectional attention: position ``i`` attends to keys ``j ≤ i``
+        only. Needs ``S == L``. With a fitted family (not ``'posrf'``) and no
+        ``statistics``, the fit sees the whole sequence: a
+        :class:`CausalStatisticsWarning` says so.
+    orthogonal : bool
+        Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
+        ``'iid'``).
+
+        .. deprecated:: 0.2
+           ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;
+           use ``sampling``.
+    random_state : int, RandomState instance or None, default=None
+        Controls the random directions, which are shared by all leading
+        indices, and the dropout of NumPy inputs. Pass an int for
+        reproducible output across calls.
+    key_padding_mask : boolean array of shape (..., S) or (N, S), default=None
+        ``True`` marks padded keys, as in ``torch.nn.MultiheadAttention``;
+        shape (N, S) with 4-D inputs (N, H, S, d) applies to every head.
+        Padded keys are left out of the key statistics and of the sums, and
+        their values may be NaN or inf: each output equals that of the
+        sequence without its padding. When ``L == S`` (self- and causal
+        attention) the mask also marks padded queries, which are left out of
+        the query statistics; their own outputs are unspecified (finite).
+        Queries that see no unpadded key get the output 0.
+    sampling : {'orthogonal', 'simplex', 'iid'}, default=None
+        Coupling of the random directions within blocks of ``d`` rows
+        (:ref:`math-sampling`, :ref:`math-simplex`); ``None`` is
+        ``'orthogonal'``. Every coupling keeps the estimator unbiased.
+    scale : float, default=None
+        The softmax scale; ``None`` is ``1/√d``.
+    omega : array of shape (M, d), default=None
+        Fixed random directions (e.g. a layer's), instead of a draw; then
+        ``sampling`` must be None.
+    statistics : AttentionStatistics, default=None
+        Query and key statistics from outside the sequence (running
+        statistics, a calibration set), in kernel units; their leading
+        dimensions broadcast against those of the inputs.
+    dropout_p : float, default=0.0
+        Dropout probability of the key features in the numerator (the
+        normaliser stays exact), the analogue of dropout on the attention
+        weights. NumPy inputs need an int or RandomState ``random_state``.
 
     Returns
     -------
     out : array of shape (..., L, d_v)
-    carry : tuple (sums, top)
-        The state after the last position.
+        The attention estimate, in the namespace, on the device and in the
+        dtype of the inputs (NumPy inputs that are not floating point give
+        float64).
+
+    Raises
+    ------
+    TypeError
+        If an input is complex, a string or of another namespace.
+    ValueError
+        If a NumPy input contains NaN or infinity outside the padding.
+    FloatingPointError
+        If the features of every key a query sees underflow relative to that
+        query's, so that the normaliser is 0: the inputs are too large for
+        their dtype. PyTorch inputs raise ``RuntimeError`` with the same
+        message instead, from ``torch._assert_async`` (no device-to-host
+        copy; on a GPU, at a later CUDA call).
+
+    Warns
+    -----
+    CausalStatisticsWarning
+        With ``causal=True``, a fitted family and no ``statistics``.
+
+    See Also
+    --------
+    softmax_attention : The exact attention this function approximates.
+    favor_heads : The engine under this function and the layer.
+    skfavor.DERFSampler : The same feature maps as a scikit-learn transformer.
+
+    Notes
+    -----
+    The query features are shifted by their per-row maximum and the key
+    features by one maximum per sequence (:ref:`math-numerics`): both shifts
+    cancel in the ratio. Keys are processed in blocks of positions with a
+    running maximum, so that memory stays linear in ``L``; causal attention
+    carries the prefix sums ``Σ_{j<s} φ_k(k_j)ᵀ [v_j, 1]`` from one block of
+    positions to the next and treats each block's own positions with a
+    lower-triangular mask, so no ``(L, M, d_v)`` array is ever formed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfavor.attention import favor_attention, softmax_attention
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.normal(scale=0.5, size=(2, 2, 50, 8))
+    >>> v = rng.normal(size=(2, 50, 8))
+    >>> out = favor_attention(q, k, v, n_features=512, random_state=0)
+    >>> out.shape
+    (2, 50, 8)
+    >>> exact = softmax_attention(q, k, v)
+    >>> bool(np.linalg.norm(out - exact) < 0.15 * np.linalg.norm(exact))
+    True
     """
-    *lead, length, d_v = V.shape
-    n_features = query_map.offset.shape[-1]
-    itemsize = xp.finfo(Q.dtype).bits // 8
-    step = min(
-        _CAUSAL_BLOCK,
-        _chunk_length(
-            math.prod(lead), length, 4 * n_features + d_v + _CAUSAL_BLOCK, itemsize
-        ),
+    sampling = check_function_options(
+        feature_map, causal, orthogonal, sampling, scale, dropout_p, omega is not None
     )
-    positions = xp.arange(step, device=array_device(Q))
-    lower = positions[:, None] >= positions[None, :]
-    # Keys seen so far that are not padding; decoding states hold real keys.
-    seen = None if keep is None else (0.0 if carry is None else 1.0)
-    pieces = []
-    for start in range(0, length, step):
-        rows = slice(start, start + step)
-        width = min(step, length - start)
-        tril = lower[:width, :width]
-        chunk_keep = None if keep is None else keep[..., rows]
-        log_phi = _key_log_features(K[..., rows, :], key_map, chunk_keep, xp)
-        # top_j: the running maximum over positions <= j (and the carry).
-        position_top = xp.max(log_phi, axis=-1)
-        top = xp.max(
-            xp.where(tril, position_top[..., None, :], _floor(log_phi, xp)), axis=-1
+    query, key, value, xp = check_inputs(query, key, value, causal=causal)
+    keep = canonical_mask(key_padding_mask, key, xp)
+    random_state = check_random_state_option(random_state)
+    rng = random_state[1]
+    *lead, n_queries, d = query.shape
+    if math.prod(lead) == 0:
+        shape = (*lead, n_queries, value.shape[-1])
+        return xp.zeros(shape, dtype=query.dtype, device=array_device(query))
+    if not is_torch_namespace(xp):
+        query_keep = padded_query_rule(keep, None, n_queries, key.shape[-2])
+        check_finite_inputs(query, key, value, query_keep, keep, xp)
+    if omega is None:
+        n_features = 256 if n_features is None else n_features
+        check_attention_option("n_features", n_features)
+        omega = draw_weights(n_features, d, rng, sampling=sampling)
+    omega = check_omega(omega, n_features, d, xp, query)
+    statistics = check_statistics(statistics, AttentionStatistics, d, xp, query)
+    if causal and feature_map != "posrf" and statistics is None:
+        warnings.warn(
+            f"favor_attention(causal=True, feature_map={feature_map!r}) fits the "
+            "family to the statistics of the whole sequence: each output sees "
+            "later positions through d² numbers. Pass statistics= from outside "
+            "the sequence, or feature_map='posrf', for strictly causal attention.",
+            CausalStatisticsWarning,
+            stacklevel=2,
         )
-        if carry is not None:
-            sums, old_top = carry
-            top = xp.maximum(top, old_top[..., 0])
-        phi_k = _exp_kept(log_phi, top[..., None], chunk_keep, xp)
-        phi_q = _query_features(Q[..., rows, :], query_map, xp)
-        values = V[..., rows, :]
-        # e^{top_j − top_i} for j ≤ i (≤ 1), 0 above the diagonal.
-        relative = xp.exp(
-            xp.where(tril, top[..., None, :] - top[..., :, None], -xp.inf)
-        )
-        scores = (phi_q @ xp.matrix_transpose(phi_k)) * relative
-        last_top = top[..., -1:]
-        to_last = xp.exp(top - last_top)[..., None]
-        if dropout is None:
-            dropped = None
-            ones = xp.ones(
-                (*values.shape[:-1], 1), dtype=V.dtype, device=array_device(V)
-            )
-            out = scores @ xp.concat((values, ones), axis=-1)
-        else:
-            dropped = dropout(phi_k)
-            numerator = (phi_q @ xp.matrix_transpose(dropped)) * relative
-            out = xp.concat(
-                (numerator @ values, xp.sum(scores, axis=-1)[..., None]), axis=-1
-            )
-        contribution = _sums(
-            phi_k * to_last, values, xp, None if dropped is None else dropped * to_last
-        )
-        if carry is not None:
-            out = out + (phi_q @ sums) * xp.exp(old_top[..., 0] - top)[..., None]
-            contribution = sums * xp.exp(old_top - last_top[..., None]) + contribution
-        carry = contribution, last_top[..., None]
-        if chunk_keep is None:
-            pieces.append(_ratio(out, d_v))
-        else:
-            counts = xp.astype(chunk_keep, out.dtype)
-            seen_here = seen + xp.sum(
-                xp.where(
-                    tril, counts[..., None, :], xp.zeros_like(counts[..., None, :])
-                ),
-                axis=-1,
-            )
-            pieces.append(_guarded_ratio(out, d_v, seen_here > 0, xp))
-            seen = seen_here[..., -1:]
-    return (pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)), carry
-
-
-def _guarded_ratio(out, d_v, visible, xp):
-    """The ratio where a query sees some key, 0 where it sees none (padding).
-
-    The normaliser is replaced by 1 where nothing is visible before dividing,
-    so that no 0/0 enters the values or the gradients.
-    """
-    visible = visible[..., None]
-    denominator = xp.where(visible, out[..., d_v:], xp.ones_like(out[..., d_v:]))
-    ratio = out[..., :d_v] / denominator
-    return xp.where(visible, ratio, xp.zeros_like(ratio))
-
-
-def _check_options(feature_map, n_features, causal, orthogonal, sampling) -> str:
-    """Validate the keyword arguments, naming the one that is wrong.
-
-    Returns the sampling of ω, from the deprecated ``orthogonal`` if given.
-    """
-    if not isinstance(feature_map, str) or feature_map not in FAMILIES:
-        raise ValueError(
-            f"feature_map must be one of {sorted(FAMILIES)}, got {feature_map!r}."
-        )
-    if (
-        not isinstance(n_features, Integral)
-        or isinstance(n_features, bool)
-        or n_features < 1
-    ):
-        raise ValueError(f"n_features must be an int >= 1, got {n_features!r}.")
-    if not isinstance(causal, bool | np.bool_):
-        raise TypeError(f"causal must be a bool, got {causal!r}.")
-    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-        raise ValueError(
-            f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}."
-        )
-    if isinstance(orthogonal, str) and orthogonal == "deprecated":
-        return sampling
-    if not isinstance(orthogonal, bool | np.bool_):
-        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
-    warnings.warn(
-        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
-        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
-        FutureWarning,
-        stacklevel=3,
+    out, _ = favor_heads(
+        query,
+        key,
+        value,
+        omega,
+        family=feature_map,
+        causal=causal,
+        scale=scale,
+        keep=keep,
+        statistics=statistics,
+        dropout=dropout_option(dropout_p, random_state, xp),
     )
-    return "orthogonal" if orthogonal else "iid"
+    return out
 
 
-def _check_key_padding_mask(mask, key, xp):
-    """The mask of keys to keep (the negation of ``key_padding_mask``), or None."""
-    if mask is None:
-        return None
-    if not is_array_api_obj(mask):
-        mask = np.asarray(mask)
-    try:
-        mask_xp = array_namespace(mask)
-    except TypeError:
-        mask_xp = None
-    if mask_xp is not xp or not xp.isdtype(mask.dtype, "bool"):
-        raise TypeError(
-            "key_padding_mask must be a boolean array of the namespace of key "
-            f"(True = padding), got {type(mask).__name__} of dtype "
-            f"{getattr(mask, 'dtype', None)}."
-        )
-    if tuple(mask.shape) != tuple(key.shape[:-1]):
-        raise ValueError(
-            f"key_padding_mask must have shape {tuple(key.shape[:-1])} (one "
-            f"entry per key), got {tuple(mask.shape)}."
-        )
-    return ~mask
+def softmax_attention(query, key, value, *, causal: bool = False, scale=None):
+    """Exact softmax attention ``softmax(scale · query keyᵀ) value``.
 
+    Quadratic in the sequence length; the reference that
+    :func:`favor_attention` approximates.
 
-def _check_inputs(query, key, value, *, causal):
-    """Validate shapes and dtypes; return the arrays and their namespace."""
-    arrays = {"query": query, "key": key, "value": value}
-    arrays = {
-        name: x if is_array_api_obj(x) else np.asarray(x) for name, x in arrays.items()
-    }
-    try:
-        xp = array_namespace(*arrays.values())
-    except TypeError as exc:
-        kinds = ", ".join(type(x).__name__ for x in (query, key, value))
-        raise TypeError(
-            "query, key and value must be arrays of one namespace (NumPy arrays "
-            f"or PyTorch tensors), got {kinds}."
-        ) from exc
-    for name, x in arrays.items():
-        if not xp.isdtype(x.dtype, "real floating"):
-            if is_torch_namespace(xp):
-                raise TypeError(
-                    f"{name} must have a real floating dtype, got {x.dtype}."
-                )
-            arrays[name] = xp.astype(x, xp.float64)
-    query, key, value = arrays.values()
-    if query.ndim < 2:
-        raise ValueError(f"query must have shape (..., L, d), got shape {query.shape}.")
-    if key.ndim != query.ndim or key.shape[:-2] != query.shape[:-2]:
-        raise ValueError(
-            f"key must have shape (..., L_k, d) with the leading dimensions of "
-            f"query {tuple(query.shape[:-2])}, got shape {tuple(key.shape)}."
-        )
-    if key.shape[-1] != query.shape[-1]:
-        raise ValueError(
-            f"key must have the width d={query.shape[-1]} of query, got "
-            f"{key.shape[-1]}."
-        )
-    if value.ndim != key.ndim or value.shape[:-1] != key.shape[:-1]:
-        raise ValueError(
-            f"value must have shape (..., L_k, d_v) with one row per key "
-            f"{tuple(key.shape[:-1])}, got shape {tuple(value.shape)}."
-        )
-    if query.shape[-2] == 0 or key.shape[-2] == 0 or query.shape[-1] == 0:
-        raise ValueError(
-            "query and key need at least one position and one feature, got "
-            f"shapes {tuple(query.shape)} and {tuple(key.shape)}."
-        )
-    if causal and key.shape[-2] != query.shape[-2]:
-        raise ValueError(
-            f"causal=True needs as many keys as queries, got L={query.shape[-2]} "
-            f"queries and L_k={key.shape[-2]} keys."
-        )
-    dtype = xp.result_type(query, key, value)
-    query, key, value = (xp.astype(x, dtype, copy=False) for x in (query, key, value))
-    return query, key, value, xp
+    Parameters
+    ----------
+    query : array of shape (..., L, d)
+        Queries (NumPy array or array-like, or PyTorch tensor).
+    key : array of shape (..., S, d)
+        Keys, with the same leading dimensions and width as ``query``.
+    value : array of shape (..., S, d_v)
+        Values, one row per key.
+    causal : bool, default=False
+        Position ``i`` attends to keys ``j ≤ i`` only. Needs ``S == L``.
+    scale : float, default=None
+        The softmax scale; ``None`` is ``1/√d``.
+
+    Returns
+    -------
+    out : array of shape (..., L, d_v)
+        The attention output, in the namespace and dtype of the inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfavor.attention import softmax_attention
+    >>> q = k = np.eye(2)
+    >>> v = np.array([[1.0], [0.0]])
+    >>> softmax_attention(q, k, v).round(3)
+    array([[0.67],
+           [0.33]])
+    """
+    check_attention_option("causal", causal)
+    check_attention_option("scale", scale)
+    query, key, value, xp = check_inputs(query, key, value, causal=causal)
+    d = query.shape[-1]
+    logits = (query @ xp.matrix_transpose(key)) * (d**-0.5 if scale is None else scale)
+    if causal:
+        positions = xp.arange(query.shape[-2], device=array_device(query))
+        future = positions[None, :] > positions[:, None]
+        logits = xp.where(future, -xp.inf, logits)
+    logits = logits - xp.max(logits, axis=-1, keepdims=True)
+    weights = xp.exp(logits)
+    weights = weights / xp.sum(weights, axis=-1, keepdims=True)
+    return weights @ value

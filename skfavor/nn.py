@@ -13,14 +13,11 @@ Importing this module imports PyTorch; ``import skfavor`` does not.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
 
 import torch
-from sklearn.externals.array_api_compat import array_namespace
 from torch import nn
 from torch.nn import functional as F
 
-from ._feature_map import StackedFeatureMap
 from ._nn_buffers import FavorBuffers
 from ._torch_masks import causal_mask_selects_causal, key_keep
 from ._torch_options import (
@@ -29,38 +26,17 @@ from ._torch_options import (
     check_options,
     resolved_batch_first,
 )
-from .attention import (
-    bidirectional_attention,
-    cast_statistics,
-    causal_attention,
-    check_finite,
-    compute_dtype,
-    fit_maps,
-    parameter_dtype,
-    sequence_statistics,
-)
+from .attention import FavorState, favor_heads, padded_query_rule
 
 __all__ = ["FavorAttention", "FavorDecodingState", "replace_attention"]
 
 
-class FavorDecodingState(NamedTuple):
-    """What :meth:`FavorAttention.decode` carries from one call to the next.
-
-    Attributes
-    ----------
-    sums : Tensor of shape (N, num_heads, n_features, head_dim + 1)
-        ``Σ_j e^{ℓ_j − top} [v_j, 1]`` over the positions decoded so far
-        (:ref:`math-attention-model`).
-    top : Tensor of shape (N, num_heads, 1, 1)
-        The running maximum of the key log-features.
-    query_map, key_map : StackedFeatureMap
-        The maps compiled from the running statistics at the first call.
-    """
-
-    sums: torch.Tensor
-    top: torch.Tensor
-    query_map: StackedFeatureMap
-    key_map: StackedFeatureMap
+#: What :meth:`FavorAttention.decode` carries from one call to the next: the
+#: engine's :class:`~skfavor.attention.FavorState` (the stabilised sums
+#: ``Σ_j e^{ℓ_j − top} [v_j, 1]`` of :ref:`math-attention-model`, their
+#: maximum ``top``, and the maps compiled from the running statistics at the
+#: first call).
+FavorDecodingState = FavorState
 
 
 class FavorAttention(FavorBuffers):
@@ -357,7 +333,7 @@ class FavorAttention(FavorBuffers):
                 "need_weights=True is not supported: FAVOR attention never forms "
                 "the L×S attention matrix. Pass need_weights=False."
             )
-        query, key, value, keep, query_keep, causal, unbatched = self._canonical(
+        query, key, value, keep, causal, unbatched = self._canonical(
             query, key, value, key_padding_mask, attn_mask, is_causal
         )
         n, length, _ = query.shape
@@ -370,11 +346,8 @@ class FavorAttention(FavorBuffers):
             # the output bias) for queries that see no key.
             out = torch.zeros_like(q)
         else:
-            out = self._attend_heads(
-                *(_split_heads(x, self.num_heads) for x in (q, k, v)),
-                keep,
-                query_keep,
-                causal,
+            out, _ = self._attend_heads(
+                *(_split_heads(x, self.num_heads) for x in (q, k, v)), keep, causal
             )
             out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
         return self._layout(self.out_proj(out), unbatched), None
@@ -382,8 +355,10 @@ class FavorAttention(FavorBuffers):
     def _canonical(self, query, key, value, key_padding_mask, attn_mask, is_causal):
         """Inputs batch first, padding sanitised, masks as ``keep`` and ``causal``.
 
-        ``query_keep`` is ``keep`` when ``L == S`` (self-attention and causal
-        calls: padded query positions leave the query statistics), else None.
+        Padded positions are set to 0 before the projections, so that NaN or
+        inf there reaches neither the outputs nor the weights' gradients; the
+        padded queries are those of the engine's rule
+        (:func:`~skfavor.attention.padded_query_rule`).
         """
         query, key, value, keep, unbatched = self._check_inputs(
             query, key, value, key_padding_mask
@@ -397,12 +372,12 @@ class FavorAttention(FavorBuffers):
                 "causal attention needs as many keys as queries, got "
                 f"{length} queries and {n_keys} keys."
             )
-        query_keep = keep if length == n_keys else None
+        query_keep = padded_query_rule(keep, None, length, n_keys)
         query, key, value = (
             _sanitised(x, side_keep)
             for x, side_keep in ((query, query_keep), (key, keep), (value, keep))
         )
-        return query, key, value, keep, query_keep, causal, unbatched
+        return query, key, value, keep, causal, unbatched
 
     def _layout(self, out: torch.Tensor, unbatched: bool) -> torch.Tensor:
         """(N, L, E) back to the caller's layout."""
@@ -429,76 +404,45 @@ class FavorAttention(FavorBuffers):
             )
         return self.statistics
 
-    def _attend_heads(self, q, k, v, keep=None, query_keep=None, causal=None):
+    def _attend_heads(
+        self, q, k, v, keep=None, causal=None, *, decoding=False, state=None
+    ):
         """Attention of projected heads (N, H, L, head_dim), in their dtype.
 
-        Every step of the attention math between the projections (which the
-        benchmarks time alone): statistics, maps, the running update in
-        training, features and sums in at least float32 outside autocast,
-        and the finiteness check. ``keep`` (N, S) marks real keys,
-        ``query_keep`` (N, L) the queries that enter the query statistics;
-        ``causal=None`` is the layer's ``causal``.
+        The layer's one call into the engine, :func:`favor_heads`, which owns
+        the attention math between the projections; then, in a training
+        forward with running statistics, their update. ``keep`` (N, S) marks
+        real keys (the engine decides which queries are padding);
+        ``causal=None`` is the layer's ``causal``. A ``decoding`` step
+        continues ``state`` (None: a new sequence) with the running
+        statistics, without update or dropout.
+
+        Returns
+        -------
+        out : Tensor of shape (N, H, L, head_dim)
+        state : FavorDecodingState or None
+            The state after the last position of a causal call.
         """
         causal = self.causal if causal is None else causal
-        statistics = self._call_statistics(causal)
-        out_dtype = q.dtype
-        with torch.autocast(q.device.type, enabled=False):
-            q, k, v = _widened(q, k, v)
-            xp = array_namespace(q)
-            if statistics == "batch":
-                query_map, key_map = self._batch_maps(q, k, query_keep, keep)
-            else:
-                query_map, key_map = self._running_maps(q.dtype)
-                if self.training:
-                    self._update_running(q, k, query_keep, keep)
-            heads_keep = None if keep is None else keep[:, None, :]
-            dropout = self._dropout_function()
-            if causal:
-                out, _ = causal_attention(
-                    q, k, v, query_map, key_map, xp, keep=heads_keep, dropout=dropout
-                )
-            else:
-                out = bidirectional_attention(
-                    q, k, v, query_map, key_map, xp, keep=heads_keep, dropout=dropout
-                )
-            check_finite(out, xp)
-        return out.to(out_dtype)
-
-    def _batch_maps(self, q, k, query_keep, keep):
-        """Maps fitted to each sequence and head (batch statistics)."""
-        xp = array_namespace(q)
-        if not self.parameter_grad:
-            q, k = q.detach(), k.detach()
-        if keep is not None:
-            keep = keep[:, None, :].expand(k.shape[:-1])
-        if query_keep is not None:
-            query_keep = query_keep[:, None, :].expand(q.shape[:-1])
-        return fit_maps(
-            sequence_statistics(q, query_keep, xp),
-            sequence_statistics(k, keep, xp),
+        running = decoding or self._call_statistics(causal) == "running"
+        dropout = self.dropout if self.training and not decoding else 0.0
+        out, state = favor_heads(
+            q,
+            k,
+            v,
             self.omega,
-            self.feature_map,
-            q.dtype,
-            xp,
+            family=self.feature_map,
+            causal=causal,
+            keep=None if keep is None else keep[:, None, :],
+            statistics=self.running_statistics() if running else None,
+            initial_state=state,
+            output_final_state=causal,
+            dropout=dropout or None,
+            parameter_grad=self.parameter_grad,
         )
-
-    def _running_maps(self, dtype):
-        """Maps compiled from the running statistics (one per head)."""
-        xp = array_namespace(self.omega)
-        wide = parameter_dtype(xp, self.omega.device)
-        return fit_maps(
-            cast_statistics(self._running("query"), wide, xp),
-            cast_statistics(self._running("key"), wide, xp),
-            self.omega,
-            self.feature_map,
-            dtype,
-            xp,
-        )
-
-    def _dropout_function(self):
-        if not self.training or self.dropout == 0:
-            return None
-        return lambda phi: F.dropout(phi, self.dropout, training=True)
+        if self.training and running and not decoding:
+            self._update_running(q, k, keep)
+        return out, state
 
     def _project(self, query, key, value):
         E = self.embed_dim
@@ -593,24 +537,14 @@ class FavorAttention(FavorBuffers):
             )
         x, _, _, _, unbatched = self._check_inputs(x, x, x, None)
         q, k, v = self._project(x, x, x)
-        out_dtype = q.dtype
         n, length, _ = q.shape
-        q, k, v = (_split_heads(x, self.num_heads) for x in (q, k, v))
-        with torch.autocast(q.device.type, enabled=False):
-            q, k, v = _widened(q, k, v)
-            if state is None:
-                query_map, key_map = self._running_maps(q.dtype)
-                carry = None
-            else:
-                query_map, key_map = state.query_map, state.key_map
-                carry = state.sums, state.top
-            xp = array_namespace(q)
-            out, (sums, top) = causal_attention(
-                q, k, v, query_map, key_map, xp, carry=carry
-            )
-            check_finite(out, xp)
-        out = out.to(out_dtype).transpose(1, 2).reshape(n, length, self.embed_dim)
-        state = FavorDecodingState(sums, top, query_map, key_map)
+        out, state = self._attend_heads(
+            *(_split_heads(x, self.num_heads) for x in (q, k, v)),
+            causal=True,
+            decoding=True,
+            state=state,
+        )
+        out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
         return self._layout(self.out_proj(out), unbatched), state
 
     @classmethod
@@ -732,11 +666,3 @@ def _split_heads(x, num_heads):
     """(N, L, E) to (N, H, L, E/H)."""
     n, length, _ = x.shape
     return x.reshape(n, length, num_heads, -1).transpose(1, 2)
-
-
-def _widened(q, k, v):
-    """Heads in at least float32, q and k in kernel units ``x / d^¼``
-    (:ref:`math-kernels`)."""
-    dtype = compute_dtype(q.dtype, array_namespace(q))
-    scale = q.shape[-1] ** -0.25
-    return q.to(dtype) * scale, k.to(dtype) * scale, v.to(dtype)

@@ -1,0 +1,308 @@
+"""Validation of the attention front ends' arguments, once, at each public entry.
+
+One check per option (:func:`check_attention_option`), shared by
+:func:`skfavor.attention.favor_attention` and :class:`skfavor.nn.FavorAttention`,
+and the checks of the function's arrays. The engine,
+:func:`skfavor.attention.favor_heads`, trusts what passes them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._closed_forms import FAMILIES
+from ._namespace import device as array_device
+from ._namespace import get_namespace, is_array, is_torch_namespace
+from ._sampling import SAMPLINGS
+
+__all__ = [
+    "canonical_mask",
+    "check_attention_option",
+    "check_finite_inputs",
+    "check_function_options",
+    "check_inputs",
+    "check_omega",
+    "check_random_state_option",
+    "check_statistics",
+    "dropout_option",
+]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+#: One check per option shared by the front ends: ``(test, expected)``.
+_OPTIONS = {
+    "feature_map": (lambda v: isinstance(v, str) and v in FAMILIES, sorted(FAMILIES)),
+    "n_features": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "causal": (lambda v: isinstance(v, bool | np.bool_), "a bool"),
+    "parameter_grad": (lambda v: isinstance(v, bool | np.bool_), "a bool"),
+    "sampling": (lambda v: isinstance(v, str) and v in SAMPLINGS, list(SAMPLINGS)),
+    "dropout": (lambda v: _is_real(v) and 0 <= v < 1, "a float in [0, 1)"),
+    "scale": (
+        lambda v: v is None or (_is_real(v) and 0 < v < math.inf),
+        "None or a float > 0",
+    ),
+}
+
+_TYPE_ERRORS = ("causal", "parameter_grad")
+
+
+def check_attention_option(name: str, value, *, parameter: str | None = None):
+    """Validate one attention option; every front end shares these checks.
+
+    Parameters
+    ----------
+    name : {'feature_map', 'n_features', 'causal', 'parameter_grad', \
+'sampling', 'dropout', 'scale'}
+        The option.
+    value : object
+        The value received.
+    parameter : str, default=None
+        The parameter's name in the caller's signature, for the message
+        (e.g. ``'dropout_p'``); ``None`` is ``name``.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Raises
+    ------
+    ValueError or TypeError
+        Naming the parameter, the value and what was expected (``TypeError``
+        for flags that are not bools).
+
+    Examples
+    --------
+    >>> from skfavor.attention import check_attention_option
+    >>> check_attention_option("n_features", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_features must be an int >= 1, got 0.
+    """
+    test, expected = _OPTIONS[name]
+    if not test(value):
+        error = TypeError if name in _TYPE_ERRORS else ValueError
+        kind = "one of " if isinstance(expected, list) else ""
+        raise error(f"{parameter or name} must be {kind}{expected}, got {value!r}.")
+    return value
+
+
+def check_random_state_option(random_state):
+    try:
+        return random_state, check_random_state(random_state)
+    except ValueError as exc:
+        raise ValueError(
+            "random_state must be None, an int or a RandomState instance, got "
+            f"{random_state!r}."
+        ) from exc
+
+
+def check_omega(omega, n_features, d, xp, like):
+    """Fixed directions as an (M, d) array of ``like``'s namespace and device."""
+    try:
+        omega = xp.asarray(omega, device=array_device(like))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(
+            f"omega must be an array of shape (M, {d}), got {omega!r}."
+        ) from exc
+    if omega.ndim != 2 or omega.shape[1] != d or omega.shape[0] == 0:
+        raise ValueError(
+            f"omega must have shape (M, {d}) with M >= 1, got {tuple(omega.shape)}."
+        )
+    if not xp.isdtype(omega.dtype, "real floating"):
+        raise TypeError(f"omega must be real floating point, got {omega.dtype}.")
+    if n_features is not None and n_features != omega.shape[0]:
+        raise ValueError(
+            f"n_features={n_features!r} disagrees with omega's {omega.shape[0]} "
+            "rows: pass n_features=None with fixed directions."
+        )
+    return omega
+
+
+def canonical_mask(mask, key, xp):
+    """The keys to keep (the negation of ``key_padding_mask``), or None.
+
+    Shape (..., S) as ``key``'s rows, or (N, 1, S) from an (N, S) mask of
+    4-D keys (one mask for every head).
+    """
+    if mask is None:
+        return None
+    if not is_array(mask):
+        mask = np.asarray(mask)
+    try:
+        mask_xp = get_namespace(mask, key)
+    except TypeError:
+        mask_xp = None
+    if mask_xp is None or not xp.isdtype(mask.dtype, "bool"):
+        raise TypeError(
+            "key_padding_mask must be a boolean array of the namespace of key "
+            f"(True = padding), got {type(mask).__name__} of dtype "
+            f"{getattr(mask, 'dtype', None)}."
+        )
+    shape, rows = tuple(mask.shape), tuple(key.shape[:-1])
+    if key.ndim == 4 and shape == (rows[0], rows[2]):
+        return ~mask[:, None, :]
+    if shape != rows:
+        heads = f" or {(rows[0], rows[2])}" if key.ndim == 4 else ""
+        raise ValueError(
+            f"key_padding_mask must have shape {rows}{heads} (one entry per key), "
+            f"got {shape}."
+        )
+    return ~mask
+
+
+def check_finite_inputs(query, key, value, query_keep, keep, xp) -> None:
+    """Refuse NaN or inf in NumPy inputs, outside the padding (rows not kept)."""
+    for name, x, rows in (
+        ("query", query, query_keep),
+        ("key", key, keep),
+        ("value", value, keep),
+    ):
+        finite = xp.all(xp.isfinite(x), axis=-1)
+        if rows is not None:
+            finite = finite | ~rows
+        if not bool(xp.all(finite)):
+            raise ValueError(f"{name} contains NaN or infinity.")
+
+
+def check_inputs(query, key, value, *, causal):
+    """Validate shapes and dtypes; return the arrays and their namespace."""
+    arrays = {"query": query, "key": key, "value": value}
+    arrays = {name: x if is_array(x) else np.asarray(x) for name, x in arrays.items()}
+    try:
+        xp = get_namespace(*arrays.values())
+    except TypeError as exc:
+        kinds = ", ".join(type(x).__name__ for x in (query, key, value))
+        raise TypeError(
+            "query, key and value must be arrays of one namespace (NumPy arrays "
+            f"or PyTorch tensors), got {kinds}."
+        ) from exc
+    for name, x in arrays.items():
+        if xp.isdtype(x.dtype, "real floating"):
+            continue
+        if is_torch_namespace(xp) or not xp.isdtype(x.dtype, ("bool", "integral")):
+            raise TypeError(
+                f"{name} must have a real floating dtype (NumPy inputs may also be "
+                f"integer or boolean), got {x.dtype}."
+            )
+        arrays[name] = xp.astype(x, xp.float64)
+    query, key, value = arrays.values()
+    _check_shapes(query, key, value, causal)
+    dtype = xp.result_type(query, key, value)
+    query, key, value = (xp.astype(x, dtype, copy=False) for x in (query, key, value))
+    return query, key, value, xp
+
+
+def _check_shapes(query, key, value, causal) -> None:
+    if query.ndim < 2:
+        raise ValueError(f"query must have shape (..., L, d), got shape {query.shape}.")
+    if key.ndim != query.ndim or key.shape[:-2] != query.shape[:-2]:
+        raise ValueError(
+            f"key must have shape (..., S, d) with the leading dimensions of "
+            f"query {tuple(query.shape[:-2])}, got shape {tuple(key.shape)}."
+        )
+    if key.shape[-1] != query.shape[-1]:
+        raise ValueError(
+            f"key must have the width d={query.shape[-1]} of query, got "
+            f"{key.shape[-1]}."
+        )
+    if value.ndim != key.ndim or value.shape[:-1] != key.shape[:-1]:
+        raise ValueError(
+            f"value must have shape (..., S, d_v) with one row per key "
+            f"{tuple(key.shape[:-1])}, got shape {tuple(value.shape)}."
+        )
+    if query.shape[-2] == 0 or key.shape[-2] == 0 or query.shape[-1] == 0:
+        raise ValueError(
+            "query and key need at least one position and one feature, got "
+            f"shapes {tuple(query.shape)} and {tuple(key.shape)}."
+        )
+    if causal and key.shape[-2] != query.shape[-2]:
+        raise ValueError(
+            f"causal=True needs as many keys as queries, got L={query.shape[-2]} "
+            f"queries and S={key.shape[-2]} keys."
+        )
+
+
+def check_function_options(
+    feature_map, causal, orthogonal, sampling, scale, dropout, omega
+):
+    """Validate the function's options; return the sampling of ω."""
+    check_attention_option("feature_map", feature_map)
+    check_attention_option("causal", causal)
+    check_attention_option("scale", scale)
+    check_attention_option("dropout", dropout, parameter="dropout_p")
+    if sampling is not None:
+        check_attention_option("sampling", sampling)
+        if omega:
+            raise ValueError(
+                f"sampling={sampling!r} cannot apply to the given omega: pass "
+                "sampling=None with fixed directions."
+            )
+    sampling = "orthogonal" if sampling is None else sampling
+    if isinstance(orthogonal, str) and orthogonal == "deprecated":
+        return sampling
+    if not isinstance(orthogonal, bool | np.bool_):
+        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
+    warnings.warn(
+        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
+        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return "orthogonal" if orthogonal else "iid"
+
+
+def dropout_option(p, random_state, xp):
+    """The engine's dropout: torch's generator for tensors, else ``random_state``."""
+    if p == 0:
+        return None
+    if is_torch_namespace(xp):
+        return float(p)
+    given, rng = random_state
+    if given is None:
+        raise ValueError(
+            f"dropout_p={p!r} with NumPy inputs needs random_state (an int or a "
+            "RandomState instance), got None."
+        )
+
+    def dropout(phi):
+        kept = rng.random_sample(phi.shape) >= p
+        return np.where(kept, phi / (1 - p), 0.0).astype(phi.dtype, copy=False)
+
+    return dropout
+
+
+def check_statistics(statistics, kind, d, xp, like):
+    """Outside statistics as arrays of ``like``'s namespace and device, or None."""
+    if statistics is None:
+        return None
+    if not isinstance(statistics, kind):
+        raise TypeError(
+            "statistics must be None or an AttentionStatistics, got "
+            f"{type(statistics).__name__}."
+        )
+    parts = [xp.asarray(part, device=array_device(like)) for part in statistics]
+    for name, part in zip(statistics._fields, parts, strict=True):
+        square = name.endswith("covariance")
+        ok = part.ndim >= 1 + square and tuple(part.shape[-1 - square :]) == (
+            (d, d) if square else (d,)
+        )
+        if not ok or not xp.isdtype(part.dtype, "real floating"):
+            raise ValueError(
+                f"statistics.{name} must be a real array of shape "
+                f"(..., {'d, d' if square else 'd'}) with d={d}, got shape "
+                f"{tuple(part.shape)} and dtype {part.dtype}."
+            )
+    return kind(*parts)

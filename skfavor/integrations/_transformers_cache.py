@@ -1,0 +1,215 @@
+"""The mask and the cache of FAVOR attention in transformers models.
+
+The registered mask function describes the caller's mask by what linear
+attention can apply (:class:`FavorMask`); the cache layer
+(:class:`FavorCacheLayer`) holds the decoding state in place of keys and
+values. Used by :mod:`skfavor.integrations.transformers`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
+from transformers.masking_utils import (
+    bidirectional_mask_function,
+    causal_mask_function,
+    prepare_padding_mask,
+)
+
+from ..attention import FavorState
+
+
+class FavorMask(NamedTuple):
+    """The mask that FAVOR attention receives instead of a dense 4-D mask.
+
+    The registered mask function describes the caller's mask by what linear
+    attention can apply: causal or not, and which keys are padding. Any other
+    pattern (sliding window, chunks, packed documents, overlays) is refused
+    where the mask is made.
+
+    Attributes
+    ----------
+    causal : bool
+        Query ``i`` sees the keys ``j ≤ i`` only.
+    keep : bool Tensor of shape (N, S) or None
+        ``True`` for the keys of this call that are not padding; ``None``
+        when there is no padding mask.
+    """
+
+    causal: bool
+    keep: torch.Tensor | None
+
+
+class FavorCacheLayer(CacheLayerMixin):
+    """A cache layer that keeps FAVOR's decoding sums instead of keys and values.
+
+    A favorized model puts one in place of each empty ``DynamicLayer`` of
+    the cache that a causal attention module is given (``model.generate()``'s
+    ``DynamicCache``, or one passed by the caller). ``update`` stores no key
+    and returns the new keys and values only; the attention then carries
+    :attr:`state` from one call to the next, so that the cache's size does not
+    depend on the number of positions seen (``O(1)`` memory per token), as for
+    transformers' own ``LinearAttentionLayer``.
+
+    Attributes
+    ----------
+    state : skfavor.attention.FavorState or None
+        The sums and running maximum after the positions seen so far, and
+        the query and key maps compiled at the first call, which the next
+        calls reuse (the statistics are frozen while decoding in eval
+        mode): a new token costs no closed-form fit.
+    n_tokens : int
+        Number of positions seen.
+    """
+
+    is_sliding = False
+    is_compileable = False
+    is_croppable = False
+    supports_early_init = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self.state: FavorState | None = None
+        self.n_tokens = 0
+        self.is_initialized = True
+
+    def lazy_initialization(self, key_states, value_states) -> None:
+        """Nothing to allocate: the state is made by the first attention call."""
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        """Count the new positions and return their keys and values unchanged."""
+        self.n_tokens += key_states.shape[-2]
+        return key_states, value_states
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        """The new keys only: ``(query_length, positions seen before)``."""
+        return query_length, self.n_tokens
+
+    def get_seq_length(self) -> int:
+        return self.n_tokens
+
+    def get_max_length(self) -> int:
+        return -1
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the state (constant once the first call is made)."""
+        if self.state is None:
+            return 0
+        sums, top = self.state.sums, self.state.top
+        return sums.numel() * sums.element_size() + top.numel() * top.element_size()
+
+    def reset(self) -> None:
+        self.state = None
+        self.n_tokens = 0
+
+    def offload(self) -> None:
+        """The state is small: it stays on its device."""
+
+    def prefetch(self) -> None:
+        """The state is never offloaded."""
+
+    def _map_state(self, function) -> None:
+        if self.state is not None:
+            sums, top = function(self.state.sums), function(self.state.top)
+            self.state = self.state._replace(sums=sums, top=top)
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self._map_state(lambda t: t.index_select(0, beam_idx.to(t.device)))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self._map_state(lambda t: t.repeat_interleave(repeats, dim=0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._map_state(lambda t: t[indices, ...])
+
+    def crop(self, tokens_to_remove: int) -> None:
+        if tokens_to_remove == 0:
+            return
+        raise ValueError(
+            "A FAVOR cache cannot be cropped: its state sums over all positions "
+            f"seen, got tokens_to_remove={tokens_to_remove}."
+        )
+
+
+def favor_mask(
+    batch_size: int,
+    q_length: int,
+    kv_length: int,
+    q_offset: int = 0,
+    kv_offset: int = 0,
+    mask_function=causal_mask_function,
+    attention_mask: torch.Tensor | None = None,
+    **kwargs,
+) -> FavorMask:
+    """The mask function registered for FAVOR attention.
+
+    Returns a :class:`FavorMask` (causal or not, and the padding of the
+    keys ``kv_offset, ..., kv_offset + kv_length − 1``) instead of a dense
+    mask; refuses every pattern but plain causal and bidirectional masks.
+    """
+    if mask_function is causal_mask_function:
+        causal = True
+    elif mask_function is bidirectional_mask_function:
+        causal = False
+    else:
+        name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
+        raise ValueError(
+            "FAVOR attention applies causal or bidirectional attention with key "
+            f"padding only; the model asked for the mask pattern {name!r} (a "
+            "sliding window, chunked attention, packed sequences or a custom "
+            "overlay), which linear attention cannot apply."
+        )
+    keep = prepare_padding_mask(attention_mask, kv_length, kv_offset)
+    if keep is not None:
+        keep = keep[:, kv_offset : kv_offset + kv_length].to(torch.bool)
+    return FavorMask(causal, keep)
+
+
+def cache_layer_for(module, kwargs) -> FavorCacheLayer | None:
+    """The FAVOR layer of the cache in a module's call, if any.
+
+    For a causal self-attention module given a cache, the cache's empty
+    ``DynamicLayer`` at the module's index is replaced by a
+    :class:`FavorCacheLayer`; a layer that already holds keys, or any other
+    kind of layer, is refused.
+    """
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    if cache is None or not module.is_causal:
+        return None
+    cache = getattr(cache, "self_attention_cache", cache)
+    if not isinstance(cache, Cache):
+        raise TypeError(
+            f"FAVOR attention needs a transformers Cache, got {type(cache).__name__}."
+        )
+    index = module.layer_idx
+    while len(cache.layers) <= index:
+        cache.layers.append(DynamicLayer())
+    layer = cache.layers[index]
+    if type(layer) is DynamicLayer and layer.get_seq_length() == 0:
+        layer = cache.layers[index] = FavorCacheLayer()
+    if not isinstance(layer, FavorCacheLayer):
+        raise ValueError(
+            f"FAVOR attention keeps its state in a DynamicCache (such as "
+            f"generate()'s default); layer {index} of the cache is a "
+            f"{type(layer).__name__} that already holds keys or is not dynamic."
+        )
+    return layer
+
+
+def canonical_mask(attention_mask, module, kwargs):
+    """``(causal, keep)`` from the mask the model passed, or an error."""
+    if isinstance(attention_mask, FavorMask):
+        return attention_mask.causal, attention_mask.keep
+    if attention_mask is None:
+        causal = kwargs.get("is_causal")
+        return bool(module.is_causal if causal is None else causal), None
+    shape = tuple(getattr(attention_mask, "shape", ()))
+    raise ValueError(
+        f"FAVOR attention cannot apply an attention mask of type "
+        f"{type(attention_mask).__name__} and shape {shape}: linear attention "
+        "applies causal and key padding masks only. Pass a 2-D attention_mask "
+        "(N, S) of 0/1 to the model instead of a 4-D mask."
+    )

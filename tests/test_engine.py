@@ -1,0 +1,318 @@
+"""The attention engine and the functional form's options (issues 16 and 17)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from skfavor._sampling import draw_weights
+from skfavor.attention import (
+    AttentionStatistics,
+    CausalStatisticsWarning,
+    FavorState,
+    check_attention_option,
+    favor_attention,
+    favor_heads,
+    softmax_attention,
+)
+
+FITTED = ["gerf", "sderf", "aderf", "saderf"]
+
+
+def _qkv(shape=(2, 3, 12, 4), n_keys=None, seed=0):
+    rng = np.random.default_rng(seed)
+    n_keys = shape[-2] if n_keys is None else n_keys
+    q = rng.normal(scale=0.6, size=shape)
+    k = rng.normal(scale=0.6, size=(*shape[:-2], n_keys, shape[-1])) + 0.2
+    v = rng.normal(size=(*shape[:-2], n_keys, 3))
+    return q, k, v
+
+
+def test_scale_is_the_softmax_scale():
+    q, k, v = _qkv()
+    d, scale = q.shape[-1], 0.9
+    out = favor_attention(q, k, v, scale=scale, random_state=0)
+    # scale s on (q, k) equals the default 1/√d on (c q, c k), c = (s √d)^½.
+    c = (scale * d**0.5) ** 0.5
+    np.testing.assert_allclose(
+        out, favor_attention(q * c, k * c, v, random_state=0), rtol=1e-9
+    )
+    exact = softmax_attention(q, k, v, scale=scale)
+    default = softmax_attention(q, k, v)
+    assert np.abs(exact - default).max() > 0.05
+    wide = favor_attention(q, k, v, scale=scale, n_features=4096, random_state=0)
+    assert np.abs(wide - exact).max() < 0.3 * np.abs(wide - default).max()
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), "x", True])
+def test_bad_scale_is_named(bad):
+    q, k, v = _qkv()
+    with pytest.raises(ValueError, match="scale must be None or a float > 0"):
+        favor_attention(q, k, v, scale=bad)
+
+
+def test_fixed_omega_equals_the_drawn_one():
+    q, k, v = _qkv()
+    omega = draw_weights(32, 4, np.random.RandomState(0), sampling="orthogonal")
+    expected = favor_attention(q, k, v, n_features=32, random_state=0)
+    np.testing.assert_array_equal(favor_attention(q, k, v, omega=omega), expected)
+    np.testing.assert_array_equal(
+        favor_attention(q, k, v, omega=omega, n_features=32), expected
+    )
+    with pytest.raises(ValueError, match="sampling='iid' cannot apply"):
+        favor_attention(q, k, v, omega=omega, sampling="iid")
+    with pytest.raises(ValueError, match="n_features=16 disagrees with omega's 32"):
+        favor_attention(q, k, v, omega=omega, n_features=16)
+    with pytest.raises(ValueError, match=r"omega must have shape \(M, 4\)"):
+        favor_attention(q, k, v, omega=omega[:, :3])
+
+
+@pytest.mark.parametrize("family", FITTED)
+def test_outside_statistics_equal_the_batch_fit_and_do_not_warn(family):
+    q, k, v = _qkv()
+    stats = AttentionStatistics.from_sequences(q, k)
+    expected = favor_attention(q, k, v, feature_map=family, random_state=0)
+    out = favor_attention(q, k, v, feature_map=family, statistics=stats, random_state=0)
+    np.testing.assert_allclose(out, expected, rtol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        favor_attention(q, k, v, feature_map=family, causal=True, statistics=stats)
+
+
+@pytest.mark.parametrize("family", FITTED)
+def test_causal_fit_on_the_sequence_warns_and_outside_statistics_are_causal(family):
+    q, k, v = _qkv()
+    with pytest.warns(CausalStatisticsWarning, match="sees later positions"):
+        favor_attention(q, k, v, feature_map=family, causal=True)
+    # Statistics of a calibration set (pooled, one per head) keep row i
+    # independent of positions after i.
+    calibration = _qkv(shape=(3, 40, 4), seed=5)
+    stats = AttentionStatistics.from_sequences(*calibration[:2])
+    later = q.copy(), k.copy(), v.copy()
+    for x in later:
+        x[..., 8:, :] += 3.0
+    kwargs = {"feature_map": family, "causal": True, "statistics": stats}
+    out = favor_attention(q, k, v, random_state=0, **kwargs)
+    moved = favor_attention(*later, random_state=0, **kwargs)
+    np.testing.assert_allclose(out[..., :8, :], moved[..., :8, :], rtol=1e-12)
+    assert np.abs(out[..., 8:, :] - moved[..., 8:, :]).max() > 0.1
+
+
+def test_posrf_causal_does_not_warn():
+    q, k, v = _qkv()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        favor_attention(q, k, v, feature_map="posrf", causal=True)
+
+
+def test_statistics_from_sequences_are_the_kernel_unit_moments():
+    q, k, _ = _qkv(n_keys=9)
+    mask = np.zeros((2, 3, 9), dtype=bool)
+    mask[1, :, 6:] = True
+    stats = AttentionStatistics.from_sequences(q, k, key_padding_mask=mask, scale=0.5)
+    rows = k[1, 2, :6] * 0.5**0.5
+    np.testing.assert_allclose(stats.key_mean[1, 2], rows.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        stats.key_covariance[1, 2], np.cov(rows.T, bias=True), rtol=1e-10
+    )
+    # L != S: no query is padding.
+    np.testing.assert_allclose(
+        stats.query_mean[1, 2], (q[1, 2] * 0.5**0.5).mean(axis=0), rtol=1e-12
+    )
+
+
+def test_heads_share_an_n_by_s_mask():
+    q, k, v = _qkv(n_keys=10)
+    mask = np.zeros((2, 10), dtype=bool)
+    mask[0, 7:] = True
+    heads = np.broadcast_to(mask[:, None, :], (2, 3, 10))
+    np.testing.assert_array_equal(
+        favor_attention(q, k, v, key_padding_mask=mask, random_state=0),
+        favor_attention(q, k, v, key_padding_mask=heads, random_state=0),
+    )
+
+
+@pytest.mark.parametrize("family", ["posrf", "sderf", "aderf"])
+def test_cross_attention_with_padding_equals_the_trimmed_keys(family):
+    q, k, v = _qkv(n_keys=10)
+    mask = np.zeros((2, 3, 10), dtype=bool)
+    mask[1, :, 6:] = True
+    out = favor_attention(
+        q, k, v, feature_map=family, key_padding_mask=mask, random_state=0
+    )
+    alone = favor_attention(
+        q[1], k[1, :, :6], v[1, :, :6], feature_map=family, random_state=0
+    )
+    np.testing.assert_allclose(out[1], alone, rtol=1e-10)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_non_finite_padding_is_ignored(causal):
+    q, k, v = _qkv()
+    mask = np.zeros((2, 3, 12), dtype=bool)
+    mask[0, :, 9:] = True
+    kwargs = {"key_padding_mask": mask, "causal": causal, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CausalStatisticsWarning)
+        clean = favor_attention(q, k, v, **kwargs)
+        dirty = [x.copy() for x in (q, k, v)]
+        for x, value in zip(dirty, (np.nan, np.inf, -np.inf), strict=True):
+            x[0, :, 9:] = value
+        out = favor_attention(*dirty, **kwargs)
+    real = ~mask
+    np.testing.assert_allclose(out[real], clean[real], rtol=1e-12)
+    assert np.all(np.isfinite(out))
+    dirty[0][1, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="query contains NaN"):
+        favor_attention(*dirty, **kwargs)
+
+
+def test_self_attention_does_not_depend_on_the_tensor_objects():
+    torch = pytest.importorskip("torch")
+    q, _, v = (torch.from_numpy(x) for x in _qkv())
+    mask = torch.zeros(2, 12, dtype=torch.bool)
+    mask[1, 8:] = True
+    same = favor_attention(q, q, v, key_padding_mask=mask, random_state=0)
+    clone = favor_attention(q, q.clone(), v, key_padding_mask=mask, random_state=0)
+    torch.testing.assert_close(clone, same, rtol=0, atol=0)
+    moved = q.clone()
+    moved[1, :, 8:] += 5.0
+    shifted = favor_attention(
+        moved, moved.clone(), v, key_padding_mask=mask, random_state=0
+    )
+    torch.testing.assert_close(shifted[1, :, :8], same[1, :, :8])
+
+
+def test_numerator_dropout_is_unbiased():
+    q, k, v = _qkv(shape=(1, 1, 12, 4))
+    plain = favor_attention(q, k, v, random_state=0)
+    rng = np.random.RandomState(1)
+    draws = []
+    for _ in range(400):
+        omega = draw_weights(256, 4, np.random.RandomState(0), sampling="orthogonal")
+        draws.append(
+            favor_attention(q, k, v, omega=omega, dropout_p=0.3, random_state=rng)
+        )
+    draws = np.array(draws)
+    assert np.abs(draws[0] - plain).max() > 1e-3
+    error = np.abs(draws.mean(axis=0) - plain).max()
+    assert error < 4 * draws.std(axis=0).max() / 400**0.5
+    with pytest.raises(ValueError, match=r"dropout_p=0\.3 with NumPy inputs needs"):
+        favor_attention(q, k, v, dropout_p=0.3)
+    with pytest.raises(ValueError, match=r"dropout_p must be a float in \[0, 1\)"):
+        favor_attention(q, k, v, dropout_p=1.0, random_state=0)
+
+
+def test_tensor_dropout_uses_torch_generator():
+    torch = pytest.importorskip("torch")
+    q, k, v = (torch.from_numpy(x) for x in _qkv())
+    torch.manual_seed(0)
+    first = favor_attention(q, k, v, dropout_p=0.5, random_state=0)
+    torch.manual_seed(0)
+    again = favor_attention(q, k, v, dropout_p=0.5, random_state=0)
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert (first - favor_attention(q, k, v, random_state=0)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "position, bad",
+    [
+        (0, np.ones((2, 4, 3)) * (1 + 1j)),
+        (1, np.full((2, 4, 3), "a")),
+        (2, np.full((2, 4, 3), None, dtype=object)),
+    ],
+)
+def test_complex_and_string_inputs_are_refused_by_name(position, bad):
+    arrays = [np.ones((2, 4, 3)) for _ in range(3)]
+    arrays[position] = bad
+    name = ["query", "key", "value"][position]
+    with pytest.raises(TypeError, match=f"{name} must have a real floating dtype"):
+        favor_attention(*arrays)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_state_continues_a_sequence(causal):
+    q, k, v = _qkv()
+    omega = draw_weights(16, 4, np.random.RandomState(0), sampling="orthogonal")
+    stats = AttentionStatistics.from_sequences(q, k)
+    whole, state = favor_heads(
+        q,
+        k,
+        v,
+        omega,
+        family="aderf",
+        causal=causal,
+        statistics=stats,
+        output_final_state=True,
+    )
+    assert isinstance(state, FavorState)
+    first, middle = favor_heads(
+        q[..., :5, :],
+        k[..., :5, :],
+        v[..., :5, :],
+        omega,
+        family="aderf",
+        causal=True,
+        statistics=stats,
+        output_final_state=True,
+    )
+    rest, end = favor_heads(
+        q[..., 5:, :],
+        k[..., 5:, :],
+        v[..., 5:, :],
+        omega,
+        family="aderf",
+        causal=True,
+        initial_state=middle,
+        output_final_state=True,
+    )
+    if causal:
+        np.testing.assert_allclose(
+            np.concatenate([first, rest], axis=-2), whole, rtol=1e-10
+        )
+    np.testing.assert_allclose(
+        end.sums * np.exp(end.top), state.sums * np.exp(state.top), rtol=1e-10
+    )
+
+
+def test_engine_widens_half_precision_and_casts_back():
+    torch = pytest.importorskip("torch")
+    q, k, v = (torch.from_numpy(x).to(torch.float16) for x in _qkv())
+    omega = torch.from_numpy(draw_weights(16, 4, np.random.RandomState(0)))
+    out, _ = favor_heads(q, k, v, omega, family="sderf")
+    wide, _ = favor_heads(q.float(), k.float(), v.float(), omega, family="sderf")
+    assert out.dtype == torch.float16
+    torch.testing.assert_close(out.float(), wide, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    "name, value, error, match",
+    [
+        ("feature_map", "rbf", ValueError, "feature_map must be one of"),
+        ("n_features", 0, ValueError, "n_features must be an int >= 1, got 0"),
+        ("causal", 1, TypeError, "causal must be a bool, got 1"),
+        ("sampling", "sobol", ValueError, "sampling must be one of"),
+        ("dropout", -0.1, ValueError, r"dropout must be a float in \[0, 1\)"),
+    ],
+)
+def test_one_check_per_option(name, value, error, match):
+    with pytest.raises(error, match=match):
+        check_attention_option(name, value)
+    assert check_attention_option("n_features", 3) == 3
+
+
+def test_padded_query_rule_is_one_rule():
+    from skfavor.attention import padded_query_rule
+
+    keep, query_keep = np.array([True, False]), np.array([False, True, True])
+    assert padded_query_rule(keep, query_keep, 3, 2) is query_keep
+    assert padded_query_rule(keep, None, 2, 2) is keep
+    assert padded_query_rule(keep, None, 3, 2) is None
+    # An explicit query mask takes those queries out of the statistics.
+    q, k, v = _qkv(n_keys=9)
+    omega = draw_weights(16, 4, np.random.RandomState(0))
+    query_keep = np.ones(q.shape[:-1], dtype=bool)
+    query_keep[..., 8:] = False
+    out, _ = favor_heads(q, k, v, omega, family="sderf", query_keep=query_keep)
+    alone, _ = favor_heads(q[..., :8, :], k, v, omega, family="sderf")
+    np.testing.assert_allclose(out[..., :8, :], alone, rtol=1e-10)

@@ -1,0 +1,535 @@
+"""FAVOR# in Hugging Face transformers models (skfavor.integrations.transformers)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from transformers import (  # noqa: E402
+    BertConfig,
+    BertModel,
+    DynamicCache,
+    GPT2Config,
+    GPT2LMHeadModel,
+    GraniteConfig,
+    GraniteForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+)
+
+from skfavor.attention import (  # noqa: E402
+    AttentionStatistics,
+    favor_attention,
+    softmax_attention,
+)
+from skfavor.integrations.transformers import (  # noqa: E402
+    ATTN_IMPLEMENTATION,
+    FavorCacheLayer,
+    FavorMask,
+    calibrate,
+    favor_attention_forward,
+    favorize,
+    load_favorized,
+)
+
+VOCAB = 48
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny models run fastest on one thread, above all on a shared machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def llama(**overrides):
+    torch.manual_seed(0)
+    options = {
+        "vocab_size": VOCAB,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 256,
+        "pad_token_id": 0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+    }
+    return LlamaForCausalLM(LlamaConfig(**{**options, **overrides})).eval()
+
+
+def gpt2():
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=VOCAB,
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    return GPT2LMHeadModel(config).eval()
+
+
+def bert():
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=0,
+    )
+    return BertModel(config, add_pooling_layer=False).eval()
+
+
+def tokens(shape, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(3, VOCAB, shape, generator=generator)
+
+
+def greedy_loop(model, prompt, steps):
+    """Greedy decoding by full forwards, without any cache."""
+    ids = prompt
+    for _ in range(steps):
+        logits = model(ids, use_cache=False).logits[:, -1]
+        ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], dim=1)
+    return ids
+
+
+def running_statistics(module):
+    return AttentionStatistics(
+        module.favor_query_mean,
+        module.favor_query_covariance,
+        module.favor_key_mean,
+        module.favor_key_covariance,
+    )
+
+
+@pytest.mark.parametrize("family", ["posrf", "gerf", "sderf"])
+def test_adapter_equals_favor_attention(family):
+    # The registered function is favor_attention on the same heads, with the
+    # module's directions, its running statistics (causal) or each
+    # sequence's (bidirectional), the keys repeated over each group's heads
+    # and the module's scaling.
+    model = favorize(llama(), feature_map=family, n_features=64, random_state=3)
+    calibrate(model, tokens((2, 12)))
+    module = model.model.layers[0].self_attn
+    generator = torch.Generator().manual_seed(1)
+    q = torch.randn(2, 4, 10, 8, generator=generator)
+    k = torch.randn(2, 2, 10, 8, generator=generator)
+    v = torch.randn(2, 2, 10, 8, generator=generator)
+    out, weights = favor_attention_forward(
+        module, q, k, v, FavorMask(True, None), scaling=0.7
+    )
+    assert weights is None and out.shape == (2, 10, 4, 8)
+    k4, v4 = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)
+    expected = favor_attention(
+        q,
+        k4,
+        v4,
+        feature_map=family,
+        causal=True,
+        scale=0.7,
+        omega=module.favor_omega,
+        statistics=running_statistics(module),
+    )
+    np.testing.assert_allclose(out.transpose(1, 2), expected, atol=1e-5)
+    if family == "posrf":
+        # Without fitted parameters, the directions alone decide.
+        drawn = favor_attention(
+            q,
+            k4,
+            v4,
+            feature_map="posrf",
+            n_features=64,
+            causal=True,
+            scale=0.7,
+            random_state=3,
+        )
+        np.testing.assert_allclose(out.transpose(1, 2), drawn, atol=1e-5)
+    module = favorize(bert(), feature_map=family, n_features=64, random_state=3)
+    module = module.encoder.layer[0].attention.self
+    keep = torch.ones(2, 10, dtype=torch.bool)
+    keep[1, 7:] = False
+    out, _ = favor_attention_forward(module, q, k4, v4, FavorMask(False, keep))
+    expected = favor_attention(
+        q,
+        k4,
+        v4,
+        feature_map=family,
+        omega=module.favor_omega,
+        key_padding_mask=~keep[:, None, :].expand(2, 4, 10),
+    )
+    np.testing.assert_allclose(out.transpose(1, 2), expected, atol=1e-5)
+
+
+def test_many_features_approach_softmax():
+    model = favorize(llama(), feature_map="sderf", n_features=4096, random_state=0)
+    module = model.model.layers[0].self_attn
+    generator = torch.Generator().manual_seed(4)
+    q, k, v = 0.6 * torch.randn(3, 2, 4, 30, 8, generator=generator)
+    statistics = (q * 8**-0.25, k * 8**-0.25)
+    with torch.no_grad():
+        for side, x in zip(("query", "key"), statistics, strict=True):
+            rows = x.transpose(0, 1).reshape(4, -1, 8)
+            getattr(module, f"favor_{side}_mean").copy_(rows.mean(1))
+            centred = rows - rows.mean(1, keepdim=True)
+            covariance = centred.transpose(1, 2) @ centred / rows.shape[1]
+            getattr(module, f"favor_{side}_covariance").copy_(covariance)
+    out, _ = favor_attention_forward(module, q, k, v, FavorMask(True, None))
+    exact = softmax_attention(q, k, v, causal=True).transpose(1, 2)
+    error = torch.linalg.norm(out - exact) / torch.linalg.norm(exact)
+    assert error < 0.05
+
+
+def test_non_default_scaling_model():
+    # Granite scales logits by attention_multiplier, not 1/√head_dim. With
+    # peaked attention, the favorized model follows the softmax model much
+    # more closely than the softmax model with the default scaling does.
+    def granite(multiplier):
+        torch.manual_seed(0)
+        config = GraniteConfig(
+            vocab_size=VOCAB,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            attention_multiplier=multiplier,
+            max_position_embeddings=64,
+        )
+        model = GraniteForCausalLM(config).eval()
+        with torch.no_grad():
+            for proj in ("q_proj", "k_proj"):
+                getattr(model.model.layers[0].self_attn, proj).weight.mul_(3.0)
+        return model
+
+    ids = tokens((2, 24))
+    with torch.no_grad():
+        exact = granite(1.0)(ids).logits
+        default = granite(8**-0.5)(ids).logits
+        model = favorize(granite(1.0), n_features=4096, random_state=0)
+        assert model.model.layers[0].self_attn.scaling == 1.0
+        approx = calibrate(model, tokens((4, 24), seed=9))(ids).logits
+    assert (approx - exact).norm() < 0.25 * (default - exact).norm()
+
+
+def test_calibrate_exact_statistics_and_padding():
+    # Calibration's statistics are those of all unpadded positions: one
+    # right-padded batch gives the statistics of its two trimmed sequences.
+    ids = tokens((2, 10))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    padded = favorize(llama(), n_features=16, random_state=0)
+    calibrate(
+        padded, transformers.BatchEncoding({"input_ids": ids, "attention_mask": mask})
+    )
+    trimmed = favorize(llama(), n_features=16, random_state=0)
+    calibrate(trimmed, [ids[:1], ids[1:, :6]])
+    for a, b in zip(padded.buffers(), trimmed.buffers(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    module = padded.model.layers[1].self_attn
+    assert module.favor_num_batches_tracked == 1
+    assert not torch.allclose(module.favor_query_covariance[0], torch.eye(8) / 8**0.5)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_strictly_causal_after_calibrate(training):
+    ids = tokens((2, 16))
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), ids)
+    changed = ids.clone()
+    changed[:, 11] = (changed[:, 11] + 5) % VOCAB
+    first, second = copy.deepcopy(model), copy.deepcopy(model)
+    first.train(training)
+    second.train(training)
+    before = first(ids).logits
+    after = second(changed).logits
+    np.testing.assert_allclose(
+        before[:, :11].detach(), after[:, :11].detach(), atol=1e-6
+    )
+    assert (before[:, 11:] - after[:, 11:]).abs().max() > 1e-3
+
+
+def test_generate_with_cache_equals_greedy_without():
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    prompt = tokens((2, 7), seed=5)
+    options = {"max_new_tokens": 10, "do_sample": False, "pad_token_id": 0}
+    cached = model.generate(prompt, use_cache=True, **options)
+    uncached = model.generate(prompt, use_cache=False, **options)
+    np.testing.assert_array_equal(cached, uncached)
+    np.testing.assert_array_equal(cached, greedy_loop(model, prompt, 10))
+
+
+def test_beam_search_reorders_the_cache():
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    prompt = tokens((2, 6), seed=5)
+    options = {"max_new_tokens": 6, "num_beams": 3, "do_sample": False}
+    np.testing.assert_array_equal(
+        model.generate(prompt, use_cache=True, pad_token_id=0, **options),
+        model.generate(prompt, use_cache=False, pad_token_id=0, **options),
+    )
+
+
+def test_cache_holds_constant_state():
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    cache = DynamicCache(config=model.config)
+    ids = tokens((2, 5))
+    sizes = []
+    with torch.no_grad():
+        logits = model(ids, cache=cache, use_cache=True).logits
+        for _ in range(20):
+            next_ids = logits[:, -1:].argmax(-1)
+            logits = model(next_ids, cache=cache, use_cache=True).logits
+            sizes.append(sum(layer.nbytes for layer in cache.layers))
+    assert all(isinstance(layer, FavorCacheLayer) for layer in cache.layers)
+    assert cache.get_seq_length() == 25
+    assert sizes[0] == sizes[-1] > 0
+    # 2 sequences, 4 heads, 32 features, head_dim + 1 sums and one maximum.
+    assert sizes[0] == 2 * 2 * 4 * (32 * 9 + 1) * 4
+    with pytest.raises(ValueError, match="cannot be cropped"):
+        cache.crop(-1)
+
+
+def test_left_padded_batch_generation():
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    long, short = tokens((1, 8), seed=1), tokens((1, 5), seed=2)
+    batch = torch.zeros((2, 8), dtype=torch.long)
+    mask = torch.zeros((2, 8), dtype=torch.long)
+    batch[0], mask[0] = long[0], 1
+    batch[1, 3:], mask[1, 3:] = short[0], 1
+    options = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
+    together = model.generate(batch, attention_mask=mask, **options)
+    alone = [model.generate(p, **options) for p in (long, short)]
+    np.testing.assert_array_equal(together[0], alone[0][0])
+    np.testing.assert_array_equal(together[1, 3:], alone[1][0])
+
+
+def test_gpt2_generate_and_backward():
+    model = favorize(gpt2(), feature_map="gerf", n_features=32, random_state=0)
+    calibrate(model, tokens((2, 16)))
+    prompt = tokens((2, 6), seed=3)
+    options = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": 0}
+    np.testing.assert_array_equal(
+        model.generate(prompt, use_cache=True, **options),
+        model.generate(prompt, use_cache=False, **options),
+    )
+    cache = DynamicCache(config=model.config)
+    with torch.no_grad():
+        model(prompt, cache=cache, use_cache=True)
+    assert [type(layer) for layer in cache.layers] == [FavorCacheLayer] * 2
+    model.train()
+    ids = tokens((2, 12))
+    loss = model(ids, labels=ids).loss
+    loss.backward()
+    grad = model.transformer.h[0].attn.c_attn.weight.grad
+    assert torch.isfinite(loss) and grad.abs().sum() > 0
+
+
+def test_bert_padding_left_out():
+    model = favorize(bert(), n_features=64, random_state=0)
+    assert model.config._attn_implementation == ATTN_IMPLEMENTATION
+    ids = tokens((2, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    with torch.no_grad():
+        padded = model(ids, attention_mask=mask).last_hidden_state
+        alone = model(ids[1:, :5]).last_hidden_state
+        # The padding's tokens do not matter.
+        other = ids.clone()
+        other[1, 5:] = 7
+        again = model(other, attention_mask=mask).last_hidden_state
+    np.testing.assert_allclose(padded[1, :5], alone[0], atol=1e-5)
+    np.testing.assert_allclose(padded[1, :5], again[1, :5], atol=1e-6)
+    assert model.encoder.layer[0].attention.self.favor_options.statistics == "batch"
+
+
+def test_masks_linear_attention_cannot_apply_are_refused():
+    model = favorize(llama(), n_features=16, random_state=0)
+    ids = tokens((1, 8))
+    with pytest.raises(ValueError, match="packed"):
+        packed = torch.tensor([[0, 1, 2, 3, 0, 1, 2, 3]])
+        model(ids, position_ids=packed, use_cache=False)
+    with pytest.raises(ValueError, match="4-D mask"):
+        model(ids, attention_mask=torch.ones(1, 1, 8, 8, dtype=torch.bool))
+    torch.manual_seed(0)
+    config = MistralConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        sliding_window=4,
+    )
+    sliding = favorize(MistralForCausalLM(config), n_features=16)
+    with pytest.raises(ValueError, match="sliding window"):
+        sliding(ids)
+
+
+def test_invalid_arguments():
+    with pytest.raises(TypeError, match="PreTrainedModel"):
+        favorize(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="feature_map"):
+        favorize(llama(), feature_map="rbf")
+    with pytest.raises(ValueError, match="n_features"):
+        favorize(llama(), n_features=0)
+    with pytest.raises(ValueError, match="statistics='batch'"):
+        favorize(llama(), statistics="batch")
+    with pytest.raises(ValueError, match="favorize"):
+        calibrate(llama(), tokens((1, 4)))
+    with pytest.raises(TypeError, match="batches"):
+        calibrate(favorize(llama(), n_features=8), ["text"])
+
+
+def test_training_updates_and_redraws():
+    model = favorize(
+        llama(attention_dropout=0.5), n_features=16, redraw_interval=2, random_state=0
+    )
+    module = model.model.layers[0].self_attn
+    ids = tokens((2, 8))
+    omega = module.favor_omega.clone()
+    model.train()
+    first, second = model(ids).logits, model(ids).logits
+    assert module.favor_num_batches_tracked == 2
+    assert torch.equal(module.favor_omega, omega)
+    assert not torch.allclose(first, second)  # dropout (and the updated statistics)
+    model(ids)
+    assert not torch.equal(module.favor_omega, omega)
+    model.eval()
+    with torch.no_grad():
+        np.testing.assert_array_equal(model(ids).logits, model(ids).logits)
+    assert module.favor_num_batches_tracked == 3
+
+
+def test_redraws_depend_on_the_buffers_only():
+    # Two processes (or a resumed run) holding the same buffers draw the same
+    # directions, whatever the state of their torch generators.
+    model = favorize(llama(), n_features=16, redraw_interval=1, random_state=0)
+    model.train()
+    ids = tokens((2, 8))
+    model(ids)
+    other = llama()
+    favorize(other, n_features=16, redraw_interval=1, random_state=1)
+    other.load_state_dict(model.state_dict())
+    other.train()
+    torch.manual_seed(1)
+    model(ids)
+    torch.manual_seed(2)
+    other(ids)
+    module = model.model.layers[0].self_attn
+    assert module.favor_n_redraws == 1
+    np.testing.assert_array_equal(
+        module.favor_omega, other.model.layers[0].self_attn.favor_omega
+    )
+
+
+def test_save_pretrained_round_trip(tmp_path):
+    model = favorize(llama(), feature_map="gerf", n_features=16, random_state=0)
+    calibrate(model, tokens((2, 12)))
+    model.save_pretrained(tmp_path)
+    loaded = load_favorized(LlamaForCausalLM, tmp_path)
+    assert type(loaded) is LlamaForCausalLM
+    state, loaded_state = model.state_dict(), loaded.state_dict()
+    assert state.keys() == loaded_state.keys()
+    for name, value in state.items():
+        np.testing.assert_array_equal(value, loaded_state[name], err_msg=name)
+    ids = tokens((2, 9), seed=4)
+    with torch.no_grad():
+        np.testing.assert_array_equal(model(ids).logits, loaded(ids).logits)
+    with pytest.raises(ValueError, match="favorize_options"):
+        llama().save_pretrained(tmp_path / "plain")
+        load_favorized(LlamaForCausalLM, tmp_path / "plain")
+
+
+def test_lora_fine_tuning_lowers_the_loss():
+    peft = pytest.importorskip("peft")
+    model = favorize(llama(), feature_map="sderf", n_features=32, random_state=0)
+    # A periodic text: what the next token is can be learnt from the context.
+    ids = (torch.arange(24) % 6 + 3).repeat(4, 1)
+    calibrate(model, ids)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"]
+    config = peft.LoraConfig(r=8, lora_alpha=16, target_modules=targets)
+    tuned = peft.get_peft_model(model, config)
+    trainable = [p for p in tuned.parameters() if p.requires_grad]
+    assert 0 < sum(p.numel() for p in trainable) < 0.3 * model.num_parameters()
+    optimizer = torch.optim.AdamW(trainable, lr=1e-2)
+    tuned.train()
+    losses = []
+    for _ in range(20):
+        loss = tuned(input_ids=ids, labels=ids).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.9 * losses[0]
+    assert tuned.base_model.model.config._attn_implementation == ATTN_IMPLEMENTATION
+
+
+def test_trainer_runs_and_updates_the_statistics(tmp_path):
+    pytest.importorskip("accelerate")
+    model = calibrate(favorize(llama(), n_features=16, random_state=0), tokens((2, 16)))
+    ids = torch.arange(16) % 4 + 3
+    data = [{"input_ids": ids, "labels": ids} for _ in range(8)]
+    arguments = transformers.TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        max_steps=3,
+        learning_rate=1e-2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    trainer = transformers.Trainer(model=model, args=arguments, train_dataset=data)
+    result = trainer.train()
+    assert np.isfinite(result.training_loss)
+    # Calibration, then one moving-average update per training forward.
+    assert model.model.layers[0].self_attn.favor_num_batches_tracked == 4
+
+
+def test_a_forward_that_skips_favor_attention_is_refused():
+    # Switched back to SDPA, the modules would silently compute softmax
+    # attention with their FAVOR buffers unused.
+    model = favorize(llama(), n_features=16, random_state=0)
+    model.set_attn_implementation("sdpa")
+    with pytest.raises(ValueError, match="did not call FAVOR attention"):
+        model(tokens((1, 6)))
+
+
+def test_directions_follow_torch_manual_seed():
+    omegas = []
+    for seed in (0, 0, 1):
+        model = llama()
+        torch.manual_seed(seed)
+        favorize(model, n_features=16)
+        omegas.append(model.model.layers[1].self_attn.favor_omega)
+    assert torch.equal(omegas[0], omegas[1])
+    assert not torch.equal(omegas[0], omegas[2])
+
+
+def test_bidirectional_model_with_calibrated_statistics():
+    model = favorize(bert(), statistics="running", n_features=64, random_state=0)
+    ids = tokens((2, 9))
+    calibrate(model, ids, max_batches=1)
+    module = model.encoder.layer[1].attention.self
+    assert module.favor_options.statistics == "running"
+    assert module.favor_num_batches_tracked == 1
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    with torch.no_grad():
+        padded = model(ids, attention_mask=mask).last_hidden_state
+        alone = model(ids[1:, :5]).last_hidden_state
+    np.testing.assert_allclose(padded[1, :5], alone[0], atol=1e-5)
