@@ -15,7 +15,9 @@ written or called):
   attribute reads, and are not checked here;
 * allowed for the names of ``CONVENTIONS``: scikit-learn's developer API that
   subclasses read from their bases by design
-  (``**Base._parameter_constraints``);
+  (``**Base._parameter_constraints``), and a NamedTuple's public methods and
+  fields, which carry an underscore only to stay clear of field names
+  (``state._replace``, ``statistics._fields``);
 * anything else reads another object's private state and fails the test: the
   object should expose what its consumer needs as a documented public
   attribute or method.
@@ -38,8 +40,9 @@ PACKAGE = Path(skfavor.__file__).parent
 #: Modules whose private functions the package may call, however bound.
 LIBRARY_MODULES = {"numpy", "np", "scipy", "sklearn", "sys", "torch"}
 
-#: Private names that are an interface by convention (scikit-learn's).
-CONVENTIONS = {"_parameter_constraints"}
+#: Private names that are an interface by convention: scikit-learn's, and the
+#: documented methods and fields of every ``typing.NamedTuple``.
+CONVENTIONS = {"_parameter_constraints", "_fields", "_replace", "_asdict", "_make"}
 
 #: ``(path relative to skfavor/, "x._name")`` → number of occurrences allowed,
 #: for modules owned by other work in progress (attention engine, layer,

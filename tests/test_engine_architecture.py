@@ -84,6 +84,7 @@ def test_math_modules_import_only_math_and_the_namespace(module):
                 "contextlib",
                 "functools",
                 "math",
+                "os",
                 "sys",
                 "threading",
                 "warnings",

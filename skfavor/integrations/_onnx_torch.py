@@ -7,19 +7,13 @@ the skl2onnx converters do not import PyTorch.
 from __future__ import annotations
 
 import torch
-from sklearn.externals.array_api_compat import array_namespace
 from torch import nn
 from torch.nn import functional as F
 
 from .._feature_map import StackedFeatureMap
+from .._namespace import get_namespace
 from .._statistics import SampleStatistics
-from ..attention import (
-    bidirectional_attention,
-    cast_statistics,
-    causal_attention,
-    compute_dtype,
-    fit_maps,
-)
+from ..attention import cast_statistics, compute_dtype, favor_heads, fit_maps
 from ..nn import FavorAttention
 
 #: Families whose closed forms use no eigen-decomposition (ONNX has none), so
@@ -60,14 +54,14 @@ class FrozenFavorAttention(nn.Module):
         self.layer = layer
         with torch.no_grad():
             dtype = compute_dtype(
-                layer.out_proj.weight.dtype, array_namespace(layer.omega)
+                layer.out_proj.weight.dtype, get_namespace(layer.omega)
             )
             maps = fit_maps(
                 *(_running_statistics(layer, side) for side in ("query", "key")),
                 layer.omega,
                 layer.feature_map,
                 dtype,
-                array_namespace(layer.omega),
+                get_namespace(layer.omega),
             )
         for side, stacked in zip(("query", "key"), maps, strict=True):
             for name in ("weights", "offset", "quadratic"):
@@ -98,18 +92,18 @@ class FrozenFavorAttention(nn.Module):
         q, k, v = (
             _split(x, layer.num_heads) for x in _project(layer, query, key, value)
         )
-        out_dtype = q.dtype
-        wide = compute_dtype(q.dtype, array_namespace(q))
-        scale = q.shape[-1] ** -0.25
-        q, k, v = q.to(wide) * scale, k.to(wide) * scale, v.to(wide)
         heads_keep = None if keep is None else keep[:, None, :]
-        maps = (self._map("query"), self._map("key"))
-        xp = array_namespace(q)
-        if layer.causal:
-            out, _ = causal_attention(q, k, v, *maps, xp, keep=heads_keep)
-        else:
-            out = bidirectional_attention(q, k, v, *maps, xp, keep=heads_keep)
-        out = out.to(out_dtype).transpose(1, 2).reshape(n, length, layer.embed_dim)
+        out, _ = favor_heads(
+            q,
+            k,
+            v,
+            layer.omega,
+            family=layer.feature_map,
+            causal=layer.causal,
+            keep=heads_keep,
+            maps=(self._map("query"), self._map("key")),
+        )
+        out = out.transpose(1, 2).reshape(n, length, layer.embed_dim)
         out = layer.out_proj(out)
         return out if layer.batch_first else out.transpose(0, 1)
 
@@ -119,7 +113,7 @@ def _running_statistics(layer: FavorAttention, side: str) -> SampleStatistics:
     mean = getattr(layer, f"running_{side}_mean")
     covariance = getattr(layer, f"running_{side}_covariance")
     one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-    xp = array_namespace(mean)
+    xp = get_namespace(mean)
     return cast_statistics(SampleStatistics(one, mean, covariance), xp.float64, xp)
 
 
