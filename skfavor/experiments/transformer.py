@@ -107,7 +107,7 @@ class Config:
     layers: int = 2
     lm_length: int = 64
     lm_validation: int | None = None
-    pretrain_steps: int = 1200
+    pretrain_steps: int = 1000
     pretrain_lr: float = 3e-3
     batch_size: int = 32
     features: tuple[int, ...] = (16, 64, 256)
@@ -115,7 +115,7 @@ class Config:
     calibration_steps: int = 10
     finetune_steps: int = 20
     finetune_batch: int = 16
-    finetune_lr: float = 1e-3
+    finetune_lr: float = 3e-4
     mqar_features: tuple[int, ...] = (16,)
     mqar_seeds: int = 3
     mqar_steps: int = 1000
@@ -136,8 +136,9 @@ class Config:
 
 
 DEFAULT = Config()
+#: The default's base models (the same weights), fewer draws and M, and a
+#: small MQAR that every family learns.
 QUICK = Config(
-    pretrain_steps=700,
     features=(16, 64),
     draws=4,
     calibration_steps=5,
@@ -163,7 +164,7 @@ CUDA = Config(
     calibration_steps=20,
     finetune_steps=200,
     finetune_batch=32,
-    finetune_lr=3e-4,
+    finetune_lr=1e-4,
     mqar_seeds=3,
     mqar_steps=3000,
     mqar_batch=64,
