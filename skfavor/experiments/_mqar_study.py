@@ -135,8 +135,8 @@ def _by_seed(rows, method, n_features, metric) -> dict:
 
 
 def _steps_cell(values: list[float]) -> str:
+    """``reached k/n, median (range)`` of the finite steps; NaN is diverged."""
     finite = sorted(v for v in values if math.isfinite(v))
-    never = sum(v == math.inf for v in values)
     diverged = sum(math.isnan(v) for v in values)
     text = f"reached {len(finite)}/{len(values)}"
     if finite:
@@ -144,7 +144,7 @@ def _steps_cell(values: list[float]) -> str:
         text += f" (range {finite[0]:.0f}-{finite[-1]:.0f})"
     if diverged:
         text += f", {diverged} div."
-    return text if never or finite or diverged else "-"
+    return text
 
 
 def report(rows: list[dict], config: Config) -> str:
