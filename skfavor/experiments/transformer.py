@@ -113,7 +113,7 @@ class Config:
     features: tuple[int, ...] = (16, 64, 256)
     draws: int = 8
     calibration_steps: int = 10
-    finetune_steps: int = 20
+    finetune_steps: int = 15
     finetune_batch: int = 16
     finetune_lr: float = 3e-4
     mqar_features: tuple[int, ...] = (16,)
@@ -125,7 +125,7 @@ class Config:
     mqar_pairs: int = 16
     mqar_length: int = 64
     mqar_width: int = 64
-    mqar_test: int = 300
+    mqar_test: int = 200
     mqar_every: int = 50
     mqar_target: float = 0.9
     token_shift: bool = True
