@@ -1,4 +1,4 @@
-"""The transformer experiment: MQAR generator, text split, model, metrics, CLI."""
+"""The transformer experiment: data, baselines, model, fairness, statistics, CLI."""
 
 import csv
 import math
@@ -6,17 +6,33 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import stats
 
-torch = pytest.importorskip("torch")
-
-from skfavor.experiments import transformer  # noqa: E402
-from skfavor.experiments._charlm import (  # noqa: E402
+from skfavor.experiments._charlm import (
     CharCorpus,
+    kneser_ney,
     load_topics,
+    ngram_bits_per_character,
     split_topics,
     tiled_windows,
 )
-from skfavor.experiments._mqar import IGNORE, mqar  # noqa: E402
+from skfavor.experiments._mqar import IGNORE, mqar
+from skfavor.experiments._paired import (
+    format_difference,
+    format_mean,
+    paired,
+    summarize,
+    t_half_width,
+)
+
+torch = pytest.importorskip("torch")
+
+from skfavor.experiments import (  # noqa: E402
+    _model,
+    _mqar_study,
+    _uptraining,
+    transformer,
+)
 
 
 def _has_favor_attention():
@@ -33,20 +49,29 @@ needs_favor = pytest.mark.skipif(
 
 TINY = replace(
     transformer.DEFAULT,
-    features=(8,),
-    seeds=1,
-    steps=3,
-    finetune_steps=2,
-    calibration_steps=2,
-    batch_size=4,
+    bases=1,
     width=16,
     heads=2,
     layers=1,
+    lm_length=16,
+    lm_validation=8,
+    pretrain_steps=3,
+    batch_size=4,
+    features=(4, 8),
+    draws=3,
+    calibration_steps=2,
+    finetune_steps=2,
+    finetune_batch=4,
+    mqar_features=(8,),
+    mqar_seeds=2,
+    mqar_steps=4,
+    mqar_batch=4,
     mqar_vocab=32,
     mqar_pairs=2,
     mqar_length=16,
+    mqar_width=16,
     mqar_test=10,
-    lm_length=16,
+    mqar_every=2,
     n_jobs=1,
     quiet=True,
 )
@@ -130,6 +155,108 @@ def _filler():
     return {f"t{i}": "lorem ipsum " * 20 for i in range(30)}
 
 
+# --- n-gram baseline -------------------------------------------------------
+
+
+def test_kneser_ney_bigram_matches_the_hand_computation():
+    # Bigrams (0,1), (1,0), (0,1), (1,0); id 2 never occurs. Continuation
+    # counts 1, 1, 0 plus one each over 2 + 3: p1 = 0.4, 0.4, 0.2. After 0:
+    # count 2 of (0,1), one type, discount 0.5, so the lower order gets
+    # 0.5·1/2 = 0.25 of the mass: p(·|0) = (0, 1.5, 0)/2 + 0.25·p1.
+    p = kneser_ney(np.array([0, 1, 0, 1, 0]), order=2, vocab_size=3, discount=0.5)
+    np.testing.assert_allclose(p[0], [0.1, 0.85, 0.05])
+    np.testing.assert_allclose(p[1], [0.85, 0.1, 0.05])
+    # An unseen context falls back to the continuation unigram.
+    np.testing.assert_allclose(p[2], [0.4, 0.4, 0.2])
+    bpc = ngram_bits_per_character(p, np.array([0, 1, 0]))
+    assert bpc == pytest.approx(-math.log2(0.85))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_kneser_ney_is_a_distribution_at_every_order(order):
+    ids = np.random.default_rng(0).integers(6, size=300)
+    p = kneser_ney(ids, order=order, vocab_size=7)
+    assert p.shape == (7,) * order
+    np.testing.assert_allclose(p.sum(-1), 1.0)
+    assert p.min() > 0
+
+
+def test_kneser_ney_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="order"):
+        kneser_ney(np.arange(5), order=4, vocab_size=5)
+    with pytest.raises(ValueError, match="discount"):
+        kneser_ney(np.arange(5), order=2, vocab_size=5, discount=1.0)
+
+
+# --- statistics ------------------------------------------------------------
+
+
+def test_summary_mean_interval_and_spread_on_known_numbers():
+    summary = summarize([1.0, 2.0, 3.0, 4.0])
+    sd = math.sqrt(5 / 3)
+    assert summary.mean == 2.5 and summary.sd == pytest.approx(sd)
+    # t_{3, 0.975} = 3.182446...
+    assert summary.half_width == pytest.approx(3.182446305 * sd / 2)
+    assert (summary.n, summary.n_diverged) == (4, 0)
+    assert t_half_width(1.0, 1) != t_half_width(1.0, 1)  # NaN with one value
+
+
+def test_paired_differences_interval_sign_counts_and_diverged_pairs():
+    first = {0: 1.0, 1: 2.0, 2: 3.0, 3: math.nan}
+    second = {0: 0.5, 1: 2.5, 2: 2.0, 3: 1.0}
+    summary = paired(first, second)
+    # Differences 0.5, -0.5, 1.0; the NaN pair is counted, not used.
+    assert (summary.n, summary.n_diverged) == (3, 1)
+    assert summary.mean == pytest.approx(1 / 3)
+    sd = math.sqrt(((1 / 6) ** 2 + (5 / 6) ** 2 + (2 / 3) ** 2) / 2)
+    half = stats.t.ppf(0.975, 2) * sd / math.sqrt(3)
+    assert summary.half_width == pytest.approx(half)
+    assert half == pytest.approx(4.302652730 * sd / math.sqrt(3))
+    assert (summary.n_negative, summary.n_positive) == (1, 2)
+    assert not summary.excludes_zero
+    assert format_difference(summary) == "+0.333 [-1.564, +2.231] 1/3 (1 div.)"
+
+
+def test_paired_flags_an_interval_without_zero_and_needs_the_same_draws():
+    summary = paired({0: 1.0, 1: 1.1, 2: 1.2}, {0: 2.0, 1: 2.0, 2: 2.0})
+    assert summary.excludes_zero and summary.high < 0
+    assert format_difference(summary).endswith("3/3*")
+    with pytest.raises(ValueError, match="same draws"):
+        paired({0: 1.0}, {1: 1.0})
+
+
+def test_every_value_diverged_is_reported_as_such():
+    summary = summarize([math.nan, math.inf])
+    assert (summary.n, summary.n_diverged) == (0, 2)
+    assert format_mean(summary) == "diverged (2)"
+    assert format_mean(summarize([1.0, 3.0, math.nan])) == "2.000 ± 12.706 (1 div.)"
+
+
+def test_diverged_report_names_each_run_once():
+    rows = [
+        _uptraining.row("uptraining", "seed 0", "gerf", 16, 2, "bpc_zero_shot", 3.0),
+        _uptraining.row(
+            "uptraining", "seed 0", "gerf", 16, 2, "bpc_finetuned", math.nan
+        ),
+        _uptraining.row("uptraining", "seed 0", "gerf", 16, 2, "seconds", math.nan),
+        _uptraining.row("mqar", "", "posrf", 16, 1, "accuracy", math.nan),
+        _uptraining.row("mqar", "", "posrf", 16, 1, "steps_to_target", math.nan),
+    ]
+    text = transformer.diverged_report(rows)
+    assert text.startswith("diverged runs: 2 (")
+    assert "uptraining/seed 0/gerf/16/2" in text and "mqar/posrf/16/1" in text
+    assert transformer.diverged_report(rows[:1]) == "diverged runs: none"
+
+
+def test_steps_to_target_is_the_first_evaluation_at_or_above_it():
+    curve = [(50, 0.5), (100, 0.9), (150, 0.95)]
+    assert _mqar_study.steps_to(curve, 0.9) == 100
+    assert _mqar_study.steps_to(curve, 0.99) == math.inf
+
+
+# --- model and training ----------------------------------------------------
+
+
 def _uniform_model(vocab_size):
     class Uniform(torch.nn.Module):
         def forward(self, ids):
@@ -140,7 +267,7 @@ def _uniform_model(vocab_size):
 
 def test_bits_per_character_of_a_uniform_model_is_log2_vocab():
     windows = torch.randint(50, (7, 9))
-    bpc = transformer.bits_per_character(_uniform_model(50), windows, batch_size=3)
+    bpc = _model.bits_per_character(_uniform_model(50), windows, batch_size=3)
     assert bpc == pytest.approx(math.log2(50), rel=1e-6)
 
 
@@ -151,36 +278,58 @@ def test_mqar_accuracy_counts_queried_positions_only():
 
     class Oracle(torch.nn.Module):
         def forward(self, ids):
-            n = len(ids)
-            answer = targets[:n].clamp(min=0)
+            answer = targets[: len(ids)].clamp(min=0)
             answer[:, ::3] = 0  # wrong at every third position
             return torch.nn.functional.one_hot(answer, 32).float()
 
     queried = targets != IGNORE
     expected = float((queried & (torch.arange(16) % 3 != 0)).sum() / queried.sum())
-    accuracy = transformer.mqar_accuracy(Oracle(), inputs, targets, batch_size=30)
+    accuracy = _model.mqar_accuracy(Oracle(), inputs, targets, batch_size=30)
     assert accuracy == pytest.approx(expected)
 
 
-def test_softmax_model_is_causal():
-    model = transformer.build_model(
-        "softmax", None, vocab_size=32, max_length=16, config=TINY, seed=0
-    ).eval()
+SHAPE = _model.Architecture(vocab_size=32, max_length=16, width=16, heads=2, layers=2)
+
+
+@pytest.mark.parametrize("token_shift", [False, True])
+@pytest.mark.parametrize("method", ["softmax", "sderf"])
+def test_models_are_causal_with_and_without_the_token_shift(method, token_shift):
+    if method != "softmax" and not _has_favor_attention():
+        pytest.skip("skfavor.nn.FavorAttention is not there")
+    shape = replace(SHAPE, token_shift=token_shift)
+    model = _model.build_model(method, 8, shape, seed=0, draw=0)
+    _model.calibrate(model, lambda s: (torch.randint(32, (4, 16)),), 2)
+    model.eval()
     ids = torch.randint(32, (2, 16))
     changed = ids.clone()
     changed[:, 9:] = (changed[:, 9:] + 1) % 32
     with torch.no_grad():
         np.testing.assert_allclose(
-            model(ids)[:, :9].numpy(), model(changed)[:, :9].numpy(), atol=1e-6
+            model(ids)[:, :9].numpy(), model(changed)[:, :9].numpy(), atol=1e-5
         )
         assert not torch.allclose(model(ids)[:, 9:], model(changed)[:, 9:])
+
+
+def test_token_shift_gives_the_keys_the_previous_position():
+    keys = []
+
+    class Recorder(torch.nn.MultiheadAttention):
+        def forward(self, query, key, value, **kwargs):
+            keys.append((query, key))
+            return super().forward(query, key, value, **kwargs)
+
+    block = _model.Block(Recorder(16, 2, batch_first=True), 16, token_shift=True)
+    block(torch.randn(3, 5, 16))
+    query, key = keys[0]
+    torch.testing.assert_close(key[:, 1:], query[:, :-1])
+    assert torch.all(key[:, 0] == 0)
 
 
 def test_schedule_warms_up_then_decays_to_zero():
     model = torch.nn.Linear(2, 2)
     rates = []
 
-    class Recorder(torch.nn.Module):
+    class Wrapper(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.inner = model
@@ -188,93 +337,203 @@ def test_schedule_warms_up_then_decays_to_zero():
         def forward(self, ids):
             return self.inner(torch.ones(*ids.shape, 2))
 
-    recorder = Recorder()
     original = torch.optim.AdamW.step
 
     def step(self, *args, **kwargs):
         rates.append(self.param_groups[0]["lr"])
         return original(self, *args, **kwargs)
 
-    config = replace(TINY, warmup=0.2)
     x = torch.zeros(1, 3, dtype=torch.long)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch.optim.AdamW, "step", step)
-        transformer.train(recorder, lambda s: (x, x), steps=10, lr=1.0, config=config)
+        _model.train(Wrapper(), lambda s: (x, x), _model.Recipe(10, 1.0, warmup=0.2))
     expected = [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]
     np.testing.assert_allclose(rates, expected, atol=1e-12)
 
 
+# --- fairness --------------------------------------------------------------
+
+FAMILIES = ("posrf", "gerf", "sderf", "aderf", "saderf")
+
+
+def _omegas(model):
+    return [block.attn.omega.clone() for block in model.blocks]
+
+
+def test_omega_seeds_come_from_their_own_stream():
+    seeds = {_model.omega_seed(d, layer) for d in range(4) for layer in range(3)}
+    assert len(seeds) == 12
+    assert _model.omega_seed(2, 1) == _model.omega_seed(2, 1)
+
+
 @needs_favor
-@pytest.mark.parametrize("method", ["posrf", "gerf", "sderf", "aderf", "saderf"])
+def test_same_omega_for_every_family_of_a_draw_and_apart_from_the_weights():
+    def build(method, seed, draw):
+        return _model.build_model(method, 8, SHAPE, seed=seed, draw=draw)
+
+    reference = _omegas(build("posrf", 0, 3))
+    for method in FAMILIES[1:]:
+        for mine, theirs in zip(_omegas(build(method, 0, 3)), reference, strict=True):
+            torch.testing.assert_close(mine, theirs)
+    # Another draw changes ω; another weight seed does not.
+    assert not torch.equal(_omegas(build("posrf", 0, 4))[0], reference[0])
+    other_seed = build("posrf", 1, 3)
+    torch.testing.assert_close(_omegas(other_seed)[0], reference[0])
+    assert not torch.equal(
+        other_seed.embedding.weight, build("posrf", 0, 3).embedding.weight
+    )
+
+
+@needs_favor
+@pytest.mark.parametrize("method", FAMILIES)
 def test_favor_model_starts_from_the_softmax_weights(method):
-    softmax = transformer.build_model(
-        "softmax", None, vocab_size=32, max_length=16, config=TINY, seed=4
-    )
-    favor = transformer.build_model(
-        method, 8, vocab_size=32, max_length=16, config=TINY, seed=4
-    )
+    softmax = _model.build_model("softmax", None, SHAPE, seed=4, draw=0)
+    favor = _model.build_model(method, 8, SHAPE, seed=4, draw=0)
     reference = softmax.state_dict()
     for name, parameter in favor.named_parameters():
         torch.testing.assert_close(parameter.detach(), reference[name])
 
 
-@needs_favor
-def test_cli_runs_every_task_and_writes_one_row_per_run_and_metric(tmp_path):
-    from skfavor.experiments.__main__ import main
+def test_uptraining_and_mqar_jobs_pair_every_family_on_the_same_draws():
+    jobs = _uptraining.swaps(TINY, [0, 1])
+    for seed in (0, 1):
+        for m in TINY.features:
+            draws = {
+                method: sorted(
+                    d for s, f, n, d in jobs if (s, f, n) == (seed, method, m)
+                )
+                for method in FAMILIES
+            }
+            assert all(d == list(range(TINY.draws)) for d in draws.values())
+    assert jobs.count((0, "softmax", None, None)) == 1
+    runs = _mqar_study.jobs(TINY)
+    assert sorted(s for f, n, s in runs if f == "sderf") == [0, 1]
+    assert len(runs) == 6 * TINY.mqar_seeds
 
-    config = replace(TINY, methods=("softmax", "sderf"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(transformer, "DEFAULT", config)
-        result = main(["transformer", "--out", str(tmp_path), "--quiet"])
-    rows = result["transformer"]
+
+@needs_favor
+def test_swaps_of_one_draw_see_the_same_omega_and_batches():
+    calls = []
+
+    def factory(method, width, heads, n_features, random_state):
+        calls.append((method, random_state))
+        return _model.make_attention(method, width, heads, n_features, random_state)
+
+    _, state = _uptraining.pretrain(TINY, 0)
+    for method in ("posrf", "sderf"):
+        _uptraining.swap(TINY, 0, state, method, 4, 2, factory)
+    favor = [(m, r) for m, r in calls if m != "softmax"]
+    assert [r for m, r in favor if m == "posrf"] == [
+        r for m, r in favor if m == "sderf"
+    ]
+    first = _uptraining._windows(TINY, 0, 1, 8)
+    again = _uptraining._windows(TINY, 0, 1, 8)
+    torch.testing.assert_close(first, again)
+
+
+# --- pipeline and CLI ------------------------------------------------------
+
+
+class _NanAttention(torch.nn.MultiheadAttention):
+    """Softmax attention's parameters, NaN outputs: a diverged family."""
+
+    def forward(self, query, key, value, **kwargs):
+        out, weights = super().forward(query, key, value, **kwargs)
+        return out * math.nan, weights
+
+
+@needs_favor
+def test_run_writes_every_row_and_counts_a_diverged_family(tmp_path, capsys):
+    def factory(method, width, heads, n_features, random_state):
+        if method == "gerf":
+            return _NanAttention(width, heads, batch_first=True)
+        return _model.make_attention(method, width, heads, n_features, random_state)
+
+    config = replace(TINY, methods=("softmax", "posrf", "gerf", "sderf"))
+    rows = transformer.run(config, tmp_path, attention_factory=factory)["transformer"]
+    printed = capsys.readouterr().out
     with (tmp_path / "transformer.csv").open() as handle:
         reader = csv.DictReader(handle)
         assert tuple(reader.fieldnames) == transformer.COLUMNS
         written = list(reader)
     assert len(written) == len(rows)
     metrics = {(r["task"], r["method"], r["metric"]) for r in written}
-    for method in ("softmax", "sderf"):
-        assert ("mqar", method, "accuracy") in metrics
-        assert ("charlm", method, "bpc") in metrics
-        assert ("uptraining", method, "bpc_before") in metrics
-        assert ("uptraining", method, "bpc_after") in metrics
-    for row in written:
-        if row["metric"] == "accuracy":
-            assert 0.0 <= float(row["value"]) <= 1.0
-        if row["metric"].startswith("bpc"):
-            assert 0.0 < float(row["value"]) < 2 * math.log2(200)
+    for name in ("unigram", "bigram", "trigram", "softmax"):
+        assert ("base", name, "bpc") in metrics
+    swaps = [
+        r for r in rows if r["task"] == "uptraining" and r["metric"] == "bpc_zero_shot"
+    ]
+    assert len(swaps) == 1 + 3 * len(config.features) * config.draws
+    assert sum(r["metric"] == "accuracy" for r in rows) == 4 * config.mqar_seeds
+    # Every gerf run diverged: counted in the tables and in the summary.
+    n_gerf = len(config.features) * config.draws + config.mqar_seeds
+    assert f"diverged runs: {n_gerf} (" in printed
+    assert "diverged (3)" in printed
+    assert "sderf - gerf" in printed and "trigram" in printed
+    for row in rows:
+        if row["method"] != "gerf" and row["metric"].startswith("bpc"):
+            assert 0.0 < row["value"] < 2 * math.log2(200)
     pytest.importorskip("matplotlib")
-    for task in transformer.TASKS:
-        assert (tmp_path / f"transformer_{task}.png").stat().st_size > 0
-    # The plots redrawn from the CSV file as read back.
+    assert (tmp_path / "transformer_uptraining.png").stat().st_size > 0
     transformer.plot(written, config, tmp_path / "again")
-    assert (tmp_path / "again" / "transformer_uptraining.png").stat().st_size > 0
+    assert (tmp_path / "again" / "transformer_mqar.png").stat().st_size > 0
 
 
-@needs_favor
-@pytest.mark.slow
-def test_quick_setting_runs(tmp_path):
-    from skfavor.experiments.__main__ import main
+def test_cli_options_map_onto_the_config(capsys):
+    from skfavor.experiments.__main__ import build_parser
 
-    result = main(["transformer", "--quick", "--out", str(tmp_path), "--quiet"])
-    values = [r["value"] for r in result["transformer"] if r["metric"] != "seconds"]
-    assert all(math.isfinite(v) for v in values)
+    def config(*argv):
+        return transformer.config_from(
+            build_parser().parse_args(["transformer", *argv])
+        )
+
+    assert config() == transformer.DEFAULT
+    assert config("--quick") == transformer.QUICK
+    quick = config(
+        "--quick",
+        "--draws",
+        "3",
+        "--mqar-features",
+        "8",
+        "32",
+        "--no-token-shift",
+        "--finetune-steps",
+        "0",
+        "--bases",
+        "1",
+        "--tasks",
+        "mqar",
+    )
+    assert (quick.draws, quick.mqar_features, quick.token_shift) == (3, (8, 32), False)
+    assert (quick.finetune_steps, quick.bases, quick.tasks) == (0, 1, ("mqar",))
+    assert quick.pretrain_steps == transformer.QUICK.pretrain_steps
+    assert config("--device", "cuda") == transformer.CUDA
+    assert config("--device", "cuda", "--quick").device == "cuda"
 
 
-def test_cli_options_and_their_validation(capsys):
+def test_cli_help_and_validation(capsys):
     from skfavor.experiments.__main__ import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["transformer", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ["--tasks", "--methods", "--features", "--seeds", "--steps"]:
+    for option in ["--tasks", "--methods", "--features", "--draws", "--bases"]:
         assert option in text
-    for option in ["--quick", "--full", "--device", "--mqar-pairs"]:
+    for option in ["--quick", "--device", "--mqar-pairs", "--token-shift"]:
         assert option in text
     with pytest.raises(SystemExit):
-        main(["transformer", "--seeds", "0"])
+        main(["transformer", "--draws", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["transformer", "--quick", "--full"])
-    assert "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="a GPU is there: the cuda setting would run"
+)
+def test_cuda_setting_is_skipped_with_a_message_without_a_gpu(tmp_path, capsys):
+    from skfavor.experiments.__main__ import main
+
+    result = main(["transformer", "--device", "cuda", "--out", str(tmp_path)])
+    assert result == {"transformer": []}
+    assert "skipped: device 'cuda'" in capsys.readouterr().out
+    assert not (tmp_path / "transformer.csv").exists()

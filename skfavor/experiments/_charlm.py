@@ -115,3 +115,80 @@ def tiled_windows(ids: np.ndarray, *, length: int) -> np.ndarray:
     n_windows = (len(ids) - 1) // length
     starts = np.arange(n_windows) * length
     return ids[starts[:, None] + np.arange(length + 1)]
+
+
+def kneser_ney(
+    ids: np.ndarray, *, order: int, vocab_size: int, discount: float = 0.75
+) -> np.ndarray:
+    """Interpolated Kneser–Ney probabilities of an ``order``-gram table.
+
+    The highest order discounts its counts by ``discount`` and gives the
+    mass taken to the next order, as Chen and Goodman (1999, "An empirical
+    study of smoothing techniques for language modeling", Section 2.7)
+    define it; lower orders use continuation counts (the number of distinct
+    characters seen before an n-gram), and the unigram continuation counts
+    get one added, so that every id has a positive probability.
+
+    Parameters
+    ----------
+    ids : ndarray of int
+        Training ids, each below ``vocab_size``.
+    order : int
+        1 (unigram), 2 (bigram) or 3 (trigram).
+    vocab_size : int
+        Number of ids.
+    discount : float, default=0.75
+        Absolute discount, in (0, 1).
+
+    Returns
+    -------
+    ndarray of shape (vocab_size,) * order
+        ``p[a, b, c]`` is the probability of ``c`` after ``a b``; it sums to
+        one over the last axis.
+    """
+    if order not in (1, 2, 3):
+        raise ValueError(f"order must be 1, 2 or 3, got {order}.")
+    if not 0 < discount < 1:
+        raise ValueError(f"discount must be in (0, 1), got {discount}.")
+    ids = np.asarray(ids, dtype=np.int64)
+    counts = [None] * (order + 1)
+    counts[order] = _ngram_counts(ids, order, vocab_size)
+    # Continuation counts: distinct predecessors of each lower-order n-gram.
+    for k in range(order - 1, 0, -1):
+        counts[k] = (_ngram_counts(ids, k + 1, vocab_size) > 0).sum(0).astype(float)
+    probabilities = (counts[1] + 1) / (counts[1].sum() + vocab_size)
+    for k in range(2, order + 1):
+        c = counts[k]
+        total = c.sum(-1, keepdims=True)
+        types = (c > 0).sum(-1, keepdims=True)
+        lower = probabilities[None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            interpolated = (
+                np.maximum(c - discount, 0) + discount * types * lower
+            ) / total
+        probabilities = np.where(total > 0, interpolated, lower)
+    return probabilities
+
+
+def ngram_bits_per_character(probabilities: np.ndarray, ids: np.ndarray) -> float:
+    """Mean ``-log2 p`` of each id after the ``order - 1`` ids before it.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (vocab_size,) * order
+        From :func:`kneser_ney`.
+    ids : ndarray of int
+        The evaluated ids; the first ``order - 1`` are context only.
+    """
+    order = probabilities.ndim
+    ids = np.asarray(ids, dtype=np.int64)
+    grams = [ids[k : len(ids) - order + 1 + k] for k in range(order)]
+    return float(-np.log2(probabilities[tuple(grams)]).mean())
+
+
+def _ngram_counts(ids, order, vocab_size):
+    flat = np.zeros(len(ids) - order + 1, dtype=np.int64)
+    for k in range(order):
+        flat = flat * vocab_size + ids[k : len(ids) - order + 1 + k]
+    counts = np.bincount(flat, minlength=vocab_size**order).astype(float)
+    return counts.reshape((vocab_size,) * order)
