@@ -28,4 +28,4 @@ __all__ = [
     "RandomFeatureRidgeClassifier",
     "UnderflowWarning",
 ]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
