@@ -15,24 +15,18 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import os
 import sys
-import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import cpu_count
-from sklearn import get_config
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
-from threadpoolctl import ThreadpoolController
 
+from ._blocks import default_threads, rows_per_block, run_in_blocks
 from ._namespace import device as array_device
 from ._namespace import get_namespace
 
@@ -249,7 +243,7 @@ class FeatureMap:
             finish(block)
             return 0, 0
 
-        out, _, _ = self._evaluate(X, finish=apply, n_threads=n_threads, compact=True)
+        out, _, _ = self._evaluate(X, finish=apply, n_threads=n_threads)
         return out
 
     def transform(self, X, *, n_threads: int | None = None) -> np.ndarray:
@@ -336,145 +330,120 @@ class FeatureMap:
         n_underflow = int(xp.sum(xp.astype(top == 0, xp.int32)))
         return out, n_overflow, n_underflow
 
-    def _evaluate(self, X, *, finish, n_threads: int | None, compact: bool = False):
+    def _evaluate(self, X, *, finish, n_threads: int | None):
         """Fill the output block by block, ``finish`` each block in place.
 
         ``finish(block)`` returns the block's numbers of overflowing and
         all-zero rows, which are summed; ``None`` leaves the log features.
-        ``compact`` bounds the row buffers by the output rather than the
-        block size.
         """
         X = _floating(X)
-        sparse = sp.issparse(X)
-        if sparse:
+        if sp.issparse(X):
             X = X.tocsr()
-        n_samples, n_features = X.shape
-        augmented_weights_T, C, center = self._terms(X.dtype)
-        if sparse:
-            folded_T = self._terms(X.dtype, sparse=True)[0]
-            folded_weights_T = folded_T[:n_features]
-            folded_offset = folded_T[n_features]
-        out = np.empty((n_samples, augmented_weights_T.shape[1]), dtype=X.dtype)
+        n_samples = X.shape[0]
+        n_components = self.weights.shape[0]
+        out = np.empty((n_samples, n_components), dtype=X.dtype)
         if n_threads is None:
-            n_threads = _default_threads()
+            n_threads = default_threads()
         n_block_rows = rows_per_block(out.strides[0], n_samples, n_threads)
-        # A plain generator: sklearn's gen_batches validates its arguments,
-        # which costs as much as the product of a small input.
-        blocks = (
-            slice(start, min(start + n_block_rows, n_samples))
-            for start in range(0, n_samples, n_block_rows)
+        products = _BlockProducts(
+            self._terms(X.dtype),
+            self._terms(X.dtype, sparse=True)[0] if sp.issparse(X) else None,
+            self._near,
+            X,
+            n_block_rows,
         )
-        n_blocks = -(-n_samples // n_block_rows)
-        n_threads = max(1, min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD))
-        lock = threading.Lock()
-        counts = [0, 0]
 
-        # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse rows
-        # as many as fill a block of the output, however wide the rows.
-        shifted_rows = n_block_rows
-        if compact:
-            # Dense rows too in parts of at most a sixteenth of the block's
-            # output bytes, so that the threads' buffers stay a few per cent
-            # of the output however wide the rows. Not for the exponential
-            # maps: a product of fewer rows can round differently, and their
-            # features are kept bit for bit.
-            shifted_rows = min(
+        def make_worker():
+            product = products.worker()
+
+            def worker(rows):
+                block = out[rows]
+                product(X[rows], block)
+                return (0, 0) if finish is None else finish(block)
+
+            return worker
+
+        with np.errstate(over="ignore"):
+            n_overflow, n_underflow = run_in_blocks(
+                n_samples, n_block_rows, n_threads, make_worker
+            )
+        return out, n_overflow, n_underflow
+
+
+class _BlockProducts:
+    """The log features of blocks of rows, ``[x − c, 1, q(x − c)] [W, offset, 1]ᵀ``.
+
+    Built by :meth:`FeatureMap._evaluate` from the map's cast ``terms``
+    (``[W, offset, 1]ᵀ``, ``C``, center), its folded weights for sparse rows
+    and its test of which sparse rows are near the center.
+
+    Dense rows are shifted into a buffer of each thread's and multiplied by
+    the augmented weights; sparse rows farther from the center than the
+    origin keep their sparsity (the center is folded into the weights),
+    nearer ones are densified and shifted (see :class:`FeatureMap`).
+    """
+
+    def __init__(self, terms, folded_T, near, X, n_block_rows: int):
+        self.near = near
+        self.sparse = sp.issparse(X)
+        self.n_features = X.shape[1]
+        self.dtype = X.dtype
+        self.weights_T, self.C, self.center = terms
+        if self.sparse:
+            self.folded_weights_T = folded_T[: self.n_features]
+            self.folded_offset = folded_T[self.n_features]
+        # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse
+        # rows as many as fill a block of the output, however wide the rows.
+        self.shifted_rows = n_block_rows
+        if self.sparse:
+            n_components = self.weights_T.shape[1]
+            self.shifted_rows = min(
                 n_block_rows,
-                max(
-                    _MIN_SHIFTED_ROWS,
-                    n_block_rows * out.shape[1] // (_INPUT_SHARE * n_features),
-                ),
+                max(1, n_block_rows * n_components // (self.n_features + 2)),
             )
-        if sparse:
-            shifted_rows = min(
-                shifted_rows,
-                max(1, n_block_rows * out.shape[1] // (n_features + 2)),
-            )
+        # A zero C leaves the q column at 0 for good.
+        self.quadratic = not (np.ndim(self.C) == 0 and self.C == 0)
 
-        # A zero C (the Fourier map's) leaves the q column at 0 for good.
-        quadratic = not (np.ndim(C) == 0 and C == 0)
+    def worker(self):
+        """A function ``(rows_X, block)`` with its own row buffer (one per thread)."""
+        augmented = np.empty((self.shifted_rows, self.n_features + 2), self.dtype)
+        augmented[:, self.n_features] = 1.0
+        augmented[:, self.n_features + 1] = 0.0
 
-        def work() -> None:
-            # Each thread's [x − c, 1, q(x − c)] rows.
-            augmented = np.empty((shifted_rows, n_features + 2), dtype=X.dtype)
-            augmented[:, n_features] = 1.0
-            augmented[:, n_features + 1] = 0.0
-
-            def shifted_product(rows_X, block) -> None:
-                for start in range(0, block.shape[0], shifted_rows):
-                    part = slice(start, start + shifted_rows)
-                    inputs = augmented[: block[part].shape[0]]
-                    shifted = inputs[:, :n_features]
-                    if sparse:
-                        _shifted_into(rows_X[part], center, shifted)
-                    elif center is None:
-                        shifted[...] = rows_X[part]
-                    else:
-                        np.subtract(rows_X[part], center, out=shifted)
-                    if quadratic:
-                        inputs[:, n_features + 1] = _row_term(shifted, C)
-                    np.matmul(inputs, augmented_weights_T, out=block[part])
-
-            def folded_product(rows_X, block) -> None:
-                np.add(rows_X @ folded_weights_T, folded_offset, out=block)
-                block += _row_term(rows_X, C)[:, None]
-
-            n_overflow = n_underflow = 0
-            with np.errstate(over="ignore"):
-                while True:
-                    # Blocks are handed out one at a time rather than split up
-                    # front, so that a thread slowed down by other processes on
-                    # a shared machine takes fewer of them.
-                    with lock:
-                        rows = next(blocks, None)
-                    if rows is None:
-                        break
-                    block = out[rows]
-                    if not sparse:
-                        shifted_product(X[rows], block)
-                    else:
-                        rows_X = X[rows]
-                        near = None if center is None else self._near(rows_X)
-                        if near is None or not near.any():
-                            folded_product(rows_X, block)
-                        elif near.all():
-                            shifted_product(rows_X, block)
-                        else:
-                            far = ~near
-                            part = np.empty((far.sum(), block.shape[1]), X.dtype)
-                            folded_product(rows_X[far], part)
-                            block[far] = part
-                            part = np.empty((near.sum(), block.shape[1]), X.dtype)
-                            shifted_product(rows_X[near], part)
-                            block[near] = part
-                    if finish is not None:
-                        block_overflow, block_underflow = finish(block)
-                        n_overflow += block_overflow
-                        n_underflow += block_underflow
-            with lock:
-                counts[0] += n_overflow
-                counts[1] += n_underflow
-
-        if n_blocks == 1:
-            work()
-        else:
-            # BLAS gets one thread per block whatever the number of our own
-            # threads, so that the blocks' products, and so the results, do
-            # not depend on it.
-            with _single_threaded_blas():
-                if n_threads <= 1:
-                    work()
+        def shifted(rows_X, block) -> None:
+            for start in range(0, block.shape[0], self.shifted_rows):
+                part = slice(start, start + self.shifted_rows)
+                inputs = augmented[: block[part].shape[0]]
+                rows = inputs[:, : self.n_features]
+                if self.sparse:
+                    _shifted_into(rows_X[part], self.center, rows)
+                elif self.center is None:
+                    rows[...] = rows_X[part]
                 else:
-                    pool = _pool(n_threads - 1)
-                    helpers = [pool.submit(work) for _ in range(n_threads - 1)]
-                    work()
-                    # A helper that has not started by now would find no block
-                    # left: cancel it rather than wait for a busy machine to
-                    # schedule its thread.
-                    for helper in helpers:
-                        if not helper.cancel():
-                            helper.result()
-        return out, counts[0], counts[1]
+                    np.subtract(rows_X[part], self.center, out=rows)
+                if self.quadratic:
+                    inputs[:, self.n_features + 1] = _row_term(rows, self.C)
+                np.matmul(inputs, self.weights_T, out=block[part])
+
+        if not self.sparse:
+            return shifted
+        return functools.partial(self._sparse_product, shifted)
+
+    def _sparse_product(self, shifted, rows_X, block) -> None:
+        near = None if self.center is None else self.near(rows_X)
+        if near is None or not near.any():
+            self._folded(rows_X, block)
+        elif near.all():
+            shifted(rows_X, block)
+        else:
+            for rows, product in ((~near, self._folded), (near, shifted)):
+                part = np.empty((rows.sum(), block.shape[1]), self.dtype)
+                product(rows_X[rows], part)
+                block[rows] = part
+
+    def _folded(self, rows_X, block) -> None:
+        np.add(rows_X @ self.folded_weights_T, self.folded_offset, out=block)
+        block += _row_term(rows_X, self.C)[:, None]
 
 
 @dataclass(frozen=True)
@@ -551,32 +520,6 @@ def _exponentiate(block: np.ndarray) -> tuple[int, int]:
     return n_overflow, int(np.count_nonzero(sums == 0))
 
 
-_POOLS: dict[int, tuple[int, ThreadPoolExecutor]] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(n_workers: int) -> ThreadPoolExecutor:
-    """Helper threads for transforms, at least ``n_workers``, kept for reuse.
-
-    Starting threads in each call cost about as much as a transform of a
-    thousand rows. A helper only takes blocks while any are left, so helpers
-    that wait behind another transform's find none and return. The pool is
-    kept per process id (a forked child does not inherit the threads) and
-    replaced by a larger one when a call asks for more helpers.
-    """
-    pid = os.getpid()
-    with _POOLS_LOCK:
-        size, pool = _POOLS.get(pid, (0, None))
-        if size < n_workers:
-            if pool is not None:
-                pool.shutdown(wait=False)
-            size = max(n_workers, _n_cpus() - 1)
-            pool = ThreadPoolExecutor(size, thread_name_prefix="skfavor")
-            _POOLS.clear()
-            _POOLS[pid] = (size, pool)
-        return pool
-
-
 def _shifted_into(X, center: np.ndarray, out: np.ndarray) -> None:
     """``out = X − center`` for CSR rows ``X``, as the dense subtraction rounds it.
 
@@ -615,121 +558,6 @@ def _row_term(X, C) -> np.ndarray:
     if sp.issparse(X):
         return np.asarray(X.multiply(XC).sum(axis=1)).ravel()
     return np.einsum("ij,ij->i", XC, X)
-
-
-#: Most bytes of output per block. BLAS packs the whole weight matrix again for
-#: each block's product, so blocks of few rows waste time when n_features is
-#: large: on 2 cores, (5000, 784, 4096) took 1.6 times as long with 1 MiB
-#: blocks as with 4 to 16 MiB ones, and no shape measured gained from blocks
-#: small enough to stay in a core's cache.
-_BLOCK_BYTES = 2**23
-
-#: Fewest bytes per block, so that mid-sized outputs are still shared out.
-_MIN_BLOCK_BYTES = 2**17
-
-#: In compact evaluation, the row buffer is at most 1/_INPUT_SHARE of a block.
-_INPUT_SHARE = 16
-
-#: Fewest rows of one product: fewer would pay BLAS's packing of the weights
-#: too often.
-_MIN_SHIFTED_ROWS = 32
-
-#: Fewest blocks per thread, for a thread to pay for its start and for the
-#: blocks to even out the threads' loads.
-_MIN_BLOCKS_PER_THREAD = 4
-
-
-def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
-    """Rows per block: within ``working_memory``, enough blocks for the threads.
-
-    The package's one block-size policy: blocks of ``_MIN_BLOCK_BYTES`` to
-    ``_BLOCK_BYTES``, at least ``_MIN_BLOCKS_PER_THREAD`` per thread where the
-    rows allow, never over scikit-learn's ``working_memory``.
-    """
-    target = row_bytes * n_rows // (_MIN_BLOCKS_PER_THREAD * max(n_threads, 1))
-    target = min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES)
-    budget = min(get_config()["working_memory"] * 2**20, target)
-    return int(min(max(budget // max(row_bytes, 1), 1), max(n_rows, 1)))
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """One controller for the process: finding the libraries is the slow part."""
-    return ThreadpoolController()
-
-
-@functools.cache
-def _n_cpus() -> int:
-    """CPUs this process may use (affinity and cgroup quotas included)."""
-    return cpu_count()
-
-
-def _blas_num_threads() -> int | None:
-    """Threads BLAS may use now (the most of its libraries), None without BLAS."""
-    blas = [
-        lib.num_threads
-        for lib in _blas_controller().lib_controllers
-        if lib.user_api == "blas"
-    ]
-    return max(blas) if blas else None
-
-
-class _BlasHold:
-    """BLAS held to one thread while transforms share blocks among threads.
-
-    BLAS's number of threads belongs to the process, and a threadpoolctl
-    limit restores on leaving what it found on entering: overlapping limits
-    (transforms from several threads, or joblib's threading backend) would
-    restore one another's 1 and leave BLAS on one thread for good. So only
-    a transform that starts while no other holds BLAS sets the limit, and it
-    lifts it as it leaves, from its own thread (threadpoolctl 3.8 and later
-    let only the thread that set OpenBLAS's limit change it); transforms that
-    start meanwhile run inside that hold for as long as it lasts, and on
-    BLAS's own threads after it, which changes their results only by
-    rounding. Holds never overlap, so each finds and restores the process's
-    own setting.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held = False
-        self._threads_before: int | None = None
-
-    @contextlib.contextmanager
-    def __call__(self):
-        limiter = None
-        with self._lock:
-            if not self._held:
-                self._threads_before = _blas_num_threads()
-                limiter = _blas_controller().limit(limits=1, user_api="blas")
-                limiter.__enter__()
-                self._held = True
-        try:
-            yield
-        finally:
-            if limiter is not None:
-                with self._lock:
-                    limiter.__exit__(None, None, None)
-                    self._held = False
-                    self._threads_before = None
-
-    def threads_outside(self) -> int | None:
-        """Threads BLAS may use outside a hold (None without BLAS)."""
-        with self._lock:
-            return self._threads_before if self._held else _blas_num_threads()
-
-
-_single_threaded_blas = _BlasHold()
-
-
-def _default_threads() -> int:
-    """Threads BLAS may use, at most the CPUs available to this process.
-
-    A transform's own hold on BLAS (:class:`_BlasHold`) is not the user's
-    limit: while one holds, the number from before it counts.
-    """
-    blas = _single_threaded_blas.threads_outside()
-    return min(blas, _n_cpus()) if blas else _n_cpus()
 
 
 def _caller_stacklevel() -> int:

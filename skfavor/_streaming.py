@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array
 
-from ._feature_map import rows_per_block
+from ._blocks import rows_per_block
 from ._statistics import SampleStatistics
 
 __all__ = [
@@ -36,7 +36,7 @@ def block_rows(n_columns: int, n_rows: int, block_size: int | None) -> int:
     """Rows per block of float64 ``[φ, y]`` rows of ``n_columns`` entries.
 
     ``block_size`` when given; otherwise the feature maps' policy
-    (:func:`skfavor._feature_map.rows_per_block`): blocks of at most 8 MiB,
+    (:func:`skfavor._blocks.rows_per_block`): blocks of at most 8 MiB,
     within scikit-learn's ``working_memory``.
     """
     if block_size is not None:

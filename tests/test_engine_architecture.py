@@ -94,6 +94,7 @@ def test_math_modules_import_only_math_and_the_namespace(module):
         )
     }
     allowed = {
+        "_blocks",
         "_namespace",
         "_statistics",
         "_closed_forms",

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import skfavor._blocks as blocks_module
 import skfavor._feature_map as feature_map_module
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
 from skfavor._feature_map import FeatureMap
@@ -159,12 +160,8 @@ def test_blas_threads_are_restored():
 
 def test_default_threads_follow_blas_limits():
     with threadpool_limits(limits=1, user_api="blas"):
-        assert feature_map_module._default_threads() == 1
-    assert (
-        1
-        <= feature_map_module._default_threads()
-        <= max(1, feature_map_module._n_cpus())
-    )
+        assert blocks_module.default_threads() == 1
+    assert 1 <= blocks_module.default_threads() <= max(1, blocks_module.n_cpus())
 
 
 @pytest.mark.parametrize("kind", ["scalar", "diagonal", "full"])
@@ -385,7 +382,7 @@ def test_overlapping_transforms_restore_blas_threads(monkeypatch):
                 assert inside["second"].wait(10)
                 # A third caller, while both hold BLAS to one thread, still
                 # sees the number of threads BLAS had before.
-                seen_threads.append(feature_map_module._default_threads())
+                seen_threads.append(blocks_module.default_threads())
             else:
                 assert first_done.wait(10)
         return row_term(X, C)
@@ -415,7 +412,7 @@ def test_overlapping_transforms_restore_blas_threads(monkeypatch):
     assert not first.is_alive() and not second.is_alive()
     after = _blas_threads()
     assert after == before
-    assert seen_threads == [min(max(before), feature_map_module._n_cpus())]
+    assert seen_threads == [min(max(before), blocks_module.n_cpus())]
     for name in ("first", "second"):
         assert_allclose(results[name], expected, rtol=1e-13)
 
