@@ -9,6 +9,7 @@ and the checks of the function's arrays. The engine,
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -305,4 +306,25 @@ def check_statistics(statistics, kind, d, xp, like):
                 f"(..., {'d, d' if square else 'd'}) with d={d}, got shape "
                 f"{tuple(part.shape)} and dtype {part.dtype}."
             )
+        lead = tuple(part.shape[: part.ndim - 1 - square])
+        try:
+            np.broadcast_shapes(lead, tuple(like.shape[:-2]))
+        except ValueError:
+            raise ValueError(
+                f"statistics.{name} has leading dimensions {lead}, which do not "
+                f"broadcast against the inputs' {tuple(like.shape[:-2])}."
+            ) from None
+        _check_finite_statistic(part, f"statistics.{name}", xp)
     return kind(*parts)
+
+
+def _check_finite_statistic(part, name, xp) -> None:
+    """Refuse NaN or inf (the fit would replace them, silently, by zeros)."""
+    message = f"{name} contains NaN or infinity."
+    finite = xp.all(xp.isfinite(part))
+    if is_torch_namespace(xp):
+        # No device-to-host copy: a RuntimeError, as for the output's check.
+        torch = sys.modules["torch"]
+        torch._assert_async(finite, message)
+    elif not bool(finite):
+        raise ValueError(message)

@@ -289,6 +289,18 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         return names
 
+    def _check_alphas(self) -> None:
+        """Refuse ``alphas`` that are not positive (the constraint checks scalars)."""
+        try:
+            alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            alphas = np.empty(0)
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError(
+                "alphas must be a non-empty list of positive floats, got "
+                f"{self.alphas!r}."
+            )
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, keys=None):
         """Score every candidate on the data and keep the best one.
@@ -314,6 +326,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Fitted sampler.
         """
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
+        self._check_alphas()
         Y = X
         if keys is not None:
             Y = _check_named(keys, "keys")
@@ -383,7 +396,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             targets = targets[rows]
         folds = fold_indices(n_rows, min(_N_FOLDS, n_rows), random_state)
-        alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
 
         def errors(sampler) -> np.ndarray:
             if n_rows < 2:

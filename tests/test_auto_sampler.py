@@ -99,6 +99,11 @@ def test_candidates_depend_on_keys_and_kernel():
         ({"candidates": []}, "candidates must be a non-empty list"),
         ({"candidates": ["fourier"], "kernel": "softmax"}, "kernel='softmax'"),
         ({"sampling": "halton"}, "'sampling' parameter"),
+        ({"alphas": [-1.0]}, r"positive floats, got \[-1.0\]"),
+        ({"alphas": [1.0, 0.0]}, "alphas must be a non-empty list of positive"),
+        ({"alphas": [float("nan")]}, "alphas must be a non-empty list of positive"),
+        ({"alphas": []}, "alphas must be a non-empty list of positive"),
+        ({"alphas": ["a"]}, r"positive floats, got \['a'\]"),
     ],
 )
 def test_bad_parameters_are_named(params, message):

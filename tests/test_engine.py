@@ -98,6 +98,36 @@ def test_causal_fit_on_the_sequence_warns_and_outside_statistics_are_causal(fami
     assert np.abs(out[..., 8:, :] - moved[..., 8:, :]).max() > 0.1
 
 
+@pytest.mark.parametrize("field", AttentionStatistics._fields)
+def test_outside_statistics_that_are_not_finite_are_refused(field):
+    # Non-finite statistics used to be replaced by zeros in the fit, so the
+    # output stayed finite and the statistics were silently ignored.
+    q, k, v = _qkv()
+    stats = AttentionStatistics.from_sequences(q, k)
+    part = np.array(getattr(stats, field))
+    part[(0,) * part.ndim] = np.nan
+    bad = stats._replace(**{field: part})
+    with pytest.raises(ValueError, match=rf"statistics\.{field} contains NaN or inf"):
+        favor_attention(q, k, v, statistics=bad, random_state=0)
+
+
+def test_outside_statistics_that_do_not_broadcast_are_named():
+    q, k, v = _qkv()  # leading dimensions (2, 3)
+    stats = AttentionStatistics.from_sequences(q[:, :2], k[:, :2])  # (2, 2)
+    message = r"statistics\.query_mean has leading dimensions \(2, 2\)"
+    with pytest.raises(ValueError, match=message):
+        favor_attention(q, k, v, statistics=stats, random_state=0)
+
+
+def test_outside_statistics_that_are_not_finite_are_refused_for_tensors():
+    torch = pytest.importorskip("torch")
+    q, k, v = (torch.tensor(x, dtype=torch.float32) for x in _qkv())
+    stats = AttentionStatistics.from_sequences(q, k)
+    bad = stats._replace(key_covariance=stats.key_covariance * float("inf"))
+    with pytest.raises(RuntimeError, match=r"statistics\.key_covariance contains NaN"):
+        favor_attention(q, k, v, statistics=bad, random_state=0)
+
+
 def test_posrf_causal_does_not_warn():
     q, k, v = _qkv()
     with warnings.catch_warnings():

@@ -505,8 +505,13 @@ def test_a_forward_that_skips_favor_attention_is_refused():
     # attention with their FAVOR buffers unused.
     model = favorize(llama(), n_features=16, random_state=0)
     model.set_attn_implementation("sdpa")
-    with pytest.raises(ValueError, match="did not call FAVOR attention"):
+    with pytest.raises(ValueError, match="did not call FAVOR attention") as error:
         model(tokens((1, 6)))
+    # The message names the switch, not a model that cannot be favorized.
+    assert "attn_implementation='sdpa'" in str(error.value)
+    assert "set_attn_implementation('favor')" in str(error.value)
+    model.set_attn_implementation("favor")
+    assert torch.isfinite(model(tokens((1, 6))).logits).all()
 
 
 def test_directions_follow_torch_manual_seed():

@@ -648,13 +648,18 @@ def _after_forward(module, args, output):
     would otherwise silently keep softmax attention.
     """
     module.favor_cache_layer = None
-    if output is not None and not _options(module).attended:
-        raise ValueError(
-            f"{type(module).__name__} did not call FAVOR attention: the model "
-            "does not dispatch its attention through transformers' "
-            f"AttentionInterface (attn_implementation={ATTN_IMPLEMENTATION!r}), "
-            "so it cannot be favorized."
-        )
+    if output is None or _options(module).attended:
+        return
+    name = getattr(getattr(module, "config", None), "_attn_implementation", None)
+    reason = (
+        f"the model's attn_implementation={name!r} was set after favorize; call "
+        f"model.set_attn_implementation({ATTN_IMPLEMENTATION!r}) to use it again."
+        if name not in (None, ATTN_IMPLEMENTATION)
+        else "the model does not dispatch its attention through transformers' "
+        f"AttentionInterface (attn_implementation={ATTN_IMPLEMENTATION!r}), so it "
+        "cannot be favorized."
+    )
+    raise ValueError(f"{type(module).__name__} did not call FAVOR attention: {reason}")
 
 
 def _repeat_heads(x, n_heads):
