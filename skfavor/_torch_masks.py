@@ -29,13 +29,26 @@ def require(condition: torch.Tensor, message: str) -> None:
         torch._assert_async(condition, message)
 
 
+#: Additive mask values at or below this mask a position: ``exp(-1e4)`` is 0 in
+#: every floating dtype, so MultiheadAttention's softmax gives such positions a
+#: weight of exactly 0, as with -inf (masks are often built with -1e9 or
+#: ``torch.finfo(dtype).min``).
+MASKED = -1e4
+
+
+def _masked(mask: torch.Tensor) -> torch.Tensor:
+    """Where an additive float mask masks (``-inf`` or ``≤ MASKED``)."""
+    return mask <= MASKED
+
+
 def key_keep(key_padding_mask, shape) -> torch.Tensor | None:
     """``keep`` (True = real key) from a key padding mask of shape ``shape``.
 
     Parameters
     ----------
     key_padding_mask : Tensor or None
-        Bool (``True`` = padded) or floating additive (``-inf`` = padded,
+        Bool (``True`` = padded) or floating additive (``-inf``, or any value
+        ``≤ -1e4`` such as ``-1e9`` or ``torch.finfo(dtype).min``, = padded;
         ``0`` = real), as ``torch.nn.MultiheadAttention`` takes it.
     shape : tuple (N, S)
 
@@ -62,9 +75,10 @@ def key_keep(key_padding_mask, shape) -> torch.Tensor | None:
         return ~key_padding_mask
     keep = key_padding_mask == 0
     require(
-        torch.all(keep | (key_padding_mask == float("-inf"))),
-        "A float key_padding_mask must hold -inf (padding) or 0 (key) only: "
-        "linear attention cannot add other values to the attention logits.",
+        torch.all(keep | _masked(key_padding_mask)),
+        "A float key_padding_mask must hold -inf or values <= -1e4 (padding) or "
+        "0 (key) only: linear attention cannot add other values to the "
+        "attention logits.",
     )
     return keep
 
@@ -76,7 +90,7 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
     ----------
     attn_mask : Tensor or None
         Of shape (L, S) or (N·num_heads, L, S); bool (``True`` = not allowed)
-        or floating additive (``-inf`` = not allowed), as
+        or floating additive (``-inf`` or ``≤ -1e4`` = not allowed), as
         ``torch.nn.Transformer.generate_square_subsequent_mask`` makes it.
     is_causal : bool or None
         The caller's hint (``True`` selects causal attention; None is False).
@@ -95,8 +109,8 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
         return is_causal
     refused = (
         "linear attention cannot apply an arbitrary attn_mask: it never forms "
-        "the L×S attention matrix. Only the causal mask (True, or -inf, above "
-        "the diagonal and False, or 0, elsewhere, as "
+        "the L×S attention matrix. Only the causal mask (True, or -inf or "
+        "<= -1e4, above the diagonal and False, or 0, elsewhere, as "
         "nn.Transformer.generate_square_subsequent_mask makes it) is accepted, "
         "and selects causal attention"
     )
@@ -123,8 +137,6 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
     if attn_mask.dtype == torch.bool:
         causal = torch.all(attn_mask == later)
     else:
-        causal = torch.all(
-            torch.where(later, attn_mask == float("-inf"), attn_mask == 0)
-        )
+        causal = torch.all(torch.where(later, _masked(attn_mask), attn_mask == 0))
     require(causal, f"{refused}. Got another attn_mask.")
     return True

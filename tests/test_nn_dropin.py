@@ -142,7 +142,7 @@ def test_mask_values_off_the_host_are_checked_by_assert_async(monkeypatch):
     x = _inputs()
     with pytest.raises(RuntimeError, match="linear attention cannot apply"):
         layer(x, x, x, attn_mask=torch.zeros(10, 10))
-    with pytest.raises(RuntimeError, match="-inf \\(padding\\) or 0"):
+    with pytest.raises(RuntimeError, match="-inf or values <= -1e4 \\(padding\\) or 0"):
         layer(x, x, x, key_padding_mask=torch.ones(2, 10))
     mask = nn.Transformer.generate_square_subsequent_mask(10)
     torch.testing.assert_close(
@@ -164,6 +164,33 @@ def test_float_key_padding_mask_as_multihead_attention_takes_it(causal):
     )
     with pytest.raises(ValueError, match="must hold -inf"):
         layer(x, x, x, key_padding_mask=additive.masked_fill(~mask, -1.0))
+
+
+@pytest.mark.parametrize("fill", [-1e9, torch.finfo(torch.float32).min, -1e4])
+def test_large_negative_masks_mask_as_in_multihead_attention(fill):
+    """Masks built with -1e9 or finfo.min (whose softmax weights are exactly 0
+    in MultiheadAttention) mask as -inf does."""
+    layer = _layer(causal=False).eval()
+    x = _inputs()
+    mask = _padding([10, 6], 10)
+    additive = torch.zeros(2, 10).masked_fill(mask, fill)
+    torch.testing.assert_close(
+        layer(x, x, x, key_padding_mask=additive)[0],
+        layer(x, x, x, key_padding_mask=mask)[0],
+        rtol=0,
+        atol=0,
+    )
+    causal = torch.zeros(10, 10).masked_fill(
+        torch.ones(10, 10, dtype=torch.bool).triu(1), fill
+    )
+    torch.testing.assert_close(
+        layer(x, x, x, attn_mask=causal)[0],
+        layer(x, x, x, is_causal=True)[0],
+        rtol=0,
+        atol=0,
+    )
+    with pytest.raises(ValueError, match="must hold -inf"):
+        layer(x, x, x, key_padding_mask=additive.masked_fill(~mask, -0.5e4))
 
 
 def test_empty_batch_and_lengths_as_multihead_attention():
