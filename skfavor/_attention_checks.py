@@ -8,6 +8,7 @@ and the checks of the function's arrays. The engine,
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
@@ -101,13 +102,19 @@ def check_attention_option(name: str, value, *, parameter: str | None = None):
 
 
 def check_random_state_option(random_state):
-    try:
-        return random_state, check_random_state(random_state)
-    except ValueError as exc:
+    """``random_state`` checked, and the generator that resolves it on demand.
+
+    Returns ``(random_state, rng)`` where ``rng()`` is
+    :func:`sklearn.utils.check_random_state` of it: resolved only where a draw
+    is needed (no ``omega`` given, or NumPy dropout), so that a call with
+    fixed directions on tensors traces in one graph under ``torch.compile``.
+    """
+    if not isinstance(random_state, type(None) | Integral | np.random.RandomState):
         raise ValueError(
             "random_state must be None, an int or a RandomState instance, got "
             f"{random_state!r}."
-        ) from exc
+        )
+    return random_state, functools.partial(check_random_state, random_state)
 
 
 def check_omega(omega, n_features, d, xp, like):
@@ -271,12 +278,14 @@ def dropout_option(p, random_state, xp):
         return None
     if is_torch_namespace(xp):
         return float(p)
-    given, rng = random_state
+    given, resolve = random_state
     if given is None:
         raise ValueError(
             f"dropout_p={p!r} with NumPy inputs needs random_state (an int or a "
             "RandomState instance), got None."
         )
+
+    rng = resolve()
 
     def dropout(phi):
         kept = rng.random_sample(phi.shape) >= p

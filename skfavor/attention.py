@@ -613,7 +613,6 @@ def favor_attention(
     query, key, value, xp = check_inputs(query, key, value, causal=causal)
     keep = canonical_mask(key_padding_mask, key, xp)
     random_state = check_random_state_option(random_state)
-    rng = random_state[1]
     *lead, n_queries, d = query.shape
     if math.prod(lead) == 0:
         shape = (*lead, n_queries, value.shape[-1])
@@ -624,7 +623,7 @@ def favor_attention(
     if omega is None:
         n_features = 256 if n_features is None else n_features
         check_attention_option("n_features", n_features)
-        omega = draw_weights(n_features, d, rng, sampling=sampling)
+        omega = draw_weights(n_features, d, random_state[1](), sampling=sampling)
     omega = check_omega(omega, n_features, d, xp, query)
     statistics = check_statistics(statistics, AttentionStatistics, d, xp, query)
     if causal and feature_map != "posrf" and statistics is None:

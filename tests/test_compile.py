@@ -130,3 +130,26 @@ def test_inductor_compiled_layer_equals_eager():
     compiled = torch.compile(copy.deepcopy(eager), fullgraph=True)
     x = _inputs()
     torch.testing.assert_close(compiled(x, x, x)[0], eager(x, x, x)[0])
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_function_with_fixed_directions_compiles_with_fullgraph(causal):
+    """favor_attention on tensors with omega (and, causal, outside statistics)
+    traces into one graph: the random state is resolved only for a draw."""
+    from skfavor.attention import AttentionStatistics, favor_attention
+
+    q, k, v = (_inputs(seed, (2, 2, 10, 8)) for seed in range(3))
+    omega = _inputs(3, (16, 8))
+    statistics = AttentionStatistics.from_sequences(q, k) if causal else None
+
+    def attend(q, k, v):
+        return favor_attention(
+            q, k, v, omega=omega, statistics=statistics, causal=causal
+        )
+
+    torch.testing.assert_close(
+        torch.compile(attend, backend="eager", fullgraph=True)(q, k, v),
+        attend(q, k, v),
+    )
+    with pytest.raises(ValueError, match="random_state must be"):
+        favor_attention(q, k, v, omega=omega, random_state="seed")
