@@ -41,17 +41,33 @@ def block_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> i
     return int(min(max(BLOCK_BYTES // per_position, MIN_BLOCK), max(n_rows, 1)))
 
 
-def _exp_fresh(x, xp):
-    """``exp(x)`` written into ``x``, a temporary that nothing else reads.
+def _shift_maximum(log_phi, xp, axis):
+    """The stabilising maximum of ``log_phi`` over ``axis``, without gradient.
 
-    PyTorch's ``exp_`` keeps autograd exact (exp's backward reads its output,
-    not its input); NumPy writes in place too; other namespaces copy.
+    Every output is invariant to the shifts (they cancel in the ratio,
+    :ref:`math-numerics`), so their exact gradient is 0: cutting it, where
+    every use of the shift derives from this one, keeps autograd exact and
+    lets :func:`_shifted_exp` work in place.
     """
-    if hasattr(x, "exp_"):
-        return x.exp_()
-    if isinstance(x, np.ndarray):
-        return np.exp(x, out=x)
-    return xp.exp(x)
+    top = xp.max(log_phi, axis=axis, keepdims=True)
+    return top.detach() if hasattr(top, "detach") else top
+
+
+def _shifted_exp(log_phi, top, xp):
+    """``exp(log_phi − top)`` written into ``log_phi``, a temporary nothing else reads.
+
+    One full-size allocation fewer than ``exp(log_phi - top)``: PyTorch's
+    ``sub_`` and ``exp_`` keep autograd exact (the product that made
+    ``log_phi`` does not read it back, exp's backward reads its output, and
+    ``top`` carries no gradient); NumPy writes in place too; other namespaces
+    copy.
+    """
+    if hasattr(log_phi, "exp_"):
+        return log_phi.sub_(top).exp_()
+    if isinstance(log_phi, np.ndarray):
+        np.subtract(log_phi, top, out=log_phi)
+        return np.exp(log_phi, out=log_phi)
+    return xp.exp(log_phi - top)
 
 
 def folded_weights(feature_map, xp):
@@ -81,7 +97,7 @@ def query_features(Q, feature_map, folded, xp):
     The package's one query stabilisation: the shift cancels in the ratio.
     """
     log_phi = log_features(Q, feature_map, folded, xp)
-    return _exp_fresh(log_phi - xp.max(log_phi, axis=-1, keepdims=True), xp)
+    return _shifted_exp(log_phi, _shift_maximum(log_phi, xp, -1), xp)
 
 
 def _floor(log_phi, xp) -> float:
@@ -103,7 +119,7 @@ def _key_log_features(K, key_map, folded, keep, xp):
 
 def _exp_kept(log_phi, top, keep, xp):
     """``exp(log φ − top)``, exactly 0 for padded keys."""
-    phi = _exp_fresh(log_phi - top, xp)
+    phi = _shifted_exp(log_phi, top, xp)
     if keep is not None:
         phi = xp.where(keep[..., None], phi, xp.zeros_like(phi))
     return phi
@@ -184,7 +200,7 @@ def bidirectional_attention(
         log_phi = _key_log_features(
             K[..., rows, :], key_map, key_folded, block_keep, xp
         )
-        top = xp.max(log_phi, axis=(-2, -1), keepdims=True)
+        top = _shift_maximum(log_phi, xp, (-2, -1))
         if carry is not None:
             top = xp.maximum(carry[1], top)
         phi = _exp_kept(log_phi, top, block_keep, xp)
@@ -287,7 +303,7 @@ def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
     tril = lower[:width, :width]
     log_phi = _key_log_features(K, maps[1], folded[1], keep, xp)
     # top_j: the running maximum over positions <= j (and the carry).
-    position_top = xp.max(log_phi, axis=-1)
+    position_top = _shift_maximum(log_phi, xp, -1)[..., 0]
     top = xp.max(
         xp.where(tril, position_top[..., None, :], _floor(log_phi, xp)), axis=-1
     )
