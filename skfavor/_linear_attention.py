@@ -82,21 +82,31 @@ def folded_weights(feature_map, xp):
     return xp.matrix_transpose(xp.concat(columns, axis=-1))
 
 
-def log_features(X, feature_map, folded, xp):
-    """``log φ`` of the rows of ``X`` (..., n, d): (..., n, M), one product."""
+def augmented(X, feature_map, xp):
+    """``[x, 1, q(x)]`` of the rows of ``X`` (..., n, d): the left operand of
+    :func:`log_features`' product with :func:`folded_weights`."""
     row = feature_map.row_term(X, xp)
     ones = xp.ones(row.shape, dtype=X.dtype, device=array_device(X))
     # row has the batch shape of X and of the map broadcast together.
     X = xp.broadcast_to(X, (*row.shape, X.shape[-1]))
-    return xp.concat((X, ones[..., None], row[..., None]), axis=-1) @ folded
+    return xp.concat((X, ones[..., None], row[..., None]), axis=-1)
+
+
+def log_features(X, feature_map, folded, xp):
+    """``log φ`` of the rows of ``X`` (..., n, d): (..., n, M), one product."""
+    return augmented(X, feature_map, xp) @ folded
 
 
 def query_features(Q, feature_map, folded, xp):
-    """Query features shifted by their per-row maximum (:ref:`math-numerics`).
+    """Query features shifted by their per-row maximum (:ref:`math-numerics`)."""
+    return _stabilised_queries(log_features(Q, feature_map, folded, xp), xp)
+
+
+def _stabilised_queries(log_phi, xp):
+    """``exp(log φ − max per row)``, written into ``log_phi``.
 
     The package's one query stabilisation: the shift cancels in the ratio.
     """
-    log_phi = log_features(Q, feature_map, folded, xp)
     return _shifted_exp(log_phi, _shift_maximum(log_phi, xp, -1), xp)
 
 
@@ -106,12 +116,16 @@ def _floor(log_phi, xp) -> float:
 
 
 def _key_log_features(K, key_map, folded, keep, xp):
-    """Key log-features, with padded keys (``keep`` False) at a finite floor.
+    """Key log-features, with padded keys at a finite floor (:func:`_floored`)."""
+    return _floored(log_features(K, key_map, folded, xp), keep, xp)
+
+
+def _floored(log_phi, keep, xp):
+    """``log_phi`` with padded keys (``keep`` False) at a finite floor.
 
     The floor keeps padded keys out of every maximum without putting inf into
     the gradients; :func:`_exp_kept` then gives them the feature 0.
     """
-    log_phi = log_features(K, key_map, folded, xp)
     if keep is not None:
         log_phi = xp.where(keep[..., None], log_phi, _floor(log_phi, xp))
     return log_phi
@@ -267,6 +281,10 @@ def causal_attention(
     positions = xp.arange(step, device=array_device(Q))
     lower = positions[:, None] >= positions[None, :]
     folded = folded_weights(query_map, xp), folded_weights(key_map, xp)
+    # [x, 1, q(x)] and [V, 1] once for the sequence, not once per block.
+    inputs = augmented(Q, query_map, xp), augmented(K, key_map, xp)
+    ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
+    values = xp.concat((V, ones), axis=-1)
     # Keys seen so far that are not padding; decoding states hold real keys.
     seen = None if keep is None else (0.0 if carry is None else 1.0)
     pieces = []
@@ -274,11 +292,9 @@ def causal_attention(
         rows = slice(start, start + step)
         block_keep = None if keep is None else keep[..., rows]
         out, carry, tril = _causal_block(
-            Q[..., rows, :],
-            K[..., rows, :],
-            V[..., rows, :],
-            (query_map, key_map),
-            folded,
+            inputs[0][..., rows, :] @ folded[0],
+            inputs[1][..., rows, :] @ folded[1],
+            values[..., rows, :],
             lower,
             block_keep,
             dropout,
@@ -297,11 +313,15 @@ def causal_attention(
     return (pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)), carry
 
 
-def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
-    """Unnormalised outputs of one block of positions, and the state after it."""
-    width = V.shape[-2]
+def _causal_block(log_q, log_k, values, lower, keep, dropout, carry, xp):
+    """Unnormalised outputs of one block of positions, and the state after it.
+
+    ``log_q`` and ``log_k`` are the block's query and key log-features (the
+    function overwrites them), ``values`` its ``[V, 1]``.
+    """
+    width = values.shape[-2]
     tril = lower[:width, :width]
-    log_phi = _key_log_features(K, maps[1], folded[1], keep, xp)
+    log_phi = _floored(log_k, keep, xp)
     # top_j: the running maximum over positions <= j (and the carry).
     position_top = _shift_maximum(log_phi, xp, -1)[..., 0]
     top = xp.max(
@@ -311,7 +331,7 @@ def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
         sums, old_top = carry
         top = xp.maximum(top, old_top[..., 0])
     phi_k = _exp_kept(log_phi, top[..., None], keep, xp)
-    phi_q = query_features(Q, maps[0], folded[0], xp)
+    phi_q = _stabilised_queries(log_q, xp)
     # e^{top_j − top_i} for j ≤ i (≤ 1), 0 above the diagonal.
     relative = xp.exp(xp.where(tril, top[..., None, :] - top[..., :, None], -xp.inf))
     scores = (phi_q @ xp.matrix_transpose(phi_k)) * relative
@@ -319,8 +339,7 @@ def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
     # Rescaling to the block's last maximum weighs the rows of [V, 1]
     # (d_v + 1 columns), not the features (M columns).
     to_last = xp.exp(top - last_top)[..., None]
-    ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
-    values = xp.concat((V, ones), axis=-1)
+    V = values[..., :-1]
     if dropout is None:
         out = scores @ values
         contribution = xp.matrix_transpose(phi_k) @ (values * to_last)
