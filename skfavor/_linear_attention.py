@@ -35,10 +35,15 @@ def block_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> i
 
     As many positions as fit :data:`BLOCK_BYTES` when each costs
     ``n_batch · row_floats`` numbers of ``itemsize`` bytes, at least
-    :data:`MIN_BLOCK` and at most ``n_rows``.
+    :data:`MIN_BLOCK` and at most ``n_rows``, evened out so that the blocks
+    of ``n_rows`` have equal lengths (the last one shorter by less than their
+    number).
     """
     per_position = max(n_batch * row_floats * itemsize, 1)
-    return int(min(max(BLOCK_BYTES // per_position, MIN_BLOCK), max(n_rows, 1)))
+    step = int(min(max(BLOCK_BYTES // per_position, MIN_BLOCK), max(n_rows, 1)))
+    # As many blocks, of equal lengths: no short last block of its own steps.
+    n_blocks = -(-max(n_rows, 1) // step)
+    return -(-max(n_rows, 1) // n_blocks)
 
 
 def _shift_maximum(log_phi, xp, axis):
