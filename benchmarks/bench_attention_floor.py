@@ -363,6 +363,7 @@ def crossover(args, omega, module, device) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # rows as they come, also to a file
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
