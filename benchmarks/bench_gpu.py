@@ -1,16 +1,30 @@
-"""Transform throughput on an accelerator (array API) against the NumPy CPU path.
+"""Transforms and attention on an accelerator, in one command (issue 20).
 
-Fits each sampler once on the host, then times ``transform`` of the same data
-as a NumPy array (CPU, the threaded NumPy path) and as PyTorch / CuPy arrays on
-the requested device, and prints the median times and the speed-ups. Runs on
-the CPU too (``--device cpu``), which checks the script without a GPU.
+1. Transforms: fits each sampler once on the host, then times ``transform``
+   of the same data as a NumPy array (CPU, the threaded NumPy path) and as
+   PyTorch / CuPy arrays on the requested device, and prints the median
+   times and the speed-ups.
+2. Attention: the table of ``bench_attention_floor.py`` on the device (ours
+   against performer-pytorch's FastAttention and the bare floor, forward and
+   forward+backward, bidirectional and causal, slope in L, SDERF's fit share,
+   causal crossover with exact SDPA), with all of the device's threads.
 
-    python benchmarks/bench_gpu.py --device cuda --rows 200000 --features 64 \\
-        --components 2048 --dtype float32 --repeats 7
+Runs on the CPU too (``--device cpu --quick``), which checks the script
+without a GPU.
+
+    python benchmarks/bench_gpu.py --device cuda --performer /tmp/performer_pytorch.py
+    python benchmarks/bench_gpu.py --device cpu --quick  # a check, not a measurement
 """
+
+import os
+
+# scikit-learn's array-API dispatch refuses to start unless SciPy's is on,
+# which has to be set before SciPy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import argparse
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -73,7 +87,36 @@ def main(argv=None):
     parser.add_argument("--components", type=int, default=2048)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--quick", action="store_true", help="small shapes: checks the script"
+    )
+    parser.add_argument("--performer", help="path of performer_pytorch.py")
+    parser.add_argument("--no-attention", action="store_true")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.components, args.repeats = 20_000, 256, 3
+    transforms(args)
+    if not args.no_attention:
+        attention(args)
+
+
+def attention(args):
+    """The attention table of ``bench_attention_floor.py`` on ``args.device``."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_attention_floor
+
+    options = ["--device", args.device, "--repeats", str(max(args.repeats, 5))]
+    options += ["--threads", "0" if args.device.startswith("cuda") else "1"]
+    if args.quick:
+        options += ["--lengths", "256", "--crossover-lengths", "256"]
+    if args.performer:
+        options += ["--performer", args.performer]
+    print()
+    bench_attention_floor.main(options)
+
+
+def transforms(args):
+    """Transform times: NumPy on the host against each backend on the device."""
 
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(args.rows, args.features)) * 0.3).astype(args.dtype)

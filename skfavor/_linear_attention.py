@@ -35,23 +35,44 @@ def block_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> i
 
     As many positions as fit :data:`BLOCK_BYTES` when each costs
     ``n_batch · row_floats`` numbers of ``itemsize`` bytes, at least
-    :data:`MIN_BLOCK` and at most ``n_rows``.
+    :data:`MIN_BLOCK` and at most ``n_rows``, evened out so that the blocks
+    of ``n_rows`` have equal lengths (the last one shorter by less than their
+    number).
     """
     per_position = max(n_batch * row_floats * itemsize, 1)
-    return int(min(max(BLOCK_BYTES // per_position, MIN_BLOCK), max(n_rows, 1)))
+    step = int(min(max(BLOCK_BYTES // per_position, MIN_BLOCK), max(n_rows, 1)))
+    # As many blocks, of equal lengths: no short last block of its own steps.
+    n_blocks = -(-max(n_rows, 1) // step)
+    return -(-max(n_rows, 1) // n_blocks)
 
 
-def _exp_fresh(x, xp):
-    """``exp(x)`` written into ``x``, a temporary that nothing else reads.
+def _shift_maximum(log_phi, xp, axis):
+    """The stabilising maximum of ``log_phi`` over ``axis``, without gradient.
 
-    PyTorch's ``exp_`` keeps autograd exact (exp's backward reads its output,
-    not its input); NumPy writes in place too; other namespaces copy.
+    Every output is invariant to the shifts (they cancel in the ratio,
+    :ref:`math-numerics`), so their exact gradient is 0: cutting it, where
+    every use of the shift derives from this one, keeps autograd exact and
+    lets :func:`_shifted_exp` work in place.
     """
-    if hasattr(x, "exp_"):
-        return x.exp_()
-    if isinstance(x, np.ndarray):
-        return np.exp(x, out=x)
-    return xp.exp(x)
+    top = xp.max(log_phi, axis=axis, keepdims=True)
+    return top.detach() if hasattr(top, "detach") else top
+
+
+def _shifted_exp(log_phi, top, xp):
+    """``exp(log_phi − top)`` written into ``log_phi``, a temporary nothing else reads.
+
+    One full-size allocation fewer than ``exp(log_phi - top)``: PyTorch's
+    ``sub_`` and ``exp_`` keep autograd exact (the product that made
+    ``log_phi`` does not read it back, exp's backward reads its output, and
+    ``top`` carries no gradient); NumPy writes in place too; other namespaces
+    copy.
+    """
+    if hasattr(log_phi, "exp_"):
+        return log_phi.sub_(top).exp_()
+    if isinstance(log_phi, np.ndarray):
+        np.subtract(log_phi, top, out=log_phi)
+        return np.exp(log_phi, out=log_phi)
+    return xp.exp(log_phi - top)
 
 
 def folded_weights(feature_map, xp):
@@ -66,22 +87,32 @@ def folded_weights(feature_map, xp):
     return xp.matrix_transpose(xp.concat(columns, axis=-1))
 
 
-def log_features(X, feature_map, folded, xp):
-    """``log φ`` of the rows of ``X`` (..., n, d): (..., n, M), one product."""
+def augmented(X, feature_map, xp):
+    """``[x, 1, q(x)]`` of the rows of ``X`` (..., n, d): the left operand of
+    :func:`log_features`' product with :func:`folded_weights`."""
     row = feature_map.row_term(X, xp)
     ones = xp.ones(row.shape, dtype=X.dtype, device=array_device(X))
     # row has the batch shape of X and of the map broadcast together.
     X = xp.broadcast_to(X, (*row.shape, X.shape[-1]))
-    return xp.concat((X, ones[..., None], row[..., None]), axis=-1) @ folded
+    return xp.concat((X, ones[..., None], row[..., None]), axis=-1)
+
+
+def log_features(X, feature_map, folded, xp):
+    """``log φ`` of the rows of ``X`` (..., n, d): (..., n, M), one product."""
+    return augmented(X, feature_map, xp) @ folded
 
 
 def query_features(Q, feature_map, folded, xp):
-    """Query features shifted by their per-row maximum (:ref:`math-numerics`).
+    """Query features shifted by their per-row maximum (:ref:`math-numerics`)."""
+    return _stabilised_queries(log_features(Q, feature_map, folded, xp), xp)
+
+
+def _stabilised_queries(log_phi, xp):
+    """``exp(log φ − max per row)``, written into ``log_phi``.
 
     The package's one query stabilisation: the shift cancels in the ratio.
     """
-    log_phi = log_features(Q, feature_map, folded, xp)
-    return _exp_fresh(log_phi - xp.max(log_phi, axis=-1, keepdims=True), xp)
+    return _shifted_exp(log_phi, _shift_maximum(log_phi, xp, -1), xp)
 
 
 def _floor(log_phi, xp) -> float:
@@ -90,12 +121,16 @@ def _floor(log_phi, xp) -> float:
 
 
 def _key_log_features(K, key_map, folded, keep, xp):
-    """Key log-features, with padded keys (``keep`` False) at a finite floor.
+    """Key log-features, with padded keys at a finite floor (:func:`_floored`)."""
+    return _floored(log_features(K, key_map, folded, xp), keep, xp)
+
+
+def _floored(log_phi, keep, xp):
+    """``log_phi`` with padded keys (``keep`` False) at a finite floor.
 
     The floor keeps padded keys out of every maximum without putting inf into
     the gradients; :func:`_exp_kept` then gives them the feature 0.
     """
-    log_phi = log_features(K, key_map, folded, xp)
     if keep is not None:
         log_phi = xp.where(keep[..., None], log_phi, _floor(log_phi, xp))
     return log_phi
@@ -103,7 +138,7 @@ def _key_log_features(K, key_map, folded, keep, xp):
 
 def _exp_kept(log_phi, top, keep, xp):
     """``exp(log φ − top)``, exactly 0 for padded keys."""
-    phi = _exp_fresh(log_phi - top, xp)
+    phi = _shifted_exp(log_phi, top, xp)
     if keep is not None:
         phi = xp.where(keep[..., None], phi, xp.zeros_like(phi))
     return phi
@@ -184,7 +219,7 @@ def bidirectional_attention(
         log_phi = _key_log_features(
             K[..., rows, :], key_map, key_folded, block_keep, xp
         )
-        top = xp.max(log_phi, axis=(-2, -1), keepdims=True)
+        top = _shift_maximum(log_phi, xp, (-2, -1))
         if carry is not None:
             top = xp.maximum(carry[1], top)
         phi = _exp_kept(log_phi, top, block_keep, xp)
@@ -251,6 +286,10 @@ def causal_attention(
     positions = xp.arange(step, device=array_device(Q))
     lower = positions[:, None] >= positions[None, :]
     folded = folded_weights(query_map, xp), folded_weights(key_map, xp)
+    # [x, 1, q(x)] and [V, 1] once for the sequence, not once per block.
+    inputs = augmented(Q, query_map, xp), augmented(K, key_map, xp)
+    ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
+    values = xp.concat((V, ones), axis=-1)
     # Keys seen so far that are not padding; decoding states hold real keys.
     seen = None if keep is None else (0.0 if carry is None else 1.0)
     pieces = []
@@ -258,11 +297,9 @@ def causal_attention(
         rows = slice(start, start + step)
         block_keep = None if keep is None else keep[..., rows]
         out, carry, tril = _causal_block(
-            Q[..., rows, :],
-            K[..., rows, :],
-            V[..., rows, :],
-            (query_map, key_map),
-            folded,
+            inputs[0][..., rows, :] @ folded[0],
+            inputs[1][..., rows, :] @ folded[1],
+            values[..., rows, :],
             lower,
             block_keep,
             dropout,
@@ -281,13 +318,17 @@ def causal_attention(
     return (pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-2)), carry
 
 
-def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
-    """Unnormalised outputs of one block of positions, and the state after it."""
-    width = V.shape[-2]
+def _causal_block(log_q, log_k, values, lower, keep, dropout, carry, xp):
+    """Unnormalised outputs of one block of positions, and the state after it.
+
+    ``log_q`` and ``log_k`` are the block's query and key log-features (the
+    function overwrites them), ``values`` its ``[V, 1]``.
+    """
+    width = values.shape[-2]
     tril = lower[:width, :width]
-    log_phi = _key_log_features(K, maps[1], folded[1], keep, xp)
+    log_phi = _floored(log_k, keep, xp)
     # top_j: the running maximum over positions <= j (and the carry).
-    position_top = xp.max(log_phi, axis=-1)
+    position_top = _shift_maximum(log_phi, xp, -1)[..., 0]
     top = xp.max(
         xp.where(tril, position_top[..., None, :], _floor(log_phi, xp)), axis=-1
     )
@@ -295,7 +336,7 @@ def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
         sums, old_top = carry
         top = xp.maximum(top, old_top[..., 0])
     phi_k = _exp_kept(log_phi, top[..., None], keep, xp)
-    phi_q = query_features(Q, maps[0], folded[0], xp)
+    phi_q = _stabilised_queries(log_q, xp)
     # e^{top_j − top_i} for j ≤ i (≤ 1), 0 above the diagonal.
     relative = xp.exp(xp.where(tril, top[..., None, :] - top[..., :, None], -xp.inf))
     scores = (phi_q @ xp.matrix_transpose(phi_k)) * relative
@@ -303,8 +344,7 @@ def _causal_block(Q, K, V, maps, folded, lower, keep, dropout, carry, xp):
     # Rescaling to the block's last maximum weighs the rows of [V, 1]
     # (d_v + 1 columns), not the features (M columns).
     to_last = xp.exp(top - last_top)[..., None]
-    ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
-    values = xp.concat((V, ones), axis=-1)
+    V = values[..., :-1]
     if dropout is None:
         out = scores @ values
         contribution = xp.matrix_transpose(phi_k) @ (values * to_last)

@@ -290,7 +290,12 @@ def check_finite(out, xp) -> None:
     """
     if is_torch_namespace(xp):
         torch = sys.modules["torch"]
-        torch._assert_async(torch.all(torch.isfinite(out)), _NOT_FINITE)
+        if out.numel() == 0:  # nothing to check (aminmax refuses empty arrays)
+            return
+        # One reduction pass, not isfinite's four full-size ones: the minimum
+        # and maximum are NaN if any entry is, and ±inf if any entry is.
+        extremes = torch.stack(torch.aminmax(out))
+        torch._assert_async(torch.all(torch.isfinite(extremes)), _NOT_FINITE)
     elif not bool(xp.all(xp.isfinite(out))):
         raise FloatingPointError(_NOT_FINITE)
 
@@ -400,7 +405,7 @@ def favor_heads(
             maps = initial_state.query_map, initial_state.key_map
         if maps is None:
             queries, keys = _fit_statistics(
-                Q, K, query_keep, keep, statistics, parameter_grad, xp
+                Q, K, query_keep, keep, statistics, parameter_grad, xp, family
             )
             omega = xp.asarray(omega, device=array_device(Q))
             maps = fit_maps(queries, keys, omega, family, dtype, xp)
@@ -423,8 +428,23 @@ def _kept_rows(X, keep, xp):
     return xp.where(keep[..., None], X, xp.zeros_like(X)), keep
 
 
-def _fit_statistics(Q, K, query_keep, keep, statistics, parameter_grad, xp):
+#: Families whose closed form reads only the statistics' batch shape and
+#: dtype (:ref:`math-families`): their batch statistics are never computed.
+_SHAPE_ONLY = frozenset({"posrf"})
+
+
+def _fit_statistics(Q, K, query_keep, keep, statistics, parameter_grad, xp, family):
     """Query and key statistics for the fit, in the closed forms' dtype."""
+    if statistics is None and family in _SHAPE_ONLY:
+        # Two O(L·d²) passes saved: placeholders of the right batch shape.
+        wide = parameter_dtype(xp, array_device(Q))
+        zeros = xp.zeros(
+            Q.shape[:-2] + Q.shape[-1:], dtype=wide, device=array_device(Q)
+        )
+        stats = SampleStatistics(
+            zeros[..., 0] + 1, zeros, zeros[..., None] * zeros[..., None, :]
+        )
+        return stats, stats
     if statistics is None:
         if not parameter_grad and hasattr(Q, "detach"):
             Q, K = Q.detach(), K.detach()

@@ -1,0 +1,389 @@
+"""Attention against performer-pytorch and the bare floor, as ratios (issue 20).
+
+One run, interleaved (each repeat times every method once in turn, so load
+from other processes falls on all alike), best of ``--repeats`` (≥ 5), one
+thread by default, on ``(batch, heads, L, 64)`` float32 tensors, ``M = 256``:
+
+* ``fn``: :func:`skfavor.attention.favor_attention` with ``posrf`` and the
+  same ``ω`` as performer (like for like: the same FAVOR+ math);
+* ``layer``: the attention part of :class:`skfavor.nn.FavorAttention` with
+  its defaults, i.e. :func:`skfavor.attention.favor_heads` with ``sderf``,
+  batch statistics bidirectional and running statistics (and the final
+  state) causal, as the layer calls it;
+* ``performer``: performer-pytorch's ``FastAttention`` with its projection
+  set to the same ``ω``, loaded from ``--performer PATH`` (a copy of
+  ``performer_pytorch/performer_pytorch.py``; it needs ``einops``; its
+  optional imports are stubbed). Without it that column is skipped;
+* ``floor``: the bare work, a few torch lines: one GEMM per side, one exp
+  (in place), two thin GEMMs, a division; causal, the same in blocks of 128
+  positions with a masked product per block and carried sums. No
+  stabilisation, no statistics, no checks.
+
+It prints ours over performer and ours over the floor (forward under
+``no_grad``, and forward plus backward of ``out.sum()``), bidirectional and
+causal; the slope of time against L (log-log, from L 2048 to 8192); SDERF's
+fit (statistics, closed forms, compiled maps) as a share of the layer's
+forward at L 2048; and the causal crossover with exact attention
+(``scaled_dot_product_attention(is_causal=True)``): the smallest L tried
+where ours is faster.
+
+    python benchmarks/bench_attention_floor.py --performer /tmp/performer_pytorch.py
+    python benchmarks/bench_attention_floor.py --quick --performer /tmp/performer.py
+    python benchmarks/bench_attention_floor.py --device cuda --threads 0 --performer ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import math
+import os
+import platform
+import sys
+import time
+import types
+from functools import partial
+
+import torch
+from torch.nn import functional as F
+
+from skfavor._namespace import get_namespace
+from skfavor.attention import (
+    favor_attention,
+    favor_heads,
+    fit_maps,
+    sequence_statistics,
+)
+from skfavor.nn import FavorAttention
+
+BLOCK = 128
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[512, 2048, 8192])
+    parser.add_argument("--quick", action="store_true", help="L 512 and 2048 only")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--head-dim", type=int, default=64)
+    parser.add_argument("--n-features", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="0: torch's default")
+    parser.add_argument("--performer", help="path of performer_pytorch.py")
+    parser.add_argument(
+        "--crossover-lengths",
+        type=int,
+        nargs="+",
+        default=[512, 768, 1024, 1536, 2048, 3072, 4096],
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.lengths = [512, 2048]
+        args.crossover_lengths = [512, 1024, 1536, 2048]
+    args.repeats = max(args.repeats, 1)
+    return args
+
+
+def load_performer(path):
+    """performer-pytorch's module from ``path``, or None (with the reason)."""
+    if not path or not os.path.exists(path):
+        print(f"performer: no file at --performer {path!r}: its column is skipped")
+        return None
+    stubs = {
+        "local_attention": ["LocalAttention"],
+        "axial_positional_embedding": ["AxialPositionalEmbedding"],
+        "performer_pytorch": [],
+        "performer_pytorch.reversible": ["ReversibleSequence", "SequentialSequence"],
+    }
+    for name, attributes in stubs.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            for attribute in attributes:
+                setattr(module, attribute, object)
+            sys.modules[name] = module
+    spec = importlib.util.spec_from_file_location("performer_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as error:
+        print(f"performer: {path} does not import ({error}): its column is skipped")
+        return None
+    return module
+
+
+def performer_method(module, omega, causal):
+    if module is None:
+        return None
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):  # its CPU-causal notice
+        attention = module.FastAttention(
+            omega.shape[1], nb_features=omega.shape[0], causal=causal
+        )
+    attention = attention.to(omega.device)
+    attention.projection_matrix.copy_(omega)
+    return attention
+
+
+def floor_bidirectional(q, k, v, *, weights):
+    """One GEMM per side, one exp, two thin GEMMs, a ratio."""
+    phi_q = (q @ weights).exp_()
+    phi_k = (k @ weights).exp_()
+    ones = torch.ones(*v.shape[:-1], 1, dtype=v.dtype, device=v.device)
+    out = phi_q @ (phi_k.transpose(-2, -1) @ torch.cat((v, ones), -1))
+    return out[..., :-1] / out[..., -1:]
+
+
+def floor_causal(q, k, v, *, weights):
+    """The same in blocks: a masked product per block, carried sums."""
+    phi_q = (q @ weights).exp_()
+    phi_k = (k @ weights).exp_()
+    ones = torch.ones(*v.shape[:-1], 1, dtype=v.dtype, device=v.device)
+    values = torch.cat((v, ones), -1)
+    lower = torch.ones(BLOCK, BLOCK, dtype=torch.bool, device=q.device).tril()
+    sums = phi_k.new_zeros(*phi_k.shape[:-2], phi_k.shape[-1], values.shape[-1])
+    pieces = []
+    for start in range(0, q.shape[-2], BLOCK):
+        rows = slice(start, start + BLOCK)
+        pq, pk, vals = phi_q[..., rows, :], phi_k[..., rows, :], values[..., rows, :]
+        n = pq.shape[-2]
+        scores = (pq @ pk.transpose(-2, -1)).masked_fill_(~lower[:n, :n], 0)
+        pieces.append(scores @ vals + pq @ sums)
+        sums = sums + pk.transpose(-2, -1) @ vals
+    out = torch.cat(pieces, -2)
+    return out[..., :-1] / out[..., -1:]
+
+
+def layer_attention(q, k, v, *, omega, causal, statistics):
+    """What FavorAttention calls between its projections (eval mode)."""
+    return favor_heads(
+        q,
+        k,
+        v,
+        omega,
+        family="sderf",
+        causal=causal,
+        statistics=statistics,
+        output_final_state=causal,
+    )[0]
+
+
+def methods(args, omega, performer_module, causal):
+    """Name -> function of (q, k, v) for one mode."""
+    layer = FavorAttention(
+        args.heads * args.head_dim,
+        args.heads,
+        batch_first=True,
+        n_features=args.n_features,
+        causal=causal,
+        random_state=0,
+        device=omega.device,
+    )
+    scale = args.head_dim**-0.25
+    table = {
+        "fn": partial(favor_attention, feature_map="posrf", omega=omega, causal=causal),
+        "layer": partial(
+            layer_attention,
+            omega=layer.omega,
+            causal=causal,
+            statistics=layer.running_statistics() if causal else None,
+        ),
+    }
+    performer = performer_method(performer_module, omega, causal)
+    if performer is not None:
+        table["performer"] = performer
+    floor = floor_causal if causal else floor_bidirectional
+    # The floor's inputs are pre-scaled once: q·d^-¼ @ ωᵀ is one GEMM.
+    table["floor"] = partial(floor, weights=(omega * scale).T.contiguous())
+    return table
+
+
+def clock(device):
+    if device.type == "cuda":
+
+        def now():
+            torch.cuda.synchronize(device)
+            return time.perf_counter()
+
+        return now
+    return time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
+def best_times(table, inputs, device, repeats, backward):
+    """Best of ``repeats`` per method, interleaved, after one warm-up each."""
+
+    def run(attend):
+        if backward:
+            attend(*inputs).sum().backward()
+        else:
+            with torch.no_grad():
+                attend(*inputs)
+
+    now = clock(device)
+    for attend in table.values():
+        run(attend)
+    best = dict.fromkeys(table, math.inf)
+    for _ in range(repeats):
+        for name, attend in table.items():
+            start = now()
+            run(attend)
+            best[name] = min(best[name], now() - start)
+    return best
+
+
+def make_inputs(args, length, device, grad):
+    generator = torch.Generator(device=device).manual_seed(length)
+    shape = (args.batch, args.heads, length, args.head_dim)
+    return [
+        (0.5 * torch.randn(shape, generator=generator, device=device)).requires_grad_(
+            grad
+        )
+        for _ in range(3)
+    ]
+
+
+def check_like_for_like(module, omega, device):
+    """performer's FAVOR+ and our posrf with one ω: equal up to its eps."""
+    if module is None:
+        return
+    q, k, v = (
+        0.5 * torch.randn(1, 2, 64, omega.shape[1], dtype=torch.float64, device=device)
+        for _ in range(3)
+    )
+    omega64 = omega.double()
+    ours = favor_attention(q, k, v, feature_map="posrf", omega=omega64)
+    kernel = partial(module.softmax_kernel, projection_matrix=omega64, eps=0.0)
+    theirs = module.linear_attention(
+        kernel(q, is_query=True), kernel(k, is_query=False), v
+    )
+    exact_diff = (ours - theirs).abs().max().item()
+    attention = performer_method(module, omega64, causal=False).double()
+    with_eps = (ours - attention(q, k, v)).abs().max().item()
+    print(
+        f"like for like (float64, same ω): |posrf - performer FAVOR+| = "
+        f"{exact_diff:.1e} without its eps, {with_eps:.1e} with eps 1e-4"
+    )
+    if exact_diff > 1e-10:
+        print("  WARNING: the two FAVOR+ differ: the ratios compare unlike math")
+
+
+def ratio_tables(args, omega, module, device):
+    """Best times per (mode, pass, L, method)."""
+    times = {}
+    for causal in (False, True):
+        mode = "causal" if causal else "bidirectional"
+        table = methods(args, omega, module, causal)
+        for length in args.lengths:
+            for backward in (False, True):
+                inputs = make_inputs(args, length, device, backward)
+                best = best_times(table, inputs, device, args.repeats, backward)
+                times[mode, backward, length] = best
+    return times
+
+
+def print_ratios(args, times) -> None:
+    for (mode, backward, length), best in times.items():
+        label = f"{mode:13} {'fwd+bwd' if backward else 'forward':7} L {length:5}"
+        cells = [f"{name} {1e3 * t:8.1f} ms" for name, t in best.items()]
+        ratios = []
+        for ours in ("fn", "layer"):
+            if "performer" in best:
+                ratios.append(f"{ours}/perf {best[ours] / best['performer']:4.2f}")
+            ratios.append(f"{ours}/floor {best[ours] / best['floor']:4.2f}")
+        print(label + " | " + ", ".join(cells) + " | " + ", ".join(ratios))
+    lengths = sorted(args.lengths)
+    if 2048 in lengths and 8192 in lengths:
+        print("\nslope of time vs L (log-log, 2048 -> 8192):")
+        for mode in ("bidirectional", "causal"):
+            for backward in (False, True):
+                small = times[mode, backward, 2048]
+                large = times[mode, backward, 8192]
+                slopes = ", ".join(
+                    f"{name} {math.log(large[name] / small[name], 4):.2f}"
+                    for name in small
+                )
+                pass_ = "fwd+bwd" if backward else "forward"
+                print(f"  {mode:13} {pass_:7} {slopes}")
+
+
+def sderf_fit_share(args, omega, times, device) -> None:
+    length = 2048 if 2048 in args.lengths else max(args.lengths)
+    q, k, _ = make_inputs(args, length, device, False)
+    scale = args.head_dim**-0.25
+    q, k = q * scale, k * scale
+    xp = get_namespace(q)
+
+    def fit():
+        with torch.no_grad():
+            fit_maps(
+                sequence_statistics(q, None, xp),
+                sequence_statistics(k, None, xp),
+                omega.double(),
+                "sderf",
+                q.dtype,
+                xp,
+            )
+
+    fit_s = best_times({"fit": fit}, (), device, args.repeats, False)["fit"]
+    forward = times["bidirectional", False, length]["layer"]
+    print(
+        f"\nSDERF fit at L {length}: {1e3 * fit_s:.1f} ms, "
+        f"{100 * fit_s / forward:.0f} % of the layer's forward ({1e3 * forward:.1f} ms)"
+    )
+
+
+def crossover(args, omega, module, device) -> None:
+    """Smallest L where ours (causal) beats exact SDPA, forward and fwd+bwd."""
+    table = methods(args, omega, None, causal=True)
+    table = {"fn": table["fn"], "layer": table["layer"]}
+    table["exact"] = partial(F.scaled_dot_product_attention, is_causal=True)
+    print("\ncausal crossover with exact SDPA (ours / exact):")
+    found = {}
+    for length in args.crossover_lengths:
+        cells = []
+        for backward in (False, True):
+            inputs = make_inputs(args, length, device, backward)
+            best = best_times(table, inputs, device, args.repeats, backward)
+            pass_ = "fwd+bwd" if backward else "forward"
+            for ours in ("fn", "layer"):
+                ratio = best[ours] / best["exact"]
+                cells.append(f"{ours} {pass_} {ratio:4.2f}")
+                if ratio < 1:
+                    found.setdefault((ours, pass_), length)
+        print(f"  L {length:5}: " + ", ".join(cells))
+    for ours in ("fn", "layer"):
+        for pass_ in ("forward", "fwd+bwd"):
+            length = found.get((ours, pass_))
+            where = f"L {length}" if length else f"> {max(args.crossover_lengths)}"
+            print(f"  crossover {ours} {pass_}: {where}")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # rows as they come, also to a file
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    print(
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"load {load}, torch {torch.__version__}, {platform.machine()}, "
+        f"device {device}, threads {torch.get_num_threads()}, batch {args.batch}, "
+        f"heads {args.heads}, head_dim {args.head_dim}, M {args.n_features}, "
+        f"best of {args.repeats}, interleaved"
+    )
+    module = load_performer(args.performer)
+    torch.manual_seed(0)
+    omega = torch.randn(args.n_features, args.head_dim, device=device)
+    check_like_for_like(module, omega, device)
+    times = ratio_tables(args, omega, module, device)
+    print_ratios(args, times)
+    sderf_fit_share(args, omega, times, device)
+    crossover(args, omega, module, device)
+
+
+if __name__ == "__main__":
+    main()
