@@ -294,7 +294,8 @@ def check_finite(out, xp) -> None:
             return
         # One reduction pass, not isfinite's four full-size ones: the minimum
         # and maximum are NaN if any entry is, and ±inf if any entry is.
-        extremes = torch.stack(torch.aminmax(out))
+        # (Along one named dimension: ONNX exporters translate that form.)
+        extremes = torch.stack(torch.aminmax(out.reshape(-1), dim=0))
         torch._assert_async(torch.all(torch.isfinite(extremes)), _NOT_FINITE)
     elif not bool(xp.all(xp.isfinite(out))):
         raise FloatingPointError(_NOT_FINITE)

@@ -212,7 +212,8 @@ def favorize(
         _check_int("redraw_interval", redraw_interval)
     if random_state is None:
         random_state = int(torch.randint(0, 2**31 - 1, ()))
-    _, random_state = check_random_state_option(random_state)
+    _, resolve = check_random_state_option(random_state)
+    random_state = resolve()
     modules = [m for m in model.modules() if _is_attention(m)]
     if not modules:
         raise ValueError(
