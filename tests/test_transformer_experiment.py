@@ -426,8 +426,8 @@ def test_swaps_of_one_draw_see_the_same_omega_and_batches():
     assert [r for m, r in favor if m == "posrf"] == [
         r for m, r in favor if m == "sderf"
     ]
-    first = _uptraining._windows(TINY, 0, 1, 8)
-    again = _uptraining._windows(TINY, 0, 1, 8)
+    first = _uptraining.windows(TINY, 0, 1, 8)
+    again = _uptraining.windows(TINY, 0, 1, 8)
     torch.testing.assert_close(first, again)
 
 
