@@ -460,12 +460,18 @@ def plot(rows: list[dict], config: Config, out: Path) -> None:
 def describe(config: Config) -> str:
     """One paragraph with every setting of ``config``."""
     return (
-        f"Base models ({config.base}): {config.bases} softmax char-LMs"
-        + (
-            f" and {config.llama_bases} Llama ({config.llama_pretrain_steps} steps "
-            f"of {config.llama_batch}, {config.llama_draws} ω draws)"
-            if config.base != "transformer"
-            else ""
+        "Base models: "
+        + " and ".join(
+            kind
+            for kind, asked in (
+                (f"{config.bases} softmax char-LMs", config.base != "llama"),
+                (
+                    f"{config.llama_bases} tiny Llama ({config.llama_pretrain_steps} "
+                    f"steps of {config.llama_batch}, {config.llama_draws} ω draws)",
+                    config.base != "transformer",
+                ),
+            )
+            if asked
         )
         + f", {config.layers} pre-norm "
         f"layers, width {config.width}, {config.heads} heads, windows of "
