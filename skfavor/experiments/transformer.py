@@ -10,7 +10,9 @@ with one random-feature family):
   attention with all their weights kept, over independent ω draws (the same
   ω for every family within a draw); validation bits per character
   zero-shot after calibrating the running statistics, and after a short
-  fine-tuning;
+  fine-tuning; with ``base='llama'`` (or ``'both'``) on a tiny Llama of
+  transformers pretrained in the run and swapped through
+  :func:`skfavor.integrations.transformers.favorize` (:mod:`._llama_study`);
 * ``mqar`` (:mod:`._mqar_study`): multi-query associative recall (Arora et
   al. 2023, "Zoology") trained from scratch, with a token shift (keys from
   the previous position, the same for every method); held-out accuracy and
