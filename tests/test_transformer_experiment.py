@@ -426,9 +426,114 @@ def test_swaps_of_one_draw_see_the_same_omega_and_batches():
     assert [r for m, r in favor if m == "posrf"] == [
         r for m, r in favor if m == "sderf"
     ]
-    first = _uptraining._windows(TINY, 0, 1, 8)
-    again = _uptraining._windows(TINY, 0, 1, 8)
+    first = _uptraining.windows(TINY, 0, 1, 8)
+    again = _uptraining.windows(TINY, 0, 1, 8)
     torch.testing.assert_close(first, again)
+
+
+# --- the Llama bases (Hugging Face integration) ----------------------------
+
+LLAMA = replace(
+    TINY,
+    base="llama",
+    tasks=("uptraining",),
+    methods=("softmax", "posrf", "sderf"),
+    features=(4, 64),
+    llama_draws=2,
+    llama_pretrain_steps=3,
+    llama_batch=4,
+)
+
+
+def test_llama_swaps_of_one_draw_share_omega_and_batches(monkeypatch):
+    pytest.importorskip("transformers")
+    from skfavor.experiments import _llama_study
+    from skfavor.integrations import transformers as integration
+
+    seen = []
+    favorize, calibrate = integration.favorize, integration.calibrate
+
+    def recording_favorize(model, **options):
+        favorize(model, **options)
+        omega = model.model.layers[0].self_attn.favor_omega.clone()
+        seen.append(
+            ("favorize", options["feature_map"], options["random_state"], omega)
+        )
+        return model
+
+    def recording_calibrate(model, batches):
+        seen.append(("calibrate", [b.clone() for b in batches]))
+        return calibrate(model, batches)
+
+    monkeypatch.setattr(integration, "favorize", recording_favorize)
+    monkeypatch.setattr(integration, "calibrate", recording_calibrate)
+    _, base = _llama_study.pretrain(LLAMA, 0)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    for method, draw in (("posrf", 1), ("sderf", 1), ("sderf", 2)):
+        rows = _llama_study.swap(LLAMA, 0, base, method, 4, draw)
+        assert {r["base"] for r in rows} == {"llama seed 0"}
+    # The base is copied, never favorized nor trained itself.
+    assert base.state_dict().keys() == before.keys()
+    for name, value in base.state_dict().items():
+        torch.testing.assert_close(value, before[name])
+    draws = [s for s in seen if s[0] == "favorize"]
+    assert [s[1:3] for s in draws] == [
+        ("posrf", _model.omega_seed(1, 0)),
+        ("sderf", _model.omega_seed(1, 0)),
+        ("sderf", _model.omega_seed(2, 0)),
+    ]
+    torch.testing.assert_close(draws[0][3], draws[1][3])
+    assert not torch.allclose(draws[1][3], draws[2][3])
+    batches = [s[1] for s in seen if s[0] == "calibrate"]
+    assert len(batches[0]) == LLAMA.calibration_steps
+    for other in batches[1:]:
+        for first, again in zip(batches[0], other, strict=True):
+            torch.testing.assert_close(first, again)
+
+
+def test_llama_run_pretrains_swaps_and_reports(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    rows = transformer.run(LLAMA, tmp_path)["transformer"]
+    printed = capsys.readouterr().out
+    assert "softmax (llama seed 0)" in printed and "trigram" in printed
+    assert "base llama seed 0, zero-shot" in printed
+    assert "over 2 ω draws" in printed and "sderf - posrf" in printed
+    zero_shot = {
+        (r["method"], r["n_features"], r["draw"]): r["value"]
+        for r in rows
+        if r["task"] == "uptraining" and r["metric"] == "bpc_zero_shot"
+    }
+    assert len(zero_shot) == 1 + 2 * len(LLAMA.features) * LLAMA.llama_draws
+    assert {r["base"] for r in rows if r["task"] == "uptraining"} == {"llama seed 0"}
+    softmax = zero_shot["softmax", "", ""]
+    assert 0.0 < softmax < 2 * math.log2(200)
+    for (method, m, _), value in zero_shot.items():
+        if method == "softmax":
+            continue
+        # The swap changed the attention (not the softmax model measured
+        # again), and calibrated features stay close to it.
+        assert value != softmax
+        assert abs(value - softmax) < (0.5 if m == 4 else 0.2)
+
+
+def test_llama_bases_are_skipped_with_a_message_without_transformers(
+    tmp_path, capsys, monkeypatch
+):
+    import importlib.util
+
+    from skfavor.experiments import _llama_study
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        _llama_study.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "transformers" else find_spec(name, *args),
+    )
+    rows = transformer.run(LLAMA, tmp_path)["transformer"]
+    printed = capsys.readouterr().out
+    assert "skipped: the Llama base models need the Hugging Face integration" in printed
+    assert not [r for r in rows if r["task"] == "uptraining"]
+    assert {r["method"] for r in rows} == {"unigram", "bigram", "trigram"}
 
 
 # --- pipeline and CLI ------------------------------------------------------
@@ -508,6 +613,9 @@ def test_cli_options_map_onto_the_config(capsys):
     assert (quick.finetune_steps, quick.bases, quick.tasks) == (0, 1, ("mqar",))
     assert quick.pretrain_steps == transformer.QUICK.pretrain_steps
     assert config("--device", "cuda") == transformer.CUDA
+    llama = config("--base", "llama", "--llama-draws", "3", "--llama-bases", "2")
+    assert (llama.base, llama.llama_draws, llama.llama_bases) == ("llama", 3, 2)
+    assert config("--llama-pretrain-steps", "7").llama_pretrain_steps == 7
     assert config("--device", "cuda", "--quick").device == "cuda"
 
 
@@ -520,7 +628,7 @@ def test_cli_help_and_validation(capsys):
     text = capsys.readouterr().out
     for option in ["--tasks", "--methods", "--features", "--draws", "--bases"]:
         assert option in text
-    for option in ["--quick", "--device", "--mqar-pairs", "--token-shift"]:
+    for option in ["--quick", "--device", "--mqar-pairs", "--token-shift", "--base"]:
         assert option in text
     with pytest.raises(SystemExit):
         main(["transformer", "--draws", "0"])

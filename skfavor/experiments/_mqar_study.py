@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 COMPARISONS = (
     ("sderf", "posrf"),
     ("sderf", "gerf"),
+    ("sderf", "aderf"),
+    ("sderf", "saderf"),
     ("aderf", "gerf"),
     ("saderf", "gerf"),
     ("gerf", "posrf"),

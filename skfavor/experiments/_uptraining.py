@@ -88,7 +88,11 @@ def architecture(config: Config) -> Architecture:
     )
 
 
-def _windows(config: Config, seed: int, stream: int, n_windows: int):
+def windows(config: Config, seed: int, stream: int, n_windows: int):
+    """Random training windows of ``seed``'s ``stream``: (inputs, targets).
+
+    Stream 0 is pretraining, stream 1 calibration and fine-tuning.
+    """
     windows = random_windows(
         corpus().train,
         n_windows=n_windows,
@@ -100,7 +104,8 @@ def _windows(config: Config, seed: int, stream: int, n_windows: int):
 
 
 @functools.lru_cache(maxsize=2)
-def _validation(config: Config):
+def validation(config: Config):
+    """The validation windows (n, L + 1) that every model is measured on."""
     windows = tiled_windows(corpus().validation, length=config.lm_length)
     return torch.as_tensor(windows[: config.lm_validation], device=config.device)
 
@@ -112,7 +117,7 @@ def ngram_rows(config: Config) -> list[dict]:
     first ``order - 1`` of the split serving as context only.
     """
     data = corpus()
-    windows = _validation(config).cpu().numpy()
+    windows = validation(config).cpu().numpy()
     ids = np.concatenate([windows[0], *(w[1:] for w in windows[1:])])
     rows = []
     for order, name in ((1, "unigram"), (2, "bigram"), (3, "trigram")):
@@ -124,19 +129,19 @@ def ngram_rows(config: Config) -> list[dict]:
 
 def pretrain(config: Config, seed: int) -> tuple[list[dict], dict | None]:
     """Train the softmax base model of ``seed``; its rows and weights."""
-    _threads(config)
+    threads(config)
     model = build_model(
         "softmax", None, architecture(config), seed=seed, draw=0, device=config.device
     )
     recipe = Recipe(config.pretrain_steps, config.pretrain_lr)
     batches = batches_of(
-        *_windows(config, seed, 0, recipe.steps * config.batch_size),
+        *windows(config, seed, 0, recipe.steps * config.batch_size),
         config.batch_size,
     )
     start = time.perf_counter()
     finite, _ = train(model, batches, recipe)
     seconds = time.perf_counter() - start
-    bpc = bits_per_character(model, _validation(config)) if finite else math.nan
+    bpc = bits_per_character(model, validation(config)) if finite else math.nan
     base = f"seed {seed}"
     rows = [
         row("base", base, "softmax", None, None, "bpc", bpc),
@@ -161,7 +166,7 @@ def swap(
     Calibration and fine-tuning batches depend on the base only, so that the
     families of one draw differ by their estimator alone.
     """
-    _threads(config)
+    threads(config)
     model = build_model(
         method,
         n_features,
@@ -175,10 +180,10 @@ def swap(
     steps = config.finetune_steps
     n_batches = max(steps, config.calibration_steps, 1)
     batches = batches_of(
-        *_windows(config, seed, 1, n_batches * config.finetune_batch),
+        *windows(config, seed, 1, n_batches * config.finetune_batch),
         config.finetune_batch,
     )
-    validation = _validation(config)
+    held_out = validation(config)
     base = f"seed {seed}"
     start = time.perf_counter()
     if method != "softmax":
@@ -191,11 +196,11 @@ def swap(
             n_features,
             draw,
             STAGES[0],
-            _bpc(model, validation),
+            finite_bpc(model, held_out),
         )
     ]
     finite, _ = train(model, batches, Recipe(steps, config.finetune_lr))
-    after = _bpc(model, validation) if finite else math.nan
+    after = finite_bpc(model, held_out) if finite else math.nan
     rows.append(row("uptraining", base, method, n_features, draw, STAGES[1], after))
     rows.append(
         row(
@@ -211,18 +216,24 @@ def swap(
     return rows
 
 
-def _bpc(model, validation) -> float:
+def finite_bpc(model, validation) -> float:
+    """Bits per character of ``model`` on ``validation``; NaN if not finite."""
     bpc = bits_per_character(model, validation)
     return bpc if math.isfinite(bpc) else math.nan
 
 
-def _threads(config: Config) -> None:
+def threads(config: Config) -> None:
+    """Torch threads of this worker, on the CPU."""
     if config.device == "cpu":
         torch.set_num_threads(config.threads)
 
 
-def swaps(config: Config, bases: list[int]) -> list[tuple]:
-    """(base seed, method, n_features, draw) of every swap, softmax once per base."""
+def swaps(config: Config, bases: list[int], draws: int | None = None) -> list[tuple]:
+    """(base seed, method, n_features, draw) of every swap, softmax once per base.
+
+    ``draws`` ω draws per family and M (None: ``config.draws``).
+    """
+    draws = config.draws if draws is None else draws
     jobs = []
     for seed in bases:
         for method in config.methods:
@@ -230,9 +241,7 @@ def swaps(config: Config, bases: list[int]) -> list[tuple]:
                 jobs.append((seed, method, None, None))
             else:
                 jobs += [
-                    (seed, method, m, d)
-                    for m in config.features
-                    for d in range(config.draws)
+                    (seed, method, m, d) for m in config.features for d in range(draws)
                 ]
     return jobs
 
@@ -321,9 +330,17 @@ def report(rows: list[dict], config: Config) -> str:
                 if stage == STAGES[0]
                 else (f"after {config.finetune_steps} fine-tuning steps")
             )
+            draws = len(
+                {
+                    r["draw"]
+                    for r in rows
+                    if r["task"] == "uptraining" and r["base"] == base
+                    if r["method"] != "softmax"
+                }
+            )
             parts.append(
                 f"\nuptraining, base {base}, {title}: validation bpc, mean ± "
-                f"95% t half-width over {config.draws} ω draws (sd over draws)"
+                f"95% t half-width over {draws} ω draws (sd over draws)"
             )
             parts.append(level_table(rows, config, base, stage))
             parts.append(

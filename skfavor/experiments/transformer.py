@@ -10,7 +10,9 @@ with one random-feature family):
   attention with all their weights kept, over independent ω draws (the same
   ω for every family within a draw); validation bits per character
   zero-shot after calibrating the running statistics, and after a short
-  fine-tuning;
+  fine-tuning; with ``base='llama'`` (or ``'both'``) on a tiny Llama of
+  transformers pretrained in the run and swapped through
+  :func:`skfavor.integrations.transformers.favorize` (:mod:`._llama_study`);
 * ``mqar`` (:mod:`._mqar_study`): multi-query associative recall (Arora et
   al. 2023, "Zoology") trained from scratch, with a token shift (keys from
   the previous position, the same for every method); held-out accuracy and
@@ -42,6 +44,9 @@ METHODS = ("softmax", "posrf", "gerf", "sderf", "aderf", "saderf")
 
 TASKS = ("uptraining", "mqar")
 
+#: Kinds of base model of the uptraining study.
+BASES = ("transformer", "llama", "both")
+
 COLUMNS = ("task", "base", "method", "n_features", "draw", "metric", "value")
 
 
@@ -57,6 +62,16 @@ class Config:
         From :data:`METHODS`.
     bases : int
         Base models (softmax char-LMs of seeds ``0 … bases - 1``).
+    base : {'transformer', 'llama', 'both'}
+        Kind of base model of the uptraining study: the experiment's own
+        Transformer, a tiny Llama of transformers swapped through
+        :func:`skfavor.integrations.transformers.favorize` (:mod:`._llama_study`;
+        skipped with a message without transformers), or both.
+    llama_bases, llama_draws : int
+        Llama base models (seeds ``0 … llama_bases - 1``) and ω draws per
+        family and ``M`` on each.
+    llama_pretrain_steps, llama_batch : int
+        Pretraining of the Llama bases (at ``pretrain_lr``).
     width, heads, layers : int
         Base model width, attention heads and pre-norm blocks (MQAR models
         share ``heads`` and ``layers``).
@@ -102,6 +117,11 @@ class Config:
     tasks: tuple[str, ...] = TASKS
     methods: tuple[str, ...] = METHODS
     bases: int = 2
+    base: str = "transformer"
+    llama_bases: int = 1
+    llama_draws: int = 8
+    llama_pretrain_steps: int = 500
+    llama_batch: int = 16
     width: int = 64
     heads: int = 4
     layers: int = 2
@@ -227,30 +247,52 @@ def _collect(parallel, calls, total, desc, quiet) -> list:
     return list(progress(parallel(calls), total=total, desc=desc, disable=quiet))
 
 
+def _studies(config) -> list[tuple]:
+    """(study module, base seeds) of each kind of base model asked for."""
+    from . import _llama_study, _uptraining
+
+    studies = []
+    if config.base in ("transformer", "both"):
+        studies.append((_uptraining, list(range(config.bases))))
+    if config.base in ("llama", "both"):
+        reason = _llama_study.missing()
+        if reason is None:
+            studies.append((_llama_study, list(range(config.llama_bases))))
+        else:
+            print(reason, flush=True)
+    return studies
+
+
 def _uptraining(config, parallel, attention_factory) -> list[dict]:
     from . import _uptraining as study
 
     task_start = time.perf_counter()
     rows = study.ngram_rows(config)
-    seeds = list(range(config.bases))
+    studies = _studies(config)
+    pretrain = [(kind, seed) for kind, seeds in studies for seed in seeds]
     pretrained = _collect(
         parallel,
-        (delayed(study.pretrain)(config, seed) for seed in seeds),
-        len(seeds),
+        (delayed(kind.pretrain)(config, seed) for kind, seed in pretrain),
+        len(pretrain),
         "pretraining",
         config.quiet,
     )
-    states = {}
-    for seed, (base_rows, state) in zip(seeds, pretrained, strict=True):
+    bases = {}
+    for (kind, seed), (base_rows, base) in zip(pretrain, pretrained, strict=True):
         rows += base_rows
-        if state is not None:
-            states[seed] = state
-    jobs = [job for job in study.swaps(config, seeds) if job[0] in states]
+        if base is not None:
+            bases[kind, seed] = base
+    jobs = [
+        (kind, job)
+        for kind, seeds in studies
+        for job in kind.swaps(config, seeds)
+        if (kind, job[0]) in bases
+    ]
     results = _collect(
         parallel,
         (
-            delayed(study.swap)(config, seed, states[seed], m, n, d, attention_factory)
-            for seed, m, n, d in jobs
+            _swap_call(config, kind, bases[kind, job[0]], job, attention_factory)
+            for kind, job in jobs
         ),
         len(jobs),
         "uptraining",
@@ -260,6 +302,18 @@ def _uptraining(config, parallel, attention_factory) -> list[dict]:
     print("\n" + study.report(rows, config))
     print(f"(uptraining: {time.perf_counter() - task_start:.0f} s)", flush=True)
     return rows
+
+
+def _swap_call(config, kind, base, job, attention_factory):
+    """The delayed swap of ``job`` = (seed, method, n_features, draw) into ``base``."""
+    from . import _llama_study
+
+    seed, method, n_features, draw = job
+    if kind is _llama_study:
+        return delayed(kind.swap)(config, seed, base, method, n_features, draw)
+    return delayed(kind.swap)(
+        config, seed, base, method, n_features, draw, attention_factory
+    )
 
 
 def _mqar(config, parallel, attention_factory) -> list[dict]:
@@ -408,7 +462,20 @@ def plot(rows: list[dict], config: Config, out: Path) -> None:
 def describe(config: Config) -> str:
     """One paragraph with every setting of ``config``."""
     return (
-        f"Base models: {config.bases} softmax char-LMs, {config.layers} pre-norm "
+        "Base models: "
+        + " and ".join(
+            kind
+            for kind, asked in (
+                (f"{config.bases} softmax char-LMs", config.base != "llama"),
+                (
+                    f"{config.llama_bases} tiny Llama ({config.llama_pretrain_steps} "
+                    f"steps of {config.llama_batch}, {config.llama_draws} ω draws)",
+                    config.base != "transformer",
+                ),
+            )
+            if asked
+        )
+        + f", {config.layers} pre-norm "
         f"layers, width {config.width}, {config.heads} heads, windows of "
         f"{config.lm_length}; {config.pretrain_steps} steps of {config.batch_size} "
         f"at lr {config.pretrain_lr:g} (AdamW, warm-up 10%, cosine, clip 1). "
@@ -450,6 +517,9 @@ _OVERRIDES = (
     ("--bases", _positive, "base models (softmax char-LMs of seeds 0, 1, …)"),
     ("--pretrain-steps", _positive, "pretraining steps of each base model"),
     ("--draws", _positive, "ω draws per family and M (uptraining)"),
+    ("--llama-bases", _positive, "Llama base models (with --base llama or both)"),
+    ("--llama-draws", _positive, "ω draws per family and M on the Llama bases"),
+    ("--llama-pretrain-steps", _positive, "pretraining steps of each Llama base"),
     ("--calibration-steps", _non_negative, "calibration forwards after the swap"),
     ("--finetune-steps", _non_negative, "fine-tuning steps after the swap"),
     ("--mqar-seeds", _positive, "MQAR seeds (weights, data, ω)"),
@@ -479,6 +549,15 @@ def add_parser(commands) -> argparse.ArgumentParser:
     )
     parser.add_argument("--tasks", nargs="+", choices=TASKS)
     parser.add_argument("--methods", nargs="+", choices=METHODS)
+    parser.add_argument(
+        "--base",
+        choices=BASES,
+        help=(
+            "base models of the uptraining study: the experiment's Transformer "
+            "(default), a tiny Llama of transformers pretrained in the run and "
+            "swapped through favorize/calibrate, or both"
+        ),
+    )
     parser.add_argument(
         "--features", nargs="+", type=_positive, help="uptraining M per head"
     )
@@ -517,6 +596,7 @@ def config_from(args: argparse.Namespace) -> Config:
         config,
         tasks=None if args.tasks is None else tuple(args.tasks),
         methods=None if args.methods is None else tuple(args.methods),
+        base=args.base,
         features=None if args.features is None else tuple(args.features),
         mqar_features=None if args.mqar_features is None else tuple(args.mqar_features),
         token_shift=args.token_shift,
