@@ -340,14 +340,14 @@ class FavorAttention(FavorBuffers):
         n_keys = key.shape[1]
         if self.training and self.redraw_interval is not None:
             self._scheduled_redraw()
-        q, k, v = self._project(query, key, value)
+        q, k, v = self.in_projection(query, key, value)
         if n == 0 or length == 0 or n_keys == 0:
             # As MultiheadAttention: an empty output, or attention 0 (then
             # the output bias) for queries that see no key.
             out = torch.zeros_like(q)
         else:
             out, _ = self._attend_heads(
-                *(_split_heads(x, self.num_heads) for x in (q, k, v)), keep, causal
+                *(split_heads(x, self.num_heads) for x in (q, k, v)), keep, causal
             )
             out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
         return self._layout(self.out_proj(out), unbatched), None
@@ -444,7 +444,14 @@ class FavorAttention(FavorBuffers):
             self._update_running(q, k, keep)
         return out, state
 
-    def _project(self, query, key, value):
+    def in_projection(self, query, key, value):
+        """The input projections of ``query``, ``key`` and ``value`` (N, L, ·).
+
+        ``(query W_qᵀ + b_q, key W_kᵀ + b_k, value W_vᵀ + b_v)`` with the
+        parameters of ``torch.nn.MultiheadAttention``'s names; what
+        :meth:`forward` applies before splitting heads, and what exporters of
+        the layer's eval-mode forward reuse.
+        """
         E = self.embed_dim
         b = self.in_proj_bias
         biases = (None,) * 3 if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
@@ -536,10 +543,10 @@ class FavorAttention(FavorBuffers):
                 f"state must be None or a FavorDecodingState, got {type(state)}."
             )
         x, _, _, _, unbatched = self._check_inputs(x, x, x, None)
-        q, k, v = self._project(x, x, x)
+        q, k, v = self.in_projection(x, x, x)
         n, length, _ = q.shape
         out, state = self._attend_heads(
-            *(_split_heads(x, self.num_heads) for x in (q, k, v)),
+            *(split_heads(x, self.num_heads) for x in (q, k, v)),
             causal=True,
             decoding=True,
             state=state,
@@ -662,7 +669,19 @@ def _sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     return torch.where(keep[..., None], x, torch.zeros_like(x))
 
 
-def _split_heads(x, num_heads):
-    """(N, L, E) to (N, H, L, E/H)."""
+def split_heads(x, num_heads):
+    """Split the last dimension into heads: (N, L, E) to (N, H, L, E/H).
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, L, E)
+    num_heads : int
+        Must divide ``E``.
+
+    Returns
+    -------
+    Tensor of shape (N, num_heads, L, E // num_heads)
+        A view of ``x``: head ``h`` holds columns ``h·E/H`` to ``(h+1)·E/H``.
+    """
     n, length, _ = x.shape
     return x.reshape(n, length, num_heads, -1).transpose(1, 2)

@@ -281,7 +281,7 @@ def test_running_statistics_are_an_exponential_moving_average():
     for x in batches:
         with torch.no_grad():
             layer(x, x, x)
-        q = layer._project(x, x, x)[0].reshape(2, 12, 2, 4).transpose(1, 2)
+        q = layer.in_projection(x, x, x)[0].reshape(2, 12, 2, 4).transpose(1, 2)
         rows = (q * 4**-0.25).transpose(0, 1).reshape(2, 24, 4).double()
         stats = SampleStatistics.from_array(rows)
         moments.append((stats.mean, stats.second_moment()))
@@ -582,3 +582,22 @@ def test_causal_functional_leaves_padded_queries_out_of_the_statistics():
     moved[:, 5:] += 3.0
     again = favor_attention(moved, k, v, key_padding_mask=mask, **kwargs)
     np.testing.assert_allclose(again[:, :5], out[:, :5], rtol=1e-12)
+
+
+def test_in_projection_and_split_heads_match_multihead_attention():
+    """The layer's public projections equal MultiheadAttention's, and
+    split_heads puts head h's columns in slice h."""
+    from skfavor.nn import split_heads
+
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    layer = FavorAttention.from_multihead_attention(mha, random_state=0)
+    x = torch.randn(3, 5, 8)
+    q, k, v = layer.in_projection(x, x, x)
+    W, b = mha.in_proj_weight, mha.in_proj_bias
+    for i, got in enumerate((q, k, v)):
+        expected = x @ W[8 * i : 8 * (i + 1)].T + b[8 * i : 8 * (i + 1)]
+        torch.testing.assert_close(got, expected)
+    heads = split_heads(q, 2)
+    assert heads.shape == (3, 2, 5, 4)
+    torch.testing.assert_close(heads[:, 1], q[..., 4:])

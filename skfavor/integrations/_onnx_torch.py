@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .._feature_map import StackedFeatureMap
 from .._namespace import get_namespace
 from .._statistics import SampleStatistics
 from ..attention import cast_statistics, compute_dtype, favor_heads, fit_maps
-from ..nn import FavorAttention
+from ..nn import FavorAttention, split_heads
 
 #: Families whose closed forms use no eigen-decomposition (ONNX has none), so
 #: that batch statistics can be fitted inside the graph.
@@ -90,7 +89,8 @@ class FrozenFavorAttention(nn.Module):
                 for x, side in ((query, query_keep), (key, keep), (value, keep))
             )
         q, k, v = (
-            _split(x, layer.num_heads) for x in _project(layer, query, key, value)
+            split_heads(x, layer.num_heads)
+            for x in layer.in_projection(query, key, value)
         )
         heads_keep = None if keep is None else keep[:, None, :]
         out, _ = favor_heads(
@@ -115,28 +115,6 @@ def _running_statistics(layer: FavorAttention, side: str) -> SampleStatistics:
     one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
     xp = get_namespace(mean)
     return cast_statistics(SampleStatistics(one, mean, covariance), xp.float64, xp)
-
-
-def _project(layer: FavorAttention, query, key, value):
-    """The input projections, from the layer's public parameters."""
-    E = layer.embed_dim
-    if layer.in_proj_weight is not None:
-        w = layer.in_proj_weight
-        weights = (w[:E], w[E : 2 * E], w[2 * E :])
-    else:
-        weights = (layer.q_proj_weight, layer.k_proj_weight, layer.v_proj_weight)
-    b = layer.in_proj_bias
-    biases = (None,) * 3 if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
-    return tuple(
-        F.linear(x, w, bias)
-        for x, w, bias in zip((query, key, value), weights, biases, strict=True)
-    )
-
-
-def _split(x, num_heads):
-    """(N, L, E) to (N, H, L, E/H)."""
-    n, length, _ = x.shape
-    return x.reshape(n, length, num_heads, -1).transpose(1, 2)
 
 
 def exportable(layer: FavorAttention) -> nn.Module:

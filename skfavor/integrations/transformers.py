@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from transformers.masking_utils import AttentionMaskInterface
 from .._attention_checks import check_random_state_option
 from .._sampling import draw_weights
 from .._statistics import SampleStatistics
+from .._torch_options import check_int
 from .._torch_sampling import draw_directions
 from ..attention import (
     AttentionStatistics,
@@ -209,7 +210,7 @@ def favorize(
     ):
         raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
     if redraw_interval is not None:
-        _check_int("redraw_interval", redraw_interval)
+        check_int("redraw_interval", redraw_interval, 1)
     if random_state is None:
         random_state = int(torch.randint(0, 2**31 - 1, ()))
     _, resolve = check_random_state_option(random_state)
@@ -285,7 +286,7 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     if not modules:
         raise ValueError("model has no favorized attention: call favorize(model).")
     if max_batches is not None:
-        _check_int("max_batches", max_batches)
+        check_int("max_batches", max_batches, 1)
     if isinstance(batches, torch.Tensor | Mapping):
         batches = [batches]
     device = next(model.parameters()).device
@@ -706,11 +707,6 @@ def _model_inputs(batch, device) -> dict:
         name: value.to(device) if isinstance(value, torch.Tensor) else value
         for name, value in batch.items()
     }
-
-
-def _check_int(name, value) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
 
 
 def _register() -> None:
