@@ -174,26 +174,30 @@ def cv_table(args) -> list[dict]:
     M = args.cv_components
     counts = [M // 8, M // 4, M // 2, M]
     alphas = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
-    folds = KFold(5, shuffle=True, random_state=0)
+    folds = KFold(args.cv_folds, shuffle=True, random_state=0)
     rows = []
     for name, sampler in (
         ("sderf, gamma='scale'", DERFSampler(n_components=M, gamma="scale")),
         ("posrf, gamma=0.5", PositiveRFSampler(n_components=M, gamma=0.5)),
     ):
         sampler.set_params(random_state=0)
-        start = time.perf_counter()
-        ours = RandomFeatureRidgeCV(
-            sampler, alphas=alphas, n_components=counts, cv=folds
-        ).fit(X, y)
-        ours_s = time.perf_counter() - start
-        start = time.perf_counter()
-        search = GridSearchCV(
-            Pipeline([("f", sampler), ("r", Ridge())]),
-            {"f__n_components": counts, "r__alpha": alphas},
-            cv=folds,
-            scoring="neg_mean_squared_error",
-        ).fit(X, y)
-        search_s = time.perf_counter() - start
+        ours_times, search_times = [], []
+        # Interleaved, the minimum of each: the machine's load moves both alike.
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            ours = RandomFeatureRidgeCV(
+                sampler, alphas=alphas, n_components=counts, cv=folds
+            ).fit(X, y)
+            ours_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            search = GridSearchCV(
+                Pipeline([("f", sampler), ("r", Ridge())]),
+                {"f__n_components": counts, "r__alpha": alphas},
+                cv=folds,
+                scoring="neg_mean_squared_error",
+            ).fit(X, y)
+            search_times.append(time.perf_counter() - start)
+        ours_s, search_s = min(ours_times), min(search_times)
         reference = search.cv_results_["mean_test_score"]
         difference = np.max(
             np.abs(ours.cv_results_["mean_test_score"] - reference) / np.abs(reference)
@@ -208,7 +212,7 @@ def cv_table(args) -> list[dict]:
                 "model": name,
                 "rows": args.cv_rows,
                 "M": M,
-                "grid": "4 m x 5 alphas x 5 folds",
+                "grid": f"4 m x 5 alphas x {args.cv_folds} folds",
                 "max_rel_score_difference": float(difference),
                 "same_choice": same,
                 "RandomFeatureRidgeCV_s": ours_s,
@@ -315,6 +319,7 @@ def main(argv=None) -> None:
     parser.add_argument("--pipeline-rows", type=int, default=25_000)
     parser.add_argument("--cv-rows", type=int, default=50_000)
     parser.add_argument("--cv-components", type=int, default=512)
+    parser.add_argument("--cv-folds", type=int, default=5)
     parser.add_argument("--accuracy-rows", type=int, default=12_000)
     parser.add_argument(
         "--accuracy-components",

@@ -24,6 +24,8 @@ from sklearn.pipeline import Pipeline
 from test_dask import cluster_client, scheduler  # noqa: F401
 
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler
+from skfavor._ridge_algebra import ridge_path, solve_ridge
+from skfavor._statistics import SampleStatistics
 from skfavor.kernel_ridge import (
     RandomFeatureRidge,
     RandomFeatureRidgeClassifier,
@@ -563,24 +565,61 @@ def _count_eigh(monkeypatch, n_features):
     return calls
 
 
-def test_cv_eighs_once_per_fold_and_count_and_refits_by_a_solve(monkeypatch):
+@pytest.mark.parametrize(
+    "alphas, n_eighs",
+    [
+        # Up to eight alphas: one Cholesky each, cheaper than one eigh.
+        ([0.01, 0.1, 1.0], 0),
+        # More share one eigh per fold and feature count.
+        (list(np.logspace(-3, 1, 10)), 3 * 2),
+    ],
+)
+def test_cv_eighs_only_for_long_alpha_grids_and_refits_by_a_solve(
+    monkeypatch, alphas, n_eighs
+):
     X, y, _ = _regression(n=150)
     calls = _count_eigh(monkeypatch, X.shape[1])
     model = RandomFeatureRidgeCV(
         PositiveRFSampler(n_components=24, gamma=0.2, random_state=0),
-        alphas=[0.01, 0.1, 1.0],
+        alphas=alphas,
         n_components=[12, 24],
         cv=KFold(3),
     ).fit(X, y)
-    assert len(calls) == 3 * 2
+    assert len(calls) == n_eighs
     search = _grid_search(
         PositiveRFSampler(n_components=24, gamma=0.2, random_state=0),
         [12, 24],
-        [0.01, 0.1, 1.0],
+        alphas,
         KFold(3),
         "neg_mean_squared_error",
     ).fit(X, y)
+    for key in ["mean_test_score", *(f"split{k}_test_score" for k in range(3))]:
+        _assert_close(model.cv_results_[key], search.cv_results_[key])
     _assert_close(model.coef_, search.best_estimator_[-1].coef_)
+
+
+def test_ridge_path_solves_equal_the_shared_eigh():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((40, 7))
+    centred = Z - Z.mean(axis=0)
+    statistics = SampleStatistics(40.0, Z.mean(axis=0), centred.T @ centred)
+    alphas = list(np.logspace(-4, 2, 12))
+    shared = list(ridge_path(statistics, 6, 4, alphas, fit_intercept=True))
+    for alpha, (coef, intercept) in zip(alphas, shared):
+        ((one, one_intercept),) = ridge_path(
+            statistics, 6, 4, [alpha], fit_intercept=True
+        )
+        np.testing.assert_allclose(one, coef, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(one_intercept, intercept, rtol=1e-9, atol=1e-12)
+
+
+def test_ridge_solve_of_a_singular_system_falls_back_to_least_squares():
+    # Two equal features and alpha 0: Cholesky fails; least squares solves.
+    A = np.array([[1.0, 1.0], [1.0, 1.0]])
+    B = np.array([[2.0], [2.0]])
+    coef = solve_ridge(A, B, 0.0)
+    np.testing.assert_allclose(A @ coef, B)
+    np.testing.assert_allclose(coef, [[1.0], [1.0]])
 
 
 def test_cv_of_one_alpha_never_eighs(monkeypatch):
