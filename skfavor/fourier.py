@@ -17,9 +17,29 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._blocks import default_threads, rows_per_block, run_in_blocks
 from ._positive_sampler import _as_float, _NotBool
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
+
+#: Most bytes of the threads' buffers, as a fraction of the output ...
+_PART_FRACTION = 0.04
+
+#: ... but at least this many per thread: parts of fewer rows spend more on
+#: Python and on BLAS's packing of the weights than on the transform.
+_MIN_PART_BYTES = 2**17
+
+
+def _rows_per_part(output_bytes, row_width, dtype, n_threads, n_block_rows) -> int:
+    """Rows of phases at a time: all threads' buffers within a few % of the output.
+
+    Large outputs get ``_PART_FRACTION`` of their size, small ones
+    ``_MIN_PART_BYTES`` a thread; never more rows than a block's.
+    """
+    row_bytes = max(row_width, 1) * np.dtype(dtype).itemsize
+    share = int(_PART_FRACTION * output_bytes) // max(n_threads, 1)
+    budget = max(share, _MIN_PART_BYTES)
+    return int(max(1, min(budget // row_bytes, n_block_rows)))
 
 
 class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -173,7 +193,24 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             0.0, 2.0 * np.pi, size=self.n_components % 2
         )
         self._n_features_out = self.n_components
+        self._cast = {}
         return self
+
+    def __getstate__(self):
+        """The estimator's state, without the cached casts of its weights."""
+        state = super().__getstate__()
+        state.pop("_cast", None)
+        return state
+
+    def _terms(self, dtype):
+        """``√(2 gamma_) Wᵀ`` and the center in ``dtype``, cached per dtype."""
+        cast = self.__dict__.setdefault("_cast", {})
+        terms = cast.get(dtype)
+        if terms is None:
+            weights = np.sqrt(2.0 * self.gamma_) * self.random_weights_
+            terms = (weights.astype(dtype, copy=False).T, self.center_.astype(dtype))
+            cast[dtype] = terms
+        return terms
 
     def transform(self, X):
         """Map rows to the sin/cos features.
@@ -193,25 +230,56 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
-        weights = (np.sqrt(2.0 * self.gamma_) * self.random_weights_).astype(
-            X.dtype, copy=False
-        )
-        if sp.issparse(X):
-            # A sparse row stays sparse: the shift becomes a phase per direction.
-            phases = safe_sparse_dot(X, weights.T, dense_output=True)
-            phases -= (weights @ self.center_.astype(X.dtype)).astype(X.dtype)
-        else:
-            phases = (X - self.center_.astype(X.dtype)) @ weights.T
-        n_pairs = self.n_components // 2
+        weights_T, center = self._terms(X.dtype)
         features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        n_threads = default_threads()
+        n_block_rows = rows_per_block(features.strides[0], X.shape[0], n_threads)
+        n_phases = self.n_components - self.n_components // 2
+        # A sparse row stays sparse: the shift becomes a phase per direction.
+        shift = (center @ weights_T).astype(X.dtype) if sp.issparse(X) else None
+        n_shifted = 0 if sp.issparse(X) else X.shape[1]
+        part_rows = _rows_per_part(
+            features.nbytes, n_shifted + n_phases, X.dtype, n_threads, n_block_rows
+        )
+
+        def make_worker():
+            # Each thread's own buffers for a part of a block at a time.
+            shifted = np.empty((part_rows, n_shifted), dtype=X.dtype)
+            phases = np.empty((part_rows, n_phases), dtype=X.dtype)
+
+            def worker(rows):
+                for start in range(rows.start, rows.stop, part_rows):
+                    part = slice(start, min(start + part_rows, rows.stop))
+                    n = part.stop - part.start
+                    if shift is not None:
+                        out = safe_sparse_dot(X[part], weights_T, dense_output=True)
+                        out -= shift
+                    else:
+                        np.subtract(X[part], center, out=shifted[:n])
+                        out = np.matmul(shifted[:n], weights_T, out=phases[:n])
+                    self._fill(out, features[part])
+                return 0, 0
+
+            return worker
+
+        run_in_blocks(X.shape[0], n_block_rows, n_threads, make_worker)
+        return features
+
+    def _fill(self, phases, features) -> None:
+        """Write the cos/sin pairs (and lone cosine) of ``phases`` into ``features``.
+
+        Block by block (:func:`~skfavor._blocks.run_in_blocks`), the phases are
+        a block's temporary, so the transform's peak memory is its output and
+        a few blocks; each block's strided writes stay in cache.
+        """
+        n_pairs = self.n_components // 2
         pairs = phases[:, :n_pairs]
         np.cos(pairs, out=features[:, 0 : 2 * n_pairs : 2])
         np.sin(pairs, out=features[:, 1 : 2 * n_pairs : 2])
         if self.n_components % 2:
-            last = phases[:, n_pairs] + self.random_offset_.astype(X.dtype)
+            last = phases[:, n_pairs] + self.random_offset_.astype(phases.dtype)
             np.cos(last, out=features[:, -1])
-        features *= X.dtype.type(np.sqrt(2.0 / self.n_components))
-        return features
+        features *= phases.dtype.type(np.sqrt(2.0 / self.n_components))
 
     def transform_keys(self, Y):
         """The same map as :meth:`transform` (the estimator is symmetric).

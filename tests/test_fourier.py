@@ -200,3 +200,63 @@ def test_odd_n_components_is_unbiased(n_components):
         rff = np.array([r @ r.T for r in rff])
         off = ~np.eye(len(X), dtype=bool)
         np.testing.assert_allclose(estimates.var(0)[off], rff.var(0)[off], rtol=0.15)
+
+
+@pytest.mark.parametrize("n_components", [64, 65])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_blocks_and_threads_do_not_change_the_features(n_components, sparse):
+    # Tiny working memory: many blocks of a few rows, shared among threads,
+    # and parts of blocks; the features equal the definition's all the same.
+    from sklearn import config_context
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 5)) + 3.0
+    sampler = FourierSampler(n_components=n_components, random_state=0).fit(X)
+    inputs = sp.csr_matrix(np.where(X > 3.5, X, 0.0)) if sparse else X
+    dense = inputs.toarray() if sparse else inputs
+    phases = (dense - sampler.center_) @ (
+        np.sqrt(2 * sampler.gamma_) * sampler.random_weights_
+    ).T
+    expected = np.empty((len(X), n_components))
+    n_pairs = n_components // 2
+    expected[:, 0 : 2 * n_pairs : 2] = np.cos(phases[:, :n_pairs])
+    expected[:, 1 : 2 * n_pairs : 2] = np.sin(phases[:, :n_pairs])
+    if n_components % 2:
+        expected[:, -1] = np.cos(phases[:, -1] + sampler.random_offset_[0])
+    expected *= np.sqrt(2.0 / n_components)
+    with config_context(working_memory=1e-3):
+        small_blocks = sampler.transform(inputs)
+    with threadpool_limits(limits=1):
+        one_thread = sampler.transform(inputs)
+    for features in (small_blocks, one_thread, sampler.transform(inputs)):
+        np.testing.assert_allclose(features, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_needs_little_memory_beyond_its_output(dtype):
+    # The phases are computed a part of a block at a time (a few % of the
+    # output in all), not for all rows at once (which was 1.5 times it).
+    import tracemalloc
+
+    X = np.random.default_rng(2).normal(size=(8000, 16)).astype(dtype)
+    sampler = FourierSampler(n_components=512, random_state=0).fit(X)
+    sampler.transform(X[:10])  # the weights' cast to dtype is cached
+    tracemalloc.start()
+    try:
+        features = sampler.transform(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert features.dtype == dtype
+    assert peak <= 1.06 * features.nbytes
+
+
+def test_pickle_leaves_out_the_cached_casts(X):
+    import pickle
+
+    sampler = FourierSampler(n_components=8, random_state=0).fit(X)
+    expected = sampler.transform(X.astype(np.float32))
+    restored = pickle.loads(pickle.dumps(sampler))
+    assert "_cast" not in restored.__dict__
+    np.testing.assert_array_equal(restored.transform(X.astype(np.float32)), expected)

@@ -605,7 +605,7 @@ def test_ridge_path_solves_equal_the_shared_eigh():
     statistics = SampleStatistics(40.0, Z.mean(axis=0), centred.T @ centred)
     alphas = list(np.logspace(-4, 2, 12))
     shared = list(ridge_path(statistics, 6, 4, alphas, fit_intercept=True))
-    for alpha, (coef, intercept) in zip(alphas, shared):
+    for alpha, (coef, intercept) in zip(alphas, shared, strict=True):
         ((one, one_intercept),) = ridge_path(
             statistics, 6, 4, [alpha], fit_intercept=True
         )
