@@ -32,7 +32,7 @@ def _non_negative(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of both subcommands.
+    """The parser of every subcommand.
 
     Returns
     -------
@@ -43,7 +43,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproduce the FAVOR# experiments against RBFSampler.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    for sub in (
+        _add_regression_parser(commands),
+        _add_variance_parser(commands),
+        _add_sampling_parser(commands),
+    ):
+        sub.add_argument(
+            "--out",
+            type=Path,
+            default=Path("skfavor-results"),
+            help="folder of the CSV files and plots (default: ./skfavor-results)",
+        )
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_transformer_parser(commands)
+    return parser
 
+
+def _add_regression_parser(commands) -> argparse.ArgumentParser:
+    """The ``kernel-regression`` (alias ``classification``) subcommand."""
     regression = commands.add_parser(
         "kernel-regression",
         aliases=["classification"],
@@ -93,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     regression.add_argument(
         "--n-jobs", type=_positive, default=1, help="worker processes for the draws"
     )
+    return regression
 
+
+def _add_variance_parser(commands) -> argparse.ArgumentParser:
+    """The ``variance`` subcommand."""
     variance = commands.add_parser(
         "variance",
         help="exact log variance of each family against the data scale",
@@ -105,7 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     variance.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
+    return variance
 
+
+def _add_sampling_parser(commands) -> argparse.ArgumentParser:
+    """The ``sampling`` subcommand."""
     sampling = commands.add_parser(
         "sampling",
         help="i.i.d., orthogonal and simplex ω by Monte Carlo; AutoSampler",
@@ -124,17 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="draws of the Ridge route with AutoSampler (0 skips it)",
     )
-
-    for sub in (regression, variance, sampling):
-        sub.add_argument(
-            "--out",
-            type=Path,
-            default=Path("skfavor-results"),
-            help="folder of the CSV files and plots (default: ./skfavor-results)",
-        )
-        sub.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_transformer_parser(commands)
-    return parser
+    return sampling
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
