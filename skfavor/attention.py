@@ -101,6 +101,30 @@ class AttentionStatistics(NamedTuple):
     key_mean: Any
     key_covariance: Any
 
+    def sample_statistics(self, dtype) -> tuple[SampleStatistics, SampleStatistics]:
+        """The query and key statistics as the closed forms take them, in ``dtype``.
+
+        A count of 1, so that the scatter is the covariance
+        (:ref:`math-statistics`); the fit reads only the mean and covariance.
+
+        Parameters
+        ----------
+        dtype : dtype of the statistics' namespace
+            Usually float64 (the closed forms' dtype).
+
+        Returns
+        -------
+        queries, keys : SampleStatistics
+        """
+        xp = get_namespace(self.query_mean)
+        parts = [xp.astype(part, dtype) for part in self]
+
+        def one_set(mean, covariance):
+            one = xp.ones(mean.shape[:-1], dtype=dtype, device=array_device(mean))
+            return SampleStatistics(one, mean, covariance)
+
+        return one_set(*parts[:2]), one_set(*parts[2:])
+
     @classmethod
     def from_sequences(
         cls,
@@ -450,14 +474,7 @@ def _fit_statistics(Q, K, query_keep, keep, statistics, parameter_grad, xp, fami
         if not parameter_grad and hasattr(Q, "detach"):
             Q, K = Q.detach(), K.detach()
         return _statistics(Q, query_keep, xp), _statistics(K, keep, xp)
-    wide = parameter_dtype(xp, array_device(Q))
-    parts = [xp.astype(part, wide) for part in statistics]
-
-    def supplied(mean, covariance):
-        one = xp.ones(mean.shape[:-1], dtype=wide, device=array_device(Q))
-        return SampleStatistics(one, mean, covariance)
-
-    return supplied(*parts[:2]), supplied(*parts[2:])
+    return statistics.sample_statistics(parameter_dtype(xp, array_device(Q)))
 
 
 def _dropout(dropout):

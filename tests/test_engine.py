@@ -346,3 +346,22 @@ def test_padded_query_rule_is_one_rule():
     out, _ = favor_heads(q, k, v, omega, family="sderf", query_keep=query_keep)
     alone, _ = favor_heads(q[..., :8, :], k, v, omega, family="sderf")
     np.testing.assert_allclose(out[..., :8, :], alone, rtol=1e-10)
+
+
+def test_attention_statistics_as_the_closed_forms_take_them():
+    # One conversion (count 1, scatter = covariance) for every caller: the
+    # engine's fit to outside statistics and the ONNX export's frozen maps.
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=(3, 4)).astype(np.float32)
+    covariance = np.broadcast_to(np.eye(4, dtype=np.float32), (3, 4, 4))
+    stats = AttentionStatistics(mean, covariance, 2 * mean, 3 * covariance)
+    queries, keys = stats.sample_statistics(np.float64)
+    for part, (m, c) in (
+        (queries, (mean, covariance)),
+        (keys, (2 * mean, 3 * covariance)),
+    ):
+        assert part.mean.dtype == part.scatter.dtype == np.float64
+        np.testing.assert_array_equal(part.n_samples, np.ones(3))
+        np.testing.assert_array_equal(part.mean, m)
+        np.testing.assert_array_equal(part.scatter, c)
+        np.testing.assert_array_equal(part.covariance, c)

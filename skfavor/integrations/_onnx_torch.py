@@ -11,8 +11,7 @@ from torch import nn
 
 from .._feature_map import StackedFeatureMap
 from .._namespace import get_namespace
-from .._statistics import SampleStatistics
-from ..attention import cast_statistics, compute_dtype, favor_heads, fit_maps
+from ..attention import compute_dtype, favor_heads, fit_maps
 from ..nn import FavorAttention, split_heads
 
 #: Families whose closed forms use no eigen-decomposition (ONNX has none), so
@@ -56,7 +55,7 @@ class FrozenFavorAttention(nn.Module):
                 layer.out_proj.weight.dtype, get_namespace(layer.omega)
             )
             maps = fit_maps(
-                *(_running_statistics(layer, side) for side in ("query", "key")),
+                *layer.running_statistics().sample_statistics(torch.float64),
                 layer.omega,
                 layer.feature_map,
                 dtype,
@@ -106,15 +105,6 @@ class FrozenFavorAttention(nn.Module):
         out = out.transpose(1, 2).reshape(n, length, layer.embed_dim)
         out = layer.out_proj(out)
         return out if layer.batch_first else out.transpose(0, 1)
-
-
-def _running_statistics(layer: FavorAttention, side: str) -> SampleStatistics:
-    """The running statistics of one side in float64 (count 1: scatter = covariance)."""
-    mean = getattr(layer, f"running_{side}_mean")
-    covariance = getattr(layer, f"running_{side}_covariance")
-    one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-    xp = get_namespace(mean)
-    return cast_statistics(SampleStatistics(one, mean, covariance), xp.float64, xp)
 
 
 def exportable(layer: FavorAttention) -> nn.Module:
