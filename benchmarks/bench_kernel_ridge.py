@@ -11,9 +11,11 @@ Three tables, each of ratios measured in one run of this script:
    fresh process: ``tracemalloc`` peak (NumPy's allocations) and the growth of
    the resident set (which also counts the memmap pages read).
 2. **Model selection.** ``RandomFeatureRidgeCV`` over 4 feature counts × 5
-   alphas × 5 folds against ``GridSearchCV(Pipeline(sampler, Ridge))`` with the
-   same folds at ``--cv-rows`` rows: the largest score difference, whether the
-   same model is chosen, and the wall times, for a data-dependent sampler
+   alphas × ``--cv-folds`` folds (default 5) against
+   ``GridSearchCV(Pipeline(sampler, Ridge))`` with the same folds at
+   ``--cv-rows`` rows: the largest score difference, whether the same model is
+   chosen, and the minimum wall times of ``--repeats`` interleaved runs of
+   each, for a data-dependent sampler
    (SDERF, ``gamma='scale'``: one map per fold) and a data-independent one
    (PosRF, numeric ``gamma``: one map for all folds).
 3. **Accuracy per second.** Test R² against fit + predict time for
