@@ -96,7 +96,7 @@ class _NotBool(Interval):
         return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
 
     def __str__(self) -> str:
-        return f"{super().__str__()}, not a bool"
+        return f"{super().__str__()} (a bool is not one)"
 
 
 def _statistics(X) -> SampleStatistics:

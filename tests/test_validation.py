@@ -250,9 +250,13 @@ def test_transform_before_fit_is_not_fitted_error(X, family):
         ("kernel", "laplacian", r"a str among \{'(rbf|softmax)', '(rbf|softmax)'\}"),
         ("orthogonal", "yes", r"an instance of 'bool'"),
         # bool is an Integral and a Real in Python; issue 9, item 8.
-        ("n_components", True, r"an int in the range \[1, inf\), not a bool"),
-        ("n_components", np.True_, r"an int in the range \[1, inf\), not a bool"),
-        ("gamma", True, r"a float in the range \(0\.0, inf\), not a bool"),
+        ("n_components", True, r"an int in the range \[1, inf\) \(a bool is not one\)"),
+        (
+            "n_components",
+            np.True_,
+            r"an int in the range \[1, inf\) \(a bool is not one\)",
+        ),
+        ("gamma", True, r"a float in the range \(0\.0, inf\) \(a bool is not one\)"),
     ],
 )
 def test_invalid_parameter_names_parameter_value_and_expectation(
