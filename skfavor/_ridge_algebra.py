@@ -51,9 +51,15 @@ def solve_ridge(A, B, alpha):
     """``(A + αI)⁻¹ B`` by Cholesky (:ref:`math-ridge-statistics`).
 
     A system that is not numerically positive definite (a tiny ``alpha`` on
-    collinear features) is solved by least squares instead.
+    collinear features) is solved by least squares instead. Statistics that
+    overflowed (inf or NaN) raise ``ValueError``, as ``Ridge`` does.
     """
     system = A + alpha * np.eye(A.shape[0])
+    if not (np.all(np.isfinite(system)) and np.all(np.isfinite(B))):
+        raise ValueError(
+            "array must not contain infs or NaNs: the statistics of the features "
+            "and targets overflow float64; scale the targets (or inputs) down."
+        )
     try:
         factor = scipy.linalg.cho_factor(system, overwrite_a=True, check_finite=False)
         return scipy.linalg.cho_solve(factor, B, check_finite=False)

@@ -171,6 +171,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : object
             Fitted sampler.
         """
+        self._cast = {}
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         statistics = SampleStatistics.from_array(X)
         if self.gamma == "scale":
@@ -193,24 +194,42 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             0.0, 2.0 * np.pi, size=self.n_components % 2
         )
         self._n_features_out = self.n_components
-        self._cast = {}
         return self
 
     def __getstate__(self):
-        """The estimator's state, without the cached casts of its weights."""
-        state = super().__getstate__()
+        """The estimator's state, without the cached casts of its weights.
+
+        A copy: the live estimator keeps its cache (``BaseEstimator`` may return
+        ``__dict__`` itself).
+        """
+        state = dict(super().__getstate__())
         state.pop("_cast", None)
         return state
 
     def _terms(self, dtype):
-        """``√(2 gamma_) Wᵀ`` and the center in ``dtype``, cached per dtype."""
+        """``√(2 gamma_) Wᵀ`` (C-ordered) and the center in ``dtype``, cached.
+
+        The cache is keyed by ``dtype`` and checked against the fitted
+        attributes it was made from, so that assigning new ``gamma_``,
+        ``random_weights_`` or ``center_`` takes effect. ``Wᵀ`` is stored
+        C-ordered: SciPy copies a dense operand of a sparse product otherwise.
+        """
+        sources = (self.gamma_, self.random_weights_, self.center_)
         cast = self.__dict__.setdefault("_cast", {})
-        terms = cast.get(dtype)
-        if terms is None:
-            weights = np.sqrt(2.0 * self.gamma_) * self.random_weights_
-            terms = (weights.astype(dtype, copy=False).T, self.center_.astype(dtype))
-            cast[dtype] = terms
-        return terms
+        entry = cast.get(dtype)
+        if entry is None or not (
+            entry[0][0] == sources[0]
+            and entry[0][1] is sources[1]
+            and entry[0][2] is sources[2]
+        ):
+            # One C-ordered array, scaled in float64 and rounded to dtype.
+            weights_T = np.empty(self.random_weights_.shape[::-1], dtype=dtype)
+            np.multiply(
+                self.random_weights_.T, np.sqrt(2.0 * self.gamma_), out=weights_T
+            )
+            terms = (weights_T, self.center_.astype(dtype))
+            entry = cast[dtype] = (sources, terms)
+        return entry[1]
 
     def transform(self, X):
         """Map rows to the sin/cos features.

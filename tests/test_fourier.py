@@ -260,3 +260,25 @@ def test_pickle_leaves_out_the_cached_casts(X):
     restored = pickle.loads(pickle.dumps(sampler))
     assert "_cast" not in restored.__dict__
     np.testing.assert_array_equal(restored.transform(X.astype(np.float32)), expected)
+
+
+def test_pickling_leaves_the_live_estimator_unchanged(X):
+    import copy
+    import pickle
+
+    sampler = FourierSampler(n_components=8, random_state=0).fit(X)
+    sampler.transform(X)
+    before = dict(sampler.__dict__)
+    pickle.dumps(sampler)
+    copy.deepcopy(sampler)
+    assert sampler.__dict__.keys() == before.keys()
+
+
+def test_edited_fitted_attributes_are_used(X):
+    sampler = FourierSampler(n_components=4, random_state=0).fit(X)
+    first = sampler.transform(X)
+    sampler.gamma_ = 5.0 * sampler.gamma_
+    assert not np.allclose(sampler.transform(X), first)
+    edited = sampler.transform(X)
+    sampler.random_weights_ = 2.0 * sampler.random_weights_
+    assert not np.allclose(sampler.transform(X), edited)

@@ -635,3 +635,16 @@ def test_cv_of_one_alpha_never_eighs(monkeypatch):
     ).fit(X, y)
     for key in ["mean_test_score", *(f"split{k}_test_score" for k in range(3))]:
         _assert_close(model.cv_results_[key], search.cv_results_[key])
+
+
+@pytest.mark.parametrize("alphas", [[1.0], [0.1, 1.0], list(np.logspace(-2, 1, 9))])
+def test_statistics_that_overflow_are_refused_not_solved_to_nan(alphas):
+    # y of 1e308: the scatter of [φ, y] overflows to inf. As Pipeline(sampler,
+    # Ridge()), fitting raises instead of leaving NaN weights.
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.sign(X[:, 0]) * 1e308
+    sampler = PositiveRFSampler(n_components=20, random_state=0)
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        RandomFeatureRidge(sampler, alpha=alphas[0]).fit(X, y)
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        RandomFeatureRidgeCV(sampler, alphas=alphas, cv=3).fit(X, y)
