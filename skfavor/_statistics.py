@@ -175,12 +175,58 @@ class SampleStatistics:
         ``(tr S / n + Σ_j (μ_j − μ̄)²) / d`` with ``μ̄`` the mean of the means.
         """
         xp = get_namespace(self.mean)
-        d = self.mean.shape[-1]
         trace = xp.sum(xp.linalg.diagonal(self.covariance), axis=-1)
-        spread = xp.sum(
-            (self.mean - xp.mean(self.mean, axis=-1, keepdims=True)) ** 2, axis=-1
-        )
-        return (trace + spread) / d
+        return entry_variance(self.mean, trace)
+
+
+def entry_variance(mean, trace):
+    """``(trace + Σ_j (μ_j − μ̄)²) / d``: the variance of all entries of the rows.
+
+    ``trace`` is that of the covariance, ``mean`` the column means (last axis
+    of length ``d``); ``X.var()`` for ``gamma='scale'``.
+    """
+    xp = get_namespace(mean)
+    spread = xp.sum((mean - xp.mean(mean, axis=-1, keepdims=True)) ** 2, axis=-1)
+    return (trace + spread) / mean.shape[-1]
+
+
+def column_moments(X) -> tuple[float, np.ndarray, np.ndarray]:
+    """Count, column means and centred column sums of squares of a 2-D ``X``.
+
+    The diagonal of :class:`SampleStatistics` without the ``d × d`` scatter,
+    for maps that need no more (a NumPy array or sparse matrix of any width).
+    Float64, taken in blocks of rows merged exactly (:ref:`math-statistics`):
+    two passes per dense block; a sparse block uses ``Σ x² − n μ²`` on its
+    stored entries, as ``X.var()`` of scikit-learn's ``RBFSampler`` does.
+
+    Returns
+    -------
+    n_samples : float
+    mean : ndarray of shape (n_features,)
+    squares : ndarray of shape (n_features,)
+        ``Σ_i (x_ij − μ_j)²`` for each column ``j``.
+    """
+    n_rows, n_features = X.shape
+    n, mean, squares = 0.0, np.zeros(n_features), np.zeros(n_features)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, n_rows, _BLOCK_ROWS):
+            block = X[start : start + _BLOCK_ROWS]
+            n_block = float(block.shape[0])
+            if sp.issparse(block):
+                block = block.astype(np.float64)
+                block_mean = np.asarray(block.sum(axis=0)).ravel() / n_block
+                raw = np.asarray(block.multiply(block).sum(axis=0)).ravel()
+                block_squares = np.maximum(raw - n_block * block_mean**2, 0.0)
+            else:
+                block = np.asarray(block, dtype=np.float64)
+                block_mean = block.mean(axis=0)
+                block_squares = ((block - block_mean) ** 2).sum(axis=0)
+            total = n + n_block
+            delta = block_mean - mean
+            squares = squares + block_squares + delta**2 * (n * n_block / total)
+            mean = mean + delta * (n_block / total)
+            n = total
+    return n, mean, squares
 
 
 def cross_second_moment(queries: SampleStatistics, keys: SampleStatistics):

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._blocks import default_threads, rows_per_block, run_in_blocks
 from ._positive_sampler import _as_float, _NotBool
 from ._sampling import SAMPLINGS, draw_weights
-from ._statistics import SampleStatistics
+from ._statistics import column_moments, entry_variance
 
 #: Most bytes of the threads' buffers, as a fraction of the output ...
 _PART_FRACTION = 0.04
@@ -77,7 +77,9 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     sampling : {'orthogonal', 'simplex', 'iid'}, default='orthogonal'
         Coupling of the directions, each marginally N(0, I)
-        (:ref:`math-sampling`, :ref:`math-simplex`).
+        (:ref:`math-sampling`, :ref:`math-simplex`). Orthogonal and simplex
+        directions are drawn in ``n_features × n_features`` blocks: for inputs
+        with very many columns (sparse text features), use ``'iid'``.
 
     random_state : int, RandomState instance or None, default=None
         Controls the random directions. Pass an int for reproducible features
@@ -173,15 +175,16 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         self._cast = {}
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
-        statistics = SampleStatistics.from_array(X)
+        # The mean and the entries' variance only: no n_features² scatter.
+        n, mean, squares = column_moments(X)
         if self.gamma == "scale":
-            variance = float(statistics.entry_variance())
+            variance = float(entry_variance(mean, np.sum(squares) / n))
             self.gamma_ = 1.0 / (self.n_features_in_ * variance) if variance else 1.0
         else:
             self.gamma_ = float(self.gamma)
-        if not np.all(np.isfinite(statistics.mean)):
+        if not np.all(np.isfinite(mean)):
             raise ValueError("X is too large: its mean overflows float64.")
-        self.center_ = np.asarray(statistics.mean, dtype=np.float64)
+        self.center_ = mean
         random_state = check_random_state(self.random_state)
         self.random_weights_ = draw_weights(
             (self.n_components + 1) // 2,

@@ -282,3 +282,33 @@ def test_edited_fitted_attributes_are_used(X):
     edited = sampler.transform(X)
     sampler.random_weights_ = 2.0 * sampler.random_weights_
     assert not np.allclose(sampler.transform(X), edited)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_gamma_scale_and_center_need_no_feature_by_feature_matrix(sparse):
+    # Fitting needs the column means and the entries' variance only: a
+    # sparse input with 300 000 columns fits without an n_features² array.
+    import tracemalloc
+
+    n_features = 300_000 if sparse else 2_000
+    X = sp.random(
+        40, n_features, density=2e-4, format="csr", random_state=0, dtype=np.float64
+    )
+    inputs = X if sparse else X.toarray()
+    tracemalloc.start()
+    try:
+        # i.i.d. directions: orthogonal ones are drawn in d × d blocks.
+        sampler = FourierSampler(
+            n_components=8, gamma="scale", sampling="iid", random_state=0
+        )
+        sampler.fit(inputs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20
+    dense = X.toarray()
+    np.testing.assert_allclose(sampler.center_, dense.mean(axis=0), atol=1e-15)
+    np.testing.assert_allclose(
+        sampler.gamma_, 1.0 / (n_features * dense.var()), rtol=1e-10
+    )
+    assert np.all(np.isfinite(sampler.transform(inputs[:5])))
