@@ -28,7 +28,7 @@ from ._model import (
 )
 from ._mqar import mqar
 from ._output import format_table
-from ._uptraining import row
+from ._uptraining import row, values_by_draw
 
 if TYPE_CHECKING:
     from .transformer import Config
@@ -125,15 +125,9 @@ def jobs(config: Config) -> list[tuple]:
 
 
 def _by_seed(rows, method, n_features, metric) -> dict:
-    key = "" if n_features is None else n_features
-    return {
-        r["draw"]: float(r["value"])
-        for r in rows
-        if r["task"] == "mqar"
-        and r["method"] == method
-        and r["n_features"] == key
-        and r["metric"] == metric
-    }
+    return values_by_draw(
+        rows, task="mqar", method=method, n_features=n_features, metric=metric
+    )
 
 
 def _steps_cell(values: list[float]) -> str:

@@ -77,6 +77,34 @@ def row(task, base, method, n_features, draw, metric, value) -> dict:
     }
 
 
+def values_by_draw(rows, *, task, method, n_features, metric, base=None) -> dict:
+    """The values of the rows that :func:`row` made with these fields, by draw.
+
+    ``base=None`` takes rows of any base model.
+    """
+    key = "" if n_features is None else n_features
+    return {
+        r["draw"]: float(r["value"])
+        for r in rows
+        if r["task"] == task
+        and (base is None or r["base"] == base)
+        and r["method"] == method
+        and r["n_features"] == key
+        and r["metric"] == metric
+    }
+
+
+def _by_draw(rows, base, method, n_features, metric) -> dict:
+    return values_by_draw(
+        rows,
+        task="uptraining",
+        base=base,
+        method=method,
+        n_features=n_features,
+        metric=metric,
+    )
+
+
 def architecture(config: Config) -> Architecture:
     """The base models' shape (no token shift)."""
     return Architecture(
@@ -244,19 +272,6 @@ def swaps(config: Config, bases: list[int], draws: int | None = None) -> list[tu
                     (seed, method, m, d) for m in config.features for d in range(draws)
                 ]
     return jobs
-
-
-def _by_draw(rows, base, method, n_features, metric) -> dict:
-    key = "" if n_features is None else n_features
-    return {
-        r["draw"]: float(r["value"])
-        for r in rows
-        if r["task"] == "uptraining"
-        and r["base"] == base
-        and r["method"] == method
-        and r["n_features"] == key
-        and r["metric"] == metric
-    }
 
 
 def base_table(rows: list[dict]) -> str:
