@@ -215,37 +215,6 @@ class FeatureMap:
         out, _, _ = self._evaluate(X, finish=None, n_threads=n_threads)
         return out
 
-    def evaluate(self, X, finish, *, n_threads: int | None = None) -> np.ndarray:
-        """``finish`` applied in place to the log features, block by block.
-
-        The product of each block of rows is written into its block of the
-        output and handed to ``finish`` while it is still in the cache, so an
-        element-wise function of ``x Wᵀ + offset + q(x)`` (the cosines of
-        :class:`~skfavor.FourierSampler`) costs no full-size temporary.
-
-        Parameters
-        ----------
-        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-            Rows in float32 or float64; the result has their dtype.
-        finish : callable
-            ``finish(block)`` rewrites a C-contiguous block of rows of the
-            output in place; it is called from several threads at once (on
-            different blocks).
-        n_threads : int, default=None
-            Threads, as in :meth:`transform`.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-        """
-
-        def apply(block):
-            finish(block)
-            return 0, 0
-
-        out, _, _ = self._evaluate(X, finish=apply, n_threads=n_threads)
-        return out
-
     def transform(self, X, *, n_threads: int | None = None) -> np.ndarray:
         """Features of each row of ``X``; warns or raises on over/underflow.
 
