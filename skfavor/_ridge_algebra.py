@@ -61,10 +61,10 @@ def solve_ridge(A, B, alpha):
             "and targets overflow float64; scale the targets (or inputs) down."
         )
     try:
-        factor = scipy.linalg.cho_factor(system, overwrite_a=True, check_finite=False)
+        factor = scipy.linalg.cho_factor(system, check_finite=False)
         return scipy.linalg.cho_solve(factor, B, check_finite=False)
     except (scipy.linalg.LinAlgError, ValueError):
-        return scipy.linalg.lstsq(A + alpha * np.eye(A.shape[0]), B)[0]
+        return scipy.linalg.lstsq(system, B)[0]
 
 
 #: Up to this many ``alpha`` share no factorisation: one Cholesky each is

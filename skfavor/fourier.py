@@ -290,9 +290,9 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _fill(self, phases, features) -> None:
         """Write the cos/sin pairs (and lone cosine) of ``phases`` into ``features``.
 
-        Block by block (:func:`~skfavor._blocks.run_in_blocks`), the phases are
-        a block's temporary, so the transform's peak memory is its output and
-        a few blocks; each block's strided writes stay in cache.
+        Called on a part of a block at a time (:func:`~skfavor._blocks.run_in_blocks`),
+        with the phases in a thread's buffer, so the transform's peak memory is
+        its output and those buffers; each part's strided writes stay in cache.
         """
         n_pairs = self.n_components // 2
         pairs = phases[:, :n_pairs]
