@@ -59,6 +59,9 @@ from skfavor.nn import FavorAttention
 
 BLOCK = 128
 
+#: Our two columns: the function with posrf and the layer's SDERF path.
+OURS = ("fn", "layer")
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -289,7 +292,7 @@ def print_ratios(args, times) -> None:
         label = f"{mode:13} {'fwd+bwd' if backward else 'forward':7} L {length:5}"
         cells = [f"{name} {1e3 * t:8.1f} ms" for name, t in best.items()]
         ratios = []
-        for ours in ("fn", "layer"):
+        for ours in OURS:
             if "performer" in best:
                 ratios.append(f"{ours}/perf {best[ours] / best['performer']:4.2f}")
             ratios.append(f"{ours}/floor {best[ours] / best['floor']:4.2f}")
@@ -338,9 +341,12 @@ def sderf_fit_share(args, omega, times, device) -> None:
 def crossover(args, omega, module, device) -> None:
     """Smallest L where ours (causal) beats exact SDPA, forward and fwd+bwd."""
     table = methods(args, omega, None, causal=True)
-    table = {"fn": table["fn"], "layer": table["layer"]}
+    table = {name: table[name] for name in (*OURS, "floor")}
     table["exact"] = partial(F.scaled_dot_product_attention, is_causal=True)
-    print("\ncausal crossover with exact SDPA (ours / exact):")
+    print(
+        "\ncausal crossover with exact SDPA (time / exact's; the floor is the "
+        "bound any implementation of these features' prefix sums meets):"
+    )
     found = {}
     for length in args.crossover_lengths:
         cells = []
@@ -348,13 +354,13 @@ def crossover(args, omega, module, device) -> None:
             inputs = make_inputs(args, length, device, backward)
             best = best_times(table, inputs, device, args.repeats, backward)
             pass_ = "fwd+bwd" if backward else "forward"
-            for ours in ("fn", "layer"):
+            for ours in (*OURS, "floor"):
                 ratio = best[ours] / best["exact"]
                 cells.append(f"{ours} {pass_} {ratio:4.2f}")
                 if ratio < 1:
                     found.setdefault((ours, pass_), length)
         print(f"  L {length:5}: " + ", ".join(cells))
-    for ours in ("fn", "layer"):
+    for ours in (*OURS, "floor"):
         for pass_ in ("forward", "fwd+bwd"):
             length = found.get((ours, pass_))
             where = f"L {length}" if length else f"> {max(args.crossover_lengths)}"

@@ -442,6 +442,18 @@ class StackedFeatureMap:
             *(xp.asarray(np.stack(f), dtype=dtype, device=device) for f in fields)
         )
 
+    def rescaled(self, factor: float) -> StackedFeatureMap:
+        """The maps of raw rows ``x`` that give these maps' features of ``factor · x``.
+
+        ``log φ(factor · x) = x (factor W)ᵀ + offset + xᵀ (factor² C) x``: a
+        pass over the (B, M, d) weights instead of one over the inputs.
+        """
+        if factor == 1.0:
+            return self
+        return StackedFeatureMap(
+            self.weights * factor, self.offset, self.quadratic * factor**2
+        )
+
     def log_features(self, X, xp):
         """Log features of the rows of ``X`` of shape (..., n, d): (..., n, M).
 

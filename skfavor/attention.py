@@ -314,12 +314,14 @@ def check_finite(out, xp) -> None:
     """
     if is_torch_namespace(xp):
         torch = sys.modules["torch"]
-        if out.numel() == 0:  # nothing to check (aminmax refuses empty arrays)
+        if out.numel() == 0:  # nothing to check (amax refuses empty arrays)
             return
-        # One reduction pass, not isfinite's four full-size ones: the minimum
-        # and maximum are NaN if any entry is, and ±inf if any entry is.
-        # (Along one named dimension: ONNX exporters translate that form.)
-        extremes = torch.stack(torch.aminmax(out.reshape(-1), dim=0))
+        # Two vectorised reductions, not isfinite's full-size passes: the
+        # minimum and maximum are NaN if any entry is, and ±inf if any entry
+        # is. (Along one named dimension, which ONNX exporters translate;
+        # ``aminmax(dim=0)`` would be 25 times slower on the CPU.)
+        flat = out.reshape(-1)
+        extremes = torch.stack((torch.amax(flat, dim=0), torch.amin(flat, dim=0)))
         torch._assert_async(torch.all(torch.isfinite(extremes)), _NOT_FINITE)
     elif not bool(xp.all(xp.isfinite(out))):
         raise FloatingPointError(_NOT_FINITE)
@@ -419,8 +421,8 @@ def favor_heads(
     with _full_precision(xp, q):
         dtype = compute_dtype(q.dtype, xp)
         factor = kernel_factor(scale, q.shape[-1])
-        Q = xp.astype(q, dtype, copy=False) * factor
-        K = xp.astype(k, dtype, copy=False) * factor
+        Q = xp.astype(q, dtype, copy=False)
+        K = xp.astype(k, dtype, copy=False)
         V = xp.astype(v, dtype, copy=False)
         query_keep = padded_query_rule(keep, query_keep, Q.shape[-2], K.shape[-2])
         Q, query_keep = _kept_rows(Q, query_keep, xp)
@@ -430,19 +432,45 @@ def favor_heads(
             maps = initial_state.query_map, initial_state.key_map
         if maps is None:
             queries, keys = _fit_statistics(
-                Q, K, query_keep, keep, statistics, parameter_grad, xp, family
+                Q, K, query_keep, keep, statistics, parameter_grad, xp, family, factor
             )
             omega = xp.asarray(omega, device=array_device(Q))
             maps = fit_maps(queries, keys, omega, family, dtype, xp)
         carry = None if initial_state is None else initial_state[:2]
         evaluate = causal_attention if causal else bidirectional_attention
+        Q, K, input_maps = _in_input_units(Q, K, maps, factor, initial_state)
         with _host_errors_ignored(xp):
             out, carry = evaluate(
-                Q, K, V, *maps, xp, keep=keep, dropout=_dropout(dropout), carry=carry
+                Q,
+                K,
+                V,
+                *input_maps,
+                xp,
+                keep=keep,
+                dropout=_dropout(dropout),
+                carry=carry,
             )
         check_finite(out, xp)
     state = FavorState(*carry, *maps) if output_final_state else None
     return xp.astype(out, out_dtype, copy=False), state
+
+
+def _in_input_units(Q, K, maps, factor, initial_state):
+    """Queries, keys and maps such that the maps read the rows as they come.
+
+    The maps take kernel units, ``factor`` times the inputs
+    (:func:`kernel_factor`). The factor goes into the maps' weights for
+    whole sequences (a pass over (B, M, d) numbers instead of two over
+    (B, L, d)), into the queries and keys when decoding from
+    ``initial_state`` (steps of a few positions). The choice never reads a
+    shape, so that exported graphs keep their dynamic dimensions.
+    """
+    if initial_state is not None:
+        return Q * factor, K * factor, maps
+    query_map, key_map = maps
+    query_map = query_map.rescaled(factor)
+    key_map = query_map if key_map is maps[0] else key_map.rescaled(factor)
+    return Q, K, (query_map, key_map)
 
 
 def _kept_rows(X, keep, xp):
@@ -458,8 +486,14 @@ def _kept_rows(X, keep, xp):
 _SHAPE_ONLY = frozenset({"posrf"})
 
 
-def _fit_statistics(Q, K, query_keep, keep, statistics, parameter_grad, xp, family):
-    """Query and key statistics for the fit, in the closed forms' dtype."""
+def _fit_statistics(
+    Q, K, query_keep, keep, statistics, parameter_grad, xp, family, factor
+):
+    """Query and key statistics for the fit, in the closed forms' dtype.
+
+    ``Q`` and ``K`` are in input units, the statistics in kernel units:
+    ``factor`` (:func:`kernel_factor`) scales the batch statistics.
+    """
     if statistics is None and family in _SHAPE_ONLY:
         # Two O(L·d²) passes saved: placeholders of the right batch shape.
         wide = parameter_dtype(xp, array_device(Q))
@@ -473,7 +507,10 @@ def _fit_statistics(Q, K, query_keep, keep, statistics, parameter_grad, xp, fami
     if statistics is None:
         if not parameter_grad and hasattr(Q, "detach"):
             Q, K = Q.detach(), K.detach()
-        return _statistics(Q, query_keep, xp), _statistics(K, keep, xp)
+        return (
+            _statistics(Q, query_keep, xp).scaled(factor),
+            _statistics(K, keep, xp).scaled(factor),
+        )
     return statistics.sample_statistics(parameter_dtype(xp, array_device(Q)))
 
 
