@@ -74,6 +74,21 @@ def _check_named(X, name: str, **kwargs):
         raise type(error)(f"{name}: {error}") from error
 
 
+def _plain_float_rows(X) -> bool:
+    """Whether ``X`` is rows that ``check_array`` would return as they are.
+
+    A NumPy array (not a subclass) of float32 or float64, 2-D, with rows and
+    columns, whose sum is finite (so every entry is). Anything else, an
+    overflowing sum of finite entries included, takes the general checks.
+    """
+    if type(X) is not np.ndarray or X.ndim != 2 or 0 in X.shape:
+        return False
+    if X.dtype not in (np.float32, np.float64):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(X, axis=None)))
+
+
 def _same_parameter(value, drawn) -> bool:
     """Whether two values of a parameter are the same: equal numbers, or one object.
 
@@ -577,15 +592,20 @@ class _BasePositiveSampler(
                     f"fit(): got {xp.__name__} on {device}, fitted on "
                     f"{fitted_xp.__name__} on {fitted_device}."
                 )
-        checked = _check_named(X, name)
+        # Plain float rows, fitted without names: what check_array and the
+        # feature-name check would do to them is nothing (the general checks
+        # cost a sixth of a transform of 1000 x 32 -> 256).
+        plain = not hasattr(self, "feature_names_in_") and _plain_float_rows(X)
+        checked = X if plain else _check_named(X, name)
         if checked.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} has {checked.shape[1]} features, but "
                 f"{type(self).__name__} is expecting {self.n_features_in_} "
                 "features as input."
             )
-        # feature names, checked on the input as the user passed it
-        validate_data(self, X, skip_check_array=True, reset=False)
+        if not plain:
+            # feature names, checked on the input as the user passed it
+            validate_data(self, X, skip_check_array=True, reset=False)
         return checked
 
     def __sklearn_tags__(self):

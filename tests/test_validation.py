@@ -199,6 +199,48 @@ def test_empty_input_is_rejected(X, family):
 
 
 @pytest.mark.parametrize("family", SAMPLERS)
+def test_empty_input_is_rejected_at_transform_time(X, family):
+    sampler = SAMPLERS[family](random_state=0).fit(X)
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(ValueError, match=r"0 sample\(s\)"):
+            method(X[:0])
+        with pytest.raises(ValueError, match=r"0 feature\(s\)"):
+            method(X[:, :0])
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_rows_whose_sum_overflows_are_not_called_infinite(X, family, dtype):
+    # Plain float arrays are checked by their sum first; an overflowing sum
+    # of finite entries must go on to the full check, not be refused.
+    sampler = SAMPLERS[family](random_state=0).fit(X.astype(dtype))
+    big = np.full((4, 3), np.finfo(dtype).max / 2, dtype=dtype)
+    assert not np.isfinite(big.sum())
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.raises(FloatingPointError, match="overflow to inf"):
+            method(big)
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_strided_and_fortran_rows_give_the_features_of_their_copy(X, family):
+    sampler = SAMPLERS[family](random_state=0).fit(X)
+    wide = np.repeat(X, 2, axis=1)
+    for view in (np.asfortranarray(X), wide[:, ::2], X[::-1][::-1]):
+        for method in (sampler.transform, sampler.transform_keys):
+            np.testing.assert_array_equal(method(view), method(X.copy()))
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
+def test_arrays_after_a_dataframe_fit_warn_of_missing_names(X, family):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    sampler = SAMPLERS[family](random_state=0).fit(frame)
+    for method in (sampler.transform, sampler.transform_keys):
+        with pytest.warns(UserWarning, match="X does not have valid feature names"):
+            method(X)
+
+
+@pytest.mark.parametrize("family", SAMPLERS)
 def test_keys_of_the_wrong_width_name_keys(X, family):
     sampler = SAMPLERS[family](random_state=0)
     with pytest.raises(ValueError, match="keys has 2 features, but X has 3 features"):
