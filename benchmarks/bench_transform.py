@@ -3,11 +3,13 @@
 Every skfavor sampler and DERF variant is timed side by side with
 scikit-learn's ``RBFSampler`` and ``Nystroem`` and with the bare ``X @ W.T``
 and ``exp(X @ W.T)`` of the same shape, for each shape (``n_samples x
-n_features x n_components``) and dtype. Each repeat times every method once in
-turn, so that load from other processes falls on all of them alike, and the
-tables give medians. The peak extra memory of ``transform`` (numpy's
-allocations traced by ``tracemalloc``, less the output) is measured in a
-separate, untimed call.
+n_features x n_components``) and dtype. Each round times every method once, in
+a new order each round, so that load from other processes (and the page
+faults a call meets after another gave its memory back) falls on all of them
+alike, and the tables give medians. Fast shapes get more rounds than
+``--repeats``, up to a quarter of ``--budget``. The peak extra memory of
+``transform`` (numpy's allocations traced by ``tracemalloc``, less the
+output) is measured in a separate, untimed call.
 
 Examples
 --------
@@ -47,6 +49,9 @@ FULL_SHAPES = "20000x32x2048,100000x64x1024,5000x784x4096"
 QUICK_SHAPES = "1000x32x256,5000x32x1024,2000x256x1024"
 POSITIVE = ("PositiveRF", "GERF", "SDERF", "ADERF", "SADERF")
 BARE_EXP = "bare exp(X @ W.T)"
+#: Most rounds of a case: fast shapes repeat beyond ``--repeats`` within
+#: a quarter of ``--budget``.
+MAX_ROUNDS = 200
 
 
 def estimators(n_components: int) -> dict[str, object]:
@@ -92,9 +97,10 @@ def bench_case(
 ) -> list[dict]:
     """Median fit and transform times of every method for one shape and dtype.
 
-    A method stops being repeated once it has spent ``budget`` seconds, so a
-    slow fit (Nystroem's SVD) does not dominate the run; ``runs`` says how
-    many timings each median has.
+    At least ``repeats`` rounds, more while the case has run less than a
+    quarter of ``budget``; a method stops being repeated once it has spent
+    ``budget`` seconds, so a slow fit (Nystroem's SVD) does not dominate the
+    run; ``runs`` says how many timings each median has.
     """
     rng = np.random.default_rng(0)
     # |x|² ≈ 4: the features neither underflow nor overflow for any family.
@@ -112,8 +118,17 @@ def bench_case(
         transforms[name] = functools.partial(model.transform, X)
     fit_times: dict[str, list[float]] = {name: [] for name in models}
     transform_times: dict[str, list[tuple[float, float]]] = {n: [] for n in transforms}
-    for _ in range(repeats):
-        for name, transform in transforms.items():
+    # A new order each round: a call runs slower right after one that gave
+    # its memory back to the system (its output's pages fault again), which
+    # in a fixed order always falls on the method after the bare floor.
+    order = np.random.default_rng(0)
+    names = list(transforms)
+    started = time.perf_counter()
+    for round_ in range(MAX_ROUNDS):
+        if round_ >= repeats and time.perf_counter() - started > budget / 4:
+            break  # fast cases get more rounds, up to a quarter of the budget
+        for name in order.permutation(names):
+            transform = transforms[name]
             if sum(wall for wall, _ in transform_times[name]) < budget:
                 transform_times[name].append(timed(transform))
             if name in models and sum(fit_times[name]) < budget:

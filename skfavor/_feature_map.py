@@ -332,11 +332,24 @@ class FeatureMap:
 
             return worker
 
+        # Wide dense rows: the product is most of the work, BLAS threads it.
+        wide = not sp.issparse(X) and X.shape[1] + 2 >= BLAS_THREADED_WIDTH
         with np.errstate(over="ignore"):
             n_overflow, n_underflow = run_in_blocks(
-                n_samples, n_block_rows, n_threads, make_worker
+                n_samples,
+                n_block_rows,
+                n_threads,
+                make_worker,
+                blas_threads=wide and n_threads > 1,
             )
         return out, n_overflow, n_underflow
+
+
+#: Columns of ``[x − c, 1, q(x − c)]`` from which a block's product is left
+#: to BLAS's threads (:func:`~skfavor._blocks.run_in_blocks`): at ``d + 2``
+#: columns a feature costs ``2(d + 2)`` flops of product against one
+#: exponential, and from about 128 columns the product dominates.
+BLAS_THREADED_WIDTH = 128
 
 
 class _BlockProducts:

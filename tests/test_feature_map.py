@@ -104,6 +104,38 @@ def test_blocks_and_threads_do_not_change_the_result(kind, working_memory, n_thr
     assert_allclose(log_features, np.log(expected), rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("n_features", [8, 200])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_wide_rows_leave_their_products_to_blas_threads(
+    monkeypatch, n_features, n_threads
+):
+    # From BLAS_THREADED_WIDTH columns the calling thread runs the blocks
+    # and BLAS threads the products; the features are the definition's.
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((n_features, n_features))
+    feature_map = FeatureMap(
+        rng.standard_normal((40, n_features)) * 0.1,
+        rng.standard_normal(40) * 0.1,
+        -(A @ A.T) / n_features**2,
+        rng.standard_normal(n_features),
+    )
+    X = rng.standard_normal((300, n_features)) * 0.3
+    seen = []
+    run = blocks_module.run_in_blocks
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs.get("blas_threads", False))
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(feature_map_module, "run_in_blocks", recorded)
+    with config_context(working_memory=2e-3):
+        features = feature_map.transform(X, n_threads=n_threads)
+    wide = n_features + 2 >= feature_map_module.BLAS_THREADED_WIDTH
+    assert seen == [wide and n_threads > 1]
+    reference = np.exp(_definition(feature_map, X - feature_map.center))
+    assert_allclose(features, reference, rtol=1e-12)
+
+
 @pytest.mark.parametrize("sampler", _samplers(), ids=_sampler_id)
 def test_samplers_do_not_depend_on_blocks_or_threads(sampler):
     X = _inputs(n_samples=500)
