@@ -223,10 +223,13 @@ class FeatureMap:
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             Rows in float32 or float64; the result has their dtype.
         n_threads : int, default=None
-            Threads that evaluate blocks of rows. ``None`` uses as many as
-            BLAS may use now (so ``threadpoolctl.threadpool_limits`` and the
-            limits joblib sets in its workers apply), at most the number of
-            CPUs. Rows are cut in blocks of at most
+            Threads that evaluate blocks of rows, BLAS held to one thread
+            meanwhile. ``None`` uses as many as BLAS may use now (so
+            ``threadpoolctl.threadpool_limits`` and the limits joblib sets in
+            its workers apply), at most the number of CPUs; with ``None``,
+            dense rows of at least ``BLAS_THREADED_WIDTH - 2`` columns are
+            evaluated in the calling thread with BLAS's own threads sharing
+            out each product. Rows are cut in blocks of at most
             ``sklearn.get_config()['working_memory']`` MiB and of a few hundred
             KiB, so that each block stays in the cache between the product and
             the exponential.
@@ -311,9 +314,19 @@ class FeatureMap:
         n_samples = X.shape[0]
         n_components = self.weights.shape[0]
         out = np.empty((n_samples, n_components), dtype=X.dtype)
+        # Wide dense rows: the product is most of the work, BLAS threads it
+        # (unless the caller chose the threads).
+        blas_threads = (
+            n_threads is None
+            and not sp.issparse(X)
+            and X.shape[1] + 2 >= BLAS_THREADED_WIDTH
+        )
         if n_threads is None:
             n_threads = default_threads()
-        n_block_rows = rows_per_block(out.strides[0], n_samples, n_threads)
+        blas_threads = blas_threads and n_threads > 1
+        n_block_rows = rows_per_block(
+            out.strides[0], n_samples, 1 if blas_threads else n_threads
+        )
         products = _BlockProducts(
             self._terms(X.dtype),
             self._terms(X.dtype, sparse=True)[0] if sp.issparse(X) else None,
@@ -332,15 +345,13 @@ class FeatureMap:
 
             return worker
 
-        # Wide dense rows: the product is most of the work, BLAS threads it.
-        wide = not sp.issparse(X) and X.shape[1] + 2 >= BLAS_THREADED_WIDTH
         with np.errstate(over="ignore"):
             n_overflow, n_underflow = run_in_blocks(
                 n_samples,
                 n_block_rows,
                 n_threads,
                 make_worker,
-                blas_threads=wide and n_threads > 1,
+                blas_threads=blas_threads,
             )
         return out, n_overflow, n_underflow
 

@@ -187,8 +187,9 @@ def bidirectional_attention(
     Parameters
     ----------
     Q, K, V : arrays of shapes (..., L, d), (..., S, d), (..., S, d_v)
-        Queries and keys in kernel units, and values, all in the features'
-        dtype.
+        Queries and keys in the units the maps take (:func:`favor_heads`
+        passes its inputs with maps rescaled to them), and values, all in the
+        features' dtype.
     query_map, key_map : StackedFeatureMap
         Maps whose batch dimensions broadcast against the leading ones.
     xp : namespace

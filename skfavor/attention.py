@@ -366,7 +366,9 @@ def favor_heads(
     with positive random features (:ref:`math-attention-model`). It owns,
     in this order: widening to at least float32 (also under
     ``torch.autocast``), the scale split (``q`` and ``k`` each times
-    ``scale**0.5``, :ref:`math-kernels`), the padding (padded rows are
+    ``scale**0.5``, :ref:`math-kernels`, applied to their statistics and to
+    the maps' weights rather than to every row, except when decoding from
+    ``initial_state``), the padding (padded rows are
     replaced, not multiplied, by 0, so NaN or inf there is ignored), the
     maps (fitted to the batch statistics of ``q`` and ``k``, or to
     ``statistics``, or taken from ``maps`` or ``initial_state``), the

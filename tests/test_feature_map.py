@@ -105,12 +105,13 @@ def test_blocks_and_threads_do_not_change_the_result(kind, working_memory, n_thr
 
 
 @pytest.mark.parametrize("n_features", [8, 200])
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", [None, 1, 2])
 def test_wide_rows_leave_their_products_to_blas_threads(
     monkeypatch, n_features, n_threads
 ):
-    # From BLAS_THREADED_WIDTH columns the calling thread runs the blocks
-    # and BLAS threads the products; the features are the definition's.
+    # From BLAS_THREADED_WIDTH columns and with the threads left to it, the
+    # calling thread runs the blocks and BLAS threads the products; threads
+    # chosen by the caller are kept. The features are the definition's.
     rng = np.random.default_rng(0)
     A = rng.standard_normal((n_features, n_features))
     feature_map = FeatureMap(
@@ -131,7 +132,8 @@ def test_wide_rows_leave_their_products_to_blas_threads(
     with config_context(working_memory=2e-3):
         features = feature_map.transform(X, n_threads=n_threads)
     wide = n_features + 2 >= feature_map_module.BLAS_THREADED_WIDTH
-    assert seen == [wide and n_threads > 1]
+    threads = blocks_module.default_threads() if n_threads is None else n_threads
+    assert seen == [wide and n_threads is None and threads > 1]
     reference = np.exp(_definition(feature_map, X - feature_map.center))
     assert_allclose(features, reference, rtol=1e-12)
 
