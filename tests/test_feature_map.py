@@ -104,7 +104,7 @@ def test_blocks_and_threads_do_not_change_the_result(kind, working_memory, n_thr
     assert_allclose(log_features, np.log(expected), rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("n_features", [8, 200])
+@pytest.mark.parametrize("n_features", [8, 300])
 @pytest.mark.parametrize("n_threads", [None, 1, 2])
 def test_wide_rows_leave_their_products_to_blas_threads(
     monkeypatch, n_features, n_threads
@@ -131,11 +131,24 @@ def test_wide_rows_leave_their_products_to_blas_threads(
     monkeypatch.setattr(feature_map_module, "run_in_blocks", recorded)
     with config_context(working_memory=2e-3):
         features = feature_map.transform(X, n_threads=n_threads)
-    wide = n_features + 2 >= feature_map_module.BLAS_THREADED_WIDTH
+    wide = n_features + 2 >= feature_map_module.BLAS_THREADED_WIDTH[8]
     threads = blocks_module.default_threads() if n_threads is None else n_threads
     assert seen == [wide and n_threads is None and threads > 1]
     reference = np.exp(_definition(feature_map, X - feature_map.center))
     assert_allclose(features, reference, rtol=1e-12)
+
+
+def test_long_or_narrow_transforms_keep_their_own_threads():
+    # Float32's exponential is cheap, float64's dear: BLAS's threads take
+    # short transforms of wide rows only (the thresholds' measurements are
+    # by the constants).
+    threaded = feature_map_module.blas_threaded
+    assert threaded(2000, 1024, 256, np.float32)
+    assert threaded(2000, 1024, 784, np.float64)
+    assert not threaded(2000, 1024, 64, np.float32)  # narrow
+    assert not threaded(10000, 1024, 128, np.float64)  # narrow for float64
+    assert not threaded(5000, 4096, 784, np.float32)  # long
+    assert not threaded(5000, 2048, 256, np.float64)  # long for float64
 
 
 @pytest.mark.parametrize("sampler", _samplers(), ids=_sampler_id)
