@@ -1,4 +1,5 @@
-"""Rows in blocks shared out to threads, with BLAS held to one thread meanwhile.
+"""Rows in blocks shared out to threads, with BLAS held to one thread meanwhile
+(or, for short transforms of wide rows, left to BLAS's own threads).
 
 The package's one block-size policy (:func:`rows_per_block`) and the thread
 machinery of the NumPy feature maps (:func:`run_in_blocks`): each output row
@@ -44,6 +45,40 @@ def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
     target = min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES)
     budget = min(get_config()["working_memory"] * 2**20, target)
     return int(min(max(budget // max(row_bytes, 1), 1), max(n_rows, 1)))
+
+
+#: Columns of ``[x − c, 1, q(x − c)]`` from which a block's product may be
+#: left to BLAS's threads (:func:`run_in_blocks`), by the
+#: dtype's item size: at ``d + 2`` columns a feature costs ``d + 2``
+#: multiply-adds against one exponential, and float64's exponential costs
+#: 5 to 10 times float32's (scalar libm without AVX-512).
+BLAS_THREADED_WIDTH = {4: 128, 8: 256}
+
+#: Most multiply-adds ``n_samples · n_components · (d + 2)`` of a transform
+#: left to BLAS's threads, by item size. Measured on 2 cores, interleaved
+#: with other BLAS calls (``benchmarks/bench_transform.py``): BLAS's threads
+#: won on every float32 shape from 128 columns up to 5000 x 256 -> 2048
+#: (2.6e9; 1.2 against 1.34 x the bare floor) and lost at 5000 x 784 -> 4096
+#: (1.6e10; 0.90 against 0.82); in float64 they won at 2000 x 784 -> 1024
+#: (1.6e9; 1.28 against 1.49) and lost from 2.6e9 on, where our threads'
+#: shared exponentials pay for themselves.
+BLAS_THREADED_WORK = {4: 1e10, 8: 2e9}
+
+
+def blas_threaded(
+    n_samples: int, n_components: int, n_features: int, itemsize: int
+) -> bool:
+    """Whether a dense transform of this shape leaves its products to BLAS.
+
+    Wide rows of ``itemsize``-byte floats and a transform short enough
+    (:data:`BLAS_THREADED_WIDTH`, :data:`BLAS_THREADED_WORK`); see
+    :func:`run_in_blocks`.
+    """
+    width = n_features + 2
+    work = n_samples * n_components * width
+    return (
+        width >= BLAS_THREADED_WIDTH[itemsize] and work < BLAS_THREADED_WORK[itemsize]
+    )
 
 
 @functools.cache

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._blocks import default_threads, rows_per_block, run_in_blocks
+from ._blocks import blas_threaded, default_threads, rows_per_block, run_in_blocks
 from ._namespace import device as array_device
 from ._namespace import get_namespace
 
@@ -227,9 +227,10 @@ class FeatureMap:
             meanwhile. ``None`` uses as many as BLAS may use now (so
             ``threadpoolctl.threadpool_limits`` and the limits joblib sets in
             its workers apply), at most the number of CPUs; with ``None``,
-            short transforms of wide dense rows (:func:`blas_threaded`) are
-            evaluated in the calling thread with BLAS's own threads sharing
-            out each product. Rows are cut in blocks of at most
+            short transforms of wide dense rows
+            (:func:`~skfavor._blocks.blas_threaded`) are evaluated in the
+            calling thread with BLAS's own threads sharing out each product.
+            Rows are cut in blocks of at most
             ``sklearn.get_config()['working_memory']`` MiB and of a few hundred
             KiB, so that each block stays in the cache between the product and
             the exponential.
@@ -319,7 +320,7 @@ class FeatureMap:
         blas_threads = (
             n_threads is None
             and not sp.issparse(X)
-            and blas_threaded(n_samples, n_components, X.shape[1], X.dtype)
+            and blas_threaded(n_samples, n_components, X.shape[1], X.dtype.itemsize)
         )
         if n_threads is None:
             n_threads = default_threads()
@@ -354,38 +355,6 @@ class FeatureMap:
                 blas_threads=blas_threads,
             )
         return out, n_overflow, n_underflow
-
-
-#: Columns of ``[x − c, 1, q(x − c)]`` from which a block's product may be
-#: left to BLAS's threads (:func:`~skfavor._blocks.run_in_blocks`), by the
-#: dtype's item size: at ``d + 2`` columns a feature costs ``d + 2``
-#: multiply-adds against one exponential, and float64's exponential costs
-#: 5 to 10 times float32's (scalar libm without AVX-512).
-BLAS_THREADED_WIDTH = {4: 128, 8: 256}
-
-#: Most multiply-adds ``n_samples · n_components · (d + 2)`` of a transform
-#: left to BLAS's threads, by item size. Measured on 2 cores, interleaved
-#: with other BLAS calls (``benchmarks/bench_transform.py``): BLAS's threads
-#: won on every float32 shape from 128 columns up to 5000 x 256 -> 2048
-#: (2.6e9; 1.2 against 1.34 x the bare floor) and lost at 5000 x 784 -> 4096
-#: (1.6e10; 0.90 against 0.82); in float64 they won at 2000 x 784 -> 1024
-#: (1.6e9; 1.28 against 1.49) and lost from 2.6e9 on, where our threads'
-#: shared exponentials pay for themselves.
-BLAS_THREADED_WORK = {4: 1e10, 8: 2e9}
-
-
-def blas_threaded(n_samples: int, n_components: int, n_features: int, dtype) -> bool:
-    """Whether a dense transform of this shape leaves its products to BLAS.
-
-    Wide rows and a transform short enough (:data:`BLAS_THREADED_WIDTH`,
-    :data:`BLAS_THREADED_WORK`); see :func:`~skfavor._blocks.run_in_blocks`.
-    """
-    itemsize = np.dtype(dtype).itemsize
-    width = n_features + 2
-    work = n_samples * n_components * width
-    return (
-        width >= BLAS_THREADED_WIDTH[itemsize] and work < BLAS_THREADED_WORK[itemsize]
-    )
 
 
 class _BlockProducts:

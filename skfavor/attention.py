@@ -10,13 +10,10 @@ and the validation of the options that the front ends share
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import warnings
 from typing import Any, NamedTuple
-
-import numpy as np
 
 from ._attention_checks import (
     canonical_mask,
@@ -28,6 +25,15 @@ from ._attention_checks import (
     check_random_state_option,
     check_statistics,
     dropout_option,
+)
+from ._attention_numerics import (
+    check_finite,
+    compute_dtype,
+    finite_statistics,
+    full_precision,
+    host_errors_ignored,
+    kernel_factor,
+    parameter_dtype,
 )
 from ._closed_forms import FAMILIES
 from ._feature_map import StackedFeatureMap, compile_terms
@@ -191,27 +197,6 @@ def padded_query_rule(keep, query_keep, n_queries: int, n_keys: int):
     return keep if n_queries == n_keys else None
 
 
-def kernel_factor(scale, d: int) -> float:
-    """The factor ``scale**0.5`` of queries and keys (``d^-¼`` by default)."""
-    return d**-0.25 if scale is None else float(scale) ** 0.5
-
-
-def compute_dtype(dtype, xp):
-    """The dtype of the features and sums: ``dtype``, at least float32.
-
-    Half-precision log-features and sums underflow on ordinary inputs
-    (:ref:`math-attention-model`).
-    """
-    return dtype if xp.finfo(dtype).bits >= 32 else xp.float32
-
-
-def parameter_dtype(xp, device):
-    """Float64 for the closed forms, where the device has it (not Apple's MPS)."""
-    if is_torch_namespace(xp) and getattr(device, "type", None) == "mps":
-        return xp.float32
-    return xp.float64
-
-
 def _statistics(X, keep, xp) -> SampleStatistics:
     """Statistics of each sequence of ``X`` (..., n, d), in the closed forms' dtype.
 
@@ -267,7 +252,9 @@ def fit_maps(queries, keys, omega, family, dtype, xp):
     -------
     query_map, key_map : StackedFeatureMap
     """
-    params = FAMILIES[family](_finite(queries, xp), _finite(keys, xp))
+    params = FAMILIES[family](
+        finite_statistics(queries, xp), finite_statistics(keys, xp)
+    )
     omega = xp.astype(omega, queries.mean.dtype)
 
     def stacked(side):
@@ -276,70 +263,6 @@ def fit_maps(queries, keys, omega, family, dtype, xp):
 
     query_map = stacked("query")
     return query_map, query_map if params.symmetric else stacked("key")
-
-
-def _finite(stats: SampleStatistics, xp) -> SampleStatistics:
-    """``stats`` with the sets that hold NaN or inf replaced by zeros.
-
-    Non-finite inputs make the output NaN, which :func:`check_finite`
-    reports; without this, an eigen-decomposition of their statistics fails
-    first, with a message about convergence.
-    """
-    finite = xp.all(xp.isfinite(stats.scatter), axis=(-2, -1)) & xp.all(
-        xp.isfinite(stats.mean), axis=-1
-    )
-    mean = xp.where(finite[..., None], stats.mean, xp.zeros_like(stats.mean))
-    scatter = xp.where(
-        finite[..., None, None], stats.scatter, xp.zeros_like(stats.scatter)
-    )
-    return SampleStatistics(stats.n_samples, mean, scatter)
-
-
-_NOT_FINITE = (
-    "The attention output is NaN or infinite: the inputs contain NaN or "
-    "infinity, or the attention normaliser underflowed to 0 for some "
-    "queries (the random features of every key they see are negligible "
-    "next to the largest key's: the queries and keys are too large for "
-    "their dtype; scale them down or pass float64 inputs)."
-)
-
-
-def check_finite(out, xp) -> None:
-    """Raise instead of returning NaN or inf, without a device-to-host copy.
-
-    NumPy outputs raise ``FloatingPointError``; PyTorch outputs are checked by
-    ``torch._assert_async``, which raises ``RuntimeError`` at once on the CPU
-    and makes a later CUDA call fail on a GPU, with no synchronisation in
-    the forward pass (and no graph break under ``torch.compile``).
-    """
-    if is_torch_namespace(xp):
-        torch = sys.modules["torch"]
-        if out.numel() == 0:  # nothing to check (amax refuses empty arrays)
-            return
-        # Two vectorised reductions, not isfinite's full-size passes: the
-        # minimum and maximum are NaN if any entry is, and ±inf if any entry
-        # is. (Along one named dimension, which ONNX exporters translate;
-        # ``aminmax(dim=0)`` would be 25 times slower on the CPU.)
-        flat = out.reshape(-1)
-        extremes = torch.stack((torch.amax(flat, dim=0), torch.amin(flat, dim=0)))
-        torch._assert_async(torch.all(torch.isfinite(extremes)), _NOT_FINITE)
-    elif not bool(xp.all(xp.isfinite(out))):
-        raise FloatingPointError(_NOT_FINITE)
-
-
-def _host_errors_ignored(xp):
-    """NumPy's floating-point warnings off (a 0 normaliser is reported anyway)."""
-    if is_torch_namespace(xp):
-        return contextlib.nullcontext()
-    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
-
-
-def _full_precision(xp, x):
-    """Leave PyTorch's autocast for the features and sums (float32 at least)."""
-    if not is_torch_namespace(xp):
-        return contextlib.nullcontext()
-    torch = sys.modules["torch"]
-    return torch.autocast(array_device(x).type, enabled=False)
 
 
 def favor_heads(
@@ -420,7 +343,7 @@ def favor_heads(
     """
     xp = get_namespace(q, k, v)
     out_dtype = q.dtype
-    with _full_precision(xp, q):
+    with full_precision(xp, q):
         dtype = compute_dtype(q.dtype, xp)
         factor = kernel_factor(scale, q.shape[-1])
         Q = xp.astype(q, dtype, copy=False)
@@ -441,7 +364,7 @@ def favor_heads(
         carry = None if initial_state is None else initial_state[:2]
         evaluate = causal_attention if causal else bidirectional_attention
         Q, K, input_maps = _in_input_units(Q, K, maps, factor, initial_state)
-        with _host_errors_ignored(xp):
+        with host_errors_ignored(xp):
             out, carry = evaluate(
                 Q,
                 K,

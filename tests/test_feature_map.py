@@ -131,7 +131,7 @@ def test_wide_rows_leave_their_products_to_blas_threads(
     monkeypatch.setattr(feature_map_module, "run_in_blocks", recorded)
     with config_context(working_memory=2e-3):
         features = feature_map.transform(X, n_threads=n_threads)
-    wide = n_features + 2 >= feature_map_module.BLAS_THREADED_WIDTH[8]
+    wide = n_features + 2 >= blocks_module.BLAS_THREADED_WIDTH[8]
     threads = blocks_module.default_threads() if n_threads is None else n_threads
     assert seen == [wide and n_threads is None and threads > 1]
     reference = np.exp(_definition(feature_map, X - feature_map.center))
@@ -142,7 +142,12 @@ def test_long_or_narrow_transforms_keep_their_own_threads():
     # Float32's exponential is cheap, float64's dear: BLAS's threads take
     # short transforms of wide rows only (the thresholds' measurements are
     # by the constants).
-    threaded = feature_map_module.blas_threaded
+    def threaded(n_samples, n_components, n_features, dtype):
+        itemsize = np.dtype(dtype).itemsize
+        return blocks_module.blas_threaded(
+            n_samples, n_components, n_features, itemsize
+        )
+
     assert threaded(2000, 1024, 256, np.float32)
     assert threaded(2000, 1024, 784, np.float64)
     assert not threaded(2000, 1024, 64, np.float32)  # narrow
