@@ -468,8 +468,15 @@ class StackedFeatureMap:
         """
         if factor == 1.0:
             return self
+        xp = get_namespace(self.weights)
+
+        def times(term, value):
+            # Cast back: NumPy 1.x promotes a 0-d float32 times a Python
+            # float to float64 (value-based casting).
+            return xp.astype(term * value, term.dtype, copy=False)
+
         return StackedFeatureMap(
-            self.weights * factor, self.offset, self.quadratic * factor**2
+            times(self.weights, factor), self.offset, times(self.quadratic, factor**2)
         )
 
     def log_features(self, X, xp):

@@ -515,3 +515,27 @@ def test_wide_sparse_rows_near_the_center_are_shifted_in_bounded_memory():
     # A shifted row (160 KiB) and copies of the sparse rows, not a block's
     # 32 shifted rows (5 MiB).
     assert peak < 2 * 160 * 2**10 + 4 * X_sparse.data.nbytes
+
+
+@pytest.mark.parametrize("quadratic_shape", [(), (3,), (3, 4), (3, 4, 4)])
+def test_rescaled_stacked_maps_keep_their_dtype(quadratic_shape):
+    # A 0-d float32 term times a Python float became float64 under NumPy
+    # 1.x's value-based casting, and float32 attention then ran in float64.
+    from skfavor._feature_map import StackedFeatureMap
+
+    rng = np.random.default_rng(0)
+    maps = StackedFeatureMap(
+        rng.standard_normal((3, 5, 4)).astype(np.float32),
+        rng.standard_normal((3, 5)).astype(np.float32),
+        np.asarray(-rng.uniform(size=quadratic_shape), dtype=np.float32),
+    )
+    rescaled = maps.rescaled(0.5)
+    for term, before in zip(
+        (rescaled.weights, rescaled.offset, rescaled.quadratic),
+        (maps.weights, maps.offset, maps.quadratic),
+        strict=True,
+    ):
+        assert term.dtype == np.float32
+        assert term.shape == before.shape
+    assert_allclose(rescaled.weights, 0.5 * maps.weights, rtol=1e-7)
+    assert_allclose(rescaled.quadratic, 0.25 * maps.quadratic, rtol=1e-7)
