@@ -14,8 +14,9 @@ It prints the medians (wall and CPU time of all the process's threads) and
 ``after BLAS / alone``. On the 2-core development machine the transforms that
 share their blocks out to two threads of ours (BLAS held to one thread
 meanwhile) took up to twice as long right after a multi-threaded product as
-alone, with the process's CPU time doubled too: BLAS's idle threads keep
-busy after a call.
+alone, with more CPU time spent by the process; a pause of a second after
+the product did not cure it, and the cause inside OpenBLAS is not pinned
+down.
 
     python benchmarks/bench_blas_interference.py
     python benchmarks/bench_blas_interference.py --shapes 5000x32x1024 --repeats 31

@@ -207,12 +207,13 @@ def run_in_blocks(
 
     With ``blas_threads``, the calling thread runs every block and BLAS
     shares each block's product out to its own threads instead, for products
-    that cost much more than the rest of a block's work (wide rows). A
-    multi-threaded BLAS keeps its threads spinning for a while after each
-    call: holding it to one thread while ours run leaves ours to share the
-    cores with them (on 2 cores, a 2000 x 256 -> 1024 float32 transform right
-    after a product took 1.4 times as long as with BLAS's threads). The
-    results differ by rounding at most.
+    that cost much more than the rest of a block's work (wide rows). Right
+    after a multi-threaded BLAS call, our threads with BLAS held to one
+    thread ran up to twice as slowly as alone on 2 cores, with more CPU time
+    (``benchmarks/bench_blas_interference.py``; the cause inside the BLAS is
+    not pinned down), where BLAS's own threads were not affected: a 2000 x
+    256 -> 1024 float32 transform right after a product took 1.4 times as
+    long our way. The results differ by rounding at most.
 
     Returns
     -------
