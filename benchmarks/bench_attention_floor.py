@@ -1,7 +1,7 @@
 """Attention against performer-pytorch and the bare floor, as ratios (issue 20).
 
 One run, interleaved (each repeat times every method once in turn, so load
-from other processes falls on all alike), best of ``--repeats`` (≥ 5), one
+from other processes falls on all alike), best of ``--repeats`` (default 5), one
 thread by default, on ``(batch, heads, L, 64)`` float32 tensors, ``M = 256``:
 
 * ``fn``: :func:`skfavor.attention.favor_attention` with ``posrf`` and the
@@ -28,7 +28,7 @@ forward at L 2048; and the causal crossover with exact attention
 where ours is faster.
 
     python benchmarks/bench_attention_floor.py --performer /tmp/performer_pytorch.py
-    python benchmarks/bench_attention_floor.py --quick --performer /tmp/performer.py
+    python benchmarks/bench_attention_floor.py --quick  # no performer column
     python benchmarks/bench_attention_floor.py --device cuda --threads 0 --performer ...
 """
 
@@ -62,11 +62,23 @@ BLOCK = 128
 #: Our two columns: the function with posrf and the layer's SDERF path.
 OURS = ("fn", "layer")
 
+#: Lengths of the causal crossover search (``--quick``: 512 to 2048).
+CROSSOVER_LENGTHS = (512, 768, 1024, 1536, 2048, 3072, 4096)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[512, 2048, 8192])
-    parser.add_argument("--quick", action="store_true", help="L 512 and 2048 only")
+    parser.add_argument(
+        "--lengths",
+        type=int,
+        nargs="+",
+        help="sequence lengths (default 512 2048 8192; the slope needs 2048 and 8192)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="default lengths 512 2048 (no slope) and crossover lengths 512 to 2048",
+    )
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--head-dim", type=int, default=64)
@@ -79,12 +91,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--crossover-lengths",
         type=int,
         nargs="+",
-        default=[512, 768, 1024, 1536, 2048, 3072, 4096],
+        help="lengths of the causal crossover search (default 512 to 4096)",
     )
     args = parser.parse_args(argv)
-    if args.quick:
-        args.lengths = [512, 2048]
-        args.crossover_lengths = [512, 1024, 1536, 2048]
+    if args.lengths is None:
+        args.lengths = [512, 2048] if args.quick else [512, 2048, 8192]
+    if args.crossover_lengths is None:
+        args.crossover_lengths = (
+            [512, 1024, 1536, 2048] if args.quick else list(CROSSOVER_LENGTHS)
+        )
     args.repeats = max(args.repeats, 1)
     return args
 
@@ -92,7 +107,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def load_performer(path):
     """performer-pytorch's module from ``path``, or None (with the reason)."""
     if not path or not os.path.exists(path):
-        print(f"performer: no file at --performer {path!r}: its column is skipped")
+        reason = "no --performer given" if not path else f"no file at {path}"
+        print(f"performer: {reason}: its column is skipped")
         return None
     stubs = {
         "local_attention": ["LocalAttention"],

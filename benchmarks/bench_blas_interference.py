@@ -84,13 +84,27 @@ def case(n_samples, n_features, n_components, dtype, repeats, sleep):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", default="1000x32x256,5000x32x1024,2000x256x1024")
-    parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--sleep", type=float, default=1.0)
+    parser.add_argument(
+        "--shapes",
+        default="1000x32x256,5000x32x1024,2000x256x1024",
+        help="comma-separated NxDxM (default %(default)s)",
+    )
+    parser.add_argument("--dtypes", default="float32,float64", help="%(default)s")
+    parser.add_argument(
+        "--repeats", type=int, default=15, help="timings per median (%(default)s)"
+    )
+    parser.add_argument(
+        "--sleep",
+        type=float,
+        default=1.0,
+        help="seconds between product and transform in the last column (%(default)s)",
+    )
     args = parser.parse_args(argv)
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    print(f"{os.cpu_count()} CPUs, load {load}, medians of {args.repeats}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
+        f"{load[2]:.2f}, medians of {args.repeats}"
+    )
     for shape in args.shapes.split(","):
         for dtype in args.dtypes.split(","):
             case(*map(int, shape.split("x")), np.dtype(dtype), args.repeats, args.sleep)
