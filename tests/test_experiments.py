@@ -448,3 +448,19 @@ def test_cli_rejects_bad_values(capsys):
     with pytest.raises(SystemExit):
         main(["kernel-regression", "--repeats", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["kernel-regression", "classification", "variance", "sampling", "transformer"],
+)
+def test_every_subcommand_has_the_shared_out_and_quiet(command, tmp_path):
+    from pathlib import Path
+
+    from skfavor.experiments.__main__ import build_parser
+
+    parser = build_parser()
+    defaults = parser.parse_args([command])
+    assert defaults.out == Path("skfavor-results") and defaults.quiet is False
+    given = parser.parse_args([command, "--out", str(tmp_path), "--quiet"])
+    assert given.out == tmp_path and given.quiet is True

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from ..datasets import UCI_DATASETS
+from ._output import add_output_arguments
 from .transformer import add_parser as add_transformer_parser
 
 _DATASETS = (*UCI_DATASETS, "synthetic")
@@ -48,13 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_variance_parser(commands),
         _add_sampling_parser(commands),
     ):
-        sub.add_argument(
-            "--out",
-            type=Path,
-            default=Path("skfavor-results"),
-            help="folder of the CSV files and plots (default: ./skfavor-results)",
-        )
-        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        add_output_arguments(sub)
     add_transformer_parser(commands)
     return parser
 

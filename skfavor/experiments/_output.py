@@ -9,6 +9,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def add_output_arguments(parser, contents: str = "CSV files and plots") -> None:
+    """The ``--out`` folder and ``--quiet`` switch every subcommand shares.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A subcommand's parser.
+    contents : str, default="CSV files and plots"
+        What the folder receives, for the help text.
+    """
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("skfavor-results"),
+        help=f"folder of the {contents} (default: ./skfavor-results)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def write_csv(path: Path, rows: Sequence[dict], columns: Sequence[str]) -> Path:
     """Write ``rows`` (dicts keyed by ``columns``) to ``path`` as CSV.
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from joblib import Parallel, delayed
 
-from ._output import Line, Panel, plot_panels, write_csv
+from ._output import Line, Panel, add_output_arguments, plot_panels, write_csv
 from ._paired import summarize
 from ._progress import progress
 
@@ -577,13 +577,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
         help="PyTorch device (default cpu); cuda picks the GPU setting",
     )
     parser.add_argument("--quick", action="store_true", help="the CI setting")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("skfavor-results"),
-        help="folder of the CSV file and plots (default: ./skfavor-results)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_arguments(parser, "CSV file and plots")
     return parser
 
 
