@@ -317,14 +317,15 @@ class FeatureMap:
         out = np.empty((n_samples, n_components), dtype=X.dtype)
         # Wide dense rows: the product is most of the work, BLAS threads it
         # (unless the caller chose the threads).
+        chosen = n_threads is not None
+        if not chosen:
+            n_threads = default_threads()
         blas_threads = (
-            n_threads is None
+            not chosen
+            and n_threads > 1
             and not sp.issparse(X)
             and blas_threaded(n_samples, n_components, X.shape[1], X.dtype.itemsize)
         )
-        if n_threads is None:
-            n_threads = default_threads()
-        blas_threads = blas_threads and n_threads > 1
         n_block_rows = rows_per_block(
             out.strides[0], n_samples, 1 if blas_threads else n_threads
         )
