@@ -26,7 +26,13 @@ import scipy.sparse as sp
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._blocks import blas_threaded, default_threads, rows_per_block, run_in_blocks
+from ._blocks import (
+    blas_threaded,
+    default_threads,
+    rows_per_block,
+    run_in_blocks,
+    threads_for,
+)
 from ._namespace import device as array_device
 from ._namespace import get_namespace
 
@@ -226,7 +232,8 @@ class FeatureMap:
             Threads that evaluate blocks of rows, BLAS held to one thread
             meanwhile. ``None`` uses as many as BLAS may use now (so
             ``threadpoolctl.threadpool_limits`` and the limits joblib sets in
-            its workers apply), at most the number of CPUs; with ``None``,
+            its workers apply), at most the number of CPUs and one per 2 MiB
+            of output (:func:`~skfavor._blocks.threads_for`); with ``None``,
             short transforms of wide dense rows
             (:func:`~skfavor._blocks.blas_threaded`) are evaluated in the
             calling thread with BLAS's own threads sharing out each product.
@@ -320,12 +327,14 @@ class FeatureMap:
         chosen = n_threads is not None
         if not chosen:
             n_threads = default_threads()
+        ours = n_threads if chosen else threads_for(out.nbytes, n_threads)
         blas_threads = (
             not chosen
             and n_threads > 1
             and not sp.issparse(X)
             and blas_threaded(n_samples, n_components, X.shape[1], X.dtype.itemsize)
         )
+        n_threads = ours
         n_block_rows = rows_per_block(
             out.strides[0], n_samples, 1 if blas_threads else n_threads
         )

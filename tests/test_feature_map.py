@@ -156,6 +156,43 @@ def test_long_or_narrow_transforms_keep_their_own_threads():
     assert not threaded(5000, 2048, 256, np.float64)  # long for float64
 
 
+@pytest.mark.parametrize("n_samples", [300, 20000])
+@pytest.mark.parametrize("n_threads", [None, 1, 3])
+def test_short_outputs_keep_to_one_thread_unless_told(
+    monkeypatch, n_samples, n_threads
+):
+    # With the threads left to it, a transform shares its output out to one
+    # thread per _MIN_BYTES_PER_THREAD bytes (a helper costs more than it
+    # saves on short outputs); threads chosen by the caller are kept.
+    feature_map = _random_map("scalar")
+    X = _inputs(n_samples=n_samples)
+    seen = []
+    run = blocks_module.run_in_blocks
+
+    def recorded(n_rows, n_block_rows, threads, make_worker, **kwargs):
+        seen.append(threads)
+        return run(n_rows, n_block_rows, threads, make_worker, **kwargs)
+
+    monkeypatch.setattr(feature_map_module, "run_in_blocks", recorded)
+    monkeypatch.setattr(blocks_module, "default_threads", lambda: 4)
+    monkeypatch.setattr(feature_map_module, "default_threads", lambda: 4)
+    features = feature_map.transform(X, n_threads=n_threads)
+    n_bytes = features.nbytes
+    expected = min(4, max(1, n_bytes // blocks_module._MIN_BYTES_PER_THREAD))
+    assert seen == [expected if n_threads is None else n_threads]
+    assert blocks_module.threads_for(n_bytes, 4) == expected
+    assert_allclose(features, feature_map.transform(X, n_threads=1), rtol=1e-13)
+
+
+def test_threads_for_gives_each_thread_enough_output():
+    per_thread = blocks_module._MIN_BYTES_PER_THREAD
+    assert blocks_module.threads_for(0, 8) == 1
+    assert blocks_module.threads_for(per_thread - 1, 8) == 1
+    assert blocks_module.threads_for(3 * per_thread, 8) == 3
+    assert blocks_module.threads_for(100 * per_thread, 8) == 8
+    assert blocks_module.threads_for(100 * per_thread, 1) == 1
+
+
 @pytest.mark.parametrize("sampler", _samplers(), ids=_sampler_id)
 def test_samplers_do_not_depend_on_blocks_or_threads(sampler):
     X = _inputs(n_samples=500)
