@@ -1,24 +1,28 @@
-"""A transform alone and right after a multi-threaded BLAS product, as ratios.
+"""Our transforms alone and right after a multi-threaded BLAS product, as ratios.
 
 ``bench_transform.py`` interleaves every method, so each of our transforms
 runs right after some other method's multi-threaded BLAS call (the bare
-floor's ``X @ W.T``, ``RBFSampler``, ``Nystroem``). This script separates that
-effect: for each shape and dtype it times, median of ``--repeats``,
+floor's ``X @ W.T``, ``RBFSampler``, ``Nystroem``). After such a call,
+OpenBLAS's worker threads keep spinning (busy-waiting, on x86-64 without
+yielding the core) for ``2**OPENBLAS_THREAD_TIMEOUT`` cycles, 2**28 by default,
+about a tenth of a second, before they sleep. On a machine of few cores they
+take cores from any other threads of the process meanwhile, ours included.
 
-* ``bare``: ``np.exp(X @ W.T)`` right after another one (the floor);
-* ``alone``: ``PositiveRFSampler.transform`` right after another transform;
-* ``after BLAS``: the same transform right after ``X @ W.T``;
-* ``after BLAS + sleep``: the same with ``--sleep`` seconds between them.
+This script first measures that spin (the process's CPU time during a pause
+right after a product), then, for each shape and dtype, times medians of
+``--repeats`` of ``PositiveRFSampler``'s map
 
-It prints the medians (wall and CPU time of all the process's threads) and
-``after BLAS / alone``. On the 2-core development machine the transforms that
-share their blocks out to two threads of ours (BLAS held to one thread
-meanwhile) took up to twice as long right after a multi-threaded product as
-alone, with more CPU time spent by the process; a pause of a second after
-the product did not cure it, and the cause inside OpenBLAS is not pinned
-down.
+* with its default threads (``threads_for``), one thread, and all the CPUs;
+* right after another call of the same method (``alone``) and right after a
+  multi-threaded ``X @ W.T`` (``after BLAS``),
+
+each against the bare floor ``np.exp(X @ W.T)`` timed the same way, the
+methods in a new order each round. ``OPENBLAS_THREAD_TIMEOUT=4`` in the
+environment (read by OpenBLAS when it loads) makes the spin a few cycles, and
+the two columns agree.
 
     python benchmarks/bench_blas_interference.py
+    OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/bench_blas_interference.py
     python benchmarks/bench_blas_interference.py --shapes 5000x32x1024 --repeats 31
 """
 
@@ -30,56 +34,56 @@ import statistics
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from skfavor import PositiveRFSampler
 
 
-def timed(before, function, repeats):
-    """Median wall and CPU milliseconds of ``function`` run right after ``before``."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        before()
-        wall, cpu = time.perf_counter(), time.process_time()
-        function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return 1e3 * statistics.median(walls), 1e3 * statistics.median(cpus)
+def spin_seconds(pause: float = 0.3) -> float:
+    """CPU seconds this process spends in a ``pause`` right after a BLAS product."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((512, 512))
+    A @ A
+    cpu = time.process_time()
+    time.sleep(pause)
+    return time.process_time() - cpu
 
 
-def case(n_samples, n_features, n_components, dtype, repeats, sleep):
+def case(n_samples, n_features, n_components, dtype, repeats):
     rng = np.random.default_rng(0)
     X = (2.0 * rng.standard_normal((n_samples, n_features)) / n_features**0.5).astype(
         dtype
     )
     W = rng.standard_normal((n_components, n_features)).astype(dtype)
     sampler = PositiveRFSampler(n_components=n_components, gamma=0.5, random_state=0)
-    sampler.fit(X)
-
-    def product():
-        return X @ W.T
-
-    def product_and_sleep():
-        product()
-        time.sleep(sleep)
-
-    def transform():
-        return sampler.transform(X)
-
-    def floor():
-        return np.exp(X @ W.T)
-
-    rows = {
-        "bare": timed(floor, floor, repeats),
-        "alone": timed(transform, transform, repeats),
-        "after BLAS": timed(product, transform, repeats),
-        f"after BLAS + sleep {sleep:g} s": timed(product_and_sleep, transform, repeats),
+    feature_map = sampler.fit(X).query_map_
+    n_cpus = os.cpu_count() or 1
+    methods = {
+        "floor": lambda: np.exp(X @ W.T),
+        "default": lambda: feature_map.transform(X),
+        "1 thread": lambda: feature_map.transform(X, n_threads=1),
+        f"{n_cpus} threads": lambda: feature_map.transform(X, n_threads=n_cpus),
     }
-    cells = ", ".join(
-        f"{name} {wall:.2f} ms (CPU {cpu:.2f})" for name, (wall, cpu) in rows.items()
-    )
-    ratio = rows["after BLAS"][0] / rows["alone"][0]
+    befores = {"alone": None, "after BLAS": lambda: X @ W.T}
+    times = {(before, name): [] for before in befores for name in methods}
+    order = np.random.default_rng(1)
+    for _ in range(repeats):
+        for name in order.permutation(list(methods)):
+            for before, call in befores.items():
+                (call or methods[name])()
+                start = time.perf_counter()
+                methods[name]()
+                times[before, name].append(time.perf_counter() - start)
+    medians = {key: statistics.median(value) for key, value in times.items()}
     shape = f"{n_samples}x{n_features}x{n_components} {np.dtype(dtype).name}"
-    print(f"{shape}: {cells} | after BLAS / alone {ratio:.2f}", flush=True)
+    for before in befores:
+        floor = medians[before, "floor"]
+        cells = ", ".join(
+            f"{name} {medians[before, name] / floor:.2f}"
+            for name in methods
+            if name != "floor"
+        )
+        print(f"{shape:24} {before:10}: floor {1e3 * floor:7.2f} ms; x floor: {cells}")
 
 
 def main(argv=None) -> None:
@@ -93,21 +97,26 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--repeats", type=int, default=15, help="timings per median (%(default)s)"
     )
-    parser.add_argument(
-        "--sleep",
-        type=float,
-        default=1.0,
-        help="seconds between product and transform in the last column (%(default)s)",
-    )
     args = parser.parse_args(argv)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    blas = ", ".join(
+        f"{info['internal_api']} {info['version']} ({info['num_threads']} threads)"
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    )
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
     print(
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
-        f"{load[2]:.2f}, medians of {args.repeats}"
+        f"{load[2]:.2f}, medians of {args.repeats}; {blas}; "
+        f"OPENBLAS_THREAD_TIMEOUT {timeout}"
+    )
+    print(
+        f"CPU time in a 0.3 s pause right after a product: {spin_seconds():.3f} s "
+        "(BLAS's idle threads spinning)\n"
     )
     for shape in args.shapes.split(","):
         for dtype in args.dtypes.split(","):
-            case(*map(int, shape.split("x")), np.dtype(dtype), args.repeats, args.sleep)
+            case(*map(int, shape.split("x")), np.dtype(dtype), args.repeats)
 
 
 if __name__ == "__main__":

@@ -48,21 +48,26 @@ def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
 
 
 #: Fewest bytes of output per thread of ours in a transform whose threads
-#: are left to the default (:func:`threads_for`): waking a helper thread and
-#: handing out blocks costs more than it saves on outputs of a few MiB. On 2
-#: cores (medians of 80 interleaved rounds, right after a BLAS product, load
-#: 1.9), against the bare floor, two threads and one: 1000 x 32 -> 256 float32
-#: 1.25 and 1.04, float64 1.04 and 0.96; 1000 x 16 -> 512 float32 1.54 and
-#: 1.37; 1500 x 64 -> 256 float32 1.65 and 1.43.
-_MIN_BYTES_PER_THREAD = 2**21
+#: are left to the default (:func:`threads_for`), by the dtype's item size:
+#: a helper thread can wait behind another thread for a scheduler slice
+#: (OpenBLAS's threads spin for about 0.12 s after each multi-threaded call,
+#: see :func:`run_in_blocks`), which short outputs do not pay for. On 2 cores,
+#: right after a BLAS product, against the bare floor, two threads and one
+#: (medians of 15 to 80 interleaved rounds, load 1 to 1.9): 1000 x 32 -> 256
+#: float32 1.25 and 1.04, 1.69 and 1.40; 1000 x 16 -> 512 float32 1.54 and
+#: 1.37; 1500 x 64 -> 256 float32 1.65 and 1.43; float64's dearer
+#: exponentials pay for threads sooner: 1000 x 32 -> 256 float64 1.02 and
+#: 0.92 after a product but 0.56 and 0.78 with OpenBLAS's threads asleep.
+_MIN_BYTES_PER_THREAD = {4: 2**21, 8: 2**20}
 
 
-def threads_for(n_bytes: int, n_threads: int) -> int:
+def threads_for(n_bytes: int, itemsize: int, n_threads: int) -> int:
     """Threads worth sharing an output of ``n_bytes`` out to: at most ``n_threads``.
 
-    One per :data:`_MIN_BYTES_PER_THREAD` bytes, at least one.
+    One per :data:`_MIN_BYTES_PER_THREAD` bytes (by ``itemsize``), at least one.
     """
-    return int(max(1, min(n_threads, n_bytes // _MIN_BYTES_PER_THREAD)))
+    per_thread = _MIN_BYTES_PER_THREAD.get(itemsize, 2**20)
+    return int(max(1, min(n_threads, n_bytes // per_thread)))
 
 
 #: Columns of ``[x − c, 1, q(x − c)]`` from which a block's product may be
@@ -226,12 +231,14 @@ def run_in_blocks(
     With ``blas_threads``, the calling thread runs every block and BLAS
     shares each block's product out to its own threads instead, for products
     that cost much more than the rest of a block's work (wide rows). Right
-    after a multi-threaded BLAS call, our threads with BLAS held to one
-    thread ran up to twice as slowly as alone on 2 cores, with more CPU time
-    (``benchmarks/bench_blas_interference.py``; the cause inside the BLAS is
-    not pinned down), where BLAS's own threads were not affected: a 2000 x
-    256 -> 1024 float32 transform right after a product took 1.4 times as
-    long our way. The results differ by rounding at most.
+    after a multi-threaded call, OpenBLAS's idle threads spin for
+    ``2**OPENBLAS_THREAD_TIMEOUT`` cycles (2**28 by default, about 0.12 s
+    measured) before they sleep, taking cores from our threads meanwhile:
+    on 2 cores our threads ran up to twice as slowly as alone, with twice the
+    CPU time (``benchmarks/bench_blas_interference.py``), where BLAS's own
+    threads find the spinning ones ready: a 2000 x 256 -> 1024 float32
+    transform right after a product took 1.4 times as long our way. The
+    results differ by rounding at most.
 
     Returns
     -------

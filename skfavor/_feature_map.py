@@ -233,7 +233,8 @@ class FeatureMap:
             meanwhile. ``None`` uses as many as BLAS may use now (so
             ``threadpoolctl.threadpool_limits`` and the limits joblib sets in
             its workers apply), at most the number of CPUs and one per 2 MiB
-            of output (:func:`~skfavor._blocks.threads_for`); with ``None``,
+            (float32) or 1 MiB (float64) of output
+            (:func:`~skfavor._blocks.threads_for`); with ``None``,
             short transforms of wide dense rows
             (:func:`~skfavor._blocks.blas_threaded`) are evaluated in the
             calling thread with BLAS's own threads sharing out each product.
@@ -327,7 +328,7 @@ class FeatureMap:
         chosen = n_threads is not None
         if not chosen:
             n_threads = default_threads()
-        ours = n_threads if chosen else threads_for(out.nbytes, n_threads)
+        ours = n_threads if chosen else threads_for(out.nbytes, out.itemsize, n_threads)
         blas_threads = (
             not chosen
             and n_threads > 1

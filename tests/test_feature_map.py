@@ -178,19 +178,24 @@ def test_short_outputs_keep_to_one_thread_unless_told(
     monkeypatch.setattr(feature_map_module, "default_threads", lambda: 4)
     features = feature_map.transform(X, n_threads=n_threads)
     n_bytes = features.nbytes
-    expected = min(4, max(1, n_bytes // blocks_module._MIN_BYTES_PER_THREAD))
+    per_thread = blocks_module._MIN_BYTES_PER_THREAD[features.itemsize]
+    expected = min(4, max(1, n_bytes // per_thread))
     assert seen == [expected if n_threads is None else n_threads]
-    assert blocks_module.threads_for(n_bytes, 4) == expected
+    assert blocks_module.threads_for(n_bytes, features.itemsize, 4) == expected
     assert_allclose(features, feature_map.transform(X, n_threads=1), rtol=1e-13)
 
 
-def test_threads_for_gives_each_thread_enough_output():
-    per_thread = blocks_module._MIN_BYTES_PER_THREAD
-    assert blocks_module.threads_for(0, 8) == 1
-    assert blocks_module.threads_for(per_thread - 1, 8) == 1
-    assert blocks_module.threads_for(3 * per_thread, 8) == 3
-    assert blocks_module.threads_for(100 * per_thread, 8) == 8
-    assert blocks_module.threads_for(100 * per_thread, 1) == 1
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_threads_for_gives_each_thread_enough_output(itemsize):
+    per_thread = blocks_module._MIN_BYTES_PER_THREAD[itemsize]
+    assert blocks_module.threads_for(0, itemsize, 8) == 1
+    assert blocks_module.threads_for(per_thread - 1, itemsize, 8) == 1
+    assert blocks_module.threads_for(3 * per_thread, itemsize, 8) == 3
+    assert blocks_module.threads_for(100 * per_thread, itemsize, 8) == 8
+    assert blocks_module.threads_for(100 * per_thread, itemsize, 1) == 1
+    # float64's exponentials are dearer: threads from fewer bytes.
+    minimum = blocks_module._MIN_BYTES_PER_THREAD
+    assert minimum[8] < minimum[4]
 
 
 @pytest.mark.parametrize("sampler", _samplers(), ids=_sampler_id)
