@@ -14,6 +14,7 @@ import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 from joblib import cpu_count
 from sklearn import get_config
@@ -102,6 +103,65 @@ def blas_threaded(
     return (
         width >= BLAS_THREADED_WIDTH[itemsize] and work < BLAS_THREADED_WORK[itemsize]
     )
+
+
+#: A short transform on one thread of ours (:func:`threads_for`) evaluates its
+#: output as one block with the product left to BLAS's threads, the bare
+#: ``exp(X @ W.T)``'s own way, when its row buffer ``[x − c, 1, q(x − c)]``
+#: is at most this fraction of the output (``d + 2 ≤ M / 4``). Right after a
+#: BLAS product, on 2 cores (medians of 21, load 0.9), against the bare floor,
+#: one block and blocks on one thread held to one BLAS thread: 1000 x 32 ->
+#: 256 float32 1.25 and 1.46, 1000 x 64 -> 256 float32 1.23 and 1.48; with
+#: OpenBLAS's threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) 1.26 and 1.47,
+#: 1.25 and 1.59.
+ONE_BLOCK_BUFFER_FRACTION = 0.25
+
+
+class BlockPlan(NamedTuple):
+    """How a transform's output is cut and shared out (:func:`plan_blocks`)."""
+
+    #: Threads of ours that take blocks.
+    n_threads: int
+    #: Rows per block.
+    n_block_rows: int
+    #: Whether the calling thread runs the blocks with BLAS's own threads
+    #: sharing out each product (:func:`run_in_blocks`).
+    blas_threads: bool
+
+
+def plan_blocks(
+    n_samples: int,
+    n_components: int,
+    n_features: int,
+    itemsize: int,
+    n_threads: int | None,
+    *,
+    sparse: bool = False,
+) -> BlockPlan:
+    """The package's one plan for a transform's blocks and threads.
+
+    Threads chosen by the caller (``n_threads``) are used as given, with BLAS
+    held to one thread. Left to the default (:func:`default_threads`), short
+    transforms of wide dense rows (:func:`blas_threaded`) and short outputs
+    on one thread of ours (:func:`threads_for`, :data:`ONE_BLOCK_BUFFER_FRACTION`)
+    leave their products to BLAS's threads; longer ones share blocks out to
+    :func:`threads_for` threads of ours.
+    """
+    row_bytes = n_components * itemsize
+    if n_threads is not None:
+        return BlockPlan(
+            n_threads, rows_per_block(row_bytes, n_samples, n_threads), False
+        )
+    available = default_threads()
+    ours = threads_for(row_bytes * n_samples, itemsize, available)
+    if available > 1 and not sparse:
+        if blas_threaded(n_samples, n_components, n_features, itemsize):
+            return BlockPlan(1, rows_per_block(row_bytes, n_samples, 1), True)
+        buffer_fraction = (n_features + 2) / max(n_components, 1)
+        if ours == 1 and buffer_fraction <= ONE_BLOCK_BUFFER_FRACTION:
+            budget = get_config()["working_memory"] * 2**20 // max(row_bytes, 1)
+            return BlockPlan(1, int(max(1, min(n_samples, budget))), True)
+    return BlockPlan(ours, rows_per_block(row_bytes, n_samples, ours), False)
 
 
 @functools.cache

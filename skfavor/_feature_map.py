@@ -26,13 +26,7 @@ import scipy.sparse as sp
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._blocks import (
-    blas_threaded,
-    default_threads,
-    rows_per_block,
-    run_in_blocks,
-    threads_for,
-)
+from ._blocks import plan_blocks, run_in_blocks
 from ._namespace import device as array_device
 from ._namespace import get_namespace
 
@@ -230,18 +224,17 @@ class FeatureMap:
             Rows in float32 or float64; the result has their dtype.
         n_threads : int, default=None
             Threads that evaluate blocks of rows, BLAS held to one thread
-            meanwhile. ``None`` uses as many as BLAS may use now (so
+            meanwhile. ``None`` lets :func:`~skfavor._blocks.plan_blocks`
+            choose: up to as many threads as BLAS may use now (so
             ``threadpoolctl.threadpool_limits`` and the limits joblib sets in
             its workers apply), at most the number of CPUs and one per 2 MiB
-            (float32) or 1 MiB (float64) of output
-            (:func:`~skfavor._blocks.threads_for`); with ``None``,
-            short transforms of wide dense rows
-            (:func:`~skfavor._blocks.blas_threaded`) are evaluated in the
+            (float32) or 1 MiB (float64) of output; short transforms of wide
+            dense rows, and short outputs of narrow maps, are evaluated in the
             calling thread with BLAS's own threads sharing out each product.
             Rows are cut in blocks of at most
             ``sklearn.get_config()['working_memory']`` MiB and of a few hundred
             KiB, so that each block stays in the cache between the product and
-            the exponential.
+            the exponential (short outputs on BLAS's threads: one block).
 
         Returns
         -------
@@ -323,22 +316,15 @@ class FeatureMap:
         n_samples = X.shape[0]
         n_components = self.weights.shape[0]
         out = np.empty((n_samples, n_components), dtype=X.dtype)
-        # Wide dense rows: the product is most of the work, BLAS threads it
-        # (unless the caller chose the threads).
-        chosen = n_threads is not None
-        if not chosen:
-            n_threads = default_threads()
-        ours = n_threads if chosen else threads_for(out.nbytes, out.itemsize, n_threads)
-        blas_threads = (
-            not chosen
-            and n_threads > 1
-            and not sp.issparse(X)
-            and blas_threaded(n_samples, n_components, X.shape[1], X.dtype.itemsize)
+        plan = plan_blocks(
+            n_samples,
+            n_components,
+            X.shape[1],
+            X.dtype.itemsize,
+            n_threads,
+            sparse=sp.issparse(X),
         )
-        n_threads = ours
-        n_block_rows = rows_per_block(
-            out.strides[0], n_samples, 1 if blas_threads else n_threads
-        )
+        n_block_rows = plan.n_block_rows
         products = _BlockProducts(
             self._terms(X.dtype),
             self._terms(X.dtype, sparse=True)[0] if sp.issparse(X) else None,
@@ -361,9 +347,9 @@ class FeatureMap:
             n_overflow, n_underflow = run_in_blocks(
                 n_samples,
                 n_block_rows,
-                n_threads,
+                plan.n_threads,
                 make_worker,
-                blas_threads=blas_threads,
+                blas_threads=plan.blas_threads,
             )
         return out, n_overflow, n_underflow
 

@@ -132,8 +132,10 @@ def test_wide_rows_leave_their_products_to_blas_threads(
     with config_context(working_memory=2e-3):
         features = feature_map.transform(X, n_threads=n_threads)
     wide = n_features + 2 >= blocks_module.BLAS_THREADED_WIDTH[8]
+    # Short narrow outputs on one thread of ours: one block, BLAS's threads.
+    one_block = (n_features + 2) / 40 <= blocks_module.ONE_BLOCK_BUFFER_FRACTION
     threads = blocks_module.default_threads() if n_threads is None else n_threads
-    assert seen == [wide and n_threads is None and threads > 1]
+    assert seen == [(wide or one_block) and n_threads is None and threads > 1]
     reference = np.exp(_definition(feature_map, X - feature_map.center))
     assert_allclose(features, reference, rtol=1e-12)
 
@@ -158,31 +160,44 @@ def test_long_or_narrow_transforms_keep_their_own_threads():
 
 @pytest.mark.parametrize("n_samples", [300, 20000])
 @pytest.mark.parametrize("n_threads", [None, 1, 3])
-def test_short_outputs_keep_to_one_thread_unless_told(
-    monkeypatch, n_samples, n_threads
+@pytest.mark.parametrize("n_features", [8, 40])
+def test_block_plan_follows_the_output_size(
+    monkeypatch, n_samples, n_threads, n_features
 ):
-    # With the threads left to it, a transform shares its output out to one
-    # thread per _MIN_BYTES_PER_THREAD bytes (a helper costs more than it
-    # saves on short outputs); threads chosen by the caller are kept.
-    feature_map = _random_map("scalar")
-    X = _inputs(n_samples=n_samples)
+    # Left to the default, a transform shares its output out to one thread
+    # of ours per _MIN_BYTES_PER_THREAD bytes; on one thread, a narrow map
+    # (small row buffer) is one block with the product on BLAS's threads.
+    # Threads chosen by the caller are kept. The features do not change.
+    rng = np.random.default_rng(0)
+    feature_map = FeatureMap(
+        rng.standard_normal((40, n_features)) * 0.3,
+        rng.standard_normal(40) * 0.1,
+        -0.75,
+        None,
+    )
+    X = rng.standard_normal((n_samples, n_features)) * 0.3
     seen = []
     run = blocks_module.run_in_blocks
 
     def recorded(n_rows, n_block_rows, threads, make_worker, **kwargs):
-        seen.append(threads)
+        seen.append((threads, n_block_rows, kwargs["blas_threads"]))
         return run(n_rows, n_block_rows, threads, make_worker, **kwargs)
 
     monkeypatch.setattr(feature_map_module, "run_in_blocks", recorded)
     monkeypatch.setattr(blocks_module, "default_threads", lambda: 4)
-    monkeypatch.setattr(feature_map_module, "default_threads", lambda: 4)
     features = feature_map.transform(X, n_threads=n_threads)
-    n_bytes = features.nbytes
+    [(threads, n_block_rows, blas_threads)] = seen
     per_thread = blocks_module._MIN_BYTES_PER_THREAD[features.itemsize]
-    expected = min(4, max(1, n_bytes // per_thread))
-    assert seen == [expected if n_threads is None else n_threads]
-    assert blocks_module.threads_for(n_bytes, features.itemsize, 4) == expected
-    assert_allclose(features, feature_map.transform(X, n_threads=1), rtol=1e-13)
+    ours = min(4, max(1, features.nbytes // per_thread))
+    narrow = (n_features + 2) / 40 <= blocks_module.ONE_BLOCK_BUFFER_FRACTION
+    if n_threads is not None:
+        assert (threads, blas_threads) == (n_threads, False)
+    elif ours == 1 and narrow:
+        assert (threads, n_block_rows, blas_threads) == (1, n_samples, True)
+    else:
+        assert (threads, blas_threads) == (ours, False)
+    reference = np.exp(_definition(feature_map, X))
+    assert_allclose(features, reference, rtol=1e-12)
 
 
 @pytest.mark.parametrize("itemsize", [4, 8])
