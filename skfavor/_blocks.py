@@ -1,7 +1,8 @@
-"""Rows in blocks shared out to threads, with BLAS held to one thread meanwhile
-(or, for short transforms of wide rows, left to BLAS's own threads).
+"""Rows in blocks, shared out to threads of ours with BLAS held to one thread
+meanwhile, or run in the calling thread with BLAS's own threads.
 
-The package's one block-size policy (:func:`rows_per_block`) and the thread
+The package's block and thread plan (:func:`plan_blocks`, with its block-size
+policy :func:`rows_per_block` and :func:`threads_for`) and the thread
 machinery of the NumPy feature maps (:func:`run_in_blocks`): each output row
 depends on its input row alone, so the results do not depend on the blocks or
 the threads beyond rounding.
@@ -59,15 +60,15 @@ def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
 #: 1.37; 1500 x 64 -> 256 float32 1.65 and 1.43; float64's dearer
 #: exponentials pay for threads sooner: 1000 x 32 -> 256 float64 1.02 and
 #: 0.92 after a product but 0.56 and 0.78 with OpenBLAS's threads asleep.
-_MIN_BYTES_PER_THREAD = {4: 2**21, 8: 2**20}
+MIN_BYTES_PER_THREAD = {4: 2**21, 8: 2**20}
 
 
 def threads_for(n_bytes: int, itemsize: int, n_threads: int) -> int:
     """Threads worth sharing an output of ``n_bytes`` out to: at most ``n_threads``.
 
-    One per :data:`_MIN_BYTES_PER_THREAD` bytes (by ``itemsize``), at least one.
+    One per :data:`MIN_BYTES_PER_THREAD` bytes (by ``itemsize``), at least one.
     """
-    per_thread = _MIN_BYTES_PER_THREAD.get(itemsize, 2**20)
+    per_thread = MIN_BYTES_PER_THREAD[itemsize]
     return int(max(1, min(n_threads, n_bytes // per_thread)))
 
 
@@ -107,14 +108,15 @@ def blas_threaded(
 
 #: A short transform on one thread of ours (:func:`threads_for`) evaluates its
 #: output as one block with the product left to BLAS's threads, the bare
-#: ``exp(X @ W.T)``'s own way, when its row buffer ``[x − c, 1, q(x − c)]``
-#: is at most this fraction of the output (``d + 2 ≤ M / 4``). Right after a
-#: BLAS product, on 2 cores (medians of 21, load 0.9), against the bare floor,
-#: one block and blocks on one thread held to one BLAS thread: 1000 x 32 ->
-#: 256 float32 1.25 and 1.46, 1000 x 64 -> 256 float32 1.23 and 1.48; with
-#: OpenBLAS's threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) 1.26 and 1.47,
-#: 1.25 and 1.59.
-ONE_BLOCK_BUFFER_FRACTION = 0.25
+#: ``exp(X @ W.T)``'s own way, when the memory that block needs beyond the
+#: output (its row buffer ``[x − c, 1, q(x − c)]`` and numpy's temporaries,
+#: estimated by the caller) is at most this fraction of the output. Right
+#: after a BLAS product, on 2 cores (medians of 21, load 0.9), against the
+#: bare floor, one block and blocks on one thread held to one BLAS thread:
+#: 1000 x 32 -> 256 float32 1.25 and 1.46, 1000 x 64 -> 256 float32 1.23 and
+#: 1.48; with OpenBLAS's threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) 1.26
+#: and 1.47, 1.25 and 1.59.
+ONE_BLOCK_EXTRA_FRACTION = 0.25
 
 
 class BlockPlan(NamedTuple):
@@ -129,6 +131,12 @@ class BlockPlan(NamedTuple):
     blas_threads: bool
 
 
+def _rows_in_working_memory(row_bytes: int, n_rows: int) -> int:
+    """All ``n_rows`` rows, or as many as ``working_memory`` holds (at least 1)."""
+    budget = get_config()["working_memory"] * 2**20 // max(row_bytes, 1)
+    return int(max(1, min(n_rows, budget)))
+
+
 def plan_blocks(
     n_samples: int,
     n_components: int,
@@ -137,15 +145,19 @@ def plan_blocks(
     n_threads: int | None,
     *,
     sparse: bool = False,
+    one_block_extra_bytes: float = float("inf"),
 ) -> BlockPlan:
     """The package's one plan for a transform's blocks and threads.
 
     Threads chosen by the caller (``n_threads``) are used as given, with BLAS
-    held to one thread. Left to the default (:func:`default_threads`), short
-    transforms of wide dense rows (:func:`blas_threaded`) and short outputs
-    on one thread of ours (:func:`threads_for`, :data:`ONE_BLOCK_BUFFER_FRACTION`)
-    leave their products to BLAS's threads; longer ones share blocks out to
-    :func:`threads_for` threads of ours.
+    held to one thread. Left to the default (:func:`default_threads`), dense
+    rows leave their products to BLAS's threads in short transforms of wide
+    rows (:func:`blas_threaded`), and in short outputs on one thread of ours
+    (:func:`threads_for`) evaluated as one block when
+    ``one_block_extra_bytes`` (the memory that block needs beyond the
+    output) is within :data:`ONE_BLOCK_EXTRA_FRACTION` of the output; the
+    others share blocks out to :func:`threads_for` threads of ours with BLAS
+    held to one thread. Blocks never exceed ``working_memory``.
     """
     row_bytes = n_components * itemsize
     if n_threads is not None:
@@ -157,10 +169,12 @@ def plan_blocks(
     if available > 1 and not sparse:
         if blas_threaded(n_samples, n_components, n_features, itemsize):
             return BlockPlan(1, rows_per_block(row_bytes, n_samples, 1), True)
-        buffer_fraction = (n_features + 2) / max(n_components, 1)
-        if ours == 1 and buffer_fraction <= ONE_BLOCK_BUFFER_FRACTION:
-            budget = get_config()["working_memory"] * 2**20 // max(row_bytes, 1)
-            return BlockPlan(1, int(max(1, min(n_samples, budget))), True)
+        output_bytes = row_bytes * n_samples
+        if (
+            ours == 1
+            and one_block_extra_bytes <= ONE_BLOCK_EXTRA_FRACTION * output_bytes
+        ):
+            return BlockPlan(1, _rows_in_working_memory(row_bytes, n_samples), True)
     return BlockPlan(ours, rows_per_block(row_bytes, n_samples, ours), False)
 
 
@@ -290,7 +304,8 @@ def run_in_blocks(
 
     With ``blas_threads``, the calling thread runs every block and BLAS
     shares each block's product out to its own threads instead, for products
-    that cost much more than the rest of a block's work (wide rows). Right
+    that cost much more than the rest of a block's work (wide rows) and for
+    short outputs as one block (:func:`plan_blocks`). Right
     after a multi-threaded call, OpenBLAS's idle threads spin for
     ``2**OPENBLAS_THREAD_TIMEOUT`` cycles (2**28 by default, about 0.12 s
     measured) before they sleep, taking cores from our threads meanwhile:

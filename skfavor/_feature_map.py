@@ -15,7 +15,6 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 import warnings
@@ -24,8 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._array_api import _is_numpy_namespace, get_namespace_and_device
-from sklearn.utils.extmath import row_norms, safe_sparse_dot
+from sklearn.utils.extmath import row_norms
 
+from ._block_products import BlockProducts, exponentiate
+from ._block_products import row_term as _row_term
 from ._blocks import plan_blocks, run_in_blocks
 from ._namespace import device as array_device
 from ._namespace import get_namespace
@@ -113,8 +114,10 @@ class FeatureMap:
     array is the output, and no broadcast adds are made (their speed depends
     on how the operands happen to be aligned).
     Blocks are shared out to threads (BLAS and numpy's ufuncs release the
-    GIL) with BLAS held to one thread meanwhile. Each output row depends on
-    its input row alone, so the result does not depend on the blocks or the
+    GIL) with BLAS held to one thread meanwhile, or, for short outputs and
+    wide rows, run in the calling thread with BLAS's own threads
+    (:func:`~skfavor._blocks.plan_blocks`). Each output row depends on its
+    input row alone, so the result does not depend on the blocks or the
     number of threads beyond rounding.
 
     The fold sums terms as large as ``|x|`` and ``|c|``, where the shifted
@@ -204,7 +207,7 @@ class FeatureMap:
         X : {ndarray, sparse matrix} of shape (n_samples, n_features)
             Rows in float32 or float64; the result has their dtype.
         n_threads : int, default=None
-            Threads to use; ``None`` uses as many as BLAS may (see
+            Threads to use; ``None`` lets the block plan choose (see
             :meth:`transform`).
 
         Returns
@@ -257,7 +260,7 @@ class FeatureMap:
             single = X.dtype == xp.float32
         else:
             out, n_overflow, n_underflow = self._evaluate(
-                X, finish=_exponentiate, n_threads=n_threads
+                X, finish=exponentiate, n_threads=n_threads
             )
             single = X.dtype == np.float32
         n_samples = X.shape[0]
@@ -316,6 +319,7 @@ class FeatureMap:
         n_samples = X.shape[0]
         n_components = self.weights.shape[0]
         out = np.empty((n_samples, n_components), dtype=X.dtype)
+        terms = self._terms(X.dtype)
         plan = plan_blocks(
             n_samples,
             n_components,
@@ -323,10 +327,11 @@ class FeatureMap:
             X.dtype.itemsize,
             n_threads,
             sparse=sp.issparse(X),
+            one_block_extra_bytes=BlockProducts.extra_bytes(terms, X),
         )
         n_block_rows = plan.n_block_rows
-        products = _BlockProducts(
-            self._terms(X.dtype),
+        products = BlockProducts(
+            terms,
             self._terms(X.dtype, sparse=True)[0] if sp.issparse(X) else None,
             self._near,
             X,
@@ -352,82 +357,6 @@ class FeatureMap:
                 blas_threads=plan.blas_threads,
             )
         return out, n_overflow, n_underflow
-
-
-class _BlockProducts:
-    """The log features of blocks of rows, ``[x − c, 1, q(x − c)] [W, offset, 1]ᵀ``.
-
-    Built by :meth:`FeatureMap._evaluate` from the map's cast ``terms``
-    (``[W, offset, 1]ᵀ``, ``C``, center), its folded weights for sparse rows
-    and its test of which sparse rows are near the center.
-
-    Dense rows are shifted into a buffer of each thread's and multiplied by
-    the augmented weights; sparse rows farther from the center than the
-    origin keep their sparsity (the center is folded into the weights),
-    nearer ones are densified and shifted (see :class:`FeatureMap`).
-    """
-
-    def __init__(self, terms, folded_T, near, X, n_block_rows: int):
-        self.near = near
-        self.sparse = sp.issparse(X)
-        self.n_features = X.shape[1]
-        self.dtype = X.dtype
-        self.weights_T, self.C, self.center = terms
-        if self.sparse:
-            self.folded_weights_T = folded_T[: self.n_features]
-            self.folded_offset = folded_T[self.n_features]
-        # Rows of [x − c, 1, q(x − c)] at a time: a block's, or for sparse
-        # rows as many as fill a block of the output, however wide the rows.
-        self.shifted_rows = n_block_rows
-        if self.sparse:
-            n_components = self.weights_T.shape[1]
-            self.shifted_rows = min(
-                n_block_rows,
-                max(1, n_block_rows * n_components // (self.n_features + 2)),
-            )
-        # A zero C leaves the q column at 0 for good.
-        self.quadratic = not (np.ndim(self.C) == 0 and self.C == 0)
-
-    def worker(self):
-        """A function ``(rows_X, block)`` with its own row buffer (one per thread)."""
-        augmented = np.empty((self.shifted_rows, self.n_features + 2), self.dtype)
-        augmented[:, self.n_features] = 1.0
-        augmented[:, self.n_features + 1] = 0.0
-
-        def shifted(rows_X, block) -> None:
-            for start in range(0, block.shape[0], self.shifted_rows):
-                part = slice(start, start + self.shifted_rows)
-                inputs = augmented[: block[part].shape[0]]
-                rows = inputs[:, : self.n_features]
-                if self.sparse:
-                    _shifted_into(rows_X[part], self.center, rows)
-                elif self.center is None:
-                    rows[...] = rows_X[part]
-                else:
-                    np.subtract(rows_X[part], self.center, out=rows)
-                if self.quadratic:
-                    inputs[:, self.n_features + 1] = _row_term(rows, self.C)
-                np.matmul(inputs, self.weights_T, out=block[part])
-
-        if not self.sparse:
-            return shifted
-        return functools.partial(self._sparse_product, shifted)
-
-    def _sparse_product(self, shifted, rows_X, block) -> None:
-        near = None if self.center is None else self.near(rows_X)
-        if near is None or not near.any():
-            self._folded(rows_X, block)
-        elif near.all():
-            shifted(rows_X, block)
-        else:
-            for rows, product in ((~near, self._folded), (near, shifted)):
-                part = np.empty((rows.sum(), block.shape[1]), self.dtype)
-                product(rows_X[rows], part)
-                block[rows] = part
-
-    def _folded(self, rows_X, block) -> None:
-        np.add(rows_X @ self.folded_weights_T, self.folded_offset, out=block)
-        block += _row_term(rows_X, self.C)[:, None]
 
 
 @dataclass(frozen=True)
@@ -503,64 +432,11 @@ class StackedFeatureMap:
         return xp.sum((X @ C) * X, axis=-1)
 
 
-def _exponentiate(block: np.ndarray) -> tuple[int, int]:
-    """``exp`` of a block in place; its numbers of overflowing and all-zero rows.
-
-    The rows are told apart by their sums, one matrix-vector product (a
-    fraction of the cost of a per-row maximum): a row of non-negative
-    features sums to 0 exactly when all of them are 0, and to a finite
-    number when none is inf or NaN. Only rows whose sum is not finite (a
-    sum can overflow where no feature does) are checked feature by feature.
-    """
-    with np.errstate(over="ignore"):
-        np.exp(block, out=block)
-        sums = block @ np.ones(block.shape[1], dtype=block.dtype)
-    suspect = ~np.isfinite(sums)
-    n_overflow = 0
-    if suspect.any():
-        top = block[suspect].max(axis=1)
-        n_overflow = int(np.count_nonzero(~np.isfinite(top)))
-    return n_overflow, int(np.count_nonzero(sums == 0))
-
-
-def _shifted_into(X, center: np.ndarray, out: np.ndarray) -> None:
-    """``out = X − center`` for CSR rows ``X``, as the dense subtraction rounds it.
-
-    ``−c + x`` rounds as ``x − c`` does, so the result is the one of a dense
-    ``X``; the zeros are never made into an array of their own.
-    """
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
-    np.negative(center, out=out)
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    out[rows, X.indices] += X.data
-
-
 def _floating(X):
     """``X`` itself if float32 or float64, else ``X`` in float64."""
     if X.dtype in (np.float32, np.float64):
         return X
     return X.astype(np.float64)
-
-
-def _row_term(X, C) -> np.ndarray:
-    """``xᵀ C x`` for each row of ``X``, with ``C`` a scalar, diagonal or matrix."""
-    if np.ndim(C) == 0:
-        if sp.issparse(X):
-            return row_norms(X, squared=True) * C
-        # einsum directly: row_norms costs more than the sum for a small block.
-        squares = np.einsum("ij,ij->i", X, X)
-        squares *= C
-        return squares
-    if C.ndim == 1:
-        if sp.issparse(X):
-            return np.asarray(X.multiply(X) @ C).ravel()
-        return (X * X) @ C
-    XC = safe_sparse_dot(X, C)
-    if sp.issparse(X):
-        return np.asarray(X.multiply(XC).sum(axis=1)).ravel()
-    return np.einsum("ij,ij->i", XC, X)
 
 
 def _caller_stacklevel() -> int:

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import skfavor._block_products as block_products_module
 import skfavor._blocks as blocks_module
 import skfavor._feature_map as feature_map_module
 from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
@@ -132,10 +133,10 @@ def test_wide_rows_leave_their_products_to_blas_threads(
     with config_context(working_memory=2e-3):
         features = feature_map.transform(X, n_threads=n_threads)
     wide = n_features + 2 >= blocks_module.BLAS_THREADED_WIDTH[8]
-    # Short narrow outputs on one thread of ours: one block, BLAS's threads.
-    one_block = (n_features + 2) / 40 <= blocks_module.ONE_BLOCK_BUFFER_FRACTION
     threads = blocks_module.default_threads() if n_threads is None else n_threads
-    assert seen == [(wide or one_block) and n_threads is None and threads > 1]
+    # The narrow map's row buffer is too large next to its 40 features for
+    # one block (test_block_plan_follows_the_output_size).
+    assert seen == [wide and n_threads is None and threads > 1]
     reference = np.exp(_definition(feature_map, X - feature_map.center))
     assert_allclose(features, reference, rtol=1e-12)
 
@@ -160,18 +161,20 @@ def test_long_or_narrow_transforms_keep_their_own_threads():
 
 @pytest.mark.parametrize("n_samples", [300, 20000])
 @pytest.mark.parametrize("n_threads", [None, 1, 3])
-@pytest.mark.parametrize("n_features", [8, 40])
+@pytest.mark.parametrize("n_features", [8, 120])
 def test_block_plan_follows_the_output_size(
     monkeypatch, n_samples, n_threads, n_features
 ):
     # Left to the default, a transform shares its output out to one thread
-    # of ours per _MIN_BYTES_PER_THREAD bytes; on one thread, a narrow map
-    # (small row buffer) is one block with the product on BLAS's threads.
-    # Threads chosen by the caller are kept. The features do not change.
+    # of ours per MIN_BYTES_PER_THREAD bytes; on one thread, a map whose row
+    # buffer is small next to its output is one block with the product on
+    # BLAS's threads. Threads chosen by the caller are kept. The features do
+    # not change.
     rng = np.random.default_rng(0)
+    n_components = 256
     feature_map = FeatureMap(
-        rng.standard_normal((40, n_features)) * 0.3,
-        rng.standard_normal(40) * 0.1,
+        rng.standard_normal((n_components, n_features)) * 0.3,
+        rng.standard_normal(n_components) * 0.1,
         -0.75,
         None,
     )
@@ -187,12 +190,14 @@ def test_block_plan_follows_the_output_size(
     monkeypatch.setattr(blocks_module, "default_threads", lambda: 4)
     features = feature_map.transform(X, n_threads=n_threads)
     [(threads, n_block_rows, blas_threads)] = seen
-    per_thread = blocks_module._MIN_BYTES_PER_THREAD[features.itemsize]
+    per_thread = blocks_module.MIN_BYTES_PER_THREAD[features.itemsize]
     ours = min(4, max(1, features.nbytes // per_thread))
-    narrow = (n_features + 2) / 40 <= blocks_module.ONE_BLOCK_BUFFER_FRACTION
+    # Uncentred, scalar C: the row buffer and two per-row vectors.
+    extra = n_samples * (n_features + 4) * features.itemsize
+    small = extra <= blocks_module.ONE_BLOCK_EXTRA_FRACTION * features.nbytes
     if n_threads is not None:
         assert (threads, blas_threads) == (n_threads, False)
-    elif ours == 1 and narrow:
+    elif ours == 1 and small:
         assert (threads, n_block_rows, blas_threads) == (1, n_samples, True)
     else:
         assert (threads, blas_threads) == (ours, False)
@@ -200,16 +205,79 @@ def test_block_plan_follows_the_output_size(
     assert_allclose(features, reference, rtol=1e-12)
 
 
+def test_one_block_keeps_within_working_memory(monkeypatch):
+    # The one-block plan is cut to scikit-learn's working_memory like any.
+    monkeypatch.setattr(blocks_module, "default_threads", lambda: 2)
+    plan = blocks_module.plan_blocks(1000, 256, 8, 8, None, one_block_extra_bytes=0)
+    assert plan == (1, 1000, True)
+    with config_context(working_memory=0.1):
+        plan = blocks_module.plan_blocks(1000, 256, 8, 8, None, one_block_extra_bytes=0)
+    assert plan.blas_threads and plan.n_block_rows == int(0.1 * 2**20) // (256 * 8)
+    sparse = blocks_module.plan_blocks(
+        1000, 256, 8, 8, None, sparse=True, one_block_extra_bytes=0
+    )
+    assert not sparse.blas_threads
+
+
+@pytest.mark.parametrize("kind", ["scalar", "diagonal", "full"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_block_keeps_within_a_quarter_of_the_output(monkeypatch, kind, dtype):
+    # The one-block plan's extra memory (row buffer, numpy's buffers for the
+    # shift, the row term's temporaries) stays within 25 % of the output, up
+    # to the edge of the rule (d = 34 with M = 256 for a centred
+    # map with a diagonal or full C, in both dtypes) and for every kind of C.
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(blocks_module, "default_threads", lambda: 2)
+    plans = []
+    run = blocks_module.run_in_blocks
+
+    def recorded(n_rows, n_block_rows, threads, make_worker, **kwargs):
+        plans.append(n_block_rows == n_rows and kwargs["blas_threads"])
+        return run(n_rows, n_block_rows, threads, make_worker, **kwargs)
+
+    monkeypatch.setattr(feature_map_module, "run_in_blocks", recorded)
+    one_block = {}
+    for n_features in (16, 32, 34, 35):
+        A = rng.standard_normal((n_features, n_features))
+        quadratic = {
+            "scalar": -0.75,
+            "diagonal": -rng.uniform(0.2, 1.0, n_features),
+            "full": -(A @ A.T) / n_features**2,
+        }[kind]
+        feature_map = FeatureMap(
+            rng.standard_normal((256, n_features)) * 0.1,
+            rng.standard_normal(256) * 0.1,
+            quadratic,
+            rng.standard_normal(n_features) * 0.1,
+        )
+        X = (rng.standard_normal((1000, n_features)) * 0.3).astype(dtype)
+        feature_map.transform(X)  # the casts of the terms are cached
+        plans.clear()
+        tracemalloc.start()
+        try:
+            features = feature_map.transform(X)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        one_block[n_features] = plans == [True]
+        if one_block[n_features]:
+            assert peak - features.nbytes <= 0.25 * features.nbytes
+    # bench_transform's 1000 x 32 -> 256 is one block; the rule's edge is met.
+    assert one_block[16] and one_block[32]
+    edge = kind != "scalar"
+    assert one_block[34] and (one_block[35] != edge)
+
+
 @pytest.mark.parametrize("itemsize", [4, 8])
 def test_threads_for_gives_each_thread_enough_output(itemsize):
-    per_thread = blocks_module._MIN_BYTES_PER_THREAD[itemsize]
+    per_thread = blocks_module.MIN_BYTES_PER_THREAD[itemsize]
     assert blocks_module.threads_for(0, itemsize, 8) == 1
     assert blocks_module.threads_for(per_thread - 1, itemsize, 8) == 1
     assert blocks_module.threads_for(3 * per_thread, itemsize, 8) == 3
     assert blocks_module.threads_for(100 * per_thread, itemsize, 8) == 8
     assert blocks_module.threads_for(100 * per_thread, itemsize, 1) == 1
     # float64's exponentials are dearer: threads from fewer bytes.
-    minimum = blocks_module._MIN_BYTES_PER_THREAD
+    minimum = blocks_module.MIN_BYTES_PER_THREAD
     assert minimum[8] < minimum[4]
 
 
@@ -240,7 +308,7 @@ def test_each_row_depends_on_its_own_input_alone():
 
 def test_blocks_are_shared_by_threads(monkeypatch):
     # Each block computes the row term once; record which threads did so.
-    row_term = feature_map_module._row_term
+    row_term = block_products_module.row_term
     seen = set()
 
     def recording_row_term(X, C):
@@ -248,7 +316,7 @@ def test_blocks_are_shared_by_threads(monkeypatch):
         time.sleep(1e-3)
         return row_term(X, C)
 
-    monkeypatch.setattr(feature_map_module, "_row_term", recording_row_term)
+    monkeypatch.setattr(block_products_module, "row_term", recording_row_term)
     feature_map = _random_map("scalar")
     X = _inputs(n_samples=200)
     with config_context(working_memory=1e-3):
@@ -478,7 +546,7 @@ def test_overlapping_transforms_restore_blas_threads(monkeypatch):
     # thread "second" is inside its own; "first" then finishes before
     # "second". Each limit restoring what it found on entry would leave BLAS
     # at the 1 that "first" had set when "second" entered.
-    row_term = feature_map_module._row_term
+    row_term = block_products_module.row_term
     inside = {name: threading.Event() for name in ("first", "second")}
     first_done = threading.Event()
     seen_threads = []
@@ -496,7 +564,7 @@ def test_overlapping_transforms_restore_blas_threads(monkeypatch):
                 assert first_done.wait(10)
         return row_term(X, C)
 
-    monkeypatch.setattr(feature_map_module, "_row_term", waiting_row_term)
+    monkeypatch.setattr(block_products_module, "row_term", waiting_row_term)
     feature_map = _random_map("scalar")
     X = _inputs(n_samples=400)
     expected = np.exp(_definition(feature_map, X))
@@ -530,14 +598,14 @@ def test_blas_is_single_threaded_in_blocks_inside_a_user_limit(monkeypatch):
     # Inside the user's threadpool_limits, the user's thread may be the only
     # one allowed to change OpenBLAS's pool (threadpoolctl 3.8): the blocks
     # must still run with BLAS on one thread, and the user's limit stand after.
-    row_term = feature_map_module._row_term
+    row_term = block_products_module.row_term
     seen = []
 
     def recording_row_term(X, C):
         seen.append(max(_blas_threads()))
         return row_term(X, C)
 
-    monkeypatch.setattr(feature_map_module, "_row_term", recording_row_term)
+    monkeypatch.setattr(block_products_module, "row_term", recording_row_term)
     with threadpool_limits(limits=2, user_api="blas"):
         inside = _blas_threads()
         with config_context(working_memory=1e-3):
