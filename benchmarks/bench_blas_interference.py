@@ -12,7 +12,8 @@ This script first measures that spin (the process's CPU time during a pause
 right after a product), then, for each shape and dtype, times medians of
 ``--repeats`` of ``PositiveRFSampler``'s map
 
-* with its default threads (``threads_for``), one thread, and all the CPUs;
+* with its default plan (``skfavor._blocks.plan_blocks``), one thread, and
+  all the CPUs;
 * right after another call of the same method (``alone``) and right after a
   multi-threaded ``X @ W.T`` (``after BLAS``),
 

@@ -293,10 +293,12 @@ def environment() -> str:
         if i["user_api"] == "blas"
     ]
     coretype = os.environ.get("OPENBLAS_CORETYPE", "unset")
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
     return (
         f"python {platform.python_version()}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}; BLAS: {', '.join(blas)}; "
-        f"OPENBLAS_CORETYPE={coretype}; {os.cpu_count()} CPUs; "
+        f"OPENBLAS_CORETYPE={coretype}; OPENBLAS_THREAD_TIMEOUT={timeout}; "
+        f"{os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
 
