@@ -206,3 +206,30 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
         rank_test_score=rank,
     )
     return results, int(np.argmin(rank))
+
+
+def grid_scores(train, test, M, counts, alphas, fit_intercept, scoring) -> np.ndarray:
+    """Held-out score of every candidate (rows) in every fold (columns).
+
+    ``train[k]`` and ``test[k]`` are fold ``k``'s statistics (None where its
+    weights sum to 0); candidate ``i · len(alphas) + j`` uses the first
+    ``counts[i]`` of the ``M`` features and ``alphas[j]``.
+    """
+    K = len(train)
+    for k in range(K):
+        if train[k] is None or test[k] is None:
+            raise ValueError(
+                f"Fold {k} has a total sample_weight of 0 in its "
+                f"{'training' if train[k] is None else 'held-out'} rows; "
+                "give every fold some positive weight."
+            )
+    scores = np.empty((len(counts) * len(alphas), K))
+    for k in range(K):
+        for i, m in enumerate(counts):
+            path = ridge_path(train[k], M, m, alphas, fit_intercept=fit_intercept)
+            for j, (coef, intercept) in enumerate(path):
+                errors = held_out_errors(test[k], M, m, coef, intercept)
+                scores[i * len(alphas) + j, k] = held_out_score(
+                    errors, test[k], M, scoring
+                )
+    return scores

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.model_selection import check_cv
 from sklearn.utils import check_array
 
 from ._blocks import rows_per_block
@@ -404,3 +405,32 @@ def check_lazy_inputs(X, y, sample_weight, *, estimator_name: str):
             )
         _check_lazy_length(sample_weight, "sample_weight", X.shape[0])
     return X, y, sample_weight
+
+
+def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
+    """Test fold of each row of ``X`` under ``cv``, and the number of folds.
+
+    The test folds must partition the rows, each fold's training rows being
+    all the others, as merging fold statistics needs
+    (:ref:`math-ridge-statistics`).
+    """
+    n = X.shape[0]
+    splitter = check_cv(cv, y, classifier=False)
+    probe = np.empty((n, 0)) if is_dask_array(X) else X
+    fold = np.full(n, -1, dtype=np.intp)
+    n_folds = 0
+    for k, (train, test) in enumerate(splitter.split(probe, y, groups)):
+        if np.any(fold[test] >= 0) or (len(train) + len(test) != n):
+            raise ValueError(
+                f"cv={cv!r} does not split the rows into disjoint test "
+                "folds whose training rows are all the other rows; "
+                "RandomFeatureRidgeCV merges fold statistics and needs such "
+                "a partition (KFold, GroupKFold, StratifiedKFold, ...)."
+            )
+        fold[test] = k
+        n_folds = k + 1
+    if n_folds < 2 or np.any(fold < 0):
+        raise ValueError(
+            f"cv={cv!r} must give at least 2 test folds covering every row."
+        )
+    return fold, n_folds

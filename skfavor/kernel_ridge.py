@@ -12,7 +12,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -24,12 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from ._positive_sampler import _as_float, _NotBool
-from ._ridge_algebra import (
-    grid_results,
-    held_out_errors,
-    held_out_score,
-    ridge_path,
-)
+from ._ridge_algebra import grid_results, grid_scores, ridge_path
 from ._ridge_base import (
     _BaseRandomFeatureRidge,
     _checked_sampler,
@@ -38,6 +32,7 @@ from ._ridge_base import (
     _SingleAlphaRidge,
 )
 from ._streaming import (
+    fold_labels,
     fold_statistics,
     is_dask_array,
     merge_statistics,
@@ -599,29 +594,6 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
             )
         return [float(a) for a in alphas], [int(m) for m in counts]
 
-    def _folds(self, X, y, groups):
-        """Fold of each row; the test folds must split the rows."""
-        n = X.shape[0]
-        cv = check_cv(self.cv, y, classifier=False)
-        probe = np.empty((n, 0)) if is_dask_array(X) else X
-        fold = np.full(n, -1, dtype=np.intp)
-        n_folds = 0
-        for k, (train, test) in enumerate(cv.split(probe, y, groups)):
-            if np.any(fold[test] >= 0) or (len(train) + len(test) != n):
-                raise ValueError(
-                    f"cv={self.cv!r} does not split the rows into disjoint test "
-                    "folds whose training rows are all the other rows; "
-                    "RandomFeatureRidgeCV merges fold statistics and needs such "
-                    "a partition (KFold, GroupKFold, StratifiedKFold, ...)."
-                )
-            fold[test] = k
-            n_folds = k + 1
-        if n_folds < 2 or np.any(fold < 0):
-            raise ValueError(
-                f"cv={self.cv!r} must give at least 2 test folds covering every row."
-            )
-        return fold, n_folds
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):
         """Cross-validate every ``alpha`` and feature count, then refit.
@@ -654,7 +626,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         )
         M = sampler.n_components
         alphas, counts = self._grid(M)
-        fold, K = self._folds(X, y_memory, groups)
+        fold, K = fold_labels(self.cv, X, y_memory, groups)
         x_parts = self._x_statistics(X, fold, K)
         x_train = [
             merge_statistics(x_parts[j] for j in range(K) if j != k) for k in range(K)
@@ -671,7 +643,9 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
             fold,
             self._block_rows(M + Y.shape[1], X.shape[0]),
         )
-        scores = self._fold_scores(train, test, M, counts, alphas)
+        scores = grid_scores(
+            train, test, M, counts, alphas, self.fit_intercept, self.scoring
+        )
         self.cv_results_, self.best_index_ = grid_results(scores, counts, alphas)
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
         self.n_components_ = counts[self.best_index_ // len(alphas)]
@@ -683,29 +657,6 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         final = clone(sampler).set_params(n_components=self.n_components_)
         self.sampler_ = _fit_sampler(final, merge_statistics(x_parts))
         return self
-
-    def _fold_scores(self, train, test, M, counts, alphas) -> np.ndarray:
-        """Held-out score of every candidate (rows) in every fold (columns)."""
-        K = len(train)
-        for k in range(K):
-            if train[k] is None or test[k] is None:
-                raise ValueError(
-                    f"Fold {k} has a total sample_weight of 0 in its "
-                    f"{'training' if train[k] is None else 'held-out'} rows; "
-                    "give every fold some positive weight."
-                )
-        scores = np.empty((len(counts) * len(alphas), K))
-        for k in range(K):
-            for i, m in enumerate(counts):
-                path = ridge_path(
-                    train[k], M, m, alphas, fit_intercept=self.fit_intercept
-                )
-                for j, (coef, intercept) in enumerate(path):
-                    errors = held_out_errors(test[k], M, m, coef, intercept)
-                    scores[i * len(alphas) + j, k] = held_out_score(
-                        errors, test[k], M, self.scoring
-                    )
-        return scores
 
     def predict(self, X):
         """Predict with the refitted model, mapping the rows block by block.
