@@ -19,21 +19,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import AttentionMaskInterface
 
 from .._attention_checks import check_random_state_option
 from .._sampling import draw_weights
-from .._statistics import SampleStatistics
 from .._torch_options import check_int
 from .._torch_sampling import draw_directions
 from ..attention import (
-    AttentionStatistics,
     check_attention_option,
-    compute_dtype,
     favor_heads,
-    kernel_factor,
 )
 from ._transformers_cache import (
     FavorCacheLayer,
@@ -41,6 +36,14 @@ from ._transformers_cache import (
     cache_layer_for,
     canonical_mask,
     favor_mask,
+)
+from ._transformers_statistics import (
+    PREFIX,
+    calibration_forward,
+    favor_buffer,
+    favor_options,
+    running_statistics,
+    update_running,
 )
 
 __all__ = [
@@ -56,9 +59,6 @@ __all__ = [
 #: The name under which FAVOR attention and its mask function are registered
 #: in transformers' ``AttentionInterface`` and ``AttentionMaskInterface``.
 ATTN_IMPLEMENTATION = "favor"
-
-#: Prefix of the buffers that :func:`favorize` adds to each attention module.
-_PREFIX = "favor_"
 
 
 @dataclass
@@ -282,7 +282,7 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     model : torch.nn.Module
         The same object.
     """
-    modules = [m for m in model.modules() if isinstance(_options(m), FavorOptions)]
+    modules = [m for m in model.modules() if isinstance(favor_options(m), FavorOptions)]
     if not modules:
         raise ValueError("model has no favorized attention: call favorize(model).")
     if max_batches is not None:
@@ -292,8 +292,8 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     device = next(model.parameters()).device
     training = model.training
     for module in modules:
-        _options(module).calibration = None
-        _options(module).calibrating = True
+        favor_options(module).calibration = None
+        favor_options(module).calibrating = True
     n_batches = 0
     model.eval()
     try:
@@ -305,23 +305,23 @@ def calibrate(model, batches, *, max_batches: int | None = None):
                 n_batches += 1
     finally:
         for module in modules:
-            _options(module).calibrating = False
+            favor_options(module).calibrating = False
         model.train(training)
     if n_batches == 0:
         raise ValueError("batches must hold at least one batch, got none.")
     for module in modules:
-        gathered = _options(module).calibration
-        _options(module).calibration = None
+        gathered = favor_options(module).calibration
+        favor_options(module).calibration = None
         if gathered is None:
             continue
         with torch.no_grad():
             for side, stats in zip(("query", "key"), gathered, strict=True):
                 n = stats.n_samples.clamp(min=1)[..., None]
-                _buffer(module, f"{side}_mean").copy_(stats.mean)
-                _buffer(module, f"{side}_covariance").copy_(
+                favor_buffer(module, f"{side}_mean").copy_(stats.mean)
+                favor_buffer(module, f"{side}_covariance").copy_(
                     stats.scatter / n[..., None]
                 )
-            _buffer(module, "num_batches_tracked").fill_(1)
+            favor_buffer(module, "num_batches_tracked").fill_(1)
     return model
 
 
@@ -368,7 +368,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
             "not favorized when it was saved."
         )
     favorize(model, **options)
-    expected = {k for k in model.state_dict() if k.rsplit(".", 1)[-1][:6] == _PREFIX}
+    expected = {k for k in model.state_dict() if k.rsplit(".", 1)[-1][:6] == PREFIX}
     saved = {}
     for file in files:
         with safe_open(str(file), framework="pt") as handle:
@@ -402,7 +402,7 @@ def favor_attention_forward(
     registered mask function (a :class:`FavorMask`); returns the output
     (N, L, H, D) and no attention weights.
     """
-    options = _options(module)
+    options = favor_options(module)
     if not isinstance(options, FavorOptions):
         raise ValueError(
             f"{type(module).__name__} uses attn_implementation="
@@ -411,11 +411,11 @@ def favor_attention_forward(
     options.attended = True
     causal, keep = canonical_mask(attention_mask, module, kwargs)
     n_heads, length, head_dim = query.shape[1:]
-    omega = _buffer(module, "omega")
-    if _buffer(module, "query_mean").shape != (n_heads, head_dim):
+    omega = favor_buffer(module, "omega")
+    if favor_buffer(module, "query_mean").shape != (n_heads, head_dim):
         raise ValueError(
             f"{type(module).__name__} gets {n_heads} heads of width {head_dim}, "
-            f"but was favorized for {tuple(_buffer(module, 'query_mean').shape)}."
+            f"but was favorized for {tuple(favor_buffer(module, 'query_mean').shape)}."
         )
     key, value = _repeat_heads(key, n_heads), _repeat_heads(value, n_heads)
     scale = head_dim**-0.5 if scaling is None else float(scaling)
@@ -431,7 +431,7 @@ def favor_attention_forward(
             f"cache, got {length} queries and {key.shape[-2]} keys."
         )
     if options.calibrating:
-        return _calibration_forward(module, query, key, value, causal, keep, scale)
+        return calibration_forward(module, query, key, value, causal, keep, scale)
     if module.training and options.redraw_interval is not None:
         _scheduled_redraw(module, options)
     running = options.statistics == "running"
@@ -444,14 +444,14 @@ def favor_attention_forward(
         causal=causal,
         scale=scale,
         keep=keep,
-        statistics=_running_statistics(module) if running else None,
+        statistics=running_statistics(module) if running else None,
         dropout=dropout if module.training else 0.0,
         initial_state=None if layer is None else layer.state,
     )
     if layer is not None:
         layer.state = state
     if running and module.training:
-        _update_running(module, query, key, keep, scale)
+        update_running(module, query, key, keep, scale)
     return out.transpose(1, 2), None
 
 
@@ -494,86 +494,6 @@ def _favor(
     )
 
 
-def _calibration_forward(module, query, key, value, causal, keep, scale):
-    """Exact softmax attention, gathering the statistics of the module's heads."""
-    factor = kernel_factor(scale, query.shape[-1])
-    dtype = compute_dtype(query.dtype, torch)
-    self_attention = _is_self_attention(module, query.shape[-2], key.shape[-2])
-    gathered = (
-        _head_statistics(query.to(dtype) * factor, keep if self_attention else None),
-        _head_statistics(key.to(dtype) * factor, keep),
-    )
-    options = _options(module)
-    if options.calibration is not None:
-        gathered = tuple(
-            old + new for old, new in zip(options.calibration, gathered, strict=True)
-        )
-    options.calibration = gathered
-    length, n_keys = query.shape[-2], key.shape[-2]
-    allowed = torch.ones(length, n_keys, dtype=torch.bool, device=query.device)
-    if causal:
-        allowed = torch.tril(allowed, diagonal=n_keys - length)
-    allowed = allowed.expand(query.shape[0], 1, length, n_keys)
-    if keep is not None:
-        allowed = allowed & keep[:, None, None, :]
-    if length == n_keys:
-        # A query that sees no key (left padding) attends to itself.
-        allowed = allowed | torch.eye(length, dtype=torch.bool, device=query.device)
-    out = F.scaled_dot_product_attention(
-        query, key, value, attn_mask=allowed, scale=scale
-    )
-    return out.transpose(1, 2), None
-
-
-def _head_statistics(X, keep) -> SampleStatistics:
-    """Statistics per head of the rows of ``X`` (N, H, L, D) over N and L."""
-    n, h, length, d = X.shape
-    rows = X.detach().transpose(0, 1).reshape(h, n * length, d).to(torch.float64)
-    if keep is not None:
-        keep = keep.reshape(1, n * length).expand(h, -1)
-    return SampleStatistics.from_array(rows, mask=keep)
-
-
-@torch.no_grad()
-def _update_running(module, query, key, keep, scale) -> None:
-    """Merge this forward's statistics into the running ones (first replaces)."""
-    options = _options(module)
-    tracked = _buffer(module, "num_batches_tracked")
-    factor = kernel_factor(scale, query.shape[-1])
-    dtype = compute_dtype(query.dtype, torch)
-    mean = _buffer(module, "query_mean")
-    weight = torch.where(
-        tracked == 0,
-        torch.ones((), dtype=mean.dtype, device=mean.device),
-        torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
-    )
-    for side, X, side_keep in (("query", query, keep), ("key", key, keep)):
-        batch = _head_statistics(X.to(dtype) * factor, side_keep)
-        batch = SampleStatistics(
-            *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
-        )
-        merged = _running(module, side).merged(batch, weight=weight)
-        _buffer(module, f"{side}_mean").copy_(merged.mean)
-        _buffer(module, f"{side}_covariance").copy_(merged.scatter)
-    tracked += 1
-
-
-def _running(module, side) -> SampleStatistics:
-    mean = _buffer(module, f"{side}_mean")
-    one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-    return SampleStatistics(one, mean, _buffer(module, f"{side}_covariance"))
-
-
-def _running_statistics(module) -> AttentionStatistics:
-    return AttentionStatistics(
-        *(
-            _buffer(module, f"{side}_{part}")
-            for side in ("query", "key")
-            for part in ("mean", "covariance")
-        )
-    )
-
-
 @torch.no_grad()
 def _scheduled_redraw(module, options: FavorOptions) -> None:
     """Redraw when the directions served ``redraw_interval`` training forwards.
@@ -582,11 +502,14 @@ def _scheduled_redraw(module, options: FavorOptions) -> None:
     the host: the candidate draw ``(seed, n_redraws + 1)`` is computed at
     every training forward and kept only when due.
     """
-    omega, calls = _buffer(module, "omega"), _buffer(module, "calls_since_redraw")
-    n_redraws = _buffer(module, "n_redraws")
+    omega, calls = (
+        favor_buffer(module, "omega"),
+        favor_buffer(module, "calls_since_redraw"),
+    )
+    n_redraws = favor_buffer(module, "n_redraws")
     due = calls >= options.redraw_interval
     fresh = draw_directions(
-        _buffer(module, "redraw_seed"),
+        favor_buffer(module, "redraw_seed"),
         n_redraws + 1,
         omega.shape[0],
         omega.shape[1],
@@ -599,7 +522,7 @@ def _scheduled_redraw(module, options: FavorOptions) -> None:
 
 def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> None:
     """Buffers, options and cache hooks of one attention module."""
-    previous = _options(module)
+    previous = favor_options(module)
     if isinstance(previous, FavorOptions):
         for handle in previous.hooks:
             handle.remove()
@@ -609,25 +532,25 @@ def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> No
     omega = draw_weights(
         options.n_features, head_dim, options.random_state, sampling=options.sampling
     )
-    module.register_buffer(_PREFIX + "omega", torch.tensor(omega, **factory))
+    module.register_buffer(PREFIX + "omega", torch.tensor(omega, **factory))
     scale = float(getattr(module, "scaling", None) or head_dim**-0.5)
     # Kernel units x·√scaling of projections with unit-variance entries.
     identity = torch.eye(head_dim, **factory) * scale
     for side in ("query", "key"):
         module.register_buffer(
-            f"{_PREFIX}{side}_mean", torch.zeros((num_heads, head_dim), **factory)
+            f"{PREFIX}{side}_mean", torch.zeros((num_heads, head_dim), **factory)
         )
         module.register_buffer(
-            f"{_PREFIX}{side}_covariance",
+            f"{PREFIX}{side}_covariance",
             identity.expand(num_heads, -1, -1).clone(),
         )
     for name in ("num_batches_tracked", "n_redraws", "calls_since_redraw"):
         module.register_buffer(
-            _PREFIX + name, torch.zeros((), dtype=torch.long, device=device)
+            PREFIX + name, torch.zeros((), dtype=torch.long, device=device)
         )
     seed = int(options.random_state.randint(0, 2**62, dtype=np.int64))
     module.register_buffer(
-        _PREFIX + "redraw_seed", torch.tensor(seed, dtype=torch.long, device=device)
+        PREFIX + "redraw_seed", torch.tensor(seed, dtype=torch.long, device=device)
     )
     module.favor_options = options
     module.favor_cache_layer = None
@@ -639,7 +562,7 @@ def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> No
 
 def _before_forward(module, args, kwargs):
     module.favor_cache_layer = cache_layer_for(module, kwargs)
-    _options(module).attended = False
+    favor_options(module).attended = False
 
 
 def _after_forward(module, args, output):
@@ -650,7 +573,7 @@ def _after_forward(module, args, output):
     would otherwise silently keep softmax attention.
     """
     module.favor_cache_layer = None
-    if output is None or _options(module).attended:
+    if output is None or favor_options(module).attended:
         return
     name = getattr(getattr(module, "config", None), "_attn_implementation", None)
     reason = (
@@ -681,18 +604,6 @@ def _repeat_heads(x, n_heads):
 
 def _is_attention(module) -> bool:
     return hasattr(module, "scaling") and hasattr(module, "is_causal")
-
-
-def _is_self_attention(module, n_queries, n_keys) -> bool:
-    return n_queries == n_keys and not getattr(module, "is_cross_attention", False)
-
-
-def _options(module):
-    return getattr(module, "favor_options", None)
-
-
-def _buffer(module, name):
-    return getattr(module, _PREFIX + name)
 
 
 def _model_inputs(batch, device) -> dict:

@@ -1,0 +1,115 @@
+"""The statistics of favorized transformers attention modules.
+
+Calibration (exact attention that gathers each head's query and key
+statistics), the running statistics kept in the buffers that
+:func:`skfavor.integrations.transformers.favorize` adds, and the access to
+those buffers. Used by :mod:`skfavor.integrations.transformers`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .._statistics import SampleStatistics
+from ..attention import AttentionStatistics, compute_dtype, kernel_factor
+
+#: Prefix of the buffers that ``favorize`` adds to each attention module.
+PREFIX = "favor_"
+
+
+def calibration_forward(module, query, key, value, causal, keep, scale):
+    """Exact softmax attention, gathering the statistics of the module's heads."""
+    factor = kernel_factor(scale, query.shape[-1])
+    dtype = compute_dtype(query.dtype, torch)
+    self_attention = is_self_attention(module, query.shape[-2], key.shape[-2])
+    gathered = (
+        head_statistics(query.to(dtype) * factor, keep if self_attention else None),
+        head_statistics(key.to(dtype) * factor, keep),
+    )
+    options = favor_options(module)
+    if options.calibration is not None:
+        gathered = tuple(
+            old + new for old, new in zip(options.calibration, gathered, strict=True)
+        )
+    options.calibration = gathered
+    length, n_keys = query.shape[-2], key.shape[-2]
+    allowed = torch.ones(length, n_keys, dtype=torch.bool, device=query.device)
+    if causal:
+        allowed = torch.tril(allowed, diagonal=n_keys - length)
+    allowed = allowed.expand(query.shape[0], 1, length, n_keys)
+    if keep is not None:
+        allowed = allowed & keep[:, None, None, :]
+    if length == n_keys:
+        # A query that sees no key (left padding) attends to itself.
+        allowed = allowed | torch.eye(length, dtype=torch.bool, device=query.device)
+    out = F.scaled_dot_product_attention(
+        query, key, value, attn_mask=allowed, scale=scale
+    )
+    return out.transpose(1, 2), None
+
+
+def head_statistics(X, keep) -> SampleStatistics:
+    """Statistics per head of the rows of ``X`` (N, H, L, D) over N and L."""
+    n, h, length, d = X.shape
+    rows = X.detach().transpose(0, 1).reshape(h, n * length, d).to(torch.float64)
+    if keep is not None:
+        keep = keep.reshape(1, n * length).expand(h, -1)
+    return SampleStatistics.from_array(rows, mask=keep)
+
+
+@torch.no_grad()
+def update_running(module, query, key, keep, scale) -> None:
+    """Merge this forward's statistics into the running ones (first replaces)."""
+    options = favor_options(module)
+    tracked = favor_buffer(module, "num_batches_tracked")
+    factor = kernel_factor(scale, query.shape[-1])
+    dtype = compute_dtype(query.dtype, torch)
+    mean = favor_buffer(module, "query_mean")
+    weight = torch.where(
+        tracked == 0,
+        torch.ones((), dtype=mean.dtype, device=mean.device),
+        torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
+    )
+    for side, X, side_keep in (("query", query, keep), ("key", key, keep)):
+        batch = head_statistics(X.to(dtype) * factor, side_keep)
+        batch = SampleStatistics(
+            *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
+        )
+        merged = running(module, side).merged(batch, weight=weight)
+        favor_buffer(module, f"{side}_mean").copy_(merged.mean)
+        favor_buffer(module, f"{side}_covariance").copy_(merged.scatter)
+    tracked += 1
+
+
+def running(module, side) -> SampleStatistics:
+    """The running statistics of one side, ``'query'`` or ``'key'``, of a count of 1."""
+    mean = favor_buffer(module, f"{side}_mean")
+    one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
+    return SampleStatistics(one, mean, favor_buffer(module, f"{side}_covariance"))
+
+
+def running_statistics(module) -> AttentionStatistics:
+    """The module's running statistics, as FAVOR attention takes them."""
+    return AttentionStatistics(
+        *(
+            favor_buffer(module, f"{side}_{part}")
+            for side in ("query", "key")
+            for part in ("mean", "covariance")
+        )
+    )
+
+
+def is_self_attention(module, n_queries, n_keys) -> bool:
+    """Whether queries and keys are one sequence's positions."""
+    return n_queries == n_keys and not getattr(module, "is_cross_attention", False)
+
+
+def favor_options(module):
+    """The :class:`FavorOptions` that :func:`favorize` set on ``module``, or None."""
+    return getattr(module, "favor_options", None)
+
+
+def favor_buffer(module, name):
+    """The buffer ``name`` that :func:`favorize` added to ``module``."""
+    return getattr(module, PREFIX + name)
