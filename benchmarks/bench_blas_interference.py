@@ -1,4 +1,4 @@
-"""Our transforms alone and right after a multi-threaded BLAS product, as ratios.
+"""Our transforms right after themselves and right after a BLAS product, as ratios.
 
 ``bench_transform.py`` interleaves every method, so each of our transforms
 runs right after some other method's multi-threaded BLAS call (the bare
@@ -8,19 +8,22 @@ yielding the core) for ``2**OPENBLAS_THREAD_TIMEOUT`` cycles, 2**28 by default,
 about a tenth of a second, before they sleep. On a machine of few cores they
 take cores from any other threads of the process meanwhile, ours included.
 
-This script first measures that spin (the process's CPU time during a pause
-right after a product), then, for each shape and dtype, times medians of
-``--repeats`` of ``PositiveRFSampler``'s map
+This script first measures that spin (the CPU time of the process during a
+pause right after a product: about 0.12 s per idle worker by default, 0 with
+the spin off), then, for each shape and dtype, times medians of
+``--repeats`` of ``PositiveRFSampler``'s map (``query_map_.transform``)
 
-* with its default plan (``skfavor._blocks.plan_blocks``), one thread, and
-  all the CPUs;
-* right after another call of the same method (``alone``) and right after a
-  multi-threaded ``X @ W.T`` (``after BLAS``),
+* with its default plan (``n_threads=None``, ``skfavor._blocks.plan_blocks``),
+  with ``n_threads=1`` and with ``n_threads`` = all the CPUs;
+* right after another call of the same method (``after itself``; the floor
+  and the default plan's BLAS-threaded products leave a spin behind them too)
+  and right after a multi-threaded ``X @ W.T`` (``after BLAS``),
 
-each against the bare floor ``np.exp(X @ W.T)`` timed the same way, the
-methods in a new order each round. ``OPENBLAS_THREAD_TIMEOUT=4`` in the
-environment (read by OpenBLAS when it loads) makes the spin a few cycles, and
-the two columns agree.
+each against the bare floor ``np.exp(X @ W.T)`` timed the same way (its
+milliseconds are printed), the methods in a new order each round.
+``OPENBLAS_THREAD_TIMEOUT=4`` in the environment (the smallest value OpenBLAS
+takes: 1 to 3 count as 4 and 0 leaves the default; it is read when OpenBLAS
+loads) turns the spin off, and the two rows of each case then agree.
 
     python benchmarks/bench_blas_interference.py
     OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/bench_blas_interference.py
@@ -65,7 +68,7 @@ def case(n_samples, n_features, n_components, dtype, repeats):
         "1 thread": lambda: feature_map.transform(X, n_threads=1),
         f"{n_cpus} threads": lambda: feature_map.transform(X, n_threads=n_cpus),
     }
-    befores = {"alone": None, "after BLAS": lambda: X @ W.T}
+    befores = {"after itself": None, "after BLAS": lambda: X @ W.T}
     times = {(before, name): [] for before in befores for name in methods}
     order = np.random.default_rng(1)
     for _ in range(repeats):
@@ -84,11 +87,14 @@ def case(n_samples, n_features, n_components, dtype, repeats):
             for name in methods
             if name != "floor"
         )
-        print(f"{shape:24} {before:10}: floor {1e3 * floor:7.2f} ms; x floor: {cells}")
+        print(f"{shape:24} {before:12}: floor {1e3 * floor:7.2f} ms; x floor: {cells}")
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Set OPENBLAS_THREAD_TIMEOUT=4 in the environment to turn the spin off.",
+    )
     parser.add_argument(
         "--shapes",
         default="1000x32x256,5000x32x1024,2000x256x1024",
@@ -111,9 +117,18 @@ def main(argv=None) -> None:
         f"{load[2]:.2f}, medians of {args.repeats}; {blas}; "
         f"OPENBLAS_THREAD_TIMEOUT {timeout}"
     )
+    spin = spin_seconds()
     print(
-        f"CPU time in a 0.3 s pause right after a product: {spin_seconds():.3f} s "
-        "(BLAS's idle threads spinning)\n"
+        f"CPU time in a 0.3 s pause right after a product: {spin:.3f} s "
+        + (
+            "(BLAS's idle threads spinning)"
+            if spin > 0.01
+            else "(no spin: BLAS's threads sleep at once)"
+        )
+    )
+    print(
+        "Columns: the map's time over the floor's, with n_threads=None (default), "
+        "1 and all the CPUs\n"
     )
     for shape in args.shapes.split(","):
         for dtype in args.dtypes.split(","):

@@ -323,7 +323,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         default=None,
         help=f"comma-separated NxDxM (default {FULL_SHAPES})",
     )
-    parser.add_argument("--dtypes", default="float64,float32")
+    parser.add_argument(
+        "--dtypes", default="float64,float32", help="comma-separated (%(default)s)"
+    )
     parser.add_argument(
         "--repeats", type=int, default=None, help="default 7 (quick: 3)"
     )

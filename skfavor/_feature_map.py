@@ -234,10 +234,13 @@ class FeatureMap:
             (float32) or 1 MiB (float64) of output; short transforms of wide
             dense rows, and short outputs of narrow maps, are evaluated in the
             calling thread with BLAS's own threads sharing out each product.
-            Rows are cut in blocks of at most
-            ``sklearn.get_config()['working_memory']`` MiB and of a few hundred
-            KiB, so that each block stays in the cache between the product and
-            the exponential (short outputs on BLAS's threads: one block).
+            Rows are cut in blocks of 128 KiB to 8 MiB of output
+            (:func:`~skfavor._blocks.rows_per_block`; one block for a short
+            output on BLAS's threads), never over
+            ``sklearn.get_config()['working_memory']`` MiB. Samplers'
+            ``transform`` takes the default; to keep BLAS and these threads to
+            one thread (a loaded machine), wrap the calls in
+            ``threadpoolctl.threadpool_limits(1)``.
 
         Returns
         -------
