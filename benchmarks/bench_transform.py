@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 import sklearn
+from bench_blas_interference import spin_seconds
 from sklearn.base import clone
 from sklearn.kernel_approximation import Nystroem, RBFSampler
 from threadpoolctl import threadpool_info
@@ -294,10 +295,13 @@ def environment() -> str:
     ]
     coretype = os.environ.get("OPENBLAS_CORETYPE", "unset")
     timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset")
+    # The CPU time BLAS's idle threads spin after a product (bench_blas_interference).
+    spin = spin_seconds()
     return (
         f"python {platform.python_version()}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}; BLAS: {', '.join(blas)}; "
-        f"OPENBLAS_CORETYPE={coretype}; OPENBLAS_THREAD_TIMEOUT={timeout}; "
+        f"OPENBLAS_CORETYPE={coretype}; OPENBLAS_THREAD_TIMEOUT={timeout} "
+        f"(spin after a product: {spin:.2f} s of CPU); "
         f"{os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
