@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ._namespace import device as array_device
+from ._namespace import is_torch_namespace
 
 #: Most positions whose causal interactions are one masked product: a block of
 #: C positions costs O(C·M) work per position, a smaller one more Python steps.
@@ -44,6 +45,18 @@ def block_length(n_batch: int, n_rows: int, row_floats: int, itemsize: int) -> i
     # As many blocks, of equal lengths: no short last block of its own steps.
     n_blocks = -(-max(n_rows, 1) // step)
     return -(-max(n_rows, 1) // n_blocks)
+
+
+def position_blocks(X, step: int, xp):
+    """``X`` (..., n, k) in blocks of ``step`` positions, the last one shorter.
+
+    Tensors are split once: the gradient of a split is one concatenation,
+    where the gradient of each block's slice would be a zero-filled tensor
+    of the whole sequence (backward then grew as ``n² / step``).
+    """
+    if is_torch_namespace(xp):
+        return X.split(step, dim=-2)
+    return [X[..., start : start + step, :] for start in range(0, X.shape[-2], step)]
 
 
 def _shift_maximum(log_phi, xp, axis):
@@ -214,18 +227,21 @@ def bidirectional_attention(
     key_folded = folded_weights(key_map, xp)
     # A decoding state holds real keys only: every query sees one.
     guarded = keep is not None and carry is None
-    for start in range(0, n_keys, step):
+    key_blocks = zip(
+        position_blocks(K, step, xp), position_blocks(V, step, xp), strict=True
+    )
+    for start, (K_block, V_block) in zip(
+        range(0, n_keys, step), key_blocks, strict=True
+    ):
         rows = slice(start, start + step)
         block_keep = None if keep is None else keep[..., rows]
-        log_phi = _key_log_features(
-            K[..., rows, :], key_map, key_folded, block_keep, xp
-        )
+        log_phi = _key_log_features(K_block, key_map, key_folded, block_keep, xp)
         top = _shift_maximum(log_phi, xp, (-2, -1))
         if carry is not None:
             top = xp.maximum(carry[1], top)
         phi = _exp_kept(log_phi, top, block_keep, xp)
         dropped = None if dropout is None else dropout(phi)
-        contribution = _sums(phi, V[..., rows, :], xp, dropped)
+        contribution = _sums(phi, V_block, xp, dropped)
         if carry is not None:
             contribution = carry[0] * xp.exp(carry[1] - top) + contribution
         carry = contribution, top
@@ -235,10 +251,8 @@ def bidirectional_attention(
     query_folded = folded_weights(query_map, xp)
     visible = xp.any(keep, axis=-1)[..., None] if guarded else None
     pieces = []
-    for start in range(0, n_queries, step):
-        phi_q = query_features(
-            Q[..., start : start + step, :], query_map, query_folded, xp
-        )
+    for Q_block in position_blocks(Q, step, xp):
+        phi_q = query_features(Q_block, query_map, query_folded, xp)
         out = phi_q @ sums
         pieces.append(
             _guarded_ratio(out, d_v, visible, xp) if guarded else _ratio(out, d_v)
@@ -294,13 +308,17 @@ def causal_attention(
     # Keys seen so far that are not padding; decoding states hold real keys.
     seen = None if keep is None else (0.0 if carry is None else 1.0)
     pieces = []
-    for start in range(0, length, step):
-        rows = slice(start, start + step)
-        block_keep = None if keep is None else keep[..., rows]
+    blocks = zip(
+        *(position_blocks(X, step, xp) for X in (*inputs, values)), strict=True
+    )
+    for start, (query_rows, key_rows, value_rows) in zip(
+        range(0, length, step), blocks, strict=True
+    ):
+        block_keep = None if keep is None else keep[..., start : start + step]
         out, carry, tril = _causal_block(
-            inputs[0][..., rows, :] @ folded[0],
-            inputs[1][..., rows, :] @ folded[1],
-            values[..., rows, :],
+            query_rows @ folded[0],
+            key_rows @ folded[1],
+            value_rows,
             lower,
             block_keep,
             dropout,
