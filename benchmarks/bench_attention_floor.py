@@ -165,9 +165,10 @@ def floor_causal(q, k, v, *, weights):
     lower = torch.ones(BLOCK, BLOCK, dtype=torch.bool, device=q.device).tril()
     sums = phi_k.new_zeros(*phi_k.shape[:-2], phi_k.shape[-1], values.shape[-1])
     pieces = []
-    for start in range(0, q.shape[-2], BLOCK):
-        rows = slice(start, start + BLOCK)
-        pq, pk, vals = phi_q[..., rows, :], phi_k[..., rows, :], values[..., rows, :]
+    # One split per sequence: a slice per block would zero-fill a gradient
+    # of the whole sequence per block in backward.
+    blocks = (x.split(BLOCK, dim=-2) for x in (phi_q, phi_k, values))
+    for pq, pk, vals in zip(*blocks, strict=True):
         n = pq.shape[-2]
         scores = (pq @ pk.transpose(-2, -1)).masked_fill_(~lower[:n, :n], 0)
         pieces.append(scores @ vals + pq @ sums)
