@@ -55,7 +55,8 @@ def position_blocks(X, step: int, xp):
     of the whole sequence (backward then grew as ``n² / step``).
     """
     if is_torch_namespace(xp):
-        return X.split(step, dim=-2)
+        # No positions, no blocks (a split would give one empty block).
+        return X.split(step, dim=-2) if X.shape[-2] else ()
     return [X[..., start : start + step, :] for start in range(0, X.shape[-2], step)]
 
 
