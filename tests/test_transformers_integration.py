@@ -538,3 +538,32 @@ def test_bidirectional_model_with_calibrated_statistics():
         padded = model(ids, attention_mask=mask).last_hidden_state
         alone = model(ids[1:, :5]).last_hidden_state
     np.testing.assert_allclose(padded[1, :5], alone[0], atol=1e-5)
+
+
+def test_running_update_masks_queries_as_calibration_does():
+    # The running update and calibration leave out padded queries by one
+    # rule: the key mask applies to the queries of self-attention only. With
+    # as many queries as keys the two agree; with fewer queries than keys
+    # (cross-attention) the key mask is not the queries' (it raised before).
+    from skfavor.integrations._transformers_statistics import (
+        favor_buffer,
+        head_statistics,
+        update_running,
+    )
+
+    module = favorize(llama(), n_features=16, random_state=0).model.layers[0].self_attn
+    generator = torch.Generator().manual_seed(0)
+    query = torch.randn(2, 4, 3, 8, generator=generator)
+    key = torch.randn(2, 4, 5, 8, generator=generator)
+    keep = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    scale = 8**-0.5
+    update_running(module, query, key, keep, scale)  # the first update replaces
+    factor = scale**0.5  # the buffers are float32, like the model
+    expected = head_statistics(query.double() * factor, None)
+    np.testing.assert_allclose(
+        favor_buffer(module, "query_mean"), expected.mean, rtol=1e-5
+    )
+    expected = head_statistics(key.double() * factor, keep)
+    np.testing.assert_allclose(
+        favor_buffer(module, "key_mean"), expected.mean, rtol=1e-5
+    )

@@ -22,9 +22,8 @@ def calibration_forward(module, query, key, value, causal, keep, scale):
     """Exact softmax attention, gathering the statistics of the module's heads."""
     factor = kernel_factor(scale, query.shape[-1])
     dtype = compute_dtype(query.dtype, torch)
-    self_attention = is_self_attention(module, query.shape[-2], key.shape[-2])
     gathered = (
-        head_statistics(query.to(dtype) * factor, keep if self_attention else None),
+        head_statistics(query.to(dtype) * factor, query_keep(module, query, key, keep)),
         head_statistics(key.to(dtype) * factor, keep),
     )
     options = favor_options(module)
@@ -71,7 +70,11 @@ def update_running(module, query, key, keep, scale) -> None:
         torch.ones((), dtype=mean.dtype, device=mean.device),
         torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
     )
-    for side, X, side_keep in (("query", query, keep), ("key", key, keep)):
+    sides = (
+        ("query", query, query_keep(module, query, key, keep)),
+        ("key", key, keep),
+    )
+    for side, X, side_keep in sides:
         batch = head_statistics(X.to(dtype) * factor, side_keep)
         batch = SampleStatistics(
             *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
@@ -103,6 +106,17 @@ def running_statistics(module) -> AttentionStatistics:
 def is_self_attention(module, n_queries, n_keys) -> bool:
     """Whether queries and keys are one sequence's positions."""
     return n_queries == n_keys and not getattr(module, "is_cross_attention", False)
+
+
+def query_keep(module, query, key, keep):
+    """Which queries (N, H, L, D) the statistics keep: the key mask in self-attention.
+
+    Calibration and the running update take this one rule; cross-attention's
+    key mask says nothing of its queries.
+    """
+    if is_self_attention(module, query.shape[-2], key.shape[-2]):
+        return keep
+    return None
 
 
 def favor_options(module):
