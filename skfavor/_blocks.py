@@ -44,8 +44,14 @@ def rows_per_block(row_bytes: int, n_rows: int, n_threads: int) -> int:
     rows allow, never over scikit-learn's ``working_memory``.
     """
     target = row_bytes * n_rows // (_MIN_BLOCKS_PER_THREAD * max(n_threads, 1))
-    target = min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES)
-    budget = min(get_config()["working_memory"] * 2**20, target)
+    return _rows_within(
+        min(max(target, _MIN_BLOCK_BYTES), _BLOCK_BYTES), row_bytes, n_rows
+    )
+
+
+def _rows_within(block_bytes: int, row_bytes: int, n_rows: int) -> int:
+    """Rows that fit ``block_bytes`` and ``working_memory``, from 1 to ``n_rows``."""
+    budget = min(get_config()["working_memory"] * 2**20, block_bytes)
     return int(min(max(budget // max(row_bytes, 1), 1), max(n_rows, 1)))
 
 
@@ -131,12 +137,6 @@ class BlockPlan(NamedTuple):
     blas_threads: bool
 
 
-def _rows_in_working_memory(row_bytes: int, n_rows: int) -> int:
-    """All ``n_rows`` rows, or as many as ``working_memory`` holds (at least 1)."""
-    budget = get_config()["working_memory"] * 2**20 // max(row_bytes, 1)
-    return int(max(1, min(n_rows, budget)))
-
-
 def plan_blocks(
     n_samples: int,
     n_components: int,
@@ -165,16 +165,17 @@ def plan_blocks(
             n_threads, rows_per_block(row_bytes, n_samples, n_threads), False
         )
     available = default_threads()
-    ours = threads_for(row_bytes * n_samples, itemsize, available)
+    output_bytes = row_bytes * n_samples
+    ours = threads_for(output_bytes, itemsize, available)
     if available > 1 and not sparse:
         if blas_threaded(n_samples, n_components, n_features, itemsize):
             return BlockPlan(1, rows_per_block(row_bytes, n_samples, 1), True)
-        output_bytes = row_bytes * n_samples
         if (
             ours == 1
             and one_block_extra_bytes <= ONE_BLOCK_EXTRA_FRACTION * output_bytes
         ):
-            return BlockPlan(1, _rows_in_working_memory(row_bytes, n_samples), True)
+            # One block, cut only by working_memory.
+            return BlockPlan(1, _rows_within(output_bytes, row_bytes, n_samples), True)
     return BlockPlan(ours, rows_per_block(row_bytes, n_samples, ours), False)
 
 
