@@ -51,8 +51,8 @@ class BlockProducts:
         self.quadratic = not (np.ndim(self.C) == 0 and self.C == 0)
 
     @staticmethod
-    def extra_bytes(terms, X) -> int:
-        """Memory beyond the output that dense rows ``X`` need as one block.
+    def extra_bytes(terms, n_rows: int, n_features: int, itemsize: int) -> int:
+        """Memory beyond its output that a block of ``n_rows`` dense rows needs.
 
         The row buffer ``[x − c, 1, q(x − c)]``, the row term's and the
         exponential's per-row vectors, numpy's buffers for ``x − c`` into the
@@ -60,13 +60,11 @@ class BlockProducts:
         (:data:`_ROW_TERM_ROWS` rows, diagonal or full ``C``).
         """
         _, C, center = terms
-        n_samples, n_features = X.shape
-        itemsize = X.dtype.itemsize
-        extra = n_samples * (n_features + 4) * itemsize
+        extra = n_rows * (n_features + 4) * itemsize
         if center is not None:
             extra += 16384 * itemsize
         if np.ndim(C) > 0:
-            extra += min(n_samples, _ROW_TERM_ROWS) * n_features * itemsize
+            extra += min(n_rows, _ROW_TERM_ROWS) * n_features * itemsize
         return extra
 
     def worker(self):

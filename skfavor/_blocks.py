@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -112,16 +113,22 @@ def blas_threaded(
     )
 
 
-#: A short transform on one thread of ours (:func:`threads_for`) evaluates its
-#: output as one block with the product left to BLAS's threads, the bare
-#: ``exp(X @ W.T)``'s own way, when the memory that block needs beyond the
-#: output (its row buffer ``[x − c, 1, q(x − c)]`` and numpy's temporaries,
-#: estimated by the caller) is at most this fraction of the output. Right
+#: Most memory beyond the output that a plan on BLAS's threads may take, as a
+#: fraction of the output: its row buffers ``[x − c, 1, q(x − c)]`` and
+#: numpy's temporaries (estimated by the caller). Within it, a short output on
+#: one thread of ours (:func:`threads_for`) is one block with the product on
+#: BLAS's threads, the bare ``exp(X @ W.T)``'s own way, and short transforms of
+#: wide rows (:func:`blas_threaded`) take the longest blocks it allows. Right
 #: after a BLAS product, on 2 cores (medians of 21, load 0.9), against the
 #: bare floor, one block and blocks on one thread held to one BLAS thread:
 #: 1000 x 32 -> 256 float32 1.25 and 1.46, 1000 x 64 -> 256 float32 1.23 and
 #: 1.48; with OpenBLAS's threads asleep (``OPENBLAS_THREAD_TIMEOUT=4``) 1.26
-#: and 1.47, 1.25 and 1.59.
+#: and 1.47, 1.25 and 1.59. Wide rows on BLAS's threads, blocks of
+#: :func:`rows_per_block` and the longest within this fraction (medians of
+#: 21, interleaved, load 1 to 1.5): 5000 x 256 -> 2048 float32 1.14 and 0.99 x
+#: the floor (one block), 5000 x 128 -> 1024 float32 1.14 and 1.01 (one
+#: block), 2000 x 256 -> 1024 float64 1.25 and 1.18 (two blocks); each
+#: block's product packs the weights again.
 ONE_BLOCK_EXTRA_FRACTION = 0.25
 
 
@@ -145,19 +152,21 @@ def plan_blocks(
     n_threads: int | None,
     *,
     sparse: bool = False,
-    one_block_extra_bytes: float = float("inf"),
+    block_extra_bytes=None,
 ) -> BlockPlan:
     """The package's one plan for a transform's blocks and threads.
 
     Threads chosen by the caller (``n_threads``) are used as given, with BLAS
     held to one thread. Left to the default (:func:`default_threads`), dense
     rows leave their products to BLAS's threads in short transforms of wide
-    rows (:func:`blas_threaded`), and in short outputs on one thread of ours
-    (:func:`threads_for`) evaluated as one block when
-    ``one_block_extra_bytes`` (the memory that block needs beyond the
-    output) is within :data:`ONE_BLOCK_EXTRA_FRACTION` of the output; the
-    others share blocks out to :func:`threads_for` threads of ours with BLAS
-    held to one thread. Blocks never exceed ``working_memory``.
+    rows (:func:`blas_threaded`), in the longest blocks whose extra memory
+    ``block_extra_bytes(n_rows)`` is within :data:`ONE_BLOCK_EXTRA_FRACTION`
+    of the output (and no shorter than :func:`rows_per_block`'s), and in
+    short outputs on one thread of ours (:func:`threads_for`) as one block
+    when it is within that fraction; the others share blocks out to
+    :func:`threads_for` threads of ours with BLAS held to one thread. Without
+    ``block_extra_bytes`` (the memory is unknown) no plan grows its blocks
+    for BLAS. Blocks never exceed ``working_memory``.
     """
     row_bytes = n_components * itemsize
     if n_threads is not None:
@@ -167,16 +176,35 @@ def plan_blocks(
     available = default_threads()
     output_bytes = row_bytes * n_samples
     ours = threads_for(output_bytes, itemsize, available)
-    if available > 1 and not sparse:
-        if blas_threaded(n_samples, n_components, n_features, itemsize):
-            return BlockPlan(1, rows_per_block(row_bytes, n_samples, 1), True)
-        if (
-            ours == 1
-            and one_block_extra_bytes <= ONE_BLOCK_EXTRA_FRACTION * output_bytes
-        ):
-            # One block, cut only by working_memory.
-            return BlockPlan(1, _rows_within(output_bytes, row_bytes, n_samples), True)
+    dense = available > 1 and not sparse
+    extra = block_extra_bytes or (lambda n_rows: math.inf)
+    budget = ONE_BLOCK_EXTRA_FRACTION * output_bytes
+    if dense and blas_threaded(n_samples, n_components, n_features, itemsize):
+        rows = max(
+            _rows_with_extra_within(n_samples, budget, extra),
+            rows_per_block(row_bytes, n_samples, 1),
+        )
+        rows = _rows_within(rows * row_bytes, row_bytes, n_samples)
+        return BlockPlan(1, _evened(rows, n_samples), True)
+    if dense and ours == 1 and extra(n_samples) <= budget:
+        # One block, cut only by working_memory.
+        return BlockPlan(1, _rows_within(output_bytes, row_bytes, n_samples), True)
     return BlockPlan(ours, rows_per_block(row_bytes, n_samples, ours), False)
+
+
+def _rows_with_extra_within(n_samples: int, budget: float, block_extra_bytes) -> int:
+    """Most rows, from 1 to ``n_samples``, whose block needs at most ``budget``
+    bytes beyond its output (``block_extra_bytes`` grows with the rows)."""
+    rows = max(n_samples, 1)
+    while rows > 1 and (extra := block_extra_bytes(rows)) > budget:
+        rows = max(1, min(rows - 1, int(rows * budget / extra)))
+    return rows
+
+
+def _evened(n_block_rows: int, n_rows: int) -> int:
+    """Rows per block for blocks of equal lengths, as many as of ``n_block_rows``."""
+    n_blocks = -(-max(n_rows, 1) // max(n_block_rows, 1))
+    return -(-max(n_rows, 1) // n_blocks)
 
 
 @functools.cache

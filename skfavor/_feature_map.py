@@ -15,6 +15,7 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
@@ -235,8 +236,9 @@ class FeatureMap:
             dense rows, and short outputs of narrow maps, are evaluated in the
             calling thread with BLAS's own threads sharing out each product.
             Rows are cut in blocks of 128 KiB to 8 MiB of output
-            (:func:`~skfavor._blocks.rows_per_block`; one block for a short
-            output on BLAS's threads), never over
+            (:func:`~skfavor._blocks.rows_per_block`); on BLAS's threads, in
+            the longest blocks whose row buffers stay within a quarter of the
+            output (one block where it allows), never over
             ``sklearn.get_config()['working_memory']`` MiB. Samplers'
             ``transform`` takes the default; to keep BLAS and these threads to
             one thread (a loaded machine), wrap the calls in
@@ -330,7 +332,12 @@ class FeatureMap:
             X.dtype.itemsize,
             n_threads,
             sparse=sp.issparse(X),
-            one_block_extra_bytes=BlockProducts.extra_bytes(terms, X),
+            block_extra_bytes=functools.partial(
+                BlockProducts.extra_bytes,
+                terms,
+                n_features=X.shape[1],
+                itemsize=X.dtype.itemsize,
+            ),
         )
         n_block_rows = plan.n_block_rows
         products = BlockProducts(

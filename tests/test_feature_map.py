@@ -208,15 +208,46 @@ def test_block_plan_follows_the_output_size(
 def test_one_block_keeps_within_working_memory(monkeypatch):
     # The one-block plan is cut to scikit-learn's working_memory like any.
     monkeypatch.setattr(blocks_module, "default_threads", lambda: 2)
-    plan = blocks_module.plan_blocks(1000, 256, 8, 8, None, one_block_extra_bytes=0)
+    plan = blocks_module.plan_blocks(
+        1000, 256, 8, 8, None, block_extra_bytes=lambda rows: 0
+    )
     assert plan == (1, 1000, True)
     with config_context(working_memory=0.1):
-        plan = blocks_module.plan_blocks(1000, 256, 8, 8, None, one_block_extra_bytes=0)
+        plan = blocks_module.plan_blocks(
+            1000, 256, 8, 8, None, block_extra_bytes=lambda rows: 0
+        )
     assert plan.blas_threads and plan.n_block_rows == int(0.1 * 2**20) // (256 * 8)
     sparse = blocks_module.plan_blocks(
-        1000, 256, 8, 8, None, sparse=True, one_block_extra_bytes=0
+        1000, 256, 8, 8, None, sparse=True, block_extra_bytes=lambda rows: 0
     )
     assert not sparse.blas_threads
+
+
+def test_wide_short_transforms_take_as_few_blocks_as_memory_allows(monkeypatch):
+    # On BLAS's threads, blocks only bound the memory (there is no load to
+    # balance), and each block's product packs the weights again: the plan
+    # takes the longest equal blocks whose row buffers stay within
+    # ONE_BLOCK_EXTRA_FRACTION of the output, never shorter than the blocks
+    # of rows_per_block, never over working_memory.
+    monkeypatch.setattr(blocks_module, "default_threads", lambda: 2)
+
+    def plan(n_samples, n_components, n_features):
+        def extra(rows):
+            return rows * (n_features + 4) * 4
+
+        return blocks_module.plan_blocks(
+            n_samples, n_components, n_features, 4, None, block_extra_bytes=extra
+        )
+
+    assert plan(5000, 2048, 256) == (1, 5000, True)  # buffer 13 % of the output
+    assert plan(5000, 1024, 128) == (1, 5000, True)
+    assert plan(2000, 1024, 256) == (1, 1000, True)  # 25.4 % as one block
+    # Rows wider than a quarter of the output's: rows_per_block's blocks.
+    rows = blocks_module.rows_per_block(256 * 4, 2000, 1)
+    assert plan(2000, 256, 784) == (1, rows, True)
+    with config_context(working_memory=4):
+        # 512 rows fit 4 MiB: ten equal blocks of 500.
+        assert plan(5000, 2048, 256) == (1, 500, True)
 
 
 @pytest.mark.parametrize("kind", ["scalar", "diagonal", "full"])
