@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._blocks import default_threads, rows_per_block, run_in_blocks, threads_for
+from ._blocks import plan_blocks, run_in_blocks
 from ._positive_sampler import _as_float, _NotBool
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import column_moments, entry_variance
@@ -254,8 +254,16 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         weights_T, center = self._terms(X.dtype)
         features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        n_threads = threads_for(features.nbytes, X.dtype.itemsize, default_threads())
-        n_block_rows = rows_per_block(features.strides[0], X.shape[0], n_threads)
+        # Blocks bound the work units, parts (below) the memory.
+        plan = plan_blocks(
+            X.shape[0],
+            self.n_components,
+            X.shape[1],
+            X.dtype.itemsize,
+            None,
+            sparse=sp.issparse(X),
+        )
+        n_threads, n_block_rows = plan.n_threads, plan.n_block_rows
         n_phases = self.n_components - self.n_components // 2
         # A sparse row stays sparse: the shift becomes a phase per direction.
         shift = (center @ weights_T).astype(X.dtype) if sp.issparse(X) else None
@@ -284,7 +292,13 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
             return worker
 
-        run_in_blocks(X.shape[0], n_block_rows, n_threads, make_worker)
+        run_in_blocks(
+            X.shape[0],
+            n_block_rows,
+            n_threads,
+            make_worker,
+            blas_threads=plan.blas_threads,
+        )
         return features
 
     def _fill(self, phases, features) -> None:

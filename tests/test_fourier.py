@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.kernel_approximation import RBFSampler
+from threadpoolctl import threadpool_limits
 
 from skfavor import FourierSampler
 from skfavor.metrics import log_variance
@@ -231,6 +232,34 @@ def test_blocks_and_threads_do_not_change_the_features(n_components, sparse):
         one_thread = sampler.transform(inputs)
     for features in (small_blocks, one_thread, sampler.transform(inputs)):
         np.testing.assert_allclose(features, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_features", [8, 300])
+def test_blocks_follow_the_package_plan(monkeypatch, n_features):
+    # FourierSampler cuts and shares out its rows by plan_blocks, as the
+    # positive maps do: short transforms of wide rows on BLAS's threads
+    # (GEMM on all cores, then cos and sin), narrow ones on threads of ours.
+    # The features do not change.
+    from skfavor import _blocks
+    from skfavor import fourier as fourier_module
+
+    monkeypatch.setattr(_blocks, "default_threads", lambda: 2)
+    seen = []
+    run = fourier_module.run_in_blocks
+
+    def recorded(n_rows, n_block_rows, threads, make_worker, **kwargs):
+        seen.append(kwargs.get("blas_threads", False))
+        return run(n_rows, n_block_rows, threads, make_worker, **kwargs)
+
+    monkeypatch.setattr(fourier_module, "run_in_blocks", recorded)
+    X = np.random.default_rng(0).normal(size=(2000, n_features)) * 0.1
+    sampler = FourierSampler(n_components=1024, random_state=0).fit(X)
+    features = sampler.transform(X)
+    plan = _blocks.plan_blocks(2000, 1024, n_features, 8, None)
+    assert seen == [plan.blas_threads] == [n_features == 300]
+    with threadpool_limits(limits=1):
+        expected = sampler.transform(X)
+    np.testing.assert_allclose(features, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
