@@ -113,9 +113,11 @@ def blas_threaded(
     )
 
 
-#: Most memory beyond the output that a plan on BLAS's threads may take, as a
-#: fraction of the output: its row buffers ``[x − c, 1, q(x − c)]`` and
-#: numpy's temporaries (estimated by the caller). Within it, a short output on
+#: Memory beyond the output that a plan on BLAS's threads aims to stay within,
+#: as a fraction of the output: its row buffers ``[x − c, 1, q(x − c)]``,
+#: numpy's temporaries and a first call's casts (estimated by the caller;
+#: rows wider than a quarter of the output's can take more, in blocks of
+#: :func:`rows_per_block`, as before the plan grew blocks). Within it, a short output on
 #: one thread of ours (:func:`threads_for`) is one block with the product on
 #: BLAS's threads, the bare ``exp(X @ W.T)``'s own way, and short transforms of
 #: wide rows (:func:`blas_threaded`) take the longest blocks it allows. Right
@@ -161,7 +163,8 @@ def plan_blocks(
     rows leave their products to BLAS's threads in short transforms of wide
     rows (:func:`blas_threaded`), in the longest blocks whose extra memory
     ``block_extra_bytes(n_rows)`` is within :data:`ONE_BLOCK_EXTRA_FRACTION`
-    of the output (and no shorter than :func:`rows_per_block`'s), and in
+    of the output where the rows allow (in no more blocks than
+    :func:`rows_per_block`'s), and in
     short outputs on one thread of ours (:func:`threads_for`) as one block
     when it is within that fraction; the others share blocks out to
     :func:`threads_for` threads of ours with BLAS held to one thread. Without
@@ -194,11 +197,16 @@ def plan_blocks(
 
 def _rows_with_extra_within(n_samples: int, budget: float, block_extra_bytes) -> int:
     """Most rows, from 1 to ``n_samples``, whose block needs at most ``budget``
-    bytes beyond its output (``block_extra_bytes`` grows with the rows)."""
-    rows = max(n_samples, 1)
-    while rows > 1 and (extra := block_extra_bytes(rows)) > budget:
-        rows = max(1, min(rows - 1, int(rows * budget / extra)))
-    return rows
+    bytes beyond its output: a bisection, exact for any ``block_extra_bytes``
+    that does not decrease with the rows (1 when even one row needs more)."""
+    low, high = 1, max(n_samples, 1)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if block_extra_bytes(middle) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _evened(n_block_rows: int, n_rows: int) -> int:

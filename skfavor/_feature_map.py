@@ -15,7 +15,6 @@ per-feature offset, a per-row quadratic term and one exponential.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 import warnings
@@ -238,7 +237,7 @@ class FeatureMap:
             Rows are cut in blocks of 128 KiB to 8 MiB of output
             (:func:`~skfavor._blocks.rows_per_block`); on BLAS's threads, in
             the longest blocks whose row buffers stay within a quarter of the
-            output (one block where it allows), never over
+            output where the rows allow (one block where it allows), never over
             ``sklearn.get_config()['working_memory']`` MiB. Samplers'
             ``transform`` takes the default; to keep BLAS and these threads to
             one thread (a loaded machine), wrap the calls in
@@ -324,7 +323,10 @@ class FeatureMap:
         n_samples = X.shape[0]
         n_components = self.weights.shape[0]
         out = np.empty((n_samples, n_components), dtype=X.dtype)
+        cached = (X.dtype, False) in self._cast
         terms = self._terms(X.dtype)
+        # The first call's casts are held through it as well as the blocks'.
+        casts = 0 if cached else sum(getattr(term, "nbytes", 0) for term in terms)
         plan = plan_blocks(
             n_samples,
             n_components,
@@ -332,11 +334,9 @@ class FeatureMap:
             X.dtype.itemsize,
             n_threads,
             sparse=sp.issparse(X),
-            block_extra_bytes=functools.partial(
-                BlockProducts.extra_bytes,
-                terms,
-                n_features=X.shape[1],
-                itemsize=X.dtype.itemsize,
+            block_extra_bytes=lambda n_rows: (
+                casts
+                + BlockProducts.extra_bytes(terms, n_rows, X.shape[1], X.dtype.itemsize)
             ),
         )
         n_block_rows = plan.n_block_rows

@@ -250,6 +250,35 @@ def test_wide_short_transforms_take_as_few_blocks_as_memory_allows(monkeypatch):
         assert plan(5000, 2048, 256) == (1, 500, True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_transforms_keep_within_a_quarter_of_the_output(monkeypatch, dtype):
+    # On BLAS's threads with blocks as long as the memory allows, the row
+    # buffers stay within 25 % of the output, also on the first transform
+    # after fit, which casts [W, offset, 1]ᵀ to the dtype (12.9 % of the
+    # output here) and caches it.
+    monkeypatch.setattr(blocks_module, "default_threads", lambda: 2)
+    X = np.random.default_rng(0).normal(size=(2000, 256)).astype(dtype) * 0.05
+    sampler = PositiveRFSampler(n_components=1024, random_state=0).fit(X)
+    for _ in ("first", "cached"):
+        tracemalloc.start()
+        try:
+            features = sampler.transform(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak - features.nbytes <= 0.25 * features.nbytes
+
+
+def test_most_rows_within_a_budget_for_any_growing_memory():
+    # The search is exact for any non-decreasing memory of the rows.
+    search = blocks_module._rows_with_extra_within
+    assert search(1000, 100, lambda rows: rows * rows) == 10
+    assert search(1000, 100, lambda rows: 50 + rows) == 50
+    assert search(10**7, 10**9, lambda rows: 0.999e9 + 100 * rows) == 10**4
+    assert search(1000, 10**9, lambda rows: rows) == 1000
+    assert search(1000, 1, lambda rows: 2 * rows) == 1
+
+
 @pytest.mark.parametrize("kind", ["scalar", "diagonal", "full"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_block_keeps_within_a_quarter_of_the_output(monkeypatch, kind, dtype):
