@@ -9,6 +9,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from transformers import (  # noqa: E402
+    BartConfig,
+    BartForConditionalGeneration,
     BertConfig,
     BertModel,
     DynamicCache,
@@ -567,3 +569,55 @@ def test_running_update_masks_queries_as_calibration_does():
     np.testing.assert_allclose(
         favor_buffer(module, "key_mean"), expected.mean, rtol=1e-5
     )
+
+
+def bart():
+    torch.manual_seed(0)
+    config = BartConfig(
+        vocab_size=VOCAB,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=None,
+        init_std=0.3,
+    )
+    return BartForConditionalGeneration(config).eval()
+
+
+def test_decoder_cross_attention_is_strictly_causal_by_default():
+    # The queries of a decoder's cross-attention are the decoder's positions:
+    # batch statistics of them would let every output see later target
+    # tokens (teacher forcing) and would differ between a cached step and
+    # the full forward. By default they take running statistics, as
+    # replace_attention does for nn.Transformer's decoder.
+    model = favorize(bart(), n_features=32, random_state=0)
+    decoder_layer = model.model.decoder.layers[0]
+    assert decoder_layer.encoder_attn.favor_options.statistics == "running"
+    assert model.model.encoder.layers[0].self_attn.favor_options.statistics == "batch"
+    source, target = tokens((2, 10)), tokens((2, 8), seed=1)
+    calibrate(model, {"input_ids": source, "decoder_input_ids": target})
+    changed = target.clone()
+    changed[:, -1] = (changed[:, -1] + 1 - 3) % (VOCAB - 3) + 3
+    with torch.no_grad():
+        full = model(input_ids=source, decoder_input_ids=target, use_cache=False)
+        other = model(input_ids=source, decoder_input_ids=changed, use_cache=False)
+    torch.testing.assert_close(full.logits[:, :-1], other.logits[:, :-1])
+    generated = model.generate(
+        source, max_new_tokens=6, min_new_tokens=6, do_sample=False
+    )
+    uncached = model.generate(
+        source, max_new_tokens=6, min_new_tokens=6, do_sample=False, use_cache=False
+    )
+    torch.testing.assert_close(generated, uncached, rtol=0, atol=0)
+    with torch.no_grad():
+        logits = model(input_ids=source, decoder_input_ids=generated[:, :-1]).logits
+    torch.testing.assert_close(logits.argmax(-1), generated[:, 1:], rtol=0, atol=0)

@@ -139,7 +139,9 @@ def favorize(
         frozen in eval mode; strictly causal. ``'batch'``: each sequence and
         head fits its own (bidirectional attention only: in causal
         attention every output would see later positions). ``None`` is
-        ``'running'`` for causal and ``'batch'`` for bidirectional modules.
+        ``'running'`` for causal self-attention and for a decoder's
+        cross-attention (whose queries are the decoder's positions), and
+        ``'batch'`` for the other, bidirectional modules (encoders).
     momentum : float, default=0.1
         Weight of each training batch in the running statistics.
     redraw_interval : int or None, default=None
@@ -221,11 +223,12 @@ def favorize(
             f"{type(model).__name__} has no attention module with `scaling` and "
             "`is_causal` attributes (transformers' AttentionInterface models)."
         )
-    if statistics == "batch" and any(m.is_causal for m in modules):
+    if statistics == "batch" and any(_decoder_queries(m) for m in modules):
         raise ValueError(
             "statistics='batch' would let every output of the model's causal "
-            "attention see later positions through the fitted parameters; use "
-            "statistics='running' (or None) and calibrate()."
+            "attention (or of its decoder's cross-attention) see later positions "
+            "through the fitted parameters; use statistics='running' (or None) "
+            "and calibrate()."
         )
     _register()
     model.set_attn_implementation(ATTN_IMPLEMENTATION)
@@ -236,7 +239,8 @@ def favorize(
         options = FavorOptions(
             feature_map=feature_map,
             n_features=int(n_features),
-            statistics=statistics or ("running" if module.is_causal else "batch"),
+            statistics=statistics
+            or ("running" if _decoder_queries(module) else "batch"),
             momentum=float(momentum),
             redraw_interval=redraw_interval,
             sampling=sampling,
@@ -604,6 +608,22 @@ def _repeat_heads(x, n_heads):
 
 def _is_attention(module) -> bool:
     return hasattr(module, "scaling") and hasattr(module, "is_causal")
+
+
+def _decoder_queries(module) -> bool:
+    """Whether the queries of ``module`` are positions of a causal decoder.
+
+    Its own causal self-attention, or a decoder's cross-attention, which
+    transformers marks ``is_decoder`` (BART, Whisper) or
+    ``is_cross_attention`` (GPT-2): batch statistics of these queries would
+    let each output see later positions through the fitted parameters, and a
+    cached generation step would fit other maps than the full forward.
+    """
+    return bool(
+        module.is_causal
+        or getattr(module, "is_decoder", False)
+        or getattr(module, "is_cross_attention", False)
+    )
 
 
 def _model_inputs(batch, device) -> dict:
