@@ -154,6 +154,17 @@ def favor_mask(
         causal = True
     elif mask_function is bidirectional_mask_function:
         causal = False
+    elif torch.compiler.is_compiling():
+        # Functions have no names while dynamo traces them.
+        raise ValueError(
+            "FAVOR attention applies causal or bidirectional attention with key "
+            "padding only. Under torch.compile, transformers cannot look at "
+            "position_ids and asks for a packed-sequence mask in every call "
+            "without attention_mask and cache: pass attention_mask "
+            "(torch.ones_like(input_ids) for rows without padding) or a cache. "
+            "Models with a sliding window, chunked attention or a custom mask "
+            "overlay are refused whatever the call."
+        )
     else:
         name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
         raise ValueError(
