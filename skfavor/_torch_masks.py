@@ -83,7 +83,9 @@ def key_keep(key_padding_mask, shape) -> torch.Tensor | None:
     return keep
 
 
-def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
+def causal_mask_selects_causal(
+    attn_mask, is_causal, n_queries, n_keys, n_masks=None
+) -> bool:
     """Whether a call is causal, after checking ``attn_mask`` is the causal mask.
 
     Parameters
@@ -96,6 +98,9 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
         The caller's hint (``True`` selects causal attention; None is False).
     n_queries, n_keys : int
         ``L`` and ``S``.
+    n_masks : int, default=None
+        ``N·num_heads``, the first dimension a 3-D ``attn_mask`` must have
+        (``num_heads`` for unbatched inputs); None leaves it unchecked.
 
     Returns
     -------
@@ -121,13 +126,15 @@ def causal_mask_selects_causal(attn_mask, is_causal, n_queries, n_keys) -> bool:
             f"attn_mask must be a bool or float tensor, got {type(attn_mask)} "
             f"({getattr(attn_mask, 'dtype', None)})."
         )
-    if attn_mask.dim() not in (2, 3) or tuple(attn_mask.shape[-2:]) != (
-        n_queries,
-        n_keys,
+    if (
+        attn_mask.dim() not in (2, 3)
+        or tuple(attn_mask.shape[-2:]) != (n_queries, n_keys)
+        or (attn_mask.dim() == 3 and n_masks not in (None, attn_mask.shape[0]))
     ):
         raise ValueError(
             f"attn_mask must have shape (L, S) = ({n_queries}, {n_keys}) or "
-            f"(N*num_heads, L, S), got {tuple(attn_mask.shape)}."
+            f"(N*num_heads, L, S) = {(n_masks or 'N*num_heads', n_queries, n_keys)}, "
+            f"got {tuple(attn_mask.shape)}."
         )
     if n_queries != n_keys:
         raise ValueError(f"{refused}; with L={n_queries} != S={n_keys} it cannot be.")

@@ -365,7 +365,7 @@ class FavorAttention(FavorBuffers):
         )
         length, n_keys = query.shape[1], key.shape[1]
         causal = self.causal | causal_mask_selects_causal(
-            attn_mask, is_causal, length, n_keys
+            attn_mask, is_causal, length, n_keys, query.shape[0] * self.num_heads
         )
         if causal and length != n_keys:
             raise ValueError(

@@ -130,6 +130,18 @@ def test_other_attn_masks_are_refused():
         layer(x, x[:, :7], x[:, :7], attn_mask=causal[:, :7])
     with pytest.raises(ValueError, match="attn_mask must have shape"):
         layer(x, x, x, attn_mask=causal[:9, :9])
+    # A 3-D mask is one per batch element and head, as MultiheadAttention
+    # checks: (N, L, S) or another first dimension is refused.
+    for n_masks in (2, 3, 2 * H + 1):
+        with pytest.raises(
+            ValueError, match=r"attn_mask must have shape.*\(4, 10, 10\)"
+        ):
+            layer(x, x, x, attn_mask=causal.expand(n_masks, -1, -1))
+    unbatched = _inputs((10, E))
+    with pytest.raises(ValueError, match=r"attn_mask must have shape.*\(2, 10, 10\)"):
+        layer(unbatched, unbatched, unbatched, attn_mask=causal.expand(4, -1, -1))
+    out, _ = layer(unbatched, unbatched, unbatched, attn_mask=causal.expand(H, -1, -1))
+    assert out.shape == (10, E)
     with pytest.raises(ValueError, match="causal attention needs as many keys"):
         layer(x, x[:, :7], x[:, :7], is_causal=True)
 
