@@ -226,6 +226,20 @@ def test_decode_needs_fixed_parameters():
         _layer(statistics="batch").decode(_inputs())
 
 
+def test_decode_checks_its_state_and_positions():
+    # A state continues the sequences of one batch, from a layer of the same
+    # heads and features; a step holds at least one position.
+    layer = _layer("posrf", causal=True, n_features=32).eval()
+    _, state = layer.decode(_inputs((3, 4, 8)))
+    with pytest.raises(ValueError, match=r"state.*3 sequences.*got 2"):
+        layer.decode(_inputs((2, 1, 8)), state)
+    other = _layer("posrf", causal=True, n_features=16).eval()
+    with pytest.raises(ValueError, match=r"state.*16 features"):
+        layer.decode(_inputs((3, 1, 8)), other.decode(_inputs((3, 4, 8)))[1])
+    with pytest.raises(ValueError, match="at least one position"):
+        layer.decode(_inputs((3, 0, 8)), state)
+
+
 @pytest.mark.parametrize(
     "causal, statistics", [(False, "batch"), (False, "running"), (True, "running")]
 )
