@@ -394,6 +394,8 @@ def test_invalid_arguments():
         calibrate(llama(), tokens((1, 4)))
     with pytest.raises(TypeError, match="batches"):
         calibrate(favorize(llama(), n_features=8), ["text"])
+    with pytest.raises(TypeError, match="TensorDataset"):  # a list per batch
+        calibrate(favorize(llama(), n_features=8), [[tokens((1, 4))]])
 
 
 def test_training_updates_and_redraws():

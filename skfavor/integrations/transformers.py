@@ -276,8 +276,10 @@ def calibrate(model, batches, *, max_batches: int | None = None):
         ``peft`` model).
     batches : Tensor, mapping or iterable
         A tensor of input ids (N, L) or a mapping of model inputs (what a
-        tokenizer returns), or an iterable of either (a ``DataLoader``);
-        ``labels`` are accepted and ignored by the statistics.
+        tokenizer returns), or an iterable of either (a ``DataLoader`` with
+        a data collator); ``labels`` are accepted and ignored by the
+        statistics. Lists and tuples (a ``TensorDataset``'s batches) are
+        refused: which of their tensors are the input ids is not known.
     max_batches : int or None, default=None
         Use at most that many batches.
 
@@ -632,7 +634,8 @@ def _model_inputs(batch, device) -> dict:
     if not isinstance(batch, Mapping):
         raise TypeError(
             "batches must yield tensors of input ids or dicts of model inputs, "
-            f"got {type(batch).__name__}."
+            f"got {type(batch).__name__}; for a DataLoader of a TensorDataset, "
+            "whose batches are lists, pass ({'input_ids': b[0]} for b in loader)."
         )
     return {
         name: value.to(device) if isinstance(value, torch.Tensor) else value
