@@ -73,7 +73,8 @@ _NOT_FINITE = (
     "infinity, or the attention normaliser underflowed to 0 for some "
     "queries (the random features of every key they see are negligible "
     "next to the largest key's: the queries and keys are too large for "
-    "their dtype; scale them down or pass float64 inputs)."
+    "their dtype; scale them down or pass float64 inputs, converting a "
+    "module that makes them with .double() first)."
 )
 
 
