@@ -642,3 +642,13 @@ def test_compiled_training_call_needs_a_mask_or_a_cache():
     mask = torch.ones_like(ids)
     loss = compiled(ids, attention_mask=mask, labels=ids, use_cache=False).loss
     torch.testing.assert_close(loss, eager)
+
+
+def test_attention_weights_are_refused():
+    # Linear attention never forms the weights: output_attentions=True is an
+    # error, as need_weights=True is for FavorAttention (it returned an empty
+    # tuple before).
+    model = favorize(llama(), n_features=16, random_state=0)
+    with pytest.raises(ValueError, match="output_attentions"):
+        model(tokens((1, 5)), output_attentions=True)
+    assert model(tokens((1, 5)), output_attentions=False).attentions is None

@@ -415,6 +415,12 @@ def favor_attention_forward(
             f"{ATTN_IMPLEMENTATION!r} but was not favorized: call favorize(model)."
         )
     options.attended = True
+    if kwargs.get("output_attentions"):
+        raise ValueError(
+            "FAVOR attention never forms the attention weights: "
+            "output_attentions=True cannot be honoured; call the model with "
+            "output_attentions=False."
+        )
     causal, keep = canonical_mask(attention_mask, module, kwargs)
     n_heads, length, head_dim = query.shape[1:]
     omega = favor_buffer(module, "omega")
