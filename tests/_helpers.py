@@ -1,5 +1,6 @@
 """Test helpers: exact kernels and the MATH.md §2 objective of a fitted sampler."""
 
+import tracemalloc
 from dataclasses import replace
 
 import numpy as np
@@ -81,3 +82,14 @@ def assert_within(actual, desired, tolerance):
         f"|Δ| is {excess[worst]:.3g} times the tolerance at {worst}: "
         f"{actual[worst]!r} against {desired[worst]!r}"
     )
+
+
+def traced_peak(function):
+    """``function()`` and the peak bytes that tracemalloc saw while it ran."""
+    tracemalloc.start()
+    try:
+        result = function()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return result, peak

@@ -4,15 +4,21 @@ The reference in every test is the definition ``exp(x Wᵀ + offset + xᵀCx)``
 written out in full float64 (MATH.md §3), never the blocked code itself.
 """
 
+import functools
 import pickle
 import threading
 import time
-import tracemalloc
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import SAMPLERS, assert_within, log_feature_tolerance, translated
+from _helpers import (
+    SAMPLERS,
+    assert_within,
+    log_feature_tolerance,
+    traced_peak,
+    translated,
+)
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -260,12 +266,7 @@ def test_wide_transforms_keep_within_a_quarter_of_the_output(monkeypatch, dtype)
     X = np.random.default_rng(0).normal(size=(2000, 256)).astype(dtype) * 0.05
     sampler = PositiveRFSampler(n_components=1024, random_state=0).fit(X)
     for _ in ("first", "cached"):
-        tracemalloc.start()
-        try:
-            features = sampler.transform(X)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        features, peak = traced_peak(lambda: sampler.transform(X))
         assert peak - features.nbytes <= 0.25 * features.nbytes
 
 
@@ -313,12 +314,7 @@ def test_one_block_keeps_within_a_quarter_of_the_output(monkeypatch, kind, dtype
         X = (rng.standard_normal((1000, n_features)) * 0.3).astype(dtype)
         feature_map.transform(X)  # the casts of the terms are cached
         plans.clear()
-        tracemalloc.start()
-        try:
-            features = feature_map.transform(X)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        features, peak = traced_peak(functools.partial(feature_map.transform, X))
         one_block[n_features] = plans == [True]
         if one_block[n_features]:
             assert peak - features.nbytes <= 0.25 * features.nbytes
@@ -498,12 +494,7 @@ def test_peak_extra_memory_is_a_fraction_of_the_output(sparse):
     X = _inputs(n_samples=4096 * 4)
     X = sp.csr_matrix(X) if sparse else X
     with config_context(working_memory=0.25):
-        tracemalloc.start()
-        try:
-            features = feature_map.transform(X, n_threads=2)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        features, peak = traced_peak(lambda: feature_map.transform(X, n_threads=2))
     assert peak - features.nbytes <= 0.25 * features.nbytes
 
 
@@ -690,12 +681,9 @@ def test_wide_sparse_rows_near_the_center_are_shifted_in_bounded_memory():
     X_sparse = sp.csr_matrix(X)
     feature_map.log_features(X_sparse[:1])  # cast cache warm
     with config_context(working_memory=2**-9):
-        tracemalloc.start()
-        try:
-            sparse = feature_map.log_features(X_sparse, n_threads=1)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        sparse, peak = traced_peak(
+            lambda: feature_map.log_features(X_sparse, n_threads=1)
+        )
     assert_within(sparse, expected, log_feature_tolerance(feature_map, X, np.float64))
     # A shifted row (160 KiB) and copies of the sparse rows, not a block's
     # 32 shifted rows (5 MiB).

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import traced_peak
 from sklearn.kernel_approximation import RBFSampler
 from threadpoolctl import threadpool_limits
 
@@ -266,17 +267,10 @@ def test_blocks_follow_the_package_plan(monkeypatch, n_features):
 def test_transform_needs_little_memory_beyond_its_output(dtype):
     # The phases are computed a part of a block at a time (a few % of the
     # output in all), not for all rows at once (which was 1.5 times it).
-    import tracemalloc
-
     X = np.random.default_rng(2).normal(size=(8000, 16)).astype(dtype)
     sampler = FourierSampler(n_components=512, random_state=0).fit(X)
     sampler.transform(X[:10])  # the weights' cast to dtype is cached
-    tracemalloc.start()
-    try:
-        features = sampler.transform(X)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    features, peak = traced_peak(lambda: sampler.transform(X))
     assert features.dtype == dtype
     assert peak <= 1.06 * features.nbytes
 
@@ -317,23 +311,16 @@ def test_edited_fitted_attributes_are_used(X):
 def test_gamma_scale_and_center_need_no_feature_by_feature_matrix(sparse):
     # Fitting needs the column means and the entries' variance only: a
     # sparse input with 300 000 columns fits without an n_features² array.
-    import tracemalloc
-
     n_features = 300_000 if sparse else 2_000
     X = sp.random(
         40, n_features, density=2e-4, format="csr", random_state=0, dtype=np.float64
     )
     inputs = X if sparse else X.toarray()
-    tracemalloc.start()
-    try:
-        # i.i.d. directions: orthogonal ones are drawn in d × d blocks.
-        sampler = FourierSampler(
-            n_components=8, gamma="scale", sampling="iid", random_state=0
-        )
-        sampler.fit(inputs)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    # i.i.d. directions: orthogonal ones are drawn in d × d blocks.
+    sampler = FourierSampler(
+        n_components=8, gamma="scale", sampling="iid", random_state=0
+    )
+    sampler, peak = traced_peak(lambda: sampler.fit(inputs))
     assert peak < 64 * 2**20
     dense = X.toarray()
     np.testing.assert_allclose(sampler.center_, dense.mean(axis=0), atol=1e-15)
