@@ -652,3 +652,12 @@ def test_attention_weights_are_refused():
     with pytest.raises(ValueError, match="output_attentions"):
         model(tokens((1, 5)), output_attentions=True)
     assert model(tokens((1, 5)), output_attentions=False).attentions is None
+
+
+def test_a_static_cache_is_refused_by_name():
+    # A StaticCache keeps keys and values in fixed buffers, where FAVOR keeps
+    # its decoding sums; generate with one failed inside transformers with
+    # "'FavorMask' object has no attribute 'ndim'".
+    model = favorize(llama(), n_features=16, random_state=0)
+    with pytest.raises(ValueError, match="StaticCache"):
+        model.generate(tokens((1, 6)), cache_implementation="static", max_new_tokens=2)

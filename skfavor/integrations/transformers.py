@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AttentionInterface, PreTrainedModel
+from transformers import AttentionInterface, PreTrainedModel, StaticCache
 from transformers.masking_utils import AttentionMaskInterface
 
 from .._attention_checks import check_random_state_option
@@ -247,6 +247,12 @@ def favorize(
             random_state=random_state,
         )
         _install(module, options, num_heads, head_dim)
+    previous = getattr(model, "favor_static_cache_check", None)
+    if previous is not None:
+        previous.remove()
+    model.favor_static_cache_check = model.register_forward_pre_hook(
+        _refuse_static_cache, with_kwargs=True
+    )
     model.config.favorize_options = {
         "feature_map": feature_map,
         "n_features": int(n_features),
@@ -616,6 +622,21 @@ def _repeat_heads(x, n_heads):
 
 def _is_attention(module) -> bool:
     return hasattr(module, "scaling") and hasattr(module, "is_causal")
+
+
+def _refuse_static_cache(model, args, kwargs) -> None:
+    """Refuse a ``StaticCache`` by name, before transformers' masks trip on it.
+
+    A static cache keeps keys and values in buffers of fixed size, where a
+    favorized model keeps FAVOR's decoding sums in the layers of a dynamic
+    cache (:class:`FavorCacheLayer`).
+    """
+    if any(isinstance(value, StaticCache) for value in (*args, *kwargs.values())):
+        raise ValueError(
+            "A favorized model keeps FAVOR's decoding sums in the layers of a "
+            "DynamicCache; a StaticCache (cache_implementation='static') is not "
+            "supported: use the default cache."
+        )
 
 
 def _decoder_queries(module) -> bool:
