@@ -625,23 +625,26 @@ def test_decoder_cross_attention_is_strictly_causal_by_default():
     torch.testing.assert_close(logits.argmax(-1), generated[:, 1:], rtol=0, atol=0)
 
 
-def test_compiled_training_call_needs_a_mask_or_a_cache():
+def test_compiled_training_call_without_mask_or_cache():
     # Under torch.compile, transformers cannot look at position_ids and asks
     # for its packed-sequence mask in every call without attention_mask and
-    # cache, which FAVOR attention cannot apply: the error says so and what
-    # to pass (it blamed sliding windows before), and with attention_mask the
-    # compiled call equals the eager one.
+    # cache (it failed with an error that blamed sliding windows). A
+    # favorized decoder-only model gives such a call an all-ones mask, after
+    # checking on the device that position_ids run in one sequence per row.
     model = favorize(llama(), n_features=16, random_state=0)
     ids = tokens((2, 12))
     calibrate(model, ids)
     model.train()
     eager = model(ids, labels=ids, use_cache=False).loss
     compiled = torch.compile(model, fullgraph=True, backend="eager")
-    with pytest.raises(Exception, match="pass attention_mask"):
-        compiled(ids, labels=ids, use_cache=False)
-    mask = torch.ones_like(ids)
-    loss = compiled(ids, attention_mask=mask, labels=ids, use_cache=False).loss
+    loss = compiled(ids, labels=ids, use_cache=False).loss
     torch.testing.assert_close(loss, eager)
+    positions = torch.arange(12).expand(2, -1)
+    loss = compiled(ids, position_ids=positions, labels=ids, use_cache=False).loss
+    torch.testing.assert_close(loss, eager)
+    packed = torch.tensor([[0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]] * 2)
+    with pytest.raises(RuntimeError, match="packed"):
+        compiled(ids, position_ids=packed, labels=ids, use_cache=False)
 
 
 def test_attention_weights_are_refused():
