@@ -3,7 +3,9 @@
 The registered mask function describes the caller's mask by what linear
 attention can apply (:class:`FavorMask`); the cache layer
 (:class:`FavorCacheLayer`) holds the decoding state in place of keys and
-values. Used by :mod:`skfavor.integrations.transformers`.
+values; a favorized model's forward pre-hook (:func:`before_model_forward`)
+refuses a static cache and gives compiled calls the mask they need. Used by
+:mod:`skfavor.integrations.transformers`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer
+from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer, StaticCache
 from transformers.masking_utils import (
     bidirectional_mask_function,
     causal_mask_function,
@@ -224,3 +226,56 @@ def canonical_mask(attention_mask, module, kwargs):
         "applies causal and key padding masks only. Pass a 2-D attention_mask "
         "(N, S) of 0/1 to the model instead of a 4-D mask."
     )
+
+
+def before_model_forward(model, args, kwargs):
+    """A favorized model's forward pre-hook: checks and completes its call.
+
+    A ``StaticCache`` is refused by name: it keeps keys and values in buffers
+    of fixed size, where a favorized model keeps FAVOR's decoding sums in the
+    layers of a dynamic cache (:class:`FavorCacheLayer`); transformers' mask
+    preparation failed on it with an ``AttributeError``. Under
+    ``torch.compile``, a decoder-only call without ``attention_mask`` gets
+    an all-ones one (:func:`_unpacked_mask`).
+    """
+    if any(isinstance(value, StaticCache) for value in (*args, *kwargs.values())):
+        raise ValueError(
+            "A favorized model keeps FAVOR's decoding sums in the layers of a "
+            "DynamicCache; a StaticCache (cache_implementation='static') is not "
+            "supported: use the default cache."
+        )
+    if torch.compiler.is_compiling():
+        return _unpacked_mask(model, args, kwargs)
+    return None
+
+
+def _unpacked_mask(model, args, kwargs):
+    """The call with an all-ones ``attention_mask`` where it has none (tracing).
+
+    While tracing, transformers cannot look at ``position_ids`` and asks for
+    its packed-sequence mask in every call without ``attention_mask`` and
+    cache, which linear attention cannot apply. One sequence per row is what
+    such a call means unless its ``position_ids`` restart: they are checked
+    on the device (``torch._assert_async``, no host copy), and the call gets
+    the mask of rows without padding. Encoder–decoder models, calls with a
+    mask and calls whose mask is positional are left as they are.
+    """
+    if model.config.is_encoder_decoder or len(args) > 1:
+        return None
+    if kwargs.get("attention_mask") is not None:
+        return None
+    inputs = args[0] if args else kwargs.get("input_ids")
+    if inputs is None:
+        inputs = kwargs.get("inputs_embeds")
+    if not isinstance(inputs, torch.Tensor):
+        return None
+    positions = kwargs.get("position_ids")
+    if positions is not None:
+        steps = torch.diff(positions, dim=-1)
+        torch._assert_async(
+            torch.all(steps == 1),
+            "FAVOR attention cannot apply packed sequences (position_ids that "
+            "restart within a row).",
+        )
+    mask = torch.ones(inputs.shape[:2], dtype=torch.long, device=inputs.device)
+    return args, {**kwargs, "attention_mask": mask}

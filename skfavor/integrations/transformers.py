@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AttentionInterface, PreTrainedModel, StaticCache
+from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import AttentionMaskInterface
 
 from .._attention_checks import check_random_state_option
@@ -33,6 +33,7 @@ from ..attention import (
 from ._transformers_cache import (
     FavorCacheLayer,
     FavorMask,
+    before_model_forward,
     cache_layer_for,
     canonical_mask,
     favor_mask,
@@ -251,7 +252,7 @@ def favorize(
     if previous is not None:
         previous.remove()
     model.favor_static_cache_check = model.register_forward_pre_hook(
-        _before_model_forward, with_kwargs=True
+        before_model_forward, with_kwargs=True
     )
     model.config.favorize_options = {
         "feature_map": feature_map,
@@ -622,59 +623,6 @@ def _repeat_heads(x, n_heads):
 
 def _is_attention(module) -> bool:
     return hasattr(module, "scaling") and hasattr(module, "is_causal")
-
-
-def _before_model_forward(model, args, kwargs):
-    """A favorized model's forward pre-hook: checks and completes its call.
-
-    A ``StaticCache`` is refused by name: it keeps keys and values in buffers
-    of fixed size, where a favorized model keeps FAVOR's decoding sums in the
-    layers of a dynamic cache (:class:`FavorCacheLayer`); transformers' mask
-    preparation failed on it with an ``AttributeError``. Under
-    ``torch.compile``, a decoder-only call without ``attention_mask`` gets
-    an all-ones one (:func:`_unpacked_mask`).
-    """
-    if any(isinstance(value, StaticCache) for value in (*args, *kwargs.values())):
-        raise ValueError(
-            "A favorized model keeps FAVOR's decoding sums in the layers of a "
-            "DynamicCache; a StaticCache (cache_implementation='static') is not "
-            "supported: use the default cache."
-        )
-    if torch.compiler.is_compiling():
-        return _unpacked_mask(model, args, kwargs)
-    return None
-
-
-def _unpacked_mask(model, args, kwargs):
-    """The call with an all-ones ``attention_mask`` where it has none (tracing).
-
-    While tracing, transformers cannot look at ``position_ids`` and asks for
-    its packed-sequence mask in every call without ``attention_mask`` and
-    cache, which linear attention cannot apply. One sequence per row is what
-    such a call means unless its ``position_ids`` restart: they are checked
-    on the device (``torch._assert_async``, no host copy), and the call gets
-    the mask of rows without padding. Encoder–decoder models, calls with a
-    mask and calls whose mask is positional are left as they are.
-    """
-    if model.config.is_encoder_decoder or len(args) > 1:
-        return None
-    if kwargs.get("attention_mask") is not None:
-        return None
-    inputs = args[0] if args else kwargs.get("input_ids")
-    if inputs is None:
-        inputs = kwargs.get("inputs_embeds")
-    if not isinstance(inputs, torch.Tensor):
-        return None
-    positions = kwargs.get("position_ids")
-    if positions is not None:
-        steps = torch.diff(positions, dim=-1)
-        torch._assert_async(
-            torch.all(steps == 1),
-            "FAVOR attention cannot apply packed sequences (position_ids that "
-            "restart within a row).",
-        )
-    mask = torch.ones(inputs.shape[:2], dtype=torch.long, device=inputs.device)
-    return args, {**kwargs, "attention_mask": mask}
 
 
 def _decoder_queries(module) -> bool:
