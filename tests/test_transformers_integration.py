@@ -12,6 +12,7 @@ from transformers import (  # noqa: E402
     BartConfig,
     BartForConditionalGeneration,
     BertConfig,
+    BertLMHeadModel,
     BertModel,
     DynamicCache,
     GPT2Config,
@@ -645,6 +646,15 @@ def test_compiled_training_call_without_mask_or_cache():
     packed = torch.tensor([[0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]] * 2)
     with pytest.raises(RuntimeError, match="packed"):
         compiled(ids, position_ids=packed, labels=ids, use_cache=False)
+    # A call that continues a cache keeps its own mask rules (a mask of the
+    # new tokens only would not cover the cached ones).
+    model.eval()
+    with torch.no_grad():
+        full = model(ids, use_cache=False).logits
+        first = compiled(ids[:, :8], past_key_values=DynamicCache(), use_cache=True)
+        cache = first.past_key_values
+        step = compiled(ids[:, 8:], past_key_values=cache, use_cache=True).logits
+    torch.testing.assert_close(step, full[:, 8:], rtol=1e-5, atol=1e-5)
 
 
 def test_attention_weights_are_refused():
@@ -664,3 +674,29 @@ def test_a_static_cache_is_refused_by_name():
     model = favorize(llama(), n_features=16, random_state=0)
     with pytest.raises(ValueError, match="StaticCache"):
         model.generate(tokens((1, 6)), cache_implementation="static", max_new_tokens=2)
+
+
+def test_bert_decoder_cross_attention_is_strictly_causal():
+    # BERT-family decoders mark their cross-attention on a wrapper, not on
+    # the attention module: the module's config says it is a decoder's.
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        is_decoder=True,
+        add_cross_attention=True,
+    )
+    model = favorize(BertLMHeadModel(config).eval(), n_features=16, random_state=0)
+    cross = model.bert.encoder.layer[0].crossattention.self
+    assert cross.favor_options.statistics == "running"
+    source = torch.randn(2, 5, 32, generator=torch.Generator().manual_seed(0))
+    target = tokens((2, 6))
+    changed = target.clone()
+    changed[:, -1] = (changed[:, -1] + 1 - 3) % (VOCAB - 3) + 3
+    with torch.no_grad():
+        out = model(input_ids=target, encoder_hidden_states=source).logits
+        other = model(input_ids=changed, encoder_hidden_states=source).logits
+    torch.testing.assert_close(out[:, :-1], other[:, :-1])

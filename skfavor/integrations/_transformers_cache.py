@@ -258,11 +258,15 @@ def _unpacked_mask(model, args, kwargs):
     such a call means unless its ``position_ids`` restart: they are checked
     on the device (``torch._assert_async``, no host copy), and the call gets
     the mask of rows without padding. Encoder–decoder models, calls with a
-    mask and calls whose mask is positional are left as they are.
+    mask or a cache and calls whose mask is positional are left as they are.
     """
     if model.config.is_encoder_decoder or len(args) > 1:
         return None
     if kwargs.get("attention_mask") is not None:
+        return None
+    if any(isinstance(value, Cache) for value in kwargs.values()):
+        # A cached call has no packed-sequence mask, and its mask would have
+        # to cover the cached positions too.
         return None
     inputs = args[0] if args else kwargs.get("input_ids")
     if inputs is None:

@@ -629,8 +629,9 @@ def _decoder_queries(module) -> bool:
     """Whether the queries of ``module`` are positions of a causal decoder.
 
     Its own causal self-attention, or a decoder's cross-attention, which
-    transformers marks ``is_decoder`` (BART, Whisper) or
-    ``is_cross_attention`` (GPT-2): batch statistics of these queries would
+    transformers marks ``is_decoder`` (BART, Whisper), ``is_cross_attention``
+    (GPT-2) or by a decoder's ``config`` (BERT-family decoders, which mark
+    the wrapper, not the attention): batch statistics of these queries would
     let each output see later positions through the fitted parameters, and a
     cached generation step would fit other maps than the full forward.
     """
@@ -638,6 +639,7 @@ def _decoder_queries(module) -> bool:
         module.is_causal
         or getattr(module, "is_decoder", False)
         or getattr(module, "is_cross_attention", False)
+        or getattr(getattr(module, "config", None), "is_decoder", False)
     )
 
 
