@@ -671,9 +671,12 @@ def test_a_static_cache_is_refused_by_name():
     # A StaticCache keeps keys and values in fixed buffers, where FAVOR keeps
     # its decoding sums; generate with one failed inside transformers with
     # "'FavorMask' object has no attribute 'ndim'".
-    model = favorize(llama(), n_features=16, random_state=0)
-    with pytest.raises(ValueError, match="StaticCache"):
-        model.generate(tokens((1, 6)), cache_implementation="static", max_new_tokens=2)
+    for model in (llama(), bart()):  # bart: an EncoderDecoderCache of two
+        model = favorize(model, n_features=16, random_state=0)
+        with pytest.raises(ValueError, match="StaticCache"):
+            model.generate(
+                tokens((1, 6)), cache_implementation="static", max_new_tokens=2
+            )
 
 
 def test_bert_decoder_cross_attention_is_strictly_causal():

@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-from transformers.cache_utils import Cache, CacheLayerMixin, DynamicLayer, StaticCache
+from transformers.cache_utils import (
+    Cache,
+    CacheLayerMixin,
+    DynamicLayer,
+    EncoderDecoderCache,
+    StaticCache,
+)
 from transformers.masking_utils import (
     bidirectional_mask_function,
     causal_mask_function,
@@ -228,6 +234,13 @@ def canonical_mask(attention_mask, module, kwargs):
     )
 
 
+def _static(value) -> bool:
+    """Whether ``value`` is a static cache, or an encoder–decoder pair of them."""
+    if isinstance(value, EncoderDecoderCache):
+        value = value.self_attention_cache
+    return isinstance(value, StaticCache)
+
+
 def before_model_forward(model, args, kwargs):
     """A favorized model's forward pre-hook: checks and completes its call.
 
@@ -238,7 +251,7 @@ def before_model_forward(model, args, kwargs):
     ``torch.compile``, a decoder-only call without ``attention_mask`` gets
     an all-ones one (:func:`_unpacked_mask`).
     """
-    if any(isinstance(value, StaticCache) for value in (*args, *kwargs.values())):
+    if any(_static(value) for value in (*args, *kwargs.values())):
         raise ValueError(
             "A favorized model keeps FAVOR's decoding sums in the layers of a "
             "DynamicCache; a StaticCache (cache_implementation='static') is not "
