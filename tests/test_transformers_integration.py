@@ -703,3 +703,26 @@ def test_bert_decoder_cross_attention_is_strictly_causal():
         out = model(input_ids=target, encoder_hidden_states=source).logits
         other = model(input_ids=changed, encoder_hidden_states=source).logits
     torch.testing.assert_close(out[:, :-1], other[:, :-1])
+
+
+def test_cross_attention_queries_are_not_the_keys_padding():
+    # With as many decoder positions as encoder positions, the encoder's
+    # padding mask is not the decoder queries' (it zeroed queries at padded
+    # encoder positions, moving their logits by up to 3.9): one rule tells
+    # cross-attention from self-attention for the engine, the calibration
+    # and the running update.
+    model = favorize(bart(), n_features=16, random_state=0)
+    source = tokens((2, 6))
+    mask = torch.ones(2, 6, dtype=torch.long)
+    mask[1, 4:] = 0
+    target = tokens((2, 7), seed=1)
+    calibrate(
+        model,
+        {"input_ids": source, "attention_mask": mask, "decoder_input_ids": target},
+    )
+    with torch.no_grad():
+        same = model(
+            input_ids=source, attention_mask=mask, decoder_input_ids=target[:, :6]
+        )
+        longer = model(input_ids=source, attention_mask=mask, decoder_input_ids=target)
+    torch.testing.assert_close(same.logits, longer.logits[:, :6])

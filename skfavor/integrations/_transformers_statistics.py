@@ -103,9 +103,25 @@ def running_statistics(module) -> AttentionStatistics:
     )
 
 
+def is_cross_attention(module) -> bool:
+    """Whether ``module`` attends from a decoder's positions to another sequence.
+
+    transformers marks a decoder's cross-attention ``is_cross_attention``
+    (GPT-2), or makes it the non-causal attention of a decoder: ``is_decoder``
+    on the module (BART, Whisper) or on its ``config`` (BERT-family decoders,
+    which mark the wrapper, not the attention).
+    """
+    if getattr(module, "is_cross_attention", False):
+        return True
+    decoder = getattr(module, "is_decoder", False) or getattr(
+        getattr(module, "config", None), "is_decoder", False
+    )
+    return bool(decoder and not module.is_causal)
+
+
 def is_self_attention(module, n_queries, n_keys) -> bool:
     """Whether queries and keys are one sequence's positions."""
-    return n_queries == n_keys and not getattr(module, "is_cross_attention", False)
+    return n_queries == n_keys and not is_cross_attention(module)
 
 
 def query_keep(module, query, key, keep):

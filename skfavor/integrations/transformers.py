@@ -43,6 +43,8 @@ from ._transformers_statistics import (
     calibration_forward,
     favor_buffer,
     favor_options,
+    is_cross_attention,
+    query_keep,
     running_statistics,
     update_running,
 )
@@ -463,6 +465,7 @@ def favor_attention_forward(
         causal=causal,
         scale=scale,
         keep=keep,
+        query_keep=_queries_kept(module, query, key, keep),
         statistics=running_statistics(module) if running else None,
         dropout=dropout if module.training else 0.0,
         initial_state=None if layer is None else layer.state,
@@ -484,6 +487,7 @@ def _favor(
     causal,
     scale,
     keep=None,
+    query_keep=None,
     statistics=None,
     dropout=0.0,
     initial_state=None,
@@ -492,8 +496,8 @@ def _favor(
 
     ``statistics`` (an :class:`~skfavor.attention.AttentionStatistics` per
     head, in kernel units) or ``None`` for each sequence's own statistics;
-    ``keep`` (N, S) leaves padded keys out (and padded queries out of the
-    statistics when ``L == S``); ``initial_state`` continues a causal pass,
+    ``keep`` (N, S) leaves padded keys out, ``query_keep`` (N, L) padded
+    queries (None: the engine's rule); ``initial_state`` continues a causal pass,
     with its maps. Returns the output, in ``query``'s dtype, and the state
     after the last position (causal attention; ``None`` otherwise).
     """
@@ -506,6 +510,7 @@ def _favor(
         causal=causal,
         scale=scale,
         keep=None if keep is None else keep[:, None, :],
+        query_keep=None if query_keep is None else query_keep[:, None, :],
         statistics=statistics,
         initial_state=initial_state,
         output_final_state=causal,
@@ -625,22 +630,28 @@ def _is_attention(module) -> bool:
     return hasattr(module, "scaling") and hasattr(module, "is_causal")
 
 
+def _queries_kept(module, query, key, keep):
+    """The queries (N, L) the engine keeps: :func:`query_keep`'s rule.
+
+    Every query of a cross-attention whose keys are padded: the engine alone
+    would take the key mask for the queries' whenever ``L == S``.
+    """
+    kept = query_keep(module, query, key, keep)
+    if kept is None and keep is not None:
+        shape = (query.shape[0], query.shape[-2])
+        kept = torch.ones(shape, dtype=torch.bool, device=query.device)
+    return kept
+
+
 def _decoder_queries(module) -> bool:
     """Whether the queries of ``module`` are positions of a causal decoder.
 
-    Its own causal self-attention, or a decoder's cross-attention, which
-    transformers marks ``is_decoder`` (BART, Whisper), ``is_cross_attention``
-    (GPT-2) or by a decoder's ``config`` (BERT-family decoders, which mark
-    the wrapper, not the attention): batch statistics of these queries would
-    let each output see later positions through the fitted parameters, and a
+    Its own causal self-attention, or a decoder's cross-attention
+    (:func:`is_cross_attention`): batch statistics of these queries would let
+    each output see later positions through the fitted parameters, and a
     cached generation step would fit other maps than the full forward.
     """
-    return bool(
-        module.is_causal
-        or getattr(module, "is_decoder", False)
-        or getattr(module, "is_cross_attention", False)
-        or getattr(getattr(module, "config", None), "is_decoder", False)
-    )
+    return bool(module.is_causal or is_cross_attention(module))
 
 
 def _model_inputs(batch, device) -> dict:
