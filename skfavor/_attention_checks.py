@@ -337,3 +337,17 @@ def _check_finite_statistic(part, name, xp) -> None:
         torch._assert_async(finite, message)
     elif not bool(finite):
         raise ValueError(message)
+
+
+def check_decoding_state(state, n_sequences: int, num_heads: int, omega_shape) -> None:
+    """Raise unless ``state`` (a :class:`~skfavor.attention.FavorState`) continues
+    ``n_sequences`` sequences of a layer of ``num_heads`` heads and directions
+    of shape ``omega_shape`` (M, head_dim)."""
+    n_features, head_dim = omega_shape
+    held = tuple(state.sums.shape)
+    if held != (n_sequences, num_heads, n_features, head_dim + 1):
+        raise ValueError(
+            f"state holds {held[0]} sequences of {held[1]} heads with {held[2]} "
+            f"features each; this call got {n_sequences} sequences for a layer "
+            f"of {num_heads} heads with {n_features} features of width {head_dim}."
+        )

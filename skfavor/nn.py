@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._attention_checks import check_decoding_state
 from ._nn_buffers import FavorBuffers
 from ._torch_masks import causal_mask_selects_causal, key_keep
 from ._torch_options import (
@@ -546,7 +547,7 @@ class FavorAttention(FavorBuffers):
         if x.shape[1] == 0:
             raise ValueError("x must hold at least one position to decode, got none.")
         if state is not None:
-            _check_state(state, x.shape[0], self.num_heads, self.omega.shape)
+            check_decoding_state(state, x.shape[0], self.num_heads, self.omega.shape)
         q, k, v = self.in_projection(x, x, x)
         n, length, _ = q.shape
         out, state = self._attend_heads(
@@ -689,15 +690,3 @@ def split_heads(x, num_heads):
     """
     n, length, _ = x.shape
     return x.reshape(n, length, num_heads, -1).transpose(1, 2)
-
-
-def _check_state(state, n_sequences: int, num_heads: int, omega_shape) -> None:
-    """Raise unless ``state`` continues ``n_sequences`` of this layer's heads."""
-    n_features, head_dim = omega_shape
-    held = tuple(state.sums.shape)
-    if held != (n_sequences, num_heads, n_features, head_dim + 1):
-        raise ValueError(
-            f"state holds {held[0]} sequences of {held[1]} heads with {held[2]} "
-            f"features each; this call got {n_sequences} sequences for a layer "
-            f"of {num_heads} heads with {n_features} features of width {head_dim}."
-        )
