@@ -75,22 +75,13 @@ def check_options(arguments: dict) -> None:
                 "would enter the fitted statistics of every sequence. Pass False."
             )
     _check_choices(arguments)
-    momentum = arguments["momentum"]
-    if not isinstance(momentum, Real) or isinstance(momentum, bool):
-        momentum = None
-    if momentum is None or not 0 < momentum <= 1:
-        raise ValueError(
-            f"momentum must be a float in (0, 1], got {arguments['momentum']!r}."
-        )
+    check_momentum(arguments["momentum"])
 
 
 def _check_choices(arguments: dict) -> None:
     """``statistics`` (and the causal warning)."""
     feature_map, statistics = arguments["feature_map"], arguments["statistics"]
-    if statistics not in (None, "batch", "running"):
-        raise ValueError(
-            f"statistics must be 'batch', 'running' or None, got {statistics!r}."
-        )
+    check_statistics(statistics)
     if arguments["causal"] and statistics == "batch" and feature_map != "posrf":
         warnings.warn(
             "causal=True with statistics='batch': each output sees later "
@@ -104,3 +95,21 @@ def _check_choices(arguments: dict) -> None:
 def check_int(name, value, minimum) -> None:
     if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
+
+
+def check_statistics(statistics) -> None:
+    """``statistics`` of the layer and of the Hugging Face adapter."""
+    if statistics not in (None, "batch", "running"):
+        raise ValueError(
+            f"statistics must be 'batch', 'running' or None, got {statistics!r}."
+        )
+
+
+def check_momentum(momentum) -> None:
+    """``momentum`` of the running statistics: a float in (0, 1]."""
+    if (
+        not isinstance(momentum, Real)
+        or isinstance(momentum, bool)
+        or not 0 < momentum <= 1
+    ):
+        raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from transformers.masking_utils import AttentionMaskInterface
 
 from .._attention_checks import check_random_state_option
 from .._sampling import draw_weights
-from .._torch_options import check_int
+from .._torch_options import check_int, check_momentum, check_statistics
 from .._torch_sampling import draw_directions
 from ..attention import (
     check_attention_option,
@@ -194,45 +193,17 @@ def favorize(
     >>> model.generate(prompt, min_new_tokens=3, max_new_tokens=3).shape
     torch.Size([1, 7])
     """
-    if not isinstance(model, PreTrainedModel):
-        raise TypeError(
-            f"model must be a transformers PreTrainedModel, got {type(model).__name__}."
-        )
-    for name, value in (
-        ("feature_map", feature_map),
-        ("n_features", n_features),
-        ("sampling", sampling),
-    ):
-        check_attention_option(name, value)
-    if statistics not in (None, "running", "batch"):
-        raise ValueError(
-            f"statistics must be 'running', 'batch' or None, got {statistics!r}."
-        )
-    if (
-        not isinstance(momentum, Real)
-        or isinstance(momentum, bool)
-        or not 0 < momentum <= 1
-    ):
-        raise ValueError(f"momentum must be a float in (0, 1], got {momentum!r}.")
-    if redraw_interval is not None:
-        check_int("redraw_interval", redraw_interval, 1)
-    if random_state is None:
-        random_state = int(torch.randint(0, 2**31 - 1, ()))
-    _, resolve = check_random_state_option(random_state)
-    random_state = resolve()
-    modules = [m for m in model.modules() if _is_attention(m)]
-    if not modules:
-        raise ValueError(
-            f"{type(model).__name__} has no attention module with `scaling` and "
-            "`is_causal` attributes (transformers' AttentionInterface models)."
-        )
-    if statistics == "batch" and any(_decoder_queries(m) for m in modules):
-        raise ValueError(
-            "statistics='batch' would let every output of the model's causal "
-            "attention (or of its decoder's cross-attention) see later positions "
-            "through the fitted parameters; use statistics='running' (or None) "
-            "and calibrate()."
-        )
+    random_state = _check_favorize_options(
+        model,
+        feature_map,
+        n_features,
+        statistics,
+        momentum,
+        redraw_interval,
+        sampling,
+        random_state,
+    )
+    modules = _attention_modules(model, statistics)
     _register()
     model.set_attn_implementation(ATTN_IMPLEMENTATION)
     config = model.config.get_text_config()
@@ -265,6 +236,55 @@ def favorize(
         "sampling": sampling,
     }
     return model
+
+
+def _check_favorize_options(
+    model,
+    feature_map,
+    n_features,
+    statistics,
+    momentum,
+    redraw_interval,
+    sampling,
+    random_state,
+):
+    """Check :func:`favorize`'s arguments; return its resolved seed."""
+    if not isinstance(model, PreTrainedModel):
+        raise TypeError(
+            f"model must be a transformers PreTrainedModel, got {type(model).__name__}."
+        )
+    for name, value in (
+        ("feature_map", feature_map),
+        ("n_features", n_features),
+        ("sampling", sampling),
+    ):
+        check_attention_option(name, value)
+    check_statistics(statistics)
+    check_momentum(momentum)
+    if redraw_interval is not None:
+        check_int("redraw_interval", redraw_interval, 1)
+    if random_state is None:
+        random_state = int(torch.randint(0, 2**31 - 1, ()))
+    _, resolve = check_random_state_option(random_state)
+    return resolve()
+
+
+def _attention_modules(model, statistics):
+    """The attention modules :func:`favorize` swaps, checked against ``statistics``."""
+    modules = [m for m in model.modules() if _is_attention(m)]
+    if not modules:
+        raise ValueError(
+            f"{type(model).__name__} has no attention module with `scaling` and "
+            "`is_causal` attributes (transformers' AttentionInterface models)."
+        )
+    if statistics == "batch" and any(_decoder_queries(m) for m in modules):
+        raise ValueError(
+            "statistics='batch' would let every output of the model's causal "
+            "attention (or of its decoder's cross-attention) see later positions "
+            "through the fitted parameters; use statistics='running' (or None) "
+            "and calibrate()."
+        )
+    return modules
 
 
 def calibrate(model, batches, *, max_batches: int | None = None):
