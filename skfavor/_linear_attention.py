@@ -19,7 +19,10 @@ from ._namespace import is_torch_namespace
 
 #: Most positions whose causal interactions are one masked product: a block of
 #: C positions costs O(C·M) work per position, a smaller one more Python steps.
+#: Accelerators take :data:`CAUSAL_BLOCK`, the CPU :data:`CPU_CAUSAL_BLOCK`
+#: (2 to 4 % faster there, forward and backward, L 512 to 2048, M 256, d 64).
 CAUSAL_BLOCK = 128
+CPU_CAUSAL_BLOCK = 64
 
 #: Bytes of one block's per-position temporaries (features and sums): sized for
 #: the cache, not for scikit-learn's ``working_memory`` (1 GiB), so that each
@@ -296,9 +299,9 @@ def causal_attention(
     n_features = query_map.offset.shape[-1]
     itemsize = xp.finfo(Q.dtype).bits // 8
     row_floats = 3 * n_features + d_v + CAUSAL_BLOCK
-    step = min(
-        CAUSAL_BLOCK, block_length(math.prod(lead), length, row_floats, itemsize)
-    )
+    on_cpu = getattr(array_device(Q), "type", "cpu") == "cpu"
+    largest = CPU_CAUSAL_BLOCK if on_cpu else CAUSAL_BLOCK
+    step = min(largest, block_length(math.prod(lead), length, row_floats, itemsize))
     positions = xp.arange(step, device=array_device(Q))
     lower = positions[:, None] >= positions[None, :]
     folded = folded_weights(query_map, xp), folded_weights(key_map, xp)

@@ -376,6 +376,7 @@ def test_backward_through_blocks_stays_linear(monkeypatch, causal):
     monkeypatch.setattr(linear_attention, "BLOCK_BYTES", 1)
     monkeypatch.setattr(linear_attention, "MIN_BLOCK", 8)
     monkeypatch.setattr(linear_attention, "CAUSAL_BLOCK", 8)
+    monkeypatch.setattr(linear_attention, "CPU_CAUSAL_BLOCK", 8)
     counts = []
     for length in (32, 128):
         inputs = [
