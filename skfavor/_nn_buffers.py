@@ -169,12 +169,13 @@ class FavorBuffers(nn.Module):
         return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
 
     @torch.no_grad()
-    def _update_running(self, q, k, keep) -> None:
+    def _update_running(self, q, k, keep, query_keep=None) -> None:
         """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
 
         The batch statistics pool every sequence of a head (projected heads
         ``q``, ``k`` of shape (N, H, L, head_dim)), padding left out by the
-        engine's rule (:meth:`AttentionStatistics.from_sequences`). The first
+        engine's rule (:meth:`AttentionStatistics.from_sequences`), or by
+        ``query_keep`` (N, L) for the queries when given. The first
         update replaces the initial statistics; a batch without a real key
         changes nothing. No value leaves the device: the weight and the
         outcome are chosen by ``torch.where``.
@@ -182,7 +183,10 @@ class FavorBuffers(nn.Module):
         heads, width = q.shape[1], q.shape[-1]
         pooled = [x.transpose(0, 1).reshape(heads, -1, width) for x in (q, k)]
         padding = None if keep is None else ~keep.reshape(1, -1)
-        batch = AttentionStatistics.from_sequences(*pooled, key_padding_mask=padding)
+        query_padding = None if query_keep is None else ~query_keep.reshape(1, -1)
+        batch = AttentionStatistics.from_sequences(
+            *pooled, key_padding_mask=padding, query_padding_mask=query_padding
+        )
         dtype = self.omega.dtype
         counted = torch.ones((), dtype=torch.bool, device=self.omega.device)
         if keep is not None:

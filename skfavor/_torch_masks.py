@@ -147,3 +147,79 @@ def causal_mask_selects_causal(
         causal = torch.all(torch.where(later, _masked(attn_mask), attn_mask == 0))
     require(causal, f"{refused}. Got another attn_mask.")
     return True
+
+
+def layer_inputs(layer, query, key, value, key_padding_mask):
+    """Check a :class:`~skfavor.nn.FavorAttention` call's inputs.
+
+    Against the layer's public ``embed_dim``, ``kdim``, ``vdim`` and
+    ``batch_first``. Returns (N, L, ·) tensors, ``keep`` (N, S) or None and
+    whether the inputs were unbatched.
+    """
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x)}.")
+        if x.is_nested:
+            raise ValueError(
+                f"{name} is a nested tensor: pass a padded tensor and a "
+                "key_padding_mask."
+            )
+    unbatched = query.dim() == 2
+    layout = (
+        "length, "
+        if unbatched
+        else ("N, length, " if layer.batch_first else "length, N, ")
+    )
+    widths = {"query": layer.embed_dim, "key": layer.kdim, "value": layer.vdim}
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if (
+            x.dim() != query.dim()
+            or x.dim() not in (2, 3)
+            or (x.shape[-1] != widths[name])
+        ):
+            raise ValueError(
+                f"{name} must have shape ({layout}{widths[name]}), like query "
+                f"(batch_first={layer.batch_first}), got {tuple(x.shape)}."
+            )
+    if unbatched:
+        query, key, value = query[None], key[None], value[None]
+        if isinstance(key_padding_mask, torch.Tensor):
+            key_padding_mask = key_padding_mask[None]
+    elif not layer.batch_first:
+        query, key, value = (x.transpose(0, 1) for x in (query, key, value))
+    if query.shape[0] != key.shape[0] or key.shape[:2] != value.shape[:2]:
+        raise ValueError(
+            "query, key and value must have one batch size and key and value "
+            f"one length, got shapes {tuple(query.shape)}, {tuple(key.shape)} "
+            f"and {tuple(value.shape)} (batch first)."
+        )
+    keep = key_keep(key_padding_mask, key.shape[:2])
+    return query, key, value, keep, unbatched
+
+
+def padded_queries(query, key, keep, causal, self_attention):
+    """The queries (N, L) that ``keep``'s padding also marks, or None.
+
+    ``keep`` (N, S) marks real keys. A causal call, or a self-attention
+    (``query is key`` as the caller passed them), has one position per query
+    and key: its queries are ``keep``. With as many queries as keys
+    otherwise, the queries are ``keep`` only where the real rows of ``query``
+    and ``key`` are equal (a copy of the same sequence), decided on the
+    device; a cross-attention keeps every query, as ``MultiheadAttention``
+    never masks them. With other lengths, None (no query is padding).
+    """
+    if keep is None or query.shape[1] != key.shape[1]:
+        return None
+    if causal or self_attention:
+        return keep
+    if query.shape[-1] != key.shape[-1]:
+        return torch.ones_like(keep)
+    same = torch.all((query == key) | ~keep[..., None])
+    return keep | ~same
+
+
+def sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """``x`` with padded positions (``keep`` False) set to 0, NaN and inf included."""
+    if keep is None:
+        return x
+    return torch.where(keep[..., None], x, torch.zeros_like(x))

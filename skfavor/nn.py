@@ -20,14 +20,19 @@ from torch.nn import functional as F
 
 from ._attention_checks import check_decoding_state
 from ._nn_buffers import FavorBuffers
-from ._torch_masks import causal_mask_selects_causal, key_keep
+from ._torch_masks import (
+    causal_mask_selects_causal,
+    layer_inputs,
+    padded_queries,
+    sanitised,
+)
 from ._torch_options import (
     BATCH_FIRST_DEFAULT,
     MHA_ARGUMENTS,
     check_options,
     resolved_batch_first,
 )
-from .attention import FavorState, favor_heads, padded_query_rule
+from .attention import FavorState, favor_heads
 
 __all__ = ["FavorAttention", "FavorDecodingState", "replace_attention"]
 
@@ -156,14 +161,14 @@ class FavorAttention(FavorBuffers):
     inference fast path, which would compute exact softmax attention from
     ``in_proj_weight``.
 
-    Padding: padded keys leave the statistics and the sums; padded query
-    positions leave the query statistics when ``L == S`` (self-attention and
-    causal calls), never otherwise, whatever the tensor objects passed; NaN
-    or inf at padded positions is ignored. In cross-attention (``L ≠ S``)
-    with batch statistics every output depends on every query through the
-    query statistics (``MultiheadAttention`` receives no query padding mask):
-    use ``statistics='running'`` there (:func:`replace_attention` does for
-    ``nn.TransformerDecoderLayer``'s cross-attention).
+    Padding: padded keys leave the statistics and the sums; the same query
+    positions leave the query statistics in self-attention (``query is key``,
+    or equal real rows, as ``x, x.clone(), x``) and causal calls, never in a
+    cross-attention; NaN or inf at padded positions is ignored. In
+    cross-attention with batch statistics every output depends on every query
+    through the query statistics (``MultiheadAttention`` receives no query
+    padding mask): use ``statistics='running'`` there
+    (:func:`replace_attention` does for a decoder's cross-attention).
 
     The features and sums are computed in at least float32 (also under
     ``torch.autocast``) and the attention output is cast back to the input
@@ -306,9 +311,11 @@ class FavorAttention(FavorBuffers):
         key_padding_mask : Tensor of shape (N, S) or (S,), default=None
             Bool (``True`` = padded key) or float (``-inf`` = padded, ``0`` =
             key; other values are an error). Padded keys are left out of the
-            statistics and the sums; padded query positions leave the query
-            statistics when ``L == S`` (self-attention and causal calls),
-            never otherwise. NaN or inf at padded positions is ignored.
+            statistics and the sums. The same positions of the queries leave
+            theirs in self-attention (``query is key``, or equal real rows)
+            and causal calls, never in cross-attention (the keys' padding
+            does not mark its queries). NaN or inf at padded positions is
+            ignored.
         need_weights : bool, default=False
             Must be False (unlike ``MultiheadAttention``'s default True):
             FAVOR attention never forms the ``L × S`` matrix.
@@ -334,8 +341,40 @@ class FavorAttention(FavorBuffers):
                 "need_weights=True is not supported: FAVOR attention never forms "
                 "the L×S attention matrix. Pass need_weights=False."
             )
-        query, key, value, keep, causal, unbatched = self._canonical(
-            query, key, value, key_padding_mask, attn_mask, is_causal
+        masks = (key_padding_mask, attn_mask, is_causal)
+        return self._forward(query, key, value, masks, None), None
+
+    def forward_with_maps(self, query, key, value, key_padding_mask=None, *, maps):
+        """:meth:`forward`'s output in eval mode, with ``maps`` instead of a fit.
+
+        What the exportable module of
+        :func:`skfavor.integrations.onnx.exportable_attention` calls: maps
+        compiled once (by :func:`~skfavor.attention.fit_maps`) are constants
+        of its graph. Inputs are checked as by :meth:`forward`.
+
+        Parameters
+        ----------
+        query, key, value, key_padding_mask
+            As in :meth:`forward`.
+        maps : tuple (query_map, key_map) of StackedFeatureMap
+            Compiled in kernel units, one per head (batch shape (1, H) or
+            (H,)).
+
+        Returns
+        -------
+        output : Tensor of the query's shape with width E
+        """
+        if self.training:
+            raise ValueError(
+                "forward_with_maps is an eval-mode forward: call .eval() first."
+            )
+        return self._forward(query, key, value, (key_padding_mask, None, False), maps)
+
+    def _forward(self, query, key, value, masks, maps):
+        """The output of :meth:`forward`; ``maps`` None fits them."""
+        self_attention = query is key
+        query, key, value, keeps, causal, unbatched = self._canonical(
+            query, key, value, *masks, self_attention
         )
         n, length, _ = query.shape
         n_keys = key.shape[1]
@@ -348,21 +387,27 @@ class FavorAttention(FavorBuffers):
             out = torch.zeros_like(q)
         else:
             out, _ = self._attend_heads(
-                *(split_heads(x, self.num_heads) for x in (q, k, v)), keep, causal
+                *(split_heads(x, self.num_heads) for x in (q, k, v)),
+                *keeps,
+                causal,
+                maps=maps,
             )
             out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
-        return self._layout(self.out_proj(out), unbatched), None
+        return self._layout(self.out_proj(out), unbatched)
 
-    def _canonical(self, query, key, value, key_padding_mask, attn_mask, is_causal):
+    def _canonical(
+        self, query, key, value, key_padding_mask, attn_mask, is_causal, self_attention
+    ):
         """Inputs batch first, padding sanitised, masks as ``keep`` and ``causal``.
 
         Padded positions are set to 0 before the projections, so that NaN or
         inf there reaches neither the outputs nor the weights' gradients; the
-        padded queries are those of the engine's rule
-        (:func:`~skfavor.attention.padded_query_rule`).
+        padded queries are those of :func:`~skfavor._torch_masks.padded_queries`
+        (``self_attention``: ``query is key`` as the caller passed them).
+        Returns the key and query masks as one pair.
         """
-        query, key, value, keep, unbatched = self._check_inputs(
-            query, key, value, key_padding_mask
+        query, key, value, keep, unbatched = layer_inputs(
+            self, query, key, value, key_padding_mask
         )
         length, n_keys = query.shape[1], key.shape[1]
         causal = self.causal | causal_mask_selects_causal(
@@ -373,12 +418,12 @@ class FavorAttention(FavorBuffers):
                 "causal attention needs as many keys as queries, got "
                 f"{length} queries and {n_keys} keys."
             )
-        query_keep = padded_query_rule(keep, None, length, n_keys)
+        query_keep = padded_queries(query, key, keep, causal, self_attention)
         query, key, value = (
-            _sanitised(x, side_keep)
+            sanitised(x, side_keep)
             for x, side_keep in ((query, query_keep), (key, keep), (value, keep))
         )
-        return query, key, value, keep, causal, unbatched
+        return query, key, value, (keep, query_keep), causal, unbatched
 
     def _layout(self, out: torch.Tensor, unbatched: bool) -> torch.Tensor:
         """(N, L, E) back to the caller's layout."""
@@ -406,15 +451,26 @@ class FavorAttention(FavorBuffers):
         return self.statistics
 
     def _attend_heads(
-        self, q, k, v, keep=None, causal=None, *, decoding=False, state=None
+        self,
+        q,
+        k,
+        v,
+        keep=None,
+        query_keep=None,
+        causal=None,
+        *,
+        maps=None,
+        decoding=False,
+        state=None,
     ):
         """Attention of projected heads (N, H, L, head_dim), in their dtype.
 
         The layer's one call into the engine, :func:`favor_heads`, which owns
         the attention math between the projections; then, in a training
-        forward with running statistics, their update. ``keep`` (N, S) marks
-        real keys (the engine decides which queries are padding);
-        ``causal=None`` is the layer's ``causal``. A ``decoding`` step
+        forward with running statistics, their update. ``keep`` (N, S) and
+        ``query_keep`` (N, L) mark real keys and queries;
+        ``causal=None`` is the layer's ``causal``; ``maps`` replace the fit.
+        A ``decoding`` step
         continues ``state`` (None: a new sequence) with the running
         statistics, without update or dropout.
 
@@ -435,14 +491,16 @@ class FavorAttention(FavorBuffers):
             family=self.feature_map,
             causal=causal,
             keep=None if keep is None else keep[:, None, :],
+            query_keep=None if query_keep is None else query_keep[:, None, :],
             statistics=self.running_statistics() if running else None,
+            maps=maps,
             initial_state=state,
             output_final_state=causal,
             dropout=dropout or None,
             parameter_grad=self.parameter_grad,
         )
         if self.training and running and not decoding:
-            self._update_running(q, k, keep)
+            self._update_running(q, k, keep, query_keep)
         return out, state
 
     def in_projection(self, query, key, value):
@@ -468,48 +526,6 @@ class FavorAttention(FavorBuffers):
             F.linear(x, w, bias)
             for x, w, bias in zip((query, key, value), weights, biases, strict=True)
         )
-
-    def _check_inputs(self, query, key, value, key_padding_mask):
-        """Validate; return (N, L, ·) tensors, ``keep`` and whether unbatched."""
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(x, torch.Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(x)}.")
-            if x.is_nested:
-                raise ValueError(
-                    f"{name} is a nested tensor: pass a padded tensor and a "
-                    "key_padding_mask."
-                )
-        unbatched = query.dim() == 2
-        layout = (
-            "length, "
-            if unbatched
-            else ("N, length, " if self.batch_first else "length, N, ")
-        )
-        widths = {"query": self.embed_dim, "key": self.kdim, "value": self.vdim}
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            if (
-                x.dim() != query.dim()
-                or x.dim() not in (2, 3)
-                or (x.shape[-1] != widths[name])
-            ):
-                raise ValueError(
-                    f"{name} must have shape ({layout}{widths[name]}), like query "
-                    f"(batch_first={self.batch_first}), got {tuple(x.shape)}."
-                )
-        if unbatched:
-            query, key, value = query[None], key[None], value[None]
-            if isinstance(key_padding_mask, torch.Tensor):
-                key_padding_mask = key_padding_mask[None]
-        elif not self.batch_first:
-            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
-        if query.shape[0] != key.shape[0] or key.shape[:2] != value.shape[:2]:
-            raise ValueError(
-                "query, key and value must have one batch size and key and value "
-                f"one length, got shapes {tuple(query.shape)}, {tuple(key.shape)} "
-                f"and {tuple(value.shape)} (batch first)."
-            )
-        keep = key_keep(key_padding_mask, key.shape[:2])
-        return query, key, value, keep, unbatched
 
     def decode(
         self, x: torch.Tensor, state: FavorDecodingState | None = None
@@ -543,7 +559,7 @@ class FavorAttention(FavorBuffers):
             raise TypeError(
                 f"state must be None or a FavorDecodingState, got {type(state)}."
             )
-        x, _, _, _, unbatched = self._check_inputs(x, x, x, None)
+        x, _, _, _, unbatched = layer_inputs(self, x, x, x, None)
         if x.shape[1] == 0:
             raise ValueError("x must hold at least one position to decode, got none.")
         if state is not None:
@@ -665,13 +681,6 @@ def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
         if isinstance(submodule, nn.TransformerEncoder):
             submodule.use_nested_tensor = False
     return module
-
-
-def _sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-    """``x`` with padded positions (``keep`` False) set to 0, NaN and inf included."""
-    if keep is None:
-        return x
-    return torch.where(keep[..., None], x, torch.zeros_like(x))
 
 
 def split_heads(x, num_heads):

@@ -421,6 +421,42 @@ def test_favor_attention_exports(
         assert np.abs(unmasked - expected).max() > 1e-3
 
 
+@pytest.mark.parametrize("statistics", ["running", "batch"])
+def test_exportable_attention_checks_inputs_as_the_layer(statistics):
+    # The running-statistics module skipped the layer's checks: a uint8 mask
+    # was ignored (outputs as without a mask), a float mask failed in `~`, a
+    # (1, S) mask was broadcast and unbatched inputs failed to unpack.
+    torch = pytest.importorskip("torch")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    layer = FavorAttention(
+        8,
+        2,
+        batch_first=True,
+        feature_map="gerf",
+        statistics=statistics,
+        n_features=16,
+        random_state=0,
+    ).eval()
+    module = exportable_attention(layer)
+    x = torch.randn(2, 6, 8, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[1, 4:] = True
+    with torch.no_grad():
+        expected = layer(x, x, x, key_padding_mask=mask)[0]
+        torch.testing.assert_close(module(x, x, x, mask), expected)
+        float_mask = torch.zeros(2, 6).masked_fill(mask, float("-inf"))
+        torch.testing.assert_close(module(x, x, x, float_mask), expected)
+        torch.testing.assert_close(module(x[0], x[0], x[0]), layer(x[0], x[0], x[0])[0])
+        with pytest.raises(TypeError, match="key_padding_mask"):
+            module(x, x, x, mask.to(torch.uint8))
+        with pytest.raises(ValueError, match="key_padding_mask"):
+            module(x, x, x, mask[:1])
+        with pytest.raises(ValueError, match="query"):
+            module(x[..., :4], x, x)
+
+
 def test_favor_attention_export_refusals():
     pytest.importorskip("torch")
     from skfavor.integrations.onnx import exportable_attention

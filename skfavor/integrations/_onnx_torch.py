@@ -11,8 +11,8 @@ from torch import nn
 
 from .._feature_map import StackedFeatureMap
 from .._namespace import get_namespace
-from ..attention import compute_dtype, favor_heads, fit_maps
-from ..nn import FavorAttention, split_heads
+from ..attention import compute_dtype, fit_maps
+from ..nn import FavorAttention
 
 #: Families whose closed forms use no eigen-decomposition (ONNX has none), so
 #: that batch statistics can be fitted inside the graph.
@@ -74,37 +74,10 @@ class FrozenFavorAttention(nn.Module):
         )
 
     def forward(self, query, key, value, key_padding_mask=None):
-        layer = self.layer
-        if not layer.batch_first:
-            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
-        n, length, _ = query.shape
-        keep = None if key_padding_mask is None else ~key_padding_mask
-        if keep is not None:
-            # As the layer: padded positions are zeroed before the projections
-            # (queries too when L == S), so NaN there is ignored.
-            query_keep = keep if length == key.shape[1] else None
-            query, key, value = (
-                x if side is None else torch.where(side[..., None], x, 0.0)
-                for x, side in ((query, query_keep), (key, keep), (value, keep))
-            )
-        q, k, v = (
-            split_heads(x, layer.num_heads)
-            for x in layer.in_projection(query, key, value)
+        maps = self._map("query"), self._map("key")
+        return self.layer.forward_with_maps(
+            query, key, value, key_padding_mask, maps=maps
         )
-        heads_keep = None if keep is None else keep[:, None, :]
-        out, _ = favor_heads(
-            q,
-            k,
-            v,
-            layer.omega,
-            family=layer.feature_map,
-            causal=layer.causal,
-            keep=heads_keep,
-            maps=(self._map("query"), self._map("key")),
-        )
-        out = out.transpose(1, 2).reshape(n, length, layer.embed_dim)
-        out = layer.out_proj(out)
-        return out if layer.batch_first else out.transpose(0, 1)
 
 
 def exportable(layer: FavorAttention) -> nn.Module:
