@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import fill_doc
 from ._positive_sampler import _as_float, _BasePositiveSampler
+from .auto import AutoSampler
 from .kernel_approximation import DERFSampler
 
 __all__ = [
@@ -67,8 +68,11 @@ def _log_map(sampler, side: str):
 
     The public ``transform`` of a skfavor sampler returns features, not their
     logarithms, so the stabilisation of :ref:`math-numerics` evaluates the
-    samplers' public fitted maps (``query_map_``, ``key_map_``) in log space.
+    samplers' public fitted maps (``query_map_``, ``key_map_``) in log space,
+    those of an :class:`~skfavor.AutoSampler`'s choice (``sampler_``) too.
     """
+    if isinstance(sampler, AutoSampler):
+        return _log_map(sampler.sampler_, side)
     if isinstance(sampler, _BasePositiveSampler):
         return sampler.query_map_ if side == "query" else sampler.key_map_
     return None
@@ -149,11 +153,11 @@ class _BaseNadarayaWatson(BaseEstimator):
             self.key_sums_, self.key_totals_ = sums[:, :-1], sums[:, -1]
         return self
 
-    def _ratio_parts(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def _ratio_parts(self, X) -> tuple[np.ndarray, np.ndarray, np.dtype]:
         """Numerators ``Σ_j K̂(x, x_j) t_j`` and denominators ``Σ_j K̂(x, x_j)``.
 
         Both are scaled by the same positive per-row factor, which cancels in
-        their ratio and in an argmax.
+        their ratio and in an argmax. Also the dtype of the validated rows.
         """
         check_is_fitted(self)
         X = _as_float(
@@ -166,7 +170,7 @@ class _BaseNadarayaWatson(BaseEstimator):
             sampler = self.sampler_
             sums = np.column_stack([self.key_sums_, self.key_totals_])
         parts = _query_features(sampler, X) @ sums
-        return parts[:, :-1], parts[:, -1]
+        return parts[:, :-1], parts[:, -1], X.dtype
 
     def _nonpositive(self, denominators: np.ndarray, fallback: str) -> np.ndarray:
         """Mask of rows whose estimated total weight is not positive; warns."""
@@ -352,7 +356,7 @@ class NadarayaWatsonClassifier(ClassifierMixin, _BaseNadarayaWatson):
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
         """
-        votes, totals = self._ratio_parts(X)
+        votes, totals, _ = self._ratio_parts(X)
         codes = np.argmax(votes, axis=1)
         codes[self._nonpositive(totals, "most frequent class")] = self._majority
         return self.classes_[codes]
@@ -463,11 +467,13 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predicted values.
         """
-        sums, totals = self._ratio_parts(X)
+        sums, totals, dtype = self._ratio_parts(X)
         mask = self._nonpositive(totals, "mean of the training targets")
         with np.errstate(divide="ignore", invalid="ignore"):
             y_pred = sums / totals[:, None]
         y_pred[mask] = self._mean
+        # Computed in float64, returned in the rows' float dtype.
+        y_pred = y_pred.astype(dtype, copy=False)
         return y_pred.ravel() if self._single_output else y_pred
 
     @property

@@ -8,7 +8,13 @@ import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.kernel_approximation import RBFSampler
 
-from skfavor import DERFSampler, GERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor import (
+    AutoSampler,
+    DERFSampler,
+    GERFSampler,
+    PositiveRFSampler,
+    UnderflowWarning,
+)
 from skfavor.metrics import log_variance
 from skfavor.nadaraya_watson import (
     NadarayaWatsonClassifier,
@@ -125,7 +131,14 @@ def test_fitted_key_sums_are_the_scaled_key_features():
     assert model.key_sums_.shape == (32, 1)
 
 
-@pytest.mark.parametrize("family", [PositiveRFSampler, GERFSampler, DERFSampler])
+def _auto_gerf(**params):
+    return AutoSampler(candidates=["gerf"], criterion="mean_log_variance", **params)
+
+
+# AutoSampler: it lost the stabilisation (the training mean and two warnings).
+@pytest.mark.parametrize(
+    "family", [PositiveRFSampler, GERFSampler, DERFSampler, _auto_gerf]
+)
 def test_rows_whose_features_underflow_are_still_predicted(family):
     """Rows at |x| = 30 underflow in ``transform`` but not in the stabilised ratio."""
     rng = np.random.default_rng(0)
@@ -143,6 +156,20 @@ def test_rows_whose_features_underflow_are_still_predicted(family):
         y_far = regressor.predict(far)
     # Positive weights: a convex combination leaning to the nearer cluster.
     assert 0 <= y_far[0] < 0.1 and 0.9 < y_far[1] <= 1
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS[:2] + SAMPLERS[-1:], ids=repr)
+def test_float32_in_float32_out(sampler):
+    # predict returned float64 for float32 rows.
+    X_train, X_test, y_train = _data()
+    X_train, X_test = X_train.astype(np.float32), X_test.astype(np.float32)
+    model = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+    prediction = model.predict(X_test)
+    assert prediction.dtype == np.float32
+    expected = NadarayaWatsonRegressor(sampler).fit(X_train.astype(np.float64), y_train)
+    np.testing.assert_allclose(
+        prediction, expected.predict(X_test.astype(np.float64)), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_signed_features_fall_back_when_the_total_weight_is_not_positive():

@@ -219,6 +219,28 @@ def test_nadaraya_watson_agrees(sampler, dtype):
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_nadaraya_watson_of_an_auto_sampler_is_stabilised():
+    # predict and the graph lost the per-row stabilisation on an AutoSampler:
+    # far rows got the training mean instead of its choice's prediction.
+    X, _, y = _data(np.float64)
+    far = np.vstack([X[:3] * 8, X[:3] * 30])
+    auto = AutoSampler(
+        64,
+        gamma=2.0,
+        candidates=["gerf"],
+        criterion="mean_log_variance",
+        random_state=0,
+    )
+    model = NadarayaWatsonRegressor(auto).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = model.predict(far)
+    chosen = NadarayaWatsonRegressor(model.sampler_.sampler_).fit(X, y)
+    np.testing.assert_allclose(expected, chosen.predict(far), rtol=1e-12)
+    (predictions,) = _run(model, far)
+    _assert_predictions(predictions, expected, np.float64)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nadaraya_watson_fallback_rows_agree(dtype):
     # Signed Fourier features estimate negative total weights for rows far

@@ -322,10 +322,13 @@ def _check_not_transductive(model) -> None:
 def _nadaraya_watson_parts(g: _Graph, X: str, model) -> tuple[str, str]:
     """Float64 numerators ``φ₁(x)ᵀ key_sums_`` and denominators, as ``predict``.
 
-    A skfavor positive sampler's query features are divided by their largest
-    entry per row in log space (:ref:`math-numerics`), as ``predict`` does.
+    A skfavor positive sampler's query features (an AutoSampler's choice's
+    too) are divided by their largest entry per row in log space
+    (:ref:`math-numerics`), as ``predict`` does.
     """
     sampler = model.sampler_
+    if isinstance(sampler, AutoSampler):
+        sampler = sampler.sampler_
     if isinstance(sampler, _POSITIVE):
         logs = _log_features(g, X, sampler.query_map_)
         features = g.node("Exp", g.node("Sub", logs, g.reduce("ReduceMax", logs)))
