@@ -219,6 +219,20 @@ def test_nadaraya_watson_agrees(sampler, dtype):
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "model",
+    # Classifiers stop earlier, in skl2onnx's parser (no classes_).
+    [GERFSampler(n_components=8), RandomFeatureRidge(), NadarayaWatsonRegressor()],
+    ids=lambda m: type(m).__name__,
+)
+def test_unfitted_models_are_refused_as_not_fitted(model):
+    # They failed with an AttributeError on a fitted attribute.
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted"):
+        skl2onnx.to_onnx(model, np.zeros((2, 3), np.float32))
+
+
 def test_nadaraya_watson_of_an_auto_sampler_is_stabilised():
     # predict and the graph lost the per-row stabilisation on an AutoSampler:
     # far rows got the training mean instead of its choice's prediction.

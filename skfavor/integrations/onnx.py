@@ -38,6 +38,7 @@ from skl2onnx.common.utils import (
     check_input_and_output_numbers,
     check_input_and_output_types,
 )
+from sklearn.utils.validation import check_is_fitted
 
 from ..auto import AutoSampler
 from ..fourier import FourierSampler
@@ -195,7 +196,11 @@ def _n_features_out(sampler) -> int:
 
 
 def _check_float_input(operator, n_outputs: int) -> int | None:
-    """Validate one float input and ``n_outputs`` outputs; the batch dimension."""
+    """Validate a fitted model, one float input and ``n_outputs`` outputs.
+
+    Returns the batch dimension.
+    """
+    check_is_fitted(operator.raw_operator)
     check_input_and_output_numbers(
         operator, input_count_range=1, output_count_range=n_outputs
     )
