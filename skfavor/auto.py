@@ -405,7 +405,14 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 with warnings.catch_warnings():
                     # Rows whose features all underflow are part of the score.
                     warnings.simplefilter("ignore", UnderflowWarning)
-                    features = sampler.transform(X_rows)
+                    # The public query map, not transform: the sampler counts
+                    # its user's transforms (AsymmetricMapWarning).
+                    query_map = getattr(sampler, "query_map_", None)
+                    features = (
+                        sampler.transform(X_rows)
+                        if query_map is None
+                        else query_map.transform(X_rows)
+                    )
             except FloatingPointError:
                 return np.full(n_rows, np.inf)
             return ridge_cv_errors(features, targets, folds, alphas)

@@ -231,3 +231,21 @@ def test_ridge_criterion_with_class_labels():
     assert auto.scores_ == pytest.approx(same.scores_)
     with pytest.raises(ValueError, match="y has 3 rows, but X has 300"):
         AutoSampler().fit(X, y[:3].astype(float))
+
+
+def test_the_ridge_criterion_does_not_count_as_the_users_transform():
+    # The criterion mapped the rows with the candidate's transform, so the
+    # user's first (correct) transform of the queries warned that transform
+    # had been called twice, as in a Pipeline.
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(60, 3)), rng.normal(size=(40, 3))
+    auto = AutoSampler(
+        16, gamma=0.5, candidates=["saderf"], criterion="ridge_cv", random_state=0
+    ).fit(X, keys=Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        features = auto.transform(X)
+        keys = auto.transform_keys(Y)
+    assert features.shape == (60, 16) and keys.shape == (40, 16)
