@@ -264,7 +264,7 @@ def test_headline_compares_sderf_orthogonal_and_labels_the_best_on_test():
     assert "ADERF (i.i.d.) of 4" in kernel_regression.headline_table([line])
 
 
-def test_tally_counts_differences_beyond_two_standard_errors():
+def test_tally_counts_differences_beyond_a_welch_interval():
     def cells(pairs):
         rows = []
         for multiplier, (rff, sderf, sem) in enumerate(pairs):
@@ -274,12 +274,15 @@ def test_tally_counts_differences_beyond_two_standard_errors():
             ]
         return kernel_regression.headline("nadaraya-watson", rows)
 
-    # The difference's standard error is 0.01·√2, so the margin is 0.0283.
+    # The difference's standard error is 0.01·√2 = 0.0141 with 5 draws each:
+    # Welch's 8 degrees of freedom give the margin t(0.975, 8) · 0.0141 =
+    # 0.0326. The former rule (two standard errors, 0.0283, a normal
+    # approximation) counted the 0.03 of the second cell as ahead.
     count = kernel_regression.tally(
-        cells([(0.5, 0.53, 0.01), (0.5, 0.52, 0.01), (0.5, 0.47, 0.01)])
+        cells([(0.5, 0.535, 0.01), (0.5, 0.53, 0.01), (0.5, 0.465, 0.01)])
     )
     assert count == dict(
-        ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(0.02 / 3)
+        ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(0.03 / 3)
     )
     # One draw: no standard error, any difference counts.
     count = kernel_regression.tally(

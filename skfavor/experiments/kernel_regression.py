@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from ._common import (
     NAMES,
@@ -153,9 +154,12 @@ def _auto_columns(auto: dict | None, rff: dict) -> dict:
 def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
     """Count the cells where a configuration is ahead of RBFSampler.
 
-    With repeated draws a difference counts when it exceeds two standard
-    errors of the difference, ``2 √(s₁² + s₂²)``; with one draw (no standard
-    error) any difference counts.
+    With repeated draws (independent: the two samplers share no features) a
+    difference counts when Welch's 95 % interval excludes 0: when it exceeds
+    ``t(0.975, ν) √(s₁² + s₂²)``, with ``s`` the standard errors of the means
+    and ``ν`` the Welch–Satterthwaite degrees of freedom of ``repeats`` draws
+    each. With one draw (no standard error) any difference counts, and the
+    summary says that there is no interval.
 
     Parameters
     ----------
@@ -174,8 +178,8 @@ def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
     counts = {"ahead": 0, "behind": 0, "level": 0}
     for row in rows:
         gain = row[f"{ours}_accuracy_gain"]
-        error = np.hypot(row["rbf_sampler_accuracy_sem"], row[f"{ours}_accuracy_sem"])
-        margin = 0.0 if np.isnan(error) else 2 * error
+        sems = row["rbf_sampler_accuracy_sem"], row[f"{ours}_accuracy_sem"]
+        margin = welch_margin(*sems, row["repeats"])
         if gain > margin:
             counts["ahead"] += 1
         elif gain < -margin:
@@ -184,6 +188,19 @@ def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
             counts["level"] += 1
     gains = [row[f"{ours}_accuracy_gain"] for row in rows]
     return counts | {"cells": len(rows), "mean_gain": float(np.mean(gains))}
+
+
+def welch_margin(sem_a: float, sem_b: float, repeats: int) -> float:
+    """Half-width of Welch's 95 % interval of a difference of two means.
+
+    ``sem_a``, ``sem_b``: standard errors of means of ``repeats`` independent
+    draws each. 0 without a standard error (one draw) or without spread.
+    """
+    error = float(np.hypot(sem_a, sem_b))
+    if np.isnan(error) or error == 0 or repeats < 2:
+        return 0.0
+    dof = error**4 * (repeats - 1) / (sem_a**4 + sem_b**4)
+    return float(stats.t.ppf(0.975, dof)) * error
 
 
 def summary_lines(rows: list[dict]) -> list[str]:
@@ -201,7 +218,7 @@ def summary_lines(rows: list[dict]) -> list[str]:
         repeats = group[0]["repeats"]
         if repeats > 1:
             draws = f"{repeats} draws per cell"
-            level = "within two standard errors"
+            level = "not separated by a Welch 95 % interval"
         else:
             draws = "1 draw per cell, no standard error"
             level = "level"
