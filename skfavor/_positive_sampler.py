@@ -414,13 +414,16 @@ class _BasePositiveSampler(
         return self
 
     def _check_keys(self, keys):
-        keys = _check_named(keys, "keys")
-        if keys.shape[1] != self.n_features_in_:
+        """``keys`` as floats; their width and feature names those of ``X``."""
+        checked = _check_named(keys, "keys")
+        if checked.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"keys has {keys.shape[1]} features, but X has "
+                f"keys has {checked.shape[1]} features, but X has "
                 f"{self.n_features_in_} features; both must have the same width."
             )
-        return keys
+        # Columns reordered or renamed would fit the key map to other features.
+        validate_data(self, keys, skip_check_array=True, reset=False)
+        return checked
 
     def _resolve_gamma(self, queries: SampleStatistics) -> float:
         """``gamma``, or ``1 / (n_features · Var)`` over all entries for 'scale'.

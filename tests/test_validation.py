@@ -247,6 +247,22 @@ def test_keys_of_the_wrong_width_name_keys(X, family):
         sampler.fit(X, keys=X[:, :2])
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_keys_with_other_feature_names_are_refused(X, method):
+    # Reordered or renamed key columns were accepted and fitted the key map to
+    # other features (off by up to 20 on features of about 5); transform_keys
+    # already refused them.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    sampler = DERFSampler("aderf", n_components=8, random_state=0)
+    fit = getattr(sampler, method)
+    with pytest.raises(ValueError, match="feature names"):
+        fit(frame, keys=frame[["c", "a", "b"]])
+    with pytest.raises(ValueError, match="feature names"):
+        fit(frame, keys=frame.rename(columns={"a": "z"}))
+    fit(frame, keys=frame[["a", "b", "c"]] * 2)  # the same names: accepted
+
+
 @pytest.mark.parametrize("family", SAMPLERS)
 def test_wrong_number_of_features_at_transform_time(X, family):
     sampler = SAMPLERS[family](random_state=0).fit(X)
