@@ -265,7 +265,10 @@ class _BasePositiveSampler(
         keys : {array-like, sparse matrix} of shape (n_keys, n_features), \
                 default=None
             A chunk of the key set. As long as no call has passed keys, the key
-            statistics are those of the queries.
+            statistics are those of the queries. From the first call that
+            passes keys on, they are those of the key chunks alone: the rows
+            of earlier calls without keys do not count as keys (pass ``keys``
+            with every chunk, or with none).
 
         Returns
         -------
