@@ -645,3 +645,22 @@ def test_cuda_setting_is_skipped_with_a_message_without_a_gpu(tmp_path, capsys):
     assert result == {"transformer": []}
     assert "skipped: device 'cuda'" in capsys.readouterr().out
     assert not (tmp_path / "transformer.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--mqar-vocab", "8"], "--mqar-vocab 8"),
+        (["--mqar-pairs", "20"], "--mqar-pairs 20"),
+        (["--device", "bogus"], "--device 'bogus'"),
+        (["--device", "CPU"], "--device 'CPU'"),
+    ],
+)
+def test_options_that_cannot_run_stop_before_any_training(argv, message, tmp_path):
+    # --mqar-vocab 8 failed only after the whole uptraining study, in a worker's
+    # traceback; --device bogus gave a raw torch error from a worker.
+    from skfavor.experiments.__main__ import main
+
+    with pytest.raises(SystemExit, match=message):
+        main(["transformer", "--quick", *argv, "--out", str(tmp_path)])
+    assert not (tmp_path / "transformer.csv").exists()

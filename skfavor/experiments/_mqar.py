@@ -18,6 +18,28 @@ import numpy as np
 IGNORE = -100
 
 
+def check_task(vocab_size: int, n_pairs: int, length: int) -> None:
+    """Raise a ``ValueError`` unless the three sizes make an MQAR task.
+
+    The checks of the sequences' generator, also run by the command line
+    before any training, so that a bad ``--mqar-*`` option fails at once.
+    """
+    if length % 2 or length < 2:
+        raise ValueError(f"length must be an even integer >= 2, got {length}.")
+    if vocab_size <= length:
+        raise ValueError(f"vocab_size must exceed length ({length}), got {vocab_size}.")
+    if n_pairs < 1 or 4 * n_pairs > length:
+        raise ValueError(
+            f"n_pairs must be in [1, length / 4 = {length // 4}], got {n_pairs}."
+        )
+    n_keys = vocab_size // 2 - 1
+    if n_pairs > n_keys:
+        raise ValueError(
+            f"n_pairs must not exceed the {n_keys} distinct keys of "
+            f"vocab_size={vocab_size}, got {n_pairs}."
+        )
+
+
 def mqar(
     n_examples: int,
     *,
@@ -56,22 +78,10 @@ def mqar(
         The value of the queried key at each query position (the next-token
         target there), :data:`IGNORE` elsewhere.
     """
-    if length % 2 or length < 2:
-        raise ValueError(f"length must be an even integer >= 2, got {length}.")
-    if vocab_size <= length:
-        raise ValueError(f"vocab_size must exceed length ({length}), got {vocab_size}.")
-    if n_pairs < 1 or 4 * n_pairs > length:
-        raise ValueError(
-            f"n_pairs must be in [1, length / 4 = {length // 4}], got {n_pairs}."
-        )
+    check_task(vocab_size, n_pairs, length)
     if not 0 < power_a <= 1:
         raise ValueError(f"power_a must be in (0, 1], got {power_a}.")
     n_keys = vocab_size // 2 - 1
-    if n_pairs > n_keys:
-        raise ValueError(
-            f"n_pairs must not exceed the {n_keys} distinct keys of "
-            f"vocab_size={vocab_size}, got {n_pairs}."
-        )
     rng = np.random.default_rng(seed)
     rows = np.arange(n_examples)[:, None]
     keys = 1 + _without_replacement(rng, n_examples, n_keys, n_pairs)

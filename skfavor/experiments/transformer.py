@@ -35,6 +35,7 @@ from pathlib import Path
 
 from joblib import Parallel, delayed
 
+from ._mqar import check_task
 from ._output import Line, Panel, add_output_arguments, plot_panels, write_csv
 from ._paired import summarize
 from ._progress import progress
@@ -602,4 +603,29 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def main(args: argparse.Namespace) -> dict[str, list[dict]]:
     """Run the subcommand with the parsed ``args``."""
-    return run(config_from(args), args.out)
+    config = config_from(args)
+    check_options(config)
+    return run(config, args.out)
+
+
+def check_options(config: Config) -> None:
+    """Stop with the option's name before any training when it cannot run."""
+    import torch
+
+    if config.device is not None:
+        try:
+            torch.device(config.device)
+        except RuntimeError as error:
+            raise SystemExit(
+                f"transformer: --device {config.device!r} is not a PyTorch device "
+                f"(cpu, cuda, cuda:1, mps, …): {error}"
+            ) from error
+    if "mqar" in config.tasks:
+        try:
+            check_task(config.mqar_vocab, config.mqar_pairs, config.mqar_length)
+        except ValueError as error:
+            raise SystemExit(
+                f"transformer: --mqar-vocab {config.mqar_vocab}, --mqar-pairs "
+                f"{config.mqar_pairs} and --mqar-length {config.mqar_length} make "
+                f"no MQAR task: {error}"
+            ) from error
