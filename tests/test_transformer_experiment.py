@@ -664,3 +664,29 @@ def test_options_that_cannot_run_stop_before_any_training(argv, message, tmp_pat
     with pytest.raises(SystemExit, match=message):
         main(["transformer", "--quick", *argv, "--out", str(tmp_path)])
     assert not (tmp_path / "transformer.csv").exists()
+
+
+def test_a_base_that_does_not_beat_the_trigram_gets_no_tables():
+    # The docs say a base counts only if it beats the trigram, yet a failed
+    # base got its full tables of paired differences, flagged by one word.
+    from skfavor.experiments import _uptraining
+    from skfavor.experiments._uptraining import row
+
+    config = transformer.with_overrides(
+        transformer.QUICK, methods=("softmax", "posrf"), features=(8,)
+    )
+    rows = [
+        row("base", "", "trigram", None, None, "bpc", 2.8),
+        row("base", "seed 0", "softmax", None, None, "bpc", 4.5),
+        row("base", "seed 1", "softmax", None, None, "bpc", 2.5),
+    ]
+    for base in ("seed 0", "seed 1"):
+        for stage in _uptraining.STAGES:
+            rows.append(row("uptraining", base, "softmax", None, None, stage, 2.5))
+            for draw in range(3):
+                rows.append(row("uptraining", base, "posrf", 8, draw, stage, 2.6))
+    assert _uptraining.failed_bases(rows) == {"seed 0"}
+    text = _uptraining.report(rows, config)
+    assert "base seed 0 DOES NOT beat the trigram: it does not count" in text
+    assert "uptraining, base seed 0" not in text
+    assert "uptraining, base seed 1" in text

@@ -274,13 +274,34 @@ def swaps(config: Config, bases: list[int], draws: int | None = None) -> list[tu
     return jobs
 
 
-def base_table(rows: list[dict]) -> str:
-    """The base models' validation bpc beside the n-gram tables'."""
-    trigram = [
+def _trigram_bpc(rows: list[dict]) -> float | None:
+    """The Kneser–Ney trigram's validation bpc, None if it was not run."""
+    values = [
         float(r["value"])
         for r in rows
         if r["task"] == "base" and r["method"] == "trigram" and r["metric"] == "bpc"
     ]
+    return values[0] if values else None
+
+
+def _beats_trigram(value: float, trigram: float | None) -> bool:
+    return trigram is None or (math.isfinite(value) and value < trigram)
+
+
+def failed_bases(rows: list[dict]) -> set:
+    """The softmax bases that do not beat the trigram: they do not count."""
+    trigram = _trigram_bpc(rows)
+    return {
+        r["base"]
+        for r in rows
+        if r["task"] == "base" and r["method"] == "softmax" and r["metric"] == "bpc"
+        if not _beats_trigram(float(r["value"]), trigram)
+    }
+
+
+def base_table(rows: list[dict]) -> str:
+    """The base models' validation bpc beside the n-gram tables'."""
+    trigram = _trigram_bpc(rows)
     lines = []
     for r in rows:
         if r["task"] != "base" or r["metric"] != "bpc":
@@ -288,8 +309,8 @@ def base_table(rows: list[dict]) -> str:
         value = float(r["value"])
         name = r["method"] if not r["base"] else f"{r['method']} ({r['base']})"
         verdict = ""
-        if r["method"] == "softmax" and trigram:
-            beats = math.isfinite(value) and value < trigram[0]
+        if r["method"] == "softmax" and trigram is not None:
+            beats = _beats_trigram(value, trigram)
             verdict = "beats the trigram" if beats else "DOES NOT beat the trigram"
         lines.append([name, f"{value:.3f}", verdict])
     return format_table(lines, ["model", "validation bpc", ""])
@@ -338,7 +359,15 @@ def report(rows: list[dict], config: Config) -> str:
     """Every uptraining table, as printed."""
     parts = ["base models against n-gram tables (validation split)", base_table(rows)]
     bases = sorted({r["base"] for r in rows if r["task"] == "uptraining"})
+    failed = failed_bases(rows)
     for base in bases:
+        if base in failed:
+            parts.append(
+                f"\nbase {base} DOES NOT beat the trigram: it does not count, and "
+                "its uptraining tables are left out (its rows stay in the CSV "
+                "file). Train it longer (--pretrain-steps)."
+            )
+            continue
         for stage in STAGES:
             title = (
                 "zero-shot after calibration"
