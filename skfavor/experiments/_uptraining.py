@@ -361,13 +361,14 @@ def report(rows: list[dict], config: Config) -> str:
     bases = sorted({r["base"] for r in rows if r["task"] == "uptraining"})
     failed = failed_bases(rows)
     for base in bases:
+        flag = ""
         if base in failed:
+            flag = " [NOT COUNTED: the base does not beat the trigram]"
             parts.append(
                 f"\nbase {base} DOES NOT beat the trigram: it does not count, and "
-                "its uptraining tables are left out (its rows stay in the CSV "
-                "file). Train it longer (--pretrain-steps)."
+                "its tables below are not evidence for or against any family. "
+                "Train it longer (--pretrain-steps)."
             )
-            continue
         for stage in STAGES:
             title = (
                 "zero-shot after calibration"
@@ -384,12 +385,12 @@ def report(rows: list[dict], config: Config) -> str:
             )
             parts.append(
                 f"\nuptraining, base {base}, {title}: validation bpc, mean ± "
-                f"95% t half-width over {draws} ω draws (sd over draws)"
+                f"95% t half-width over {draws} ω draws (sd over draws){flag}"
             )
             parts.append(level_table(rows, config, base, stage))
             parts.append(
                 f"\npaired differences, base {base}, {title}: mean [95% t "
-                "interval] negatives/pairs, * when 0 is outside"
+                f"interval] negatives/pairs, * when 0 is outside{flag}"
             )
             parts.append(difference_table(rows, config, base, stage))
     return "\n".join(parts)
