@@ -361,6 +361,34 @@ class NadarayaWatsonClassifier(ClassifierMixin, _BaseNadarayaWatson):
         codes[self._nonpositive(totals, "most frequent class")] = self._majority
         return self.classes_[codes]
 
+    def predict_proba(self, X):
+        """Each class's share of the estimated kernel weight.
+
+        ``Σ_j K̂(x, x_j) [y_j = c] / Σ_j K̂(x, x_j)``: for positive features
+        (skfavor's samplers) the kernel-weighted class frequencies, in
+        ``[0, 1]``; signed features (Fourier, ``RBFSampler``) may give shares
+        outside it. Rows whose estimated total weight is not positive get the
+        indicator of the most frequent class, as :meth:`predict` gives them
+        its label. The ONNX graph's second output is this.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Query points.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows summing to 1, columns in the order of ``classes_``.
+        """
+        votes, totals, dtype = self._ratio_parts(X)
+        mask = self._nonpositive(totals, "most frequent class")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = votes / totals[:, None]
+        shares[mask] = 0.0
+        shares[mask, self._majority] = 1.0
+        return shares.astype(dtype, copy=False)
+
     @property
     def majority_class_(self):
         """The most frequent training class, the fallback prediction."""

@@ -172,6 +172,29 @@ def test_float32_in_float32_out(sampler):
     )
 
 
+@pytest.mark.parametrize("sampler", SAMPLERS[:3], ids=repr)
+def test_classifier_probabilities_are_the_class_shares(sampler):
+    # The classifier had neither predict_proba nor decision_function, so
+    # scoring="roc_auc" gave NaN, while its ONNX graph output the shares.
+    from sklearn.model_selection import cross_val_score
+
+    X_train, X_test, y_train = _data()
+    labels = (y_train > 0).astype(int)
+    model = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+    proba = model.predict_proba(X_test)
+    votes, totals = _direct_parts(sampler, X_train, X_test, np.eye(2)[labels])
+    np.testing.assert_allclose(proba, votes / totals[:, None], rtol=1e-10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_array_equal(
+        model.classes_[proba.argmax(1)], model.predict(X_test)
+    )
+    scores = cross_val_score(
+        NadarayaWatsonClassifier(sampler), X_train, labels, scoring="roc_auc", cv=3
+    )
+    assert np.all(np.isfinite(scores)) and scores.mean() > 0.7
+
+
 def test_signed_features_fall_back_when_the_total_weight_is_not_positive():
     X_train, X_test, y_train = _data(n_test=200)
     sampler = RBFSampler(n_components=2, gamma=0.5, random_state=0)

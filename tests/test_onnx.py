@@ -217,6 +217,9 @@ def test_nadaraya_watson_agrees(sampler, dtype):
     np.testing.assert_array_equal(predicted, expected_labels)
     assert shares.shape == (X_test.shape[0], 3)
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonPositiveDenominatorWarning)
+        _assert_predictions(shares, classifier.predict_proba(X_test), dtype)
 
 
 @pytest.mark.parametrize(
