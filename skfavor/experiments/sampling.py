@@ -372,7 +372,12 @@ def ridge_table(rows: list[dict]) -> str:
         body.append(
             [dataset, M]
             + [
-                f"{at[m]['accuracy_mean']:.3f} ± {at[m]['accuracy_sem']:.3f}"
+                f"{at[m]['accuracy_mean']:.3f}"
+                + (
+                    ""
+                    if np.isnan(at[m]["accuracy_sem"])
+                    else f" ± {at[m]['accuracy_sem']:.3f}"
+                )
                 for m in ("rff", "auto", "auto_mean_variance")
             ]
         )
@@ -510,7 +515,12 @@ def run(
         )
         print(auto_table(auto))
     if ridge:
-        print(f"\nRidge route, test accuracy ± standard error ({ridge_seeds} draws)")
+        spread = (
+            f"± standard error ({ridge_seeds} draws)"
+            if ridge_seeds > 1
+            else "(1 draw, no standard error)"
+        )
+        print(f"\nRidge route, test accuracy {spread}")
         print(ridge_table(ridge))
         write_csv(out / "sampling_ridge.csv", ridge, RIDGE_COLUMNS)
     write_csv(out / "sampling_couplings.csv", couplings, COUPLING_COLUMNS)

@@ -577,7 +577,11 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "--device",
         help="PyTorch device (default cpu); cuda picks the GPU setting",
     )
-    parser.add_argument("--quick", action="store_true", help="the CI setting")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small setting, under 5 minutes on two idle cores",
+    )
     add_output_arguments(parser, "CSV file and plots")
     return parser
 
