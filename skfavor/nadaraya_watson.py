@@ -493,7 +493,8 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
-            Predicted values.
+            Predicted values, in the float dtype of ``X`` (float64 for other
+            dtypes); computed in float64.
         """
         sums, totals, dtype = self._ratio_parts(X)
         mask = self._nonpositive(totals, "mean of the training targets")

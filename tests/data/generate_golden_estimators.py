@@ -26,7 +26,10 @@ again then. Issue 20 then solved every ridge system by ``cho_factor`` and
 Cholesky solve per alpha instead of a shared ``eigh``: the CV scores, the
 ridge and classifier outputs moved by at most 1.5e-13 relative (chosen
 candidates, labels and every sampler output unchanged), and were recorded again
-then.
+then. A new user's trial in issue 20 made ``NadarayaWatsonRegressor.predict``
+return float32 for float32 rows (computed in float64, cast at the end): the
+five float32 ``nw_regressor_*.predict`` arrays are the recorded float64 ones
+cast to float32, bit for bit what the code now returns.
 
 ``AutoSampler`` is recorded with each ``criterion`` given explicitly: issue 16
 changes which one is the default, on purpose.
