@@ -443,8 +443,13 @@ def test_favor_attention_exports(
     layer(x, x, x)  # one training step: running statistics unlike their start
     layer.eval()
     module = exportable_attention(layer)
+    # Distinct example tensors: one tensor passed three times would leave the
+    # graph reading one input for all three.
     session = _export_attention(
-        module, (x, x, x, mask), tmp_path / "attention.onnx", int(not batch_first)
+        module,
+        (x, x.clone(), x.clone(), mask),
+        tmp_path / "attention.onnx",
+        int(not batch_first),
     )
     # Held-out inputs, with another batch size: the batch dimension is dynamic.
     for n in (3, 5):
@@ -494,6 +499,46 @@ def test_exportable_attention_checks_inputs_as_the_layer(statistics):
             module(x, x, x, mask[:1])
         with pytest.raises(ValueError, match="query"):
             module(x[..., :4], x, x)
+
+
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
+@pytest.mark.filterwarnings("ignore:# The axis name:UserWarning")
+@pytest.mark.parametrize("statistics", ["running", "batch"])
+def test_exported_attention_reads_its_three_inputs(statistics, tmp_path):
+    # Exported from (x, x, x, mask), the graph read only `value` (torch.export
+    # keeps one input of an aliased tensor): fed a distinct query and key it
+    # was off by 1.5 to 1.8. Such examples are now refused; a graph exported
+    # from distinct tensors serves cross-attention too.
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    layer = FavorAttention(
+        16,
+        2,
+        batch_first=True,
+        feature_map="gerf",
+        statistics=statistics,
+        n_features=32,
+        random_state=0,
+    ).eval()
+    module = exportable_attention(layer)
+    x, mask = _attention_inputs(torch, 3, 12, 16, 0)
+    # torch.onnx wraps the module's ValueError in its TorchExportError.
+    with pytest.raises(Exception, match="Export with distinct tensors"):
+        torch.onnx.export(
+            module, (x, x, x, mask), str(tmp_path / "a.onnx"), dynamo=True
+        )
+    session = _export_attention(
+        module, (x, x.clone(), x.clone(), mask), tmp_path / "attention.onnx"
+    )
+    q, _ = _attention_inputs(torch, 3, 12, 16, 1)
+    feeds = {"query": q, "key": x, "value": x, "key_padding_mask": mask}
+    (output,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+    with torch.no_grad():
+        expected = layer(q, x, x, key_padding_mask=mask)[0].numpy()
+    np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_favor_attention_export_refusals():
