@@ -461,7 +461,9 @@ def exportable_attention(layer):
     ------
     ValueError
         If ``layer`` is in training mode, or fits a DERF family to batch
-        statistics.
+        statistics; when exported, if the example query, key and value are
+        one tensor passed more than once (export from ``x.clone()``s:
+        ``torch.export`` would read one input for all).
 
     Examples
     --------
