@@ -283,6 +283,15 @@ class _BasePositiveSampler(
                 self, X, accept_sparse="csr", dtype="numeric", reset=first_call
             )
         )
+        # The keys are checked before any state changes: a refused call
+        # leaves the statistics (and, first, the unfitted sampler) as they were.
+        try:
+            key_chunk = None if keys is None else _statistics(self._check_keys(keys))
+        except (TypeError, ValueError):
+            if first_call:
+                for name in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(name, None)
+            raise
         chunk = _statistics(X)
         self._reset_map_usage()
         if first_call:
@@ -290,8 +299,7 @@ class _BasePositiveSampler(
             self._query_statistics, self._key_statistics = chunk, None
         else:
             self._query_statistics = self._query_statistics + chunk
-        if keys is not None:
-            key_chunk = _statistics(self._check_keys(keys))
+        if key_chunk is not None:
             self._key_statistics = (
                 key_chunk
                 if self._key_statistics is None

@@ -263,6 +263,29 @@ def test_keys_with_other_feature_names_are_refused(X, method):
     fit(frame, keys=frame[["a", "b", "c"]] * 2)  # the same names: accepted
 
 
+def test_refused_keys_leave_partial_fit_as_it_was(X):
+    # A partial_fit refused for its keys had already added its X chunk to the
+    # query statistics (the next chunks then fitted other maps), and a refused
+    # first call left the sampler looking fitted.
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    half = X.shape[0] // 2
+    first, second = X[:half], X[half:]
+    sampler = DERFSampler("aderf", n_components=8, random_state=0)
+    with pytest.raises(ValueError, match="keys"):
+        sampler.partial_fit(first, keys=first[:, :2])
+    with pytest.raises(NotFittedError):
+        check_is_fitted(sampler)
+    sampler.partial_fit(first)
+    with pytest.raises(ValueError, match="keys"):
+        sampler.partial_fit(second, keys=second[:, :2])
+    sampler.partial_fit(second, keys=second)
+    clean = DERFSampler("aderf", n_components=8, random_state=0)
+    clean.partial_fit(first).partial_fit(second, keys=second)
+    np.testing.assert_array_equal(sampler.transform(X), clean.transform(X))
+
+
 @pytest.mark.parametrize("family", SAMPLERS)
 def test_wrong_number_of_features_at_transform_time(X, family):
     sampler = SAMPLERS[family](random_state=0).fit(X)
