@@ -74,6 +74,26 @@ def _check_named(X, name: str, **kwargs):
         raise type(error)(f"{name}: {error}") from error
 
 
+def check_feature_names(estimator, rows, name: str) -> None:
+    """scikit-learn's feature-name check of ``rows``, its messages naming ``name``.
+
+    ``validate_data(..., reset=False)`` says "X" in its errors and warnings
+    whatever the argument; keys must be named as such.
+    """
+    if name == "X":
+        validate_data(estimator, rows, skip_check_array=True, reset=False)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            validate_data(estimator, rows, skip_check_array=True, reset=False)
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from error
+    for warning in caught:
+        message = re.sub(r"^X ", f"{name} ", str(warning.message))
+        warnings.warn(message, warning.category, stacklevel=_caller_stacklevel())
+
+
 def _plain_float_rows(X) -> bool:
     """Whether ``X`` is rows that ``check_array`` would return as they are.
 
@@ -433,7 +453,7 @@ class _BasePositiveSampler(
                 f"{self.n_features_in_} features; both must have the same width."
             )
         # Columns reordered or renamed would fit the key map to other features.
-        validate_data(self, keys, skip_check_array=True, reset=False)
+        check_feature_names(self, keys, "keys")
         return checked
 
     def _resolve_gamma(self, queries: SampleStatistics) -> float:
@@ -619,7 +639,7 @@ class _BasePositiveSampler(
             )
         if not plain:
             # feature names, checked on the input as the user passed it
-            validate_data(self, X, skip_check_array=True, reset=False)
+            check_feature_names(self, X, name)
         return checked
 
     def __sklearn_tags__(self):

@@ -20,7 +20,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._feature_map import UnderflowWarning
-from ._positive_sampler import _as_float, _check_named, _NotBool
+from ._positive_sampler import _as_float, _check_named, _NotBool, check_feature_names
 from ._sampling import SAMPLINGS
 from ._selection import (
     N_LANDMARKS,
@@ -335,6 +335,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                     f"keys has {Y.shape[1]} features, but X has {X.shape[1]} "
                     "features; both must have the same width."
                 )
+            check_feature_names(self, keys, "keys")
         names = self._candidates(keys is not None)
         random_state = check_random_state(self.random_state)
         if self.criterion == "ridge_cv":

@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skfavor import (
     AsymmetricMapWarning,
+    AutoSampler,
     DERFSampler,
     GERFSampler,
     PositiveRFSampler,
@@ -235,8 +236,9 @@ def test_arrays_after_a_dataframe_fit_warn_of_missing_names(X, family):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     sampler = SAMPLERS[family](random_state=0).fit(frame)
-    for method in (sampler.transform, sampler.transform_keys):
-        with pytest.warns(UserWarning, match="X does not have valid feature names"):
+    # Each warning names the argument of its method.
+    for method, name in ((sampler.transform, "X"), (sampler.transform_keys, "Y")):
+        with pytest.warns(UserWarning, match=f"{name} does not have valid feature"):
             method(X)
 
 
@@ -256,11 +258,21 @@ def test_keys_with_other_feature_names_are_refused(X, method):
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     sampler = DERFSampler("aderf", n_components=8, random_state=0)
     fit = getattr(sampler, method)
-    with pytest.raises(ValueError, match="feature names"):
+    with pytest.raises(ValueError, match=r"^keys: The feature names"):
         fit(frame, keys=frame[["c", "a", "b"]])
-    with pytest.raises(ValueError, match="feature names"):
+    with pytest.raises(ValueError, match=r"^keys: The feature names"):
         fit(frame, keys=frame.rename(columns={"a": "z"}))
+    with pytest.warns(UserWarning, match=r"^keys does not have valid feature names"):
+        fit(frame, keys=X)
     fit(frame, keys=frame[["a", "b", "c"]] * 2)  # the same names: accepted
+
+
+def test_auto_sampler_refuses_keys_with_other_feature_names(X):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    auto = AutoSampler(8, criterion="mean_log_variance", random_state=0)
+    with pytest.raises(ValueError, match=r"^keys: The feature names"):
+        auto.fit(frame, keys=frame[["c", "a", "b"]])
 
 
 def test_refused_keys_leave_partial_fit_as_it_was(X):
