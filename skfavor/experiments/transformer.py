@@ -618,12 +618,18 @@ def check_options(config: Config) -> None:
 
     if config.device is not None:
         try:
-            torch.device(config.device)
+            device = torch.device(config.device)
         except RuntimeError as error:
             raise SystemExit(
                 f"transformer: --device {config.device!r} is not a PyTorch device "
                 f"(cpu, cuda, cuda:1, mps, …): {error}"
             ) from error
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if device.type == "cuda" and count and (device.index or 0) >= count:
+            raise SystemExit(
+                f"transformer: --device {config.device!r}: torch sees {count} CUDA "
+                "device(s)."
+            )
     if "mqar" in config.tasks:
         try:
             check_task(config.mqar_vocab, config.mqar_pairs, config.mqar_length)
