@@ -419,10 +419,13 @@ def plot(rows: list[dict], config: Config, out: Path) -> None:
 
     if "uptraining" in config.tasks:
         bases = sorted({r["base"] for r in rows if r["task"] == "uptraining"})
+        from ._uptraining import failed_bases
+
+        failed = failed_bases(rows)
         panels = [
             _panel(
                 rows,
-                f"{base}, {title}",
+                f"{base}{' (NOT COUNTED)' if base in failed else ''}, {title}",
                 values("uptraining", base, stage),
                 config.features,
                 config.methods,
