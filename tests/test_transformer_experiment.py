@@ -693,3 +693,12 @@ def test_the_tables_of_a_base_that_does_not_beat_the_trigram_say_so():
     assert len(flagged) == 2 * len(_uptraining.STAGES)
     assert all("base seed 0" in line for line in flagged)
     assert "uptraining, base seed 1" in text
+
+
+def test_settings_line_names_only_the_tasks_that_run():
+    # --tasks mqar printed the base models' and uptraining settings too.
+    quick = transformer.QUICK
+    mqar_only = transformer.describe(transformer.with_overrides(quick, tasks=("mqar",)))
+    assert mqar_only.startswith("MQAR: vocab") and "Uptraining" not in mqar_only
+    both = transformer.describe(quick)
+    assert both.startswith("Base models:") and "MQAR: vocab" in both

@@ -464,10 +464,10 @@ def plot(rows: list[dict], config: Config, out: Path) -> None:
 
 
 def describe(config: Config) -> str:
-    """One paragraph with every setting of ``config``."""
-    return (
-        "Base models: "
-        + " and ".join(
+    """One paragraph with the settings of the tasks ``config`` runs."""
+    parts = []
+    if "uptraining" in config.tasks:
+        bases = " and ".join(
             kind
             for kind, asked in (
                 (f"{config.bases} softmax char-LMs", config.base != "llama"),
@@ -479,20 +479,26 @@ def describe(config: Config) -> str:
             )
             if asked
         )
-        + f", {config.layers} pre-norm "
-        f"layers, width {config.width}, {config.heads} heads, windows of "
-        f"{config.lm_length}; {config.pretrain_steps} steps of {config.batch_size} "
-        f"at lr {config.pretrain_lr:g} (AdamW, warm-up 10%, cosine, clip 1). "
-        f"Uptraining: M in {list(config.features)}, {config.draws} ω draws, "
-        f"{config.calibration_steps} calibration forwards, "
-        f"{config.finetune_steps} fine-tuning steps of {config.finetune_batch} at "
-        f"lr {config.finetune_lr:g}. MQAR: vocab {config.mqar_vocab}, "
-        f"{config.mqar_pairs} pairs, length {config.mqar_length}, width "
-        f"{config.mqar_width}, token shift {'on' if config.token_shift else 'off'}, "
-        f"M in {list(config.mqar_features)}, {config.mqar_steps} steps of "
-        f"{config.mqar_batch} at lr {config.mqar_lr:g}, {config.mqar_seeds} seeds. "
-        f"Device {config.device}, {config.n_jobs} workers."
-    )
+        parts.append(
+            f"Base models: {bases}, {config.layers} pre-norm layers, width "
+            f"{config.width}, {config.heads} heads, windows of {config.lm_length}; "
+            f"{config.pretrain_steps} steps of {config.batch_size} at lr "
+            f"{config.pretrain_lr:g} (AdamW, warm-up 10%, cosine, clip 1). "
+            f"Uptraining: M in {list(config.features)}, {config.draws} ω draws, "
+            f"{config.calibration_steps} calibration forwards, "
+            f"{config.finetune_steps} fine-tuning steps of {config.finetune_batch} "
+            f"at lr {config.finetune_lr:g}."
+        )
+    if "mqar" in config.tasks:
+        parts.append(
+            f"MQAR: vocab {config.mqar_vocab}, {config.mqar_pairs} pairs, length "
+            f"{config.mqar_length}, width {config.mqar_width}, token shift "
+            f"{'on' if config.token_shift else 'off'}, M in "
+            f"{list(config.mqar_features)}, {config.mqar_steps} steps of "
+            f"{config.mqar_batch} at lr {config.mqar_lr:g}, {config.mqar_seeds} seeds."
+        )
+    parts.append(f"Device {config.device}, {config.n_jobs} workers.")
+    return " ".join(parts)
 
 
 def with_overrides(config: Config, **overrides) -> Config:
