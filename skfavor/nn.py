@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._attention_checks import check_decoding_state
+from ._checkpointing import forward_statistics, recomputing
 from ._nn_buffers import FavorBuffers
 from ._torch_masks import (
     causal_mask_selects_causal,
@@ -347,18 +348,16 @@ class FavorAttention(FavorBuffers):
     def forward_with_maps(self, query, key, value, key_padding_mask=None, *, maps):
         """:meth:`forward`'s output in eval mode, with ``maps`` instead of a fit.
 
-        What the exportable module of
-        :func:`skfavor.integrations.onnx.exportable_attention` calls: maps
-        compiled once (by :func:`~skfavor.attention.fit_maps`) are constants
-        of its graph. Inputs are checked as by :meth:`forward`.
+        What :func:`skfavor.integrations.onnx.exportable_attention`'s module
+        calls: maps compiled once (:func:`~skfavor.attention.fit_maps`) are
+        constants of its graph. Inputs are checked as by :meth:`forward`.
 
         Parameters
         ----------
         query, key, value, key_padding_mask
             As in :meth:`forward`.
         maps : tuple (query_map, key_map) of StackedFeatureMap
-            Compiled in kernel units, one per head (batch shape (1, H) or
-            (H,)).
+            Compiled in kernel units, one per head.
 
         Returns
         -------
@@ -378,7 +377,7 @@ class FavorAttention(FavorBuffers):
         )
         n, length, _ = query.shape
         n_keys = key.shape[1]
-        if self.training and self.redraw_interval is not None:
+        if self.training and self.redraw_interval is not None and not recomputing():
             self._scheduled_redraw()
         q, k, v = self.in_projection(query, key, value)
         if n == 0 or length == 0 or n_keys == 0:
@@ -398,13 +397,10 @@ class FavorAttention(FavorBuffers):
     def _canonical(
         self, query, key, value, key_padding_mask, attn_mask, is_causal, self_attention
     ):
-        """Inputs batch first, padding sanitised, masks as ``keep`` and ``causal``.
+        """Inputs batch first, padding zeroed (NaN too), (keep, query keep), causal.
 
-        Padded positions are set to 0 before the projections, so that NaN or
-        inf there reaches neither the outputs nor the weights' gradients; the
-        padded queries are those of :func:`~skfavor._torch_masks.padded_queries`
-        (``self_attention``: ``query is key`` as the caller passed them).
-        Returns the key and query masks as one pair.
+        Padded queries: :func:`~skfavor._torch_masks.padded_queries`, with
+        ``self_attention`` (``query is key`` as the caller passed them).
         """
         query, key, value, keep, unbatched = layer_inputs(
             self, query, key, value, key_padding_mask
@@ -482,7 +478,11 @@ class FavorAttention(FavorBuffers):
         """
         causal = self.causal if causal is None else causal
         running = decoding or self._call_statistics(causal) == "running"
-        dropout = self.dropout if self.training and not decoding else 0.0
+        training = self.training and not decoding
+        dropout = self.dropout if training else 0.0
+        statistics = self.running_statistics() if running else None
+        if running:
+            statistics = forward_statistics(self, statistics, training)
         out, state = favor_heads(
             q,
             k,
@@ -492,14 +492,14 @@ class FavorAttention(FavorBuffers):
             causal=causal,
             keep=None if keep is None else keep[:, None, :],
             query_keep=None if query_keep is None else query_keep[:, None, :],
-            statistics=self.running_statistics() if running else None,
+            statistics=statistics,
             maps=maps,
             initial_state=state,
             output_final_state=causal,
             dropout=dropout or None,
             parameter_grad=self.parameter_grad,
         )
-        if self.training and running and not decoding:
+        if training and running and not recomputing():
             self._update_running(q, k, keep, query_keep)
         return out, state
 

@@ -73,6 +73,12 @@ def _imported_modules(tree: ast.Module) -> set[str]:
 
 
 def _is_own(base: ast.expr, allowed_names: set[str]) -> bool:
+    # A library's submodule (torch._C._current_graph_task_id) is the library's.
+    root = base
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if root is not base and isinstance(root, ast.Name) and root.id in LIBRARY_MODULES:
+        return True
     if isinstance(base, ast.Name):
         return base.id in {"self", "cls"} or base.id in allowed_names
     return (

@@ -550,3 +550,37 @@ def test_mask_checks_compile_in_one_graph():
     assert selected and torch.equal(keep, ~_padding([10, 6], 10))
     with pytest.raises(RuntimeError, match="linear attention cannot apply"):
         check(torch.zeros(10, 10), padding)
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_activation_checkpointing_runs_the_training_side_effects_once(reentrant):
+    # torch.utils.checkpoint runs the forward again in backward: the layer
+    # redrew ω and updated its running statistics a second time there, and
+    # the recomputed forward used the new ω (gradients 34 % off).
+    from torch.utils.checkpoint import checkpoint
+
+    layer = _layer(causal=True, redraw_interval=1).train()
+    layer(_inputs(seed=5), _inputs(seed=5), _inputs(seed=5))  # running != initial
+    plain, checkpointed = copy.deepcopy(layer), copy.deepcopy(layer)
+    x = _inputs(seed=1)
+
+    def run(module, x):
+        return module(x, x, x)[0]
+
+    for module, call in (
+        (plain, run),
+        (
+            checkpointed,
+            lambda m, x: checkpoint(run, m, x, use_reentrant=reentrant),
+        ),
+    ):
+        inputs = x.clone().requires_grad_(True)
+        (call(module, inputs) ** 2).sum().backward()
+        module.input_grad = inputs.grad
+    torch.testing.assert_close(checkpointed.input_grad, plain.input_grad)
+    for (name, parameter), other in zip(
+        plain.named_parameters(), checkpointed.parameters(), strict=True
+    ):
+        torch.testing.assert_close(other.grad, parameter.grad, msg=name)
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(checkpointed.state_dict()[name], value, msg=name)

@@ -22,6 +22,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import AttentionMaskInterface
 
 from .._attention_checks import check_random_state_option
+from .._checkpointing import forward_statistics, recomputing
 from .._sampling import draw_weights
 from .._torch_options import check_int, check_momentum, check_statistics
 from .._torch_sampling import draw_directions
@@ -473,9 +474,12 @@ def favor_attention_forward(
         )
     if options.calibrating:
         return calibration_forward(module, query, key, value, causal, keep, scale)
-    if module.training and options.redraw_interval is not None:
+    if module.training and options.redraw_interval is not None and not recomputing():
         _scheduled_redraw(module, options)
     running = options.statistics == "running"
+    statistics = running_statistics(module) if running else None
+    if running:
+        statistics = forward_statistics(module, statistics, module.training)
     out, state = _favor(
         query,
         key,
@@ -486,13 +490,13 @@ def favor_attention_forward(
         scale=scale,
         keep=keep,
         query_keep=_queries_kept(module, query, key, keep),
-        statistics=running_statistics(module) if running else None,
+        statistics=statistics,
         dropout=dropout if module.training else 0.0,
         initial_state=None if layer is None else layer.state,
     )
     if layer is not None:
         layer.state = state
-    if running and module.training:
+    if running and module.training and not recomputing():
         update_running(module, query, key, keep, scale)
     return out.transpose(1, 2), None
 
