@@ -34,9 +34,10 @@ def forward_statistics(module, statistics, training: bool):
     """The running ``statistics`` a forward of ``module`` fits its maps to.
 
     A first training run keeps a copy (the update that follows changes the
-    buffers in place); the recomputation takes that copy.
+    buffers in place); the recomputation takes that copy. ``None`` (batch
+    statistics) passes through.
     """
-    if not training or torch.compiler.is_compiling():
+    if statistics is None or not training or torch.compiler.is_compiling():
         return statistics
     if recomputing():
         return getattr(module, SNAPSHOT, statistics)

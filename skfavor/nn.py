@@ -481,8 +481,7 @@ class FavorAttention(FavorBuffers):
         training = self.training and not decoding
         dropout = self.dropout if training else 0.0
         statistics = self.running_statistics() if running else None
-        if running:
-            statistics = forward_statistics(self, statistics, training)
+        statistics = forward_statistics(self, statistics, training)
         out, state = favor_heads(
             q,
             k,

@@ -478,8 +478,7 @@ def favor_attention_forward(
         _scheduled_redraw(module, options)
     running = options.statistics == "running"
     statistics = running_statistics(module) if running else None
-    if running:
-        statistics = forward_statistics(module, statistics, module.training)
+    statistics = forward_statistics(module, statistics, module.training)
     out, state = _favor(
         query,
         key,
