@@ -173,9 +173,9 @@ class FavorBuffers(nn.Module):
         """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
 
         The batch statistics pool every sequence of a head (projected heads
-        ``q``, ``k`` of shape (N, H, L, head_dim)), padding left out by the
-        engine's rule (:meth:`AttentionStatistics.from_sequences`), or by
-        ``query_keep`` (N, L) for the queries when given. The first
+        ``q``, ``k`` of shape (N, H, L, head_dim)), padded keys left out by
+        ``keep`` (N, S) and padded queries by ``query_keep`` (N, L; None:
+        every query, as the layer decides them for the engine). The first
         update replaces the initial statistics; a batch without a real key
         changes nothing. No value leaves the device: the weight and the
         outcome are chosen by ``torch.where``.
@@ -184,6 +184,10 @@ class FavorBuffers(nn.Module):
         pooled = [x.transpose(0, 1).reshape(heads, -1, width) for x in (q, k)]
         padding = None if keep is None else ~keep.reshape(1, -1)
         query_padding = None if query_keep is None else ~query_keep.reshape(1, -1)
+        if query_padding is None and keep is not None:
+            # Explicit: from_sequences alone takes the key mask for the
+            # queries' when there are as many of them.
+            query_padding = torch.zeros_like(pooled[0][:1, :, 0], dtype=torch.bool)
         batch = AttentionStatistics.from_sequences(
             *pooled, key_padding_mask=padding, query_padding_mask=query_padding
         )

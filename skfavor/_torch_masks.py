@@ -206,14 +206,15 @@ def padded_queries(query, key, keep, causal, self_attention):
     otherwise, the queries are ``keep`` only where the real rows of ``query``
     and ``key`` are equal (a copy of the same sequence), decided on the
     device; a cross-attention keeps every query, as ``MultiheadAttention``
-    never masks them. With other lengths, None (no query is padding).
+    never masks them. None where no query is padding (other lengths, or
+    rows of other widths).
     """
     if keep is None or query.shape[1] != key.shape[1]:
         return None
     if causal or self_attention:
         return keep
     if query.shape[-1] != key.shape[-1]:
-        return torch.ones_like(keep)
+        return None
     same = torch.all((query == key) | ~keep[..., None])
     return keep | ~same
 

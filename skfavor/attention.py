@@ -186,11 +186,13 @@ class AttentionStatistics(NamedTuple):
 
 
 def padded_query_rule(keep, query_keep, n_queries: int, n_keys: int):
-    """Which queries the statistics leave out: the engine's one rule.
+    """Which queries the statistics leave out, for callers that know only masks.
 
     An explicit query mask if given; else the key mask when there are as many
     queries as keys (self-attention, causal attention: query ``i`` and key
-    ``i`` are one position); else none. Masks here mark what to keep.
+    ``i`` are one position); else none. Masks here mark what to keep. The
+    rule of :func:`favor_attention` and :meth:`AttentionStatistics.from_sequences`;
+    :func:`favor_heads` takes its masks as given.
     """
     if query_keep is not None:
         return query_keep
@@ -299,10 +301,9 @@ def favor_heads(
     the cast back to ``q``'s dtype. It trusts its inputs: the front ends
     validate them once.
 
-    Which queries the statistics leave out is decided here and only here
-    (:func:`padded_query_rule`): those of ``query_keep`` if given, else
-    those of ``keep`` when there are as many queries as keys (self- and
-    causal attention), else none.
+    Masks are taken as given (``query_keep`` None: every query): which queries
+    a key mask marks is the front ends' call (:func:`favor_attention`: by
+    :func:`padded_query_rule`; the layer, the adapter: self- or causal attention).
 
     Parameters
     ----------
@@ -349,7 +350,6 @@ def favor_heads(
         Q = xp.astype(q, dtype, copy=False)
         K = xp.astype(k, dtype, copy=False)
         V = xp.astype(v, dtype, copy=False)
-        query_keep = padded_query_rule(keep, query_keep, Q.shape[-2], K.shape[-2])
         Q, query_keep = _kept_rows(Q, query_keep, xp)
         K, keep = _kept_rows(K, keep, xp)
         V, _ = _kept_rows(V, keep, xp)
@@ -617,8 +617,8 @@ def favor_attention(
     if math.prod(lead) == 0:
         shape = (*lead, n_queries, value.shape[-1])
         return xp.zeros(shape, dtype=query.dtype, device=array_device(query))
+    query_keep = padded_query_rule(keep, None, n_queries, key.shape[-2])
     if not is_torch_namespace(xp):
-        query_keep = padded_query_rule(keep, None, n_queries, key.shape[-2])
         check_finite_inputs(query, key, value, query_keep, keep, xp)
     if omega is None:
         n_features = 256 if n_features is None else n_features
@@ -644,6 +644,7 @@ def favor_attention(
         causal=causal,
         scale=scale,
         keep=keep,
+        query_keep=query_keep,
         statistics=statistics,
         dropout=dropout_option(dropout_p, random_state, xp),
     )

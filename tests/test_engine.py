@@ -348,6 +348,28 @@ def test_padded_query_rule_is_one_rule():
     np.testing.assert_allclose(out[..., :8, :], alone, rtol=1e-10)
 
 
+def test_engine_takes_the_query_mask_as_given():
+    # The engine does not guess which queries a key mask marks: with as many
+    # queries as keys, a cross-attention's key padding says nothing of its
+    # queries. Front ends decide (the function: padded_query_rule; the layer
+    # and the adapter: self-attention or causal) and pass query_keep.
+    q, k, v = _qkv(shape=(2, 3, 8, 4))
+    omega = draw_weights(16, 4, np.random.RandomState(0))
+    keep = np.ones(k.shape[:-1], dtype=bool)
+    keep[..., 5:] = False
+    out, _ = favor_heads(q, k, v, omega, family="sderf", keep=keep)
+    every = np.ones(q.shape[:-1], dtype=bool)
+    kept, _ = favor_heads(q, k, v, omega, family="sderf", keep=keep, query_keep=every)
+    np.testing.assert_allclose(out, kept, rtol=1e-12)
+    marked, _ = favor_heads(q, k, v, omega, family="sderf", keep=keep, query_keep=keep)
+    assert np.abs(out[..., :5, :] - marked[..., :5, :]).max() > 1e-3
+    # The function keeps its documented rule: L == S, the key mask marks both.
+    fn = favor_attention(
+        q, k, v, omega=omega, feature_map="sderf", key_padding_mask=~keep
+    )
+    np.testing.assert_allclose(fn[..., :5, :], marked[..., :5, :], rtol=1e-10)
+
+
 def test_attention_statistics_as_the_closed_forms_take_them():
     # One conversion (count 1, scatter = covariance) for every caller: the
     # engine's fit to outside statistics and the ONNX export's frozen maps.

@@ -441,6 +441,28 @@ def test_cross_attention_of_equal_lengths_never_masks_the_queries(statistics):
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("statistics", [None, "running"])
+def test_cross_attention_of_other_key_width_never_masks_the_queries(statistics):
+    # kdim != embed_dim: the rows cannot be a copy of the queries, so no query
+    # is padding, in the forward and in the running statistics' update.
+    layer = FavorAttention(
+        E, H, kdim=8, vdim=8, batch_first=True, n_features=32, random_state=0
+    )
+    layer.statistics = statistics
+    tgt, memory = _inputs((2, 5, E), seed=1), _inputs((2, 5, 8), seed=2)
+    pad = _padding([4, 5], 5)
+    longer = torch.cat([memory, _inputs((2, 1, 8), seed=3)], 1)
+    longer_pad = torch.cat([pad, torch.ones(2, 1, dtype=torch.bool)], 1)
+    equal, other = copy.deepcopy(layer), copy.deepcopy(layer)
+    out, _ = equal(tgt, memory, memory, key_padding_mask=pad)
+    expected, _ = other(tgt, longer, longer, key_padding_mask=longer_pad)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    for name, value in other.state_dict().items():
+        torch.testing.assert_close(
+            equal.state_dict()[name], value, rtol=1e-6, atol=1e-7
+        )
+
+
 @pytest.mark.parametrize(
     "statistics, causal", [(None, False), ("running", False), (None, True)]
 )

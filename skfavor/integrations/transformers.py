@@ -488,7 +488,7 @@ def favor_attention_forward(
         causal=causal,
         scale=scale,
         keep=keep,
-        query_keep=_queries_kept(module, query, key, keep),
+        query_keep=query_keep(module, query, key, keep),
         statistics=statistics,
         dropout=dropout if module.training else 0.0,
         initial_state=None if layer is None else layer.state,
@@ -520,7 +520,7 @@ def _favor(
     ``statistics`` (an :class:`~skfavor.attention.AttentionStatistics` per
     head, in kernel units) or ``None`` for each sequence's own statistics;
     ``keep`` (N, S) leaves padded keys out, ``query_keep`` (N, L) padded
-    queries (None: the engine's rule); ``initial_state`` continues a causal pass,
+    queries (None: every query); ``initial_state`` continues a causal pass,
     with its maps. Returns the output, in ``query``'s dtype, and the state
     after the last position (causal attention; ``None`` otherwise).
     """
@@ -651,19 +651,6 @@ def _repeat_heads(x, n_heads):
 
 def _is_attention(module) -> bool:
     return hasattr(module, "scaling") and hasattr(module, "is_causal")
-
-
-def _queries_kept(module, query, key, keep):
-    """The queries (N, L) the engine keeps: :func:`query_keep`'s rule.
-
-    Every query of a cross-attention whose keys are padded: the engine alone
-    would take the key mask for the queries' whenever ``L == S``.
-    """
-    kept = query_keep(module, query, key, keep)
-    if kept is None and keep is not None:
-        shape = (query.shape[0], query.shape[-2])
-        kept = torch.ones(shape, dtype=torch.bool, device=query.device)
-    return kept
 
 
 def _decoder_queries(module) -> bool:
