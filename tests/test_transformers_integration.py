@@ -750,3 +750,37 @@ def test_gradient_checkpointing_runs_the_training_side_effects_once():
     buffers = dict(checkpointed.named_buffers())
     for name, value in plain.named_buffers():
         torch.testing.assert_close(buffers[name], value, msg=name)
+
+
+@pytest.mark.parametrize("name", ["gpt_neox", "falcon"])
+def test_generate_with_a_cache_named_layer_past(name):
+    # GPT-NeoX (Pythia) and Falcon hand their attention the cache as
+    # `layer_past`: the cache was not found, the cached step got 1 query and
+    # all the keys, and generate failed with "Causal FAVOR attention needs as
+    # many keys as queries without a cache".
+    torch.manual_seed(0)
+    if name == "gpt_neox":
+        config = transformers.GPTNeoXConfig(
+            vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+            num_hidden_layers=2, num_attention_heads=4, pad_token_id=0,
+        )  # fmt: skip
+        model = transformers.GPTNeoXForCausalLM(config).eval()
+    else:
+        config = transformers.FalconConfig(
+            vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
+            num_attention_heads=4, pad_token_id=0,
+        )  # fmt: skip
+        model = transformers.FalconForCausalLM(config).eval()
+    model = calibrate(favorize(model, n_features=32, random_state=0), tokens((4, 20)))
+    prompt = tokens((2, 6), seed=3)
+    options = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
+    out = model.generate(
+        prompt, output_logits=True, return_dict_in_generate=True, **options
+    )
+    assert [type(layer) for layer in out.past_key_values.layers] == [
+        FavorCacheLayer
+    ] * 2
+    with torch.no_grad():
+        full = model(out.sequences, use_cache=False).logits[:, 5:-1]
+    np.testing.assert_allclose(torch.stack(out.logits, 1), full, atol=1e-5)
+    np.testing.assert_array_equal(out.sequences, greedy_loop(model, prompt, 8))

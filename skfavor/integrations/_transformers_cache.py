@@ -187,15 +187,22 @@ def favor_mask(
     return FavorMask(causal, keep)
 
 
-def cache_layer_for(module, kwargs) -> FavorCacheLayer | None:
+#: The names under which transformers' attention modules take the cache
+#: (``layer_past``: GPT-NeoX, Falcon).
+CACHE_ARGUMENTS = ("cache", "past_key_values", "past_key_value", "layer_past")
+
+
+def cache_layer_for(module, args, kwargs) -> FavorCacheLayer | None:
     """The FAVOR layer of the cache in a module's call, if any.
 
-    For a causal self-attention module given a cache, the cache's empty
-    ``DynamicLayer`` at the module's index is replaced by a
-    :class:`FavorCacheLayer`; a layer that already holds keys, or any other
-    kind of layer, is refused.
+    The cache is the call's keyword argument of one of the names in
+    :data:`CACHE_ARGUMENTS`, or else a positional ``Cache``. For a causal
+    self-attention module given a cache, the cache's empty ``DynamicLayer``
+    at the module's index is replaced by a :class:`FavorCacheLayer`; a layer
+    that already holds keys, or any other kind of layer, is refused.
     """
-    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    given = [kwargs[name] for name in CACHE_ARGUMENTS if kwargs.get(name) is not None]
+    cache = given[0] if given else next((a for a in args if isinstance(a, Cache)), None)
     if cache is None or not module.is_causal:
         return None
     cache = getattr(cache, "self_attention_cache", cache)

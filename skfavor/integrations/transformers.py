@@ -608,7 +608,7 @@ def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> No
 
 
 def _before_forward(module, args, kwargs):
-    module.favor_cache_layer = cache_layer_for(module, kwargs)
+    module.favor_cache_layer = cache_layer_for(module, args, kwargs)
     favor_options(module).attended = False
 
 
