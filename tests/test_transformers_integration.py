@@ -784,3 +784,31 @@ def test_generate_with_a_cache_named_layer_past(name):
         full = model(out.sequences, use_cache=False).logits[:, 5:-1]
     np.testing.assert_allclose(torch.stack(out.logits, 1), full, atol=1e-5)
     np.testing.assert_array_equal(out.sequences, greedy_loop(model, prompt, 8))
+
+
+def test_score_terms_linear_attention_cannot_apply_are_refused():
+    # T5 adds a learned relative position bias to the scores (position_bias);
+    # FAVOR ignored it and the model lost its positions without a word
+    # (logits 1.8 off softmax's with 2048 features). The same holds for
+    # logit soft-capping, attention sinks and sparse indices.
+    torch.manual_seed(0)
+    config = transformers.T5Config(
+        vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=1,
+        num_heads=4, decoder_start_token_id=0, pad_token_id=0,
+    )  # fmt: skip
+    model = favorize(
+        transformers.T5ForConditionalGeneration(config).eval(),
+        n_features=16,
+        random_state=0,
+    )
+    with pytest.raises(ValueError, match="position_bias"):
+        model(tokens((1, 6)), decoder_input_ids=tokens((1, 3)))
+    module = favorize(llama(), n_features=16, random_state=0).model.layers[0].self_attn
+    x = torch.randn(1, 4, 5, 8)
+    mask = FavorMask(True, None)
+    for name in ("softcap", "s_aux", "sinks", "indices"):
+        with pytest.raises(ValueError, match=name):
+            favor_attention_forward(module, x, x, x, mask, **{name: torch.ones(4)})
+    # None is what models without these terms pass.
+    out, _ = favor_attention_forward(module, x, x, x, mask, softcap=None)
+    assert out.shape == (1, 5, 4, 8)

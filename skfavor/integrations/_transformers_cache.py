@@ -225,6 +225,44 @@ def cache_layer_for(module, args, kwargs) -> FavorCacheLayer | None:
     return layer
 
 
+#: Keyword arguments with which transformers' attention modules change the
+#: scores beyond a mask: additive position biases (T5, LongT5, LayoutLMv3),
+#: logit soft-capping (Gemma 2), attention sinks (GPT-OSS) and sparse key
+#: indices (DeepSeek V3.2). Linear attention applies none of them.
+SCORE_TERMS = (
+    "position_bias",
+    "relative_position_bias",
+    "softcap",
+    "s_aux",
+    "sinks",
+    "indices",
+    "block_indices",
+)
+
+
+def check_call(kwargs) -> None:
+    """Refuse a call that FAVOR attention cannot honour, naming the argument.
+
+    ``output_attentions=True`` (the weights are never formed) and any of
+    :data:`SCORE_TERMS` that is not ``None``: ignoring them would compute
+    another model's attention without a word.
+    """
+    if kwargs.get("output_attentions"):
+        raise ValueError(
+            "FAVOR attention never forms the attention weights: "
+            "output_attentions=True cannot be honoured; call the model with "
+            "output_attentions=False."
+        )
+    terms = [name for name in SCORE_TERMS if kwargs.get(name) is not None]
+    if terms:
+        raise ValueError(
+            f"FAVOR attention cannot apply {terms[0]}, which the model adds to its "
+            "attention scores (a position bias, soft-capping, attention sinks or "
+            "sparse indices): linear attention applies causal and key padding "
+            "masks only, so this model cannot be favorized."
+        )
+
+
 def canonical_mask(attention_mask, module, kwargs):
     """``(causal, keep)`` from the mask the model passed, or an error."""
     if isinstance(attention_mask, FavorMask):

@@ -36,6 +36,7 @@ from ._transformers_cache import (
     before_model_forward,
     cache_layer_for,
     canonical_mask,
+    check_call,
     favor_mask,
 )
 from ._transformers_statistics import (
@@ -125,7 +126,8 @@ def favorize(
     key heads) repeats the keys over the query heads; attention dropout
     (in training) drops key features of the numerator; padding is left out.
     Masks that linear attention cannot apply (sliding window, chunked
-    attention, packed documents, a 4-D mask tensor) raise a ``ValueError``.
+    attention, packed documents, a 4-D mask tensor) and terms added to the
+    scores (T5's ``position_bias``, ``softcap``, sinks) raise a ``ValueError``.
 
     Parameters
     ----------
@@ -445,12 +447,7 @@ def favor_attention_forward(
             f"{ATTN_IMPLEMENTATION!r} but was not favorized: call favorize(model)."
         )
     options.attended = True
-    if kwargs.get("output_attentions"):
-        raise ValueError(
-            "FAVOR attention never forms the attention weights: "
-            "output_attentions=True cannot be honoured; call the model with "
-            "output_attentions=False."
-        )
+    check_call(kwargs)
     causal, keep = canonical_mask(attention_mask, module, kwargs)
     n_heads, length, head_dim = query.shape[1:]
     omega = favor_buffer(module, "omega")
