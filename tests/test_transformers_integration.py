@@ -812,3 +812,25 @@ def test_score_terms_linear_attention_cannot_apply_are_refused():
     # None is what models without these terms pass.
     out, _ = favor_attention_forward(module, x, x, x, mask, softcap=None)
     assert out.shape == (1, 5, 4, 8)
+
+
+def test_decoding_in_training_mode_leaves_the_statistics():
+    # generate() does not switch to eval mode: a sample printed during
+    # training decoded in training mode, and each one-token step was merged
+    # into the running statistics (30 steps moved the key covariance by 69 %)
+    # and advanced the redraw schedule. A call that continues a cache is
+    # decoding: only the prompt's call is a training forward.
+    model = calibrate(
+        favorize(llama(), n_features=16, redraw_interval=3, random_state=0),
+        tokens((4, 20)),
+    )
+    model.train()
+    prompt = tokens((2, 6), seed=3)
+    prefill = copy.deepcopy(model)
+    with torch.no_grad():
+        prefill(prompt, use_cache=False)
+        model.generate(prompt, max_new_tokens=12, do_sample=False, pad_token_id=0)
+    after, expected = model.state_dict(), prefill.state_dict()
+    for name in expected:
+        np.testing.assert_array_equal(after[name], expected[name], err_msg=name)
+    assert model.model.layers[0].self_attn.favor_num_batches_tracked == 2

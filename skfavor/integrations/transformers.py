@@ -471,7 +471,10 @@ def favor_attention_forward(
         )
     if options.calibrating:
         return calibration_forward(module, query, key, value, causal, keep, scale)
-    if module.training and options.redraw_interval is not None and not recomputing():
+    # Training side effects: not when recomputed, nor when a cache is continued.
+    updating = module.training and not recomputing()
+    updating = updating and (layer is None or layer.state is None)
+    if updating and options.redraw_interval is not None:
         _scheduled_redraw(module, options)
     running = options.statistics == "running"
     statistics = running_statistics(module) if running else None
@@ -492,7 +495,7 @@ def favor_attention_forward(
     )
     if layer is not None:
         layer.state = state
-    if running and module.training and not recomputing():
+    if running and updating:
         update_running(module, query, key, keep, scale)
     return out.transpose(1, 2), None
 
