@@ -834,3 +834,17 @@ def test_decoding_in_training_mode_leaves_the_statistics():
     for name in expected:
         np.testing.assert_array_equal(after[name], expected[name], err_msg=name)
     assert model.model.layers[0].self_attn.favor_num_batches_tracked == 2
+
+
+def test_load_favorized_leaves_torch_global_generator(tmp_path):
+    # load_favorized favorized with random_state=None, which draws a seed from
+    # torch's global generator before the saved directions overwrite the
+    # drawn ones: `torch.manual_seed(0); load_favorized(...)` then sampled
+    # other tokens than the saved model after `torch.manual_seed(0)`.
+    model = favorize(llama(), n_features=16, random_state=0)
+    model.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    load_favorized(LlamaForCausalLM, tmp_path)
+    np.testing.assert_array_equal(torch.rand(4), expected)

@@ -372,7 +372,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
     checkpoint's ``.safetensors`` files. Equivalent by hand::
 
         model = model_class.from_pretrained(path)
-        favorize(model, **model.config.favorize_options)
+        favorize(model, **model.config.favorize_options, random_state=0)
         model.load_state_dict(favor_buffers, strict=False)
 
     Parameters
@@ -405,7 +405,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
             f"The config in {str(path)!r} has no favorize_options: the model was "
             "not favorized when it was saved."
         )
-    favorize(model, **options)
+    favorize(model, **options, random_state=0)  # the saved buffers replace ω
     expected = {k for k in model.state_dict() if k.rsplit(".", 1)[-1][:6] == PREFIX}
     saved = {}
     for file in files:
