@@ -300,8 +300,13 @@ def test_cache_holds_constant_state():
     assert all(isinstance(layer, FavorCacheLayer) for layer in cache.layers)
     assert cache.get_seq_length() == 25
     assert sizes[0] == sizes[-1] > 0
-    # 2 sequences, 4 heads, 32 features, head_dim + 1 sums and one maximum.
-    assert sizes[0] == 2 * 2 * 4 * (32 * 9 + 1) * 4
+    # 2 layers of: 2 sequences, 4 heads, 32 features, head_dim + 1 sums and
+    # one maximum; and the query and key maps of the 4 heads (weights, offset
+    # and the scalar quadratic term of SDERF's isotropic family), which
+    # nbytes left out although the state holds them.
+    sums = 2 * 4 * (32 * 9 + 1)
+    maps = 2 * 4 * (32 * 8 + 32 + 1)
+    assert sizes[0] == 2 * (sums + maps) * 4
     with pytest.raises(ValueError, match="cannot be cropped"):
         cache.crop(-1)
 

@@ -103,11 +103,17 @@ class FavorCacheLayer(CacheLayerMixin):
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the state (constant once the first call is made)."""
+        """Bytes held by the state (constant once the first call is made).
+
+        The sums and the running maximum, which grow with the batch, and the
+        query and key maps, one per head.
+        """
         if self.state is None:
             return 0
-        sums, top = self.state.sums, self.state.top
-        return sums.numel() * sums.element_size() + top.numel() * top.element_size()
+        maps = (self.state.query_map, self.state.key_map)
+        tensors = [self.state.sums, self.state.top]
+        tensors += [t for m in maps for t in (m.weights, m.offset, m.quadratic)]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     def reset(self) -> None:
         self.state = None
