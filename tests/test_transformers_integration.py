@@ -853,3 +853,19 @@ def test_load_favorized_leaves_torch_global_generator(tmp_path):
     torch.manual_seed(0)
     load_favorized(LlamaForCausalLM, tmp_path)
     np.testing.assert_array_equal(torch.rand(4), expected)
+
+
+def test_a_model_sharing_the_config_of_a_favorized_one_is_told_why():
+    # Models built from one config object share it, and favorize sets its
+    # attn_implementation: the other model then failed with "was not
+    # favorized: call favorize(model)", which its user never meant to do.
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+        num_hidden_layers=1, num_attention_heads=4,
+    )  # fmt: skip
+    teacher, student = LlamaForCausalLM(config), LlamaForCausalLM(config)
+    favorize(student, n_features=16, random_state=0)
+    with pytest.raises(ValueError, match=r"copy\.deepcopy\(config\)"):
+        teacher(tokens((1, 5)))
+    with pytest.raises(ValueError, match="load_favorized"):
+        teacher(tokens((1, 5)))

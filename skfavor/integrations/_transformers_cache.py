@@ -269,6 +269,17 @@ def check_call(kwargs) -> None:
         )
 
 
+def not_favorized(module, name: str) -> str:
+    """The error of an attention module that runs FAVOR without its buffers."""
+    return (
+        f"{type(module).__name__} uses attn_implementation={name!r} but was not "
+        "favorized: call favorize(model), or load a saved favorized model with "
+        "load_favorized. Models built from one config object share it, and "
+        "favorize sets its attn_implementation: build each model from its own "
+        "config (copy.deepcopy(config))."
+    )
+
+
 def canonical_mask(attention_mask, module, kwargs):
     """``(causal, keep)`` from the mask the model passed, or an error."""
     if isinstance(attention_mask, FavorMask):

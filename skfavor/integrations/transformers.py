@@ -38,6 +38,7 @@ from ._transformers_cache import (
     canonical_mask,
     check_call,
     favor_mask,
+    not_favorized,
 )
 from ._transformers_statistics import (
     PREFIX,
@@ -442,10 +443,7 @@ def favor_attention_forward(
     """
     options = favor_options(module)
     if not isinstance(options, FavorOptions):
-        raise ValueError(
-            f"{type(module).__name__} uses attn_implementation="
-            f"{ATTN_IMPLEMENTATION!r} but was not favorized: call favorize(model)."
-        )
+        raise ValueError(not_favorized(module, ATTN_IMPLEMENTATION))
     options.attended = True
     check_call(kwargs)
     causal, keep = canonical_mask(attention_mask, module, kwargs)
