@@ -300,8 +300,13 @@ def test_cache_holds_constant_state():
     assert all(isinstance(layer, FavorCacheLayer) for layer in cache.layers)
     assert cache.get_seq_length() == 25
     assert sizes[0] == sizes[-1] > 0
-    # 2 sequences, 4 heads, 32 features, head_dim + 1 sums and one maximum.
-    assert sizes[0] == 2 * 2 * 4 * (32 * 9 + 1) * 4
+    # 2 layers of: 2 sequences, 4 heads, 32 features, head_dim + 1 sums and
+    # one maximum; and the query and key maps of the 4 heads (weights, offset
+    # and the scalar quadratic term of SDERF's isotropic family), which
+    # nbytes left out although the state holds them.
+    sums = 2 * 4 * (32 * 9 + 1)
+    maps = 2 * 4 * (32 * 8 + 32 + 1)
+    assert sizes[0] == 2 * (sums + maps) * 4
     with pytest.raises(ValueError, match="cannot be cropped"):
         cache.crop(-1)
 
@@ -750,3 +755,117 @@ def test_gradient_checkpointing_runs_the_training_side_effects_once():
     buffers = dict(checkpointed.named_buffers())
     for name, value in plain.named_buffers():
         torch.testing.assert_close(buffers[name], value, msg=name)
+
+
+@pytest.mark.parametrize("name", ["gpt_neox", "falcon"])
+def test_generate_with_a_cache_named_layer_past(name):
+    # GPT-NeoX (Pythia) and Falcon hand their attention the cache as
+    # `layer_past`: the cache was not found, the cached step got 1 query and
+    # all the keys, and generate failed with "Causal FAVOR attention needs as
+    # many keys as queries without a cache".
+    torch.manual_seed(0)
+    if name == "gpt_neox":
+        config = transformers.GPTNeoXConfig(
+            vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+            num_hidden_layers=2, num_attention_heads=4, pad_token_id=0,
+        )  # fmt: skip
+        model = transformers.GPTNeoXForCausalLM(config).eval()
+    else:
+        config = transformers.FalconConfig(
+            vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
+            num_attention_heads=4, pad_token_id=0,
+        )  # fmt: skip
+        model = transformers.FalconForCausalLM(config).eval()
+    model = calibrate(favorize(model, n_features=32, random_state=0), tokens((4, 20)))
+    prompt = tokens((2, 6), seed=3)
+    options = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
+    out = model.generate(
+        prompt, output_logits=True, return_dict_in_generate=True, **options
+    )
+    assert [type(layer) for layer in out.past_key_values.layers] == [
+        FavorCacheLayer
+    ] * 2
+    with torch.no_grad():
+        full = model(out.sequences, use_cache=False).logits[:, 5:-1]
+    np.testing.assert_allclose(torch.stack(out.logits, 1), full, atol=1e-5)
+    np.testing.assert_array_equal(out.sequences, greedy_loop(model, prompt, 8))
+
+
+def test_score_terms_linear_attention_cannot_apply_are_refused():
+    # T5 adds a learned relative position bias to the scores (position_bias);
+    # FAVOR ignored it and the model lost its positions without a word
+    # (logits 1.8 off softmax's with 2048 features). The same holds for
+    # logit soft-capping, attention sinks and sparse indices.
+    torch.manual_seed(0)
+    config = transformers.T5Config(
+        vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=1,
+        num_heads=4, decoder_start_token_id=0, pad_token_id=0,
+    )  # fmt: skip
+    model = favorize(
+        transformers.T5ForConditionalGeneration(config).eval(),
+        n_features=16,
+        random_state=0,
+    )
+    with pytest.raises(ValueError, match="position_bias"):
+        model(tokens((1, 6)), decoder_input_ids=tokens((1, 3)))
+    module = favorize(llama(), n_features=16, random_state=0).model.layers[0].self_attn
+    x = torch.randn(1, 4, 5, 8)
+    mask = FavorMask(True, None)
+    for name in ("softcap", "s_aux", "sinks", "indices"):
+        with pytest.raises(ValueError, match=name):
+            favor_attention_forward(module, x, x, x, mask, **{name: torch.ones(4)})
+    # None is what models without these terms pass.
+    out, _ = favor_attention_forward(module, x, x, x, mask, softcap=None)
+    assert out.shape == (1, 5, 4, 8)
+
+
+def test_decoding_in_training_mode_leaves_the_statistics():
+    # generate() does not switch to eval mode: a sample printed during
+    # training decoded in training mode, and each one-token step was merged
+    # into the running statistics (30 steps moved the key covariance by 69 %)
+    # and advanced the redraw schedule. A call that continues a cache is
+    # decoding: only the prompt's call is a training forward.
+    model = calibrate(
+        favorize(llama(), n_features=16, redraw_interval=3, random_state=0),
+        tokens((4, 20)),
+    )
+    model.train()
+    prompt = tokens((2, 6), seed=3)
+    prefill = copy.deepcopy(model)
+    with torch.no_grad():
+        prefill(prompt, use_cache=False)
+        model.generate(prompt, max_new_tokens=12, do_sample=False, pad_token_id=0)
+    after, expected = model.state_dict(), prefill.state_dict()
+    for name in expected:
+        np.testing.assert_array_equal(after[name], expected[name], err_msg=name)
+    assert model.model.layers[0].self_attn.favor_num_batches_tracked == 2
+
+
+def test_load_favorized_leaves_torch_global_generator(tmp_path):
+    # load_favorized favorized with random_state=None, which draws a seed from
+    # torch's global generator before the saved directions overwrite the
+    # drawn ones: `torch.manual_seed(0); load_favorized(...)` then sampled
+    # other tokens than the saved model after `torch.manual_seed(0)`.
+    model = favorize(llama(), n_features=16, random_state=0)
+    model.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    load_favorized(LlamaForCausalLM, tmp_path)
+    np.testing.assert_array_equal(torch.rand(4), expected)
+
+
+def test_a_model_sharing_the_config_of_a_favorized_one_is_told_why():
+    # Models built from one config object share it, and favorize sets its
+    # attn_implementation: the other model then failed with "was not
+    # favorized: call favorize(model)", which its user never meant to do.
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+        num_hidden_layers=1, num_attention_heads=4,
+    )  # fmt: skip
+    teacher, student = LlamaForCausalLM(config), LlamaForCausalLM(config)
+    favorize(student, n_features=16, random_state=0)
+    with pytest.raises(ValueError, match=r"copy\.deepcopy\(config\)"):
+        teacher(tokens((1, 5)))
+    with pytest.raises(ValueError, match="load_favorized"):
+        teacher(tokens((1, 5)))

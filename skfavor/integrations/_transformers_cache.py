@@ -103,11 +103,17 @@ class FavorCacheLayer(CacheLayerMixin):
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the state (constant once the first call is made)."""
+        """Bytes held by the state (constant once the first call is made).
+
+        The sums and the running maximum, which grow with the batch, and the
+        query and key maps, one per head.
+        """
         if self.state is None:
             return 0
-        sums, top = self.state.sums, self.state.top
-        return sums.numel() * sums.element_size() + top.numel() * top.element_size()
+        maps = (self.state.query_map, self.state.key_map)
+        tensors = [self.state.sums, self.state.top]
+        tensors += [t for m in maps for t in (m.weights, m.offset, m.quadratic)]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     def reset(self) -> None:
         self.state = None
@@ -187,15 +193,22 @@ def favor_mask(
     return FavorMask(causal, keep)
 
 
-def cache_layer_for(module, kwargs) -> FavorCacheLayer | None:
+#: The names under which transformers' attention modules take the cache
+#: (``layer_past``: GPT-NeoX, Falcon).
+CACHE_ARGUMENTS = ("cache", "past_key_values", "past_key_value", "layer_past")
+
+
+def cache_layer_for(module, args, kwargs) -> FavorCacheLayer | None:
     """The FAVOR layer of the cache in a module's call, if any.
 
-    For a causal self-attention module given a cache, the cache's empty
-    ``DynamicLayer`` at the module's index is replaced by a
-    :class:`FavorCacheLayer`; a layer that already holds keys, or any other
-    kind of layer, is refused.
+    The cache is the call's keyword argument of one of the names in
+    :data:`CACHE_ARGUMENTS`, or else a positional ``Cache``. For a causal
+    self-attention module given a cache, the cache's empty ``DynamicLayer``
+    at the module's index is replaced by a :class:`FavorCacheLayer`; a layer
+    that already holds keys, or any other kind of layer, is refused.
     """
-    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    given = [kwargs[name] for name in CACHE_ARGUMENTS if kwargs.get(name) is not None]
+    cache = given[0] if given else next((a for a in args if isinstance(a, Cache)), None)
     if cache is None or not module.is_causal:
         return None
     cache = getattr(cache, "self_attention_cache", cache)
@@ -216,6 +229,55 @@ def cache_layer_for(module, kwargs) -> FavorCacheLayer | None:
             f"{type(layer).__name__} that already holds keys or is not dynamic."
         )
     return layer
+
+
+#: Keyword arguments with which transformers' attention modules change the
+#: scores beyond a mask: additive position biases (T5, LongT5, LayoutLMv3),
+#: logit soft-capping (Gemma 2), attention sinks (GPT-OSS) and sparse key
+#: indices (DeepSeek V3.2). Linear attention applies none of them.
+SCORE_TERMS = (
+    "position_bias",
+    "relative_position_bias",
+    "softcap",
+    "s_aux",
+    "sinks",
+    "indices",
+    "block_indices",
+)
+
+
+def check_call(kwargs) -> None:
+    """Refuse a call that FAVOR attention cannot honour, naming the argument.
+
+    ``output_attentions=True`` (the weights are never formed) and any of
+    :data:`SCORE_TERMS` that is not ``None``: ignoring them would compute
+    another model's attention without a word.
+    """
+    if kwargs.get("output_attentions"):
+        raise ValueError(
+            "FAVOR attention never forms the attention weights: "
+            "output_attentions=True cannot be honoured; call the model with "
+            "output_attentions=False."
+        )
+    terms = [name for name in SCORE_TERMS if kwargs.get(name) is not None]
+    if terms:
+        raise ValueError(
+            f"FAVOR attention cannot apply {terms[0]}, which the model adds to its "
+            "attention scores (a position bias, soft-capping, attention sinks or "
+            "sparse indices): linear attention applies causal and key padding "
+            "masks only, so this model cannot be favorized."
+        )
+
+
+def not_favorized(module, name: str) -> str:
+    """The error of an attention module that runs FAVOR without its buffers."""
+    return (
+        f"{type(module).__name__} uses attn_implementation={name!r} but was not "
+        "favorized: call favorize(model), or load a saved favorized model with "
+        "load_favorized. Models built from one config object share it, and "
+        "favorize sets its attn_implementation: build each model from its own "
+        "config (copy.deepcopy(config))."
+    )
 
 
 def canonical_mask(attention_mask, module, kwargs):

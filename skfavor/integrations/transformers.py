@@ -36,7 +36,9 @@ from ._transformers_cache import (
     before_model_forward,
     cache_layer_for,
     canonical_mask,
+    check_call,
     favor_mask,
+    not_favorized,
 )
 from ._transformers_statistics import (
     PREFIX,
@@ -125,7 +127,8 @@ def favorize(
     key heads) repeats the keys over the query heads; attention dropout
     (in training) drops key features of the numerator; padding is left out.
     Masks that linear attention cannot apply (sliding window, chunked
-    attention, packed documents, a 4-D mask tensor) raise a ``ValueError``.
+    attention, packed documents, a 4-D mask tensor) and terms added to the
+    scores (T5's ``position_bias``, ``softcap``, sinks) raise a ``ValueError``.
 
     Parameters
     ----------
@@ -370,7 +373,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
     checkpoint's ``.safetensors`` files. Equivalent by hand::
 
         model = model_class.from_pretrained(path)
-        favorize(model, **model.config.favorize_options)
+        favorize(model, **model.config.favorize_options, random_state=0)
         model.load_state_dict(favor_buffers, strict=False)
 
     Parameters
@@ -403,7 +406,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
             f"The config in {str(path)!r} has no favorize_options: the model was "
             "not favorized when it was saved."
         )
-    favorize(model, **options)
+    favorize(model, **options, random_state=0)  # the saved buffers replace ω
     expected = {k for k in model.state_dict() if k.rsplit(".", 1)[-1][:6] == PREFIX}
     saved = {}
     for file in files:
@@ -440,17 +443,9 @@ def favor_attention_forward(
     """
     options = favor_options(module)
     if not isinstance(options, FavorOptions):
-        raise ValueError(
-            f"{type(module).__name__} uses attn_implementation="
-            f"{ATTN_IMPLEMENTATION!r} but was not favorized: call favorize(model)."
-        )
+        raise ValueError(not_favorized(module, ATTN_IMPLEMENTATION))
     options.attended = True
-    if kwargs.get("output_attentions"):
-        raise ValueError(
-            "FAVOR attention never forms the attention weights: "
-            "output_attentions=True cannot be honoured; call the model with "
-            "output_attentions=False."
-        )
+    check_call(kwargs)
     causal, keep = canonical_mask(attention_mask, module, kwargs)
     n_heads, length, head_dim = query.shape[1:]
     omega = favor_buffer(module, "omega")
@@ -474,7 +469,10 @@ def favor_attention_forward(
         )
     if options.calibrating:
         return calibration_forward(module, query, key, value, causal, keep, scale)
-    if module.training and options.redraw_interval is not None and not recomputing():
+    # Training side effects: not when recomputed, nor when a cache is continued.
+    updating = module.training and not recomputing()
+    updating = updating and (layer is None or layer.state is None)
+    if updating and options.redraw_interval is not None:
         _scheduled_redraw(module, options)
     running = options.statistics == "running"
     statistics = running_statistics(module) if running else None
@@ -495,7 +493,7 @@ def favor_attention_forward(
     )
     if layer is not None:
         layer.state = state
-    if running and module.training and not recomputing():
+    if running and updating:
         update_running(module, query, key, keep, scale)
     return out.transpose(1, 2), None
 
@@ -608,7 +606,7 @@ def _install(module, options: FavorOptions, num_heads: int, head_dim: int) -> No
 
 
 def _before_forward(module, args, kwargs):
-    module.favor_cache_layer = cache_layer_for(module, kwargs)
+    module.favor_cache_layer = cache_layer_for(module, args, kwargs)
     favor_options(module).attended = False
 
 
