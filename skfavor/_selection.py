@@ -131,10 +131,18 @@ def one_standard_error_choice(errors: dict, reference: str | None) -> str:
     return best if np.sum(difference) > standard_error else reference
 
 
-def mean_log_variance(pairs: np.ndarray, criterion: str) -> float:
-    """The variance criteria's score of per-pair log variances."""
+def mean_log_variance(pairs: np.ndarray, criterion: str, log_kernel) -> float:
+    """The variance criteria's score of per-pair log variances.
+
+    ``log_kernel`` holds the pairs' ``log K``. Under ``'mean_log_variance'``,
+    relative variances ``Var/K²`` below float64's epsilon count as epsilon:
+    one feature is then exact to rounding, and an exact 0 (PosRF at
+    ``x = −y``, :ref:`math-variances`) would make the mean −inf whatever the
+    other pairs' variances.
+    """
     if criterion == "mean_log_variance":
-        return float(np.mean(pairs))
+        floor = 2.0 * log_kernel + np.log(np.finfo(np.float64).eps)
+        return float(np.mean(np.maximum(pairs, floor)))
     return float(logsumexp(pairs) - np.log(pairs.size))
 
 

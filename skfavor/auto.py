@@ -113,9 +113,11 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
           than one standard error of the paired per-row differences; within
           noise, Fourier features are kept (see the Notes).
         * ``'mean_log_variance'``: the mean of ``log Var`` of one feature over
-          at most ``max_pairs`` pairs of rows, the objective that the closed
-          forms minimise (:ref:`math-estimators`); it weighs every pair's
-          *relative* variance ``Var/K²`` alike (a geometric mean). The
+          at most ``max_pairs`` pairs of rows (the closed forms minimise the
+          mean of ``log(Var + K²)``, :ref:`math-estimators`); it weighs every
+          pair's *relative* variance ``Var/K²`` alike (a geometric mean), and
+          counts one below float64's epsilon as epsilon (PosRF's is exactly 0
+          at ``x = −y``, as for complementary rows of ±1 data). The
           positive families win where the kernel is sharp (up to ``e^16``
           lower variance than Fourier features on the UCI sets), the sin/cos
           pair at small ``gamma``.
@@ -344,7 +346,8 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             queries, key_rows = self._draw_pairs(X, Y, random_state)
             seed = int(random_state.randint(np.iinfo(np.int32).max))
-            distinct = _squared_distances(queries, key_rows) > 0
+            squared = _squared_distances(queries, key_rows)
+            distinct = squared > 0
             if not distinct.any():
                 distinct[...] = True
         samplers = {}
@@ -368,10 +371,16 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 errors, "fourier" if "fourier" in names else None
             )
         else:
+            gamma = next(iter(samplers.values())).gamma_
+            if self.kernel == "rbf":
+                log_kernel = -gamma * squared
+            else:
+                log_kernel = gamma * queries @ key_rows.T
             self.scores_ = {
                 name: mean_log_variance(
                     log_variance(samplers[name], queries, key_rows)[distinct],
                     self.criterion,
+                    log_kernel[distinct],
                 )
                 for name in names
             }

@@ -78,10 +78,24 @@ def _rbf_sampler_gamma(sampler: RBFSampler, X: np.ndarray) -> float:
     return gamma
 
 
-def _log_variance_from_log_moments(log_e2: np.ndarray, log_k: np.ndarray):
-    """``log Var = log E2 + log(−expm1(2 log K − log E2))`` (:ref:`math-variances`)."""
+def _log_relative_variance(params, Zx, Zy) -> np.ndarray:
+    """``log(Var/K²)`` of each pair, in kernel units (:ref:`math-variances`).
+
+    With ``T₁ᵀT₂ = I`` in an orthonormal frame, ``2 log K`` cancels the cross
+    term and the norms of ``log E2``, which leaves terms that are each ≥ 0:
+    ``log(E2/K²) = Σ_l [log(1−4a_l) − ½ log(1−8a_l) + (s_1l + s_2l)²/(1−8a_l)]``.
+    Taking ``log E2 − 2 log K`` as the difference of the large terms instead
+    loses every digit where ``Var ≪ K²`` (``x ≈ −y`` for PosRF, whose
+    variance ``K²(e^{|x+y|²} − 1)`` vanishes there).
+    """
+    Sx = params.transformed_input(Zx, "query")
+    Sy = params.transformed_input(Zy, "key")
+    a = np.broadcast_to(np.asarray(params.a, dtype=np.float64), Sx.shape[1:])
+    root = 1.0 / np.sqrt(1.0 - 8.0 * a)
+    constant = np.sum(np.log1p(-4.0 * a) - 0.5 * np.log1p(-8.0 * a))
+    log_ratio = constant + cdist(Sx * root, -Sy * root, "sqeuclidean")
     with np.errstate(divide="ignore"):
-        return log_e2 + np.log(-np.expm1(np.minimum(2.0 * log_k - log_e2, 0.0)))
+        return np.log(np.expm1(log_ratio))
 
 
 def trigonometric_log_variance(X, Y=None, *, gamma, kind="phase"):
@@ -234,11 +248,8 @@ def log_variance(sampler, X, Y=None):
     if center is None:
         center = np.zeros(n_features)
     Zx, Zy = (X - center) * scale, (Y - center) * scale
-    log_e2 = log_second_moment(
-        sampler.family_parameters_, Zx, Zy, alpha=sampler.norm_coefficient_
-    )
     if sampler.kernel == "rbf":
         log_k = -0.5 * squared_distances(Zx, Zy)
     else:
         log_k = Zx @ Zy.T
-    return _log_variance_from_log_moments(log_e2, log_k)
+    return 2.0 * log_k + _log_relative_variance(sampler.family_parameters_, Zx, Zy)

@@ -10,7 +10,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfavor import AutoSampler, DERFSampler, FourierSampler
+from skfavor import AutoSampler, DERFSampler, FourierSampler, PositiveRFSampler
 from skfavor._selection import (
     fold_indices,
     one_standard_error_choice,
@@ -64,6 +64,32 @@ def test_scores_are_exact_mean_log_variances_on_the_drawn_pairs(car):
     expected = np.mean(log_variance(auto.sampler_, Q, K)[distinct])
     assert auto.log_variances_[auto.selected_] == pytest.approx(expected)
     assert auto.log_variances_[auto.selected_] == min(auto.log_variances_.values())
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "softmax"])
+def test_a_zero_variance_pair_does_not_decide_the_mean_log_variance(kernel):
+    """PosRF's variance K²(e^{|x+y|²} − 1) is exactly 0 at x = −y (§5), as for
+    complementary rows of ±1-coded data: log Var = −inf there made PosRF's
+    mean −inf, so it was selected whatever its variance on the other pairs.
+    Relative variances below float64's epsilon count as epsilon."""
+    X = np.random.default_rng(0).choice([-1.0, 1.0], size=(60, 6))
+    auto = AutoSampler(kernel=kernel, gamma=0.1, criterion=MLV, random_state=0)
+    auto.fit(X)
+    assert np.all(np.isfinite(list(auto.scores_.values())))
+    squared = ((X[:, None] - X[None]) ** 2).sum(-1)
+    distinct = squared > 0
+    log_k = -0.1 * squared if kernel == "rbf" else 0.1 * X @ X.T
+    posrf = PositiveRFSampler(kernel=kernel, gamma=0.1).fit(X)
+    log_var = log_variance(posrf, X, X)[distinct]
+    assert np.isneginf(log_var).sum() == 78
+    floor = (2 * log_k + np.log(np.finfo(np.float64).eps))[distinct]
+    expected = np.mean(np.maximum(log_var, floor))
+    assert auto.scores_["posrf"] == pytest.approx(expected, rel=1e-12)
+    if kernel == "rbf":
+        # Without the 78 exact pairs PosRF is e^1.07 behind SDERF; with them
+        # floored it still loses.
+        assert auto.selected_ == "sderf"
+        assert auto.scores_["posrf"] > auto.scores_["sderf"] + 0.2
 
 
 def test_choice_and_features_are_deterministic_for_a_seed(car):

@@ -127,6 +127,42 @@ def test_log_variance_defaults_and_positive_variance():
     np.testing.assert_array_equal(values, log_variance(sampler, X, X))
 
 
+@pytest.mark.parametrize("family", ["posrf", "gerf", "sderf"])
+@pytest.mark.parametrize("gap", [1e-3, 1e-6, 1e-8])
+def test_log_variance_is_accurate_where_the_variance_vanishes(family, gap):
+    """At x ≈ −y (kernel units) Var ≪ K²: log E2 − 2 log K must not be taken
+    as a difference of the large terms of §5 (PosRF gave −inf at a gap of
+    1e-8 and was 5e-3 off at 1e-6). Reference: §5 in 60-digit arithmetic."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    rng = np.random.default_rng(0)
+    x = np.array([4.0, -2.0, 1.0])
+    X = np.vstack([x, -x + gap * np.array([1.0, 0.5, 0.0]), rng.normal(size=(6, 3))])
+    sampler = {
+        "posrf": PositiveRFSampler(kernel="softmax"),
+        "gerf": GERFSampler(kernel="softmax"),
+        "sderf": DERFSampler("sderf", kernel="softmax"),
+    }[family].fit(X)
+    params = sampler.family_parameters_
+    frame = np.eye(3) if params.frame is None else params.frame
+    z1, z2 = (mpmath.matrix(list(row)) for row in X[:2])
+    R = mpmath.matrix(frame.tolist())
+    s1, s2 = R * z1, R * z2
+    a = [mpmath.mpf(float(v)) for v in np.broadcast_to(params.a, 3)]
+    log_e2 = sum(
+        mpmath.log(1 - 4 * a[i])
+        - mpmath.log(1 - 8 * a[i]) / 2
+        + 2 * (1 - 4 * a[i]) * (s1[i] + s2[i]) ** 2 / (1 - 8 * a[i])
+        - s1[i] ** 2
+        - s2[i] ** 2
+        for i in range(3)
+    )
+    log_k2 = 2 * sum(z1[i] * z2[i] for i in range(3))
+    expected = float(mpmath.log(mpmath.exp(log_e2) - mpmath.exp(log_k2)))
+    measured = log_variance(sampler, X[:1], X[1:2])[0, 0]
+    assert measured == pytest.approx(expected, abs=1e-6)
+
+
 def test_log_variance_rejects_other_estimators():
     from sklearn.preprocessing import StandardScaler
 
