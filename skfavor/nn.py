@@ -102,7 +102,7 @@ class FavorAttention(FavorBuffers):
         numbers of the fit; a causal call with ``'batch'`` warns).
     momentum : float, default=0.1
         Weight of each batch in the running statistics (the first batch
-        replaces the initial ones).
+        replaces the initial ones); they are constants to the gradients.
     redraw_interval : int or None, default=None
         Draw new random directions every that many training forwards, so that
         each draw serves exactly ``redraw_interval`` of them. The schedule
@@ -112,8 +112,8 @@ class FavorAttention(FavorBuffers):
         resumes the schedule exactly. ``None`` never redraws on its own.
     parameter_grad : bool, default=False
         Let gradients flow through the closed forms (eigen-decompositions
-        included) with batch statistics; ``False`` treats the fitted
-        parameters as constants. Running statistics are always constants.
+        included; NaN for SDERF, ADERF at repeated eigenvalues) with batch
+        statistics; ``False`` treats the fitted parameters as constants.
     random_state : int, RandomState instance or None, default=None
         An int or a RandomState draws the first directions on the host with
         NumPy (as 0.2.0 did), then the seed of the redraws. ``None`` takes the
