@@ -86,7 +86,8 @@ def _log_relative_variance(params, Zx, Zy) -> np.ndarray:
     ``log(E2/K²) = Σ_l [log(1−4a_l) − ½ log(1−8a_l) + (s_1l + s_2l)²/(1−8a_l)]``.
     Taking ``log E2 − 2 log K`` as the difference of the large terms instead
     loses every digit where ``Var ≪ K²`` (``x ≈ −y`` for PosRF, whose
-    variance ``K²(e^{|x+y|²} − 1)`` vanishes there).
+    variance ``K²(e^{|x+y|²} − 1)`` vanishes there). ``log expm1(r)`` is
+    taken as ``r + log(−expm1(−r))``, which does not overflow past r = 709.
     """
     Sx = params.transformed_input(Zx, "query")
     Sy = params.transformed_input(Zy, "key")
@@ -95,7 +96,7 @@ def _log_relative_variance(params, Zx, Zy) -> np.ndarray:
     constant = np.sum(np.log1p(-4.0 * a) - 0.5 * np.log1p(-8.0 * a))
     log_ratio = constant + cdist(Sx * root, -Sy * root, "sqeuclidean")
     with np.errstate(divide="ignore"):
-        return np.log(np.expm1(log_ratio))
+        return log_ratio + np.log(-np.expm1(-log_ratio))
 
 
 def trigonometric_log_variance(X, Y=None, *, gamma, kind="phase"):

@@ -1,5 +1,7 @@
 """Unbiasedness and variance of the samplers' kernel estimates (MATH.md §2, §5)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from _helpers import SAMPLERS, exact_kernel, kernel_units
@@ -223,3 +225,18 @@ def test_rbf_sampler_scale_is_resolved_publicly_on_the_training_rows():
     )
     with pytest.raises(ValueError, match=r"gamma='scale'.*Pass the training rows"):
         log_variance(sampler, X * 10.0)
+
+
+def test_log_variance_is_finite_where_the_relative_variance_overflows():
+    """``log(Var/K²) = log expm1(r)`` overflowed to inf for r > 709 (x = y
+    with |z|² > 177 in kernel units, PosRF: ``Var/K² = e^{|zx + zy|²} − 1``),
+    where ``r + log(−expm1(−r))`` is exact; log E2 − 2 log K was finite."""
+    x = np.array([[12.0, 8.0, 4.0]])
+    sampler = PositiveRFSampler(kernel="softmax").fit(np.vstack([x, -x]))
+    z = x * sampler.kernel_scale_
+    r = float(np.sum((2.0 * z) ** 2))
+    assert r > 800.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        measured = log_variance(sampler, x, x)[0, 0]
+    assert measured == pytest.approx(2.0 * float(np.sum(z * z)) + r, rel=1e-12)
