@@ -143,10 +143,10 @@ class AttentionStatistics(NamedTuple):
     ) -> AttentionStatistics:
         """Statistics of each sequence of ``query`` and ``key`` (..., L, d).
 
-        Padded rows are left out by the rule of :func:`favor_heads`: the
-        queries marked by ``query_padding_mask``, else those marked by
-        ``key_padding_mask`` when ``L == S``. To pool sequences (a
-        calibration set), put their rows into one sequence axis first.
+        Padded rows are left out as by :func:`favor_attention`
+        (:func:`padded_query_rule`): the queries of ``query_padding_mask``,
+        else those of ``key_padding_mask`` when ``L == S``. To pool sequences
+        (a calibration set), put their rows into one sequence axis first.
 
         Parameters
         ----------

@@ -274,7 +274,7 @@ def test_functional_padding_equals_the_unpadded_sequence():
     mask = np.zeros((2, 10), dtype=bool)
     mask[1, 6:] = True
     out = favor_attention(q, k, v, key_padding_mask=mask, random_state=0)
-    # L == S: the mask marks padded queries too (the engine's rule).
+    # L == S: the mask marks padded queries too (favor_attention's rule).
     alone = favor_attention(q[1, :6], k[1, :6], v[1, :6], random_state=0)
     np.testing.assert_allclose(out[1, :6], alone, rtol=1e-12)
     tensors = [torch.from_numpy(a) for a in (q, k, v)]
