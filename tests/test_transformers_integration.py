@@ -819,6 +819,26 @@ def test_score_terms_linear_attention_cannot_apply_are_refused():
     assert out.shape == (1, 5, 4, 8)
 
 
+def test_alibi_and_packed_documents_are_refused_by_name():
+    # Falcon with alibi=True adds ALiBi's bias through a float mask, which
+    # failed later with "'FavorMask' object has no attribute 'dtype'"; packed
+    # documents passed as cu_seq_lens_q/k were ignored without a word.
+    config = transformers.FalconConfig(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=4, pad_token_id=0, alibi=True,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="alibi"):
+        favorize(transformers.FalconForCausalLM(config), n_features=16)
+    module = favorize(llama(), n_features=16, random_state=0).model.layers[0].self_attn
+    x = torch.randn(1, 4, 5, 8)
+    starts = torch.tensor([0, 2, 5], dtype=torch.int32)
+    for name in ("cu_seq_lens_q", "cu_seq_lens_k"):
+        with pytest.raises(ValueError, match=name):
+            favor_attention_forward(
+                module, x, x, x, FavorMask(True, None), **{name: starts}
+            )
+
+
 def test_decoding_in_training_mode_leaves_the_statistics():
     # generate() does not switch to eval mode: a sample printed during
     # training decoded in training mode, and each one-token step was merged

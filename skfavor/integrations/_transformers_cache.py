@@ -249,15 +249,24 @@ SCORE_TERMS = (
 def check_call(kwargs) -> None:
     """Refuse a call that FAVOR attention cannot honour, naming the argument.
 
-    ``output_attentions=True`` (the weights are never formed) and any of
-    :data:`SCORE_TERMS` that is not ``None``: ignoring them would compute
-    another model's attention without a word.
+    ``output_attentions=True`` (the weights are never formed), packed
+    documents (``cu_seq_lens_q``/``_k``) and any of :data:`SCORE_TERMS` that
+    is not ``None``: ignoring them would compute another model's attention
+    without a word.
     """
     if kwargs.get("output_attentions"):
         raise ValueError(
             "FAVOR attention never forms the attention weights: "
             "output_attentions=True cannot be honoured; call the model with "
             "output_attentions=False."
+        )
+    packed = [
+        n for n in ("cu_seq_lens_q", "cu_seq_lens_k") if kwargs.get(n) is not None
+    ]
+    if packed:
+        raise ValueError(
+            f"FAVOR attention cannot apply packed documents ({packed[0]} given): "
+            "pad the sequences of a batch instead of concatenating them."
         )
     terms = [name for name in SCORE_TERMS if kwargs.get(name) is not None]
     if terms:

@@ -128,7 +128,7 @@ def favorize(
     (in training) drops key features of the numerator; padding is left out.
     Masks that linear attention cannot apply (sliding window, chunked
     attention, packed documents, a 4-D mask tensor) and terms added to the
-    scores (T5's ``position_bias``, ``softcap``, sinks) raise a ``ValueError``.
+    scores (T5's ``position_bias``, ``softcap``, sinks, ALiBi) raise a ``ValueError``.
 
     Parameters
     ----------
@@ -275,6 +275,11 @@ def _check_favorize_options(
 
 def _attention_modules(model, statistics):
     """The attention modules :func:`favorize` swaps, checked against ``statistics``."""
+    if getattr(model.config, "alibi", False):
+        raise ValueError(
+            f"{type(model).__name__} has alibi=True: ALiBi adds a bias to the "
+            "attention scores, which linear attention cannot apply."
+        )
     modules = [m for m in model.modules() if _is_attention(m)]
     if not modules:
         raise ValueError(
