@@ -10,8 +10,12 @@ estimators of :mod:`skfavor.kernel_ridge` stream the statistics
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
+import scipy.stats
+from sklearn.exceptions import UndefinedMetricWarning
 
 from ._statistics import SampleStatistics
 
@@ -158,10 +162,14 @@ def held_out_score(errors, statistics: SampleStatistics, n_components: int, scor
     ``'r2'``: ``1 − errors / Σ(y − ȳ)²`` per target (``1`` for a constant
     target predicted exactly, else ``0``, as :func:`~sklearn.metrics.r2_score`),
     averaged uniformly; otherwise the negated mean squared error, averaged
-    uniformly over the targets. ``statistics`` are the held-out rows'.
+    uniformly over the targets. ``statistics`` are the held-out rows'
+    (unweighted). R² of fewer than two rows is NaN, as ``r2_score`` gives
+    it (:func:`grid_scores` warns).
     """
     n = statistics.n_samples
     if scoring == "r2":
+        if n < 2:
+            return float("nan")
         total = np.diag(statistics.scatter)[n_components:]
         ratios = np.where(
             total > 0,
@@ -177,8 +185,9 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
 
     ``scores`` has one row per candidate (``counts`` outer, ``alphas``
     inner) and one column per fold. Returns the results and the index of the
-    chosen candidate: ties share the lowest rank, and the first candidate of
-    the best rank is chosen, as in ``GridSearchCV``.
+    chosen candidate: ties share the lowest rank, NaN means rank last
+    together (all 1 when every mean is NaN), and the first candidate of the
+    best rank is chosen, as in ``GridSearchCV``.
     """
     n_candidates = scores.shape[0]
     params = [{"n_components": m, "alpha": a} for m in counts for a in alphas]
@@ -194,12 +203,11 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
     }
     for k in range(scores.shape[1]):
         results[f"split{k}_test_score"] = scores[:, k]
-    order = np.argsort(-mean, kind="stable")
-    rank = np.empty(n_candidates, dtype=np.int32)
-    rank[order] = np.arange(1, n_candidates + 1)
-    for position in range(1, n_candidates):
-        if mean[order[position]] == mean[order[position - 1]]:
-            rank[order[position]] = rank[order[position - 1]]
+    if np.isnan(mean).all():
+        rank = np.ones(n_candidates, dtype=np.int32)
+    else:
+        filled = np.where(np.isnan(mean), np.nanmin(mean) - 1.0, mean)
+        rank = scipy.stats.rankdata(-filled, method="min").astype(np.int32)
     results.update(
         mean_test_score=mean,
         std_test_score=scores.std(axis=1),
@@ -216,6 +224,16 @@ def grid_scores(train, test, M, counts, alphas, fit_intercept, scoring) -> np.nd
     ``counts[i]`` of the ``M`` features and ``alphas[j]``.
     """
     K = len(train)
+    single = [k for k in range(K) if test[k] is not None and test[k].n_samples < 2]
+    if scoring == "r2" and single:
+        warnings.warn(
+            f"R^2 score is not well-defined with less than two samples: the "
+            f"held-out folds {single} have one row each, so their scores (and "
+            "the mean scores) are NaN, as in GridSearchCV; use fewer folds or "
+            "scoring='neg_mean_squared_error'.",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
     for k in range(K):
         if train[k] is None or test[k] is None:
             raise ValueError(

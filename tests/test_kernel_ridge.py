@@ -15,6 +15,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -421,6 +422,37 @@ def test_cv_rejects_a_fold_without_weight():
         ValueError, match="Fold 0 has a total sample_weight of 0 in its training rows"
     ):
         RandomFeatureRidgeCV(cv=KFold(3)).fit(X, y, sample_weight=weights)
+
+
+def test_cv_r2_of_one_row_folds_is_nan_with_a_warning_as_in_grid_search():
+    """R² of one held-out row is undefined: NaN and a warning, not 0.
+
+    ``r2_score`` of a single row warns and returns NaN, so
+    ``GridSearchCV(scoring='r2')`` with one-row test folds gets NaN split
+    scores, NaN means, every candidate ranked 1 and the first one chosen. A
+    silent 0 (a "constant" target of one row) would pass for a real score.
+    """
+    X, y, _ = _regression(n=12)
+    sampler = DERFSampler(n_components=10, random_state=0)
+    counts, alphas = [5, 10], [0.1, 1.0]
+    folds = KFold(8)  # four folds of two rows, four of one
+    with pytest.warns(UserWarning):
+        search = _grid_search(sampler, counts, alphas, folds, "r2").fit(X, y)
+    with pytest.warns(UndefinedMetricWarning, match="less than two"):
+        model = RandomFeatureRidgeCV(
+            sampler, alphas=alphas, n_components=counts, cv=folds, scoring="r2"
+        ).fit(X, y)
+    for k in range(8):
+        key = f"split{k}_test_score"
+        assert np.isnan(search.cv_results_[key]).all() == (k >= 4)
+        np.testing.assert_allclose(
+            model.cv_results_[key], search.cv_results_[key], rtol=RTOL
+        )
+    assert np.isnan(model.cv_results_["mean_test_score"]).all()
+    np.testing.assert_array_equal(
+        model.cv_results_["rank_test_score"], search.cv_results_["rank_test_score"]
+    )
+    assert model.best_index_ == search.best_index_ == 0
 
 
 # --- issue 16: random_state, y of shape (n, 1), the Dask route's checks -------
