@@ -175,8 +175,11 @@ class _BaseRandomFeatureRidge(BaseEstimator):
         check_is_fitted(self)
         if is_dask_array(X):
             raise TypeError(
-                "predict takes in-memory rows; for a Dask array use "
-                "dask.array.map_blocks(model.predict, X, drop_axis=1)."
+                "predict takes in-memory rows; for a Dask array X (in one block "
+                "across columns: X.rechunk({1: -1})) use "
+                "dask.array.map_blocks(model.predict, X, drop_axis=1, "
+                "dtype=X.dtype), or for n_targets > 1 chunks=(X.chunks[0], "
+                "(n_targets,)) in place of drop_axis=1."
             )
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)

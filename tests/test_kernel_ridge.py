@@ -397,6 +397,36 @@ def test_dask_fit_equals_in_memory_fit():
 
 
 @pytest.mark.usefixtures("scheduler")
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_the_recipe_for_predicting_a_dask_array_works(n_targets):
+    """``predict`` refuses a Dask array and says how to map it: that must run.
+
+    ``map_blocks`` infers a dtype by calling ``predict`` on a 1 × 1 array,
+    which the estimator refuses (it expects ``n_features_in_`` columns), so
+    the recipe must declare ``dtype``; several targets need their chunks.
+    """
+    da = pytest.importorskip("dask.array")
+    X, y, Y = _regression(n=600)
+    target = y if n_targets == 1 else Y
+    lazy = _dask_inputs(X, target, np.ones(600))
+    model = RandomFeatureRidge(DERFSampler(n_components=12, random_state=0))
+    model.fit(lazy[0], lazy[1])
+    with pytest.raises(TypeError, match=re.escape("dtype=X.dtype")) as error:
+        model.predict(lazy[0])
+    assert "rechunk" in str(error.value)
+    if n_targets == 1:
+        predicted = da.map_blocks(model.predict, lazy[0], drop_axis=1, dtype=X.dtype)
+    else:
+        predicted = da.map_blocks(
+            model.predict,
+            lazy[0],
+            chunks=(lazy[0].chunks[0], (n_targets,)),
+            dtype=X.dtype,
+        )
+    _assert_close(predicted.compute(), model.predict(X))
+
+
+@pytest.mark.usefixtures("scheduler")
 @pytest.mark.parametrize("family", ["posrf", "sderf"])
 def test_dask_cv_equals_in_memory_cv(family):
     X, y, _ = _regression(n=600)
