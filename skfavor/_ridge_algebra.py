@@ -20,6 +20,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from ._statistics import SampleStatistics
 
 __all__ = [
+    "check_conditioning",
     "grid_results",
     "held_out_errors",
     "held_out_score",
@@ -55,7 +56,8 @@ def solve_ridge(A, B, alpha):
     """``(A + αI)⁻¹ B`` by Cholesky (:ref:`math-ridge-statistics`).
 
     A system that is not numerically positive definite (a tiny ``alpha`` on
-    collinear features) is solved by least squares instead. Statistics that
+    collinear features) is solved by least squares instead; one that is, but
+    ill-conditioned, warns (:func:`check_conditioning`). Statistics that
     overflowed (inf or NaN) raise ``ValueError``, as ``Ridge`` does.
     """
     system = A + alpha * np.eye(A.shape[0])
@@ -66,9 +68,41 @@ def solve_ridge(A, B, alpha):
         )
     try:
         factor = scipy.linalg.cho_factor(system, check_finite=False)
-        return scipy.linalg.cho_solve(factor, B, check_finite=False)
     except (scipy.linalg.LinAlgError, ValueError):
         return scipy.linalg.lstsq(system, B)[0]
+    rcond, _ = scipy.linalg.lapack.dpocon(
+        factor[0], np.linalg.norm(system, 1), uplo="L" if factor[1] else "U"
+    )
+    check_conditioning(rcond, alpha)
+    return scipy.linalg.cho_solve(factor, B, check_finite=False)
+
+
+#: Relative error of the solve above which :func:`check_conditioning` warns.
+_MAX_LOSS = 1e-6
+
+
+def check_conditioning(rcond: float, alpha: float) -> None:
+    """Warn when ``A + αI`` is too ill-conditioned for the statistics' solve.
+
+    ``A`` is formed from the statistics, so its rounding (``eps · λ_max``)
+    reaches the weights as about ``eps / rcond`` relative: with fewer rows
+    than features (``A`` singular) or collinear features, a tiny ``alpha``
+    leaves predictions off by up to 100 % where ``Ridge`` on the feature
+    matrix (its SVD, or its dual for wide matrices) is exact. The stated
+    loss is ``eps / rcond`` rounded up to a power of ten.
+    """
+    loss = np.finfo(np.float64).eps / max(rcond, np.finfo(np.float64).tiny)
+    if loss > _MAX_LOSS:
+        bound = 10.0 ** np.ceil(np.log10(loss))
+        warnings.warn(
+            f"The ridge system of alpha={alpha:.3g} is ill-conditioned (fewer "
+            "rows than features, or collinear features): solved from the "
+            f"feature statistics, its weights and predictions may be off by "
+            f"about {bound:.0e} relative, where Ridge on the feature matrix "
+            "is not. Use a larger alpha.",
+            scipy.linalg.LinAlgWarning,
+            stacklevel=2,
+        )
 
 
 #: Up to this many ``alpha`` share no factorisation: one Cholesky each is
@@ -142,6 +176,7 @@ def ridge_path(
     eigenvalues = np.maximum(eigenvalues, 0.0)
     projected = vectors.T @ B
     for alpha in alphas:
+        check_conditioning((eigenvalues[0] + alpha) / (eigenvalues[-1] + alpha), alpha)
         coef = vectors @ (projected / (eigenvalues + alpha)[:, None])
         yield coef, _intercept(target_mean, feature_mean, coef, fit_intercept)
 

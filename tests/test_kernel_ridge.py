@@ -11,9 +11,11 @@ four digits, and a wrong centring, scale or fold is off by far more.
 
 import re
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
@@ -682,6 +684,49 @@ def test_ridge_solve_of_a_singular_system_falls_back_to_least_squares():
     coef = solve_ridge(A, B, 0.0)
     np.testing.assert_allclose(A @ coef, B)
     np.testing.assert_allclose(coef, [[1.0], [1.0]])
+
+
+@pytest.mark.parametrize("n_alphas", [1, 12])
+def test_a_tiny_alpha_on_a_singular_scatter_warns_of_lost_digits(n_alphas):
+    """Fewer rows than features: ``A`` is singular and ``α`` alone conditions it.
+
+    The solve from statistics then loses about ``eps / rcond`` relative, here
+    ~1e-3 of the predictions (1.0 at ``α = 1e-16 λ_max``), while the
+    pipeline's ``Ridge`` works on the feature matrix and stays exact. That
+    must not be silent: a ``LinAlgWarning`` (as ``Ridge`` and SciPy give for
+    an ill-conditioned system) whose stated loss covers the actual error, in
+    the Cholesky path (one ``alpha``) and in the shared ``eigh`` path (CV).
+    """
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 4)), rng.normal(size=10)
+    sampler = DERFSampler(n_components=50, gamma=0.3, random_state=0).fit(X)
+    F = sampler.transform(X)
+    centred = F - F.mean(axis=0)
+    alpha = 1e-14 * np.linalg.eigvalsh(centred.T @ centred).max()
+    with pytest.warns(scipy.linalg.LinAlgWarning, match="ill-conditioned") as record:
+        if n_alphas == 1:
+            model = RandomFeatureRidge(sampler, alpha=alpha).partial_fit(X, y)
+        else:
+            alphas = [alpha, *np.logspace(-2, 2, n_alphas - 1)]
+            RandomFeatureRidgeCV(sampler, alphas=alphas, cv=KFold(2)).fit(X, y)
+            return
+    stated = float(re.search(r"about ([0-9.e+-]+)", str(record[0].message)).group(1))
+    X_test = rng.normal(size=(100, 4))
+    expected = (
+        Ridge(alpha=alpha, solver="svd").fit(F, y).predict(sampler.transform(X_test))
+    )
+    error = np.max(np.abs(model.predict(X_test) - expected)) / np.max(np.abs(expected))
+    assert 1e-6 < error <= stated
+
+
+def test_a_well_conditioned_tiny_alpha_does_not_warn():
+    """More rows than features: ``A`` is well conditioned whatever ``α``."""
+    X, y, _ = _regression(n=400)
+    sampler = DERFSampler(n_components=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        RandomFeatureRidge(sampler, alpha=1e-14).fit(X, y)
+        RandomFeatureRidgeCV(sampler, alphas=np.logspace(-14, 0, 12)).fit(X, y)
 
 
 def test_cv_of_one_alpha_never_eighs(monkeypatch):
