@@ -158,6 +158,34 @@ def test_partial_fit_fits_the_sampler_on_the_first_chunk():
     assert model.intercept_ == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_partial_fit_of_single_weighted_rows_equals_the_pipeline(dtype):
+    """Streaming one row at a time, a row of weight 0 included.
+
+    A chunk whose weights are all 0 adds nothing to the statistics, so the
+    stream must go on (fit on the concatenation has positive total weight);
+    only a stream that starts with one has nothing to fit yet, which is
+    refused as ``fit`` refuses it, before the sampler is fitted.
+    """
+    X, _, Y = _regression(n=60)
+    X = X.astype(dtype)
+    weights = np.random.default_rng(0).integers(0, 3, size=60).astype(float)
+    weights[0] = 0.0
+    sampler = DERFSampler(n_components=12, random_state=0).fit(X)
+    model = RandomFeatureRidge(sampler, alpha=0.1)
+    with pytest.raises(ValueError, match="non-zero"):
+        model.partial_fit(X[:1], Y[:1], sample_weight=weights[:1])
+    assert not hasattr(model, "sampler_")
+    for i in range(1, 60):
+        model.partial_fit(X[i : i + 1], Y[i : i + 1], sample_weight=weights[i : i + 1])
+    features = sampler.transform(X).astype(np.float64)
+    expected = Ridge(alpha=0.1).fit(features, Y, sample_weight=weights)
+    _assert_close(
+        model.coef_, expected.coef_, rtol=1e-5 if dtype == np.float32 else RTOL
+    )
+    assert model.predict(X).dtype == dtype
+
+
 def test_partial_fit_rejects_a_change_of_targets():
     X, y, Y = _regression()
     model = RandomFeatureRidge(DERFSampler(n_components=10, random_state=0))
