@@ -10,12 +10,17 @@ estimators of :mod:`skfavor.kernel_ridge` stream the statistics
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
+import scipy.stats
+from sklearn.exceptions import UndefinedMetricWarning
 
 from ._statistics import SampleStatistics
 
 __all__ = [
+    "check_conditioning",
     "grid_results",
     "held_out_errors",
     "held_out_score",
@@ -51,7 +56,8 @@ def solve_ridge(A, B, alpha):
     """``(A + αI)⁻¹ B`` by Cholesky (:ref:`math-ridge-statistics`).
 
     A system that is not numerically positive definite (a tiny ``alpha`` on
-    collinear features) is solved by least squares instead. Statistics that
+    collinear features) is solved by least squares instead; one that is, but
+    ill-conditioned, warns (:func:`check_conditioning`). Statistics that
     overflowed (inf or NaN) raise ``ValueError``, as ``Ridge`` does.
     """
     system = A + alpha * np.eye(A.shape[0])
@@ -62,9 +68,41 @@ def solve_ridge(A, B, alpha):
         )
     try:
         factor = scipy.linalg.cho_factor(system, check_finite=False)
-        return scipy.linalg.cho_solve(factor, B, check_finite=False)
     except (scipy.linalg.LinAlgError, ValueError):
         return scipy.linalg.lstsq(system, B)[0]
+    rcond, _ = scipy.linalg.lapack.dpocon(
+        factor[0], np.linalg.norm(system, 1), uplo="L" if factor[1] else "U"
+    )
+    check_conditioning(rcond, alpha)
+    return scipy.linalg.cho_solve(factor, B, check_finite=False)
+
+
+#: Relative error of the solve above which :func:`check_conditioning` warns.
+_MAX_LOSS = 1e-6
+
+
+def check_conditioning(rcond: float, alpha: float) -> None:
+    """Warn when ``A + αI`` is too ill-conditioned for the statistics' solve.
+
+    ``A`` is formed from the statistics, so its rounding (``eps · λ_max``)
+    reaches the weights as about ``eps / rcond`` relative: with fewer rows
+    than features (``A`` singular) or collinear features, a tiny ``alpha``
+    leaves predictions off by up to 100 % where ``Ridge`` on the feature
+    matrix (its SVD, or its dual for wide matrices) is exact. The stated
+    loss is ``eps / rcond`` rounded up to a power of ten.
+    """
+    loss = np.finfo(np.float64).eps / max(rcond, np.finfo(np.float64).tiny)
+    if loss > _MAX_LOSS:
+        bound = 10.0 ** np.ceil(np.log10(loss))
+        warnings.warn(
+            f"The ridge system of alpha={alpha:.3g} is ill-conditioned (fewer "
+            "rows than features, or collinear features): solved from the "
+            f"feature statistics, its weights and predictions may be off by "
+            f"about {bound:.0e} relative, where Ridge on the feature matrix "
+            "is not. Use a larger alpha.",
+            scipy.linalg.LinAlgWarning,
+            stacklevel=2,
+        )
 
 
 #: Up to this many ``alpha`` share no factorisation: one Cholesky each is
@@ -138,6 +176,7 @@ def ridge_path(
     eigenvalues = np.maximum(eigenvalues, 0.0)
     projected = vectors.T @ B
     for alpha in alphas:
+        check_conditioning((eigenvalues[0] + alpha) / (eigenvalues[-1] + alpha), alpha)
         coef = vectors @ (projected / (eigenvalues + alpha)[:, None])
         yield coef, _intercept(target_mean, feature_mean, coef, fit_intercept)
 
@@ -158,10 +197,14 @@ def held_out_score(errors, statistics: SampleStatistics, n_components: int, scor
     ``'r2'``: ``1 − errors / Σ(y − ȳ)²`` per target (``1`` for a constant
     target predicted exactly, else ``0``, as :func:`~sklearn.metrics.r2_score`),
     averaged uniformly; otherwise the negated mean squared error, averaged
-    uniformly over the targets. ``statistics`` are the held-out rows'.
+    uniformly over the targets. ``statistics`` are the held-out rows'
+    (unweighted). R² of fewer than two rows is NaN, as ``r2_score`` gives
+    it (:func:`grid_scores` warns).
     """
     n = statistics.n_samples
     if scoring == "r2":
+        if n < 2:
+            return float("nan")
         total = np.diag(statistics.scatter)[n_components:]
         ratios = np.where(
             total > 0,
@@ -177,8 +220,9 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
 
     ``scores`` has one row per candidate (``counts`` outer, ``alphas``
     inner) and one column per fold. Returns the results and the index of the
-    chosen candidate: ties share the lowest rank, and the first candidate of
-    the best rank is chosen, as in ``GridSearchCV``.
+    chosen candidate: ties share the lowest rank, NaN means rank last
+    together (all 1 when every mean is NaN), and the first candidate of the
+    best rank is chosen, as in ``GridSearchCV``.
     """
     n_candidates = scores.shape[0]
     params = [{"n_components": m, "alpha": a} for m in counts for a in alphas]
@@ -194,12 +238,11 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
     }
     for k in range(scores.shape[1]):
         results[f"split{k}_test_score"] = scores[:, k]
-    order = np.argsort(-mean, kind="stable")
-    rank = np.empty(n_candidates, dtype=np.int32)
-    rank[order] = np.arange(1, n_candidates + 1)
-    for position in range(1, n_candidates):
-        if mean[order[position]] == mean[order[position - 1]]:
-            rank[order[position]] = rank[order[position - 1]]
+    if np.isnan(mean).all():
+        rank = np.ones(n_candidates, dtype=np.int32)
+    else:
+        filled = np.where(np.isnan(mean), np.nanmin(mean) - 1.0, mean)
+        rank = scipy.stats.rankdata(-filled, method="min").astype(np.int32)
     results.update(
         mean_test_score=mean,
         std_test_score=scores.std(axis=1),
@@ -216,6 +259,16 @@ def grid_scores(train, test, M, counts, alphas, fit_intercept, scoring) -> np.nd
     ``counts[i]`` of the ``M`` features and ``alphas[j]``.
     """
     K = len(train)
+    single = [k for k in range(K) if test[k] is not None and test[k].n_samples < 2]
+    if scoring == "r2" and single:
+        warnings.warn(
+            f"R^2 score is not well-defined with less than two samples: the "
+            f"held-out folds {single} have one row each, so their scores (and "
+            "the mean scores) are NaN, as in GridSearchCV; use fewer folds or "
+            "scoring='neg_mean_squared_error'.",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
     for k in range(K):
         if train[k] is None or test[k] is None:
             raise ValueError(

@@ -105,8 +105,12 @@ class _BaseRandomFeatureRidge(BaseEstimator):
     def _block_rows(self, n_columns: int, n_rows: int) -> int:
         return block_rows(n_columns, n_rows, self.block_size)
 
-    def _check_inputs(self, X, y, sample_weight, *, reset: bool):
-        """Validated ``X``, 2-D float64 targets and weights (Dask stays lazy)."""
+    def _check_inputs(self, X, y, sample_weight, *, reset: bool, zero_weights=False):
+        """Validated ``X``, 2-D float64 targets and weights (Dask stays lazy).
+
+        ``zero_weights`` accepts weights that are all 0 (a chunk that adds
+        nothing to statistics gathered already).
+        """
         if is_dask_array(X):
             X, y, sample_weight = check_lazy_inputs(
                 X, y, sample_weight, estimator_name=type(self).__name__
@@ -132,7 +136,11 @@ class _BaseRandomFeatureRidge(BaseEstimator):
         X = _as_float(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+                sample_weight,
+                X,
+                dtype=np.float64,
+                ensure_non_negative=True,
+                allow_all_zero_weights=zero_weights,
             )
         return X, np.asarray(y, dtype=np.float64), sample_weight
 
@@ -175,8 +183,11 @@ class _BaseRandomFeatureRidge(BaseEstimator):
         check_is_fitted(self)
         if is_dask_array(X):
             raise TypeError(
-                "predict takes in-memory rows; for a Dask array use "
-                "dask.array.map_blocks(model.predict, X, drop_axis=1)."
+                "predict takes in-memory rows; for a Dask array X (in one block "
+                "across columns: X.rechunk({1: -1})) use "
+                "dask.array.map_blocks(model.predict, X, drop_axis=1, "
+                "dtype=X.dtype), or for n_targets > 1 chunks=(X.chunks[0], "
+                "(n_targets,)) in place of drop_axis=1."
             )
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)

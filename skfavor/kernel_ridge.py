@@ -170,7 +170,8 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
             Its targets.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Its non-negative weights.
+            Its non-negative weights. A chunk of weights all 0 adds nothing
+            (refused on the first call, which has nothing to fit yet).
 
         Returns
         -------
@@ -178,7 +179,9 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
             Fitted estimator.
         """
         first_call = not hasattr(self, "sampler_")
-        X, y, sample_weight = self._check_inputs(X, y, sample_weight, reset=first_call)
+        X, y, sample_weight = self._check_inputs(
+            X, y, sample_weight, reset=first_call, zero_weights=not first_call
+        )
         Y = self._targets_2d(y)
         if first_call:
             self._y_1d = y.ndim == 1

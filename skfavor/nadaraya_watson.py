@@ -83,11 +83,12 @@ def _query_features(sampler, X) -> np.ndarray:
 
     A per-row factor cancels in the Nadaraya–Watson ratio (:ref:`math-numerics`); taking
     it out in log space keeps rows far from the data (large ``|x|²``) from
-    underflowing to 0.
+    underflowing to 0. Other samplers' features are taken as an array, even
+    under ``set_config(transform_output='pandas')``.
     """
     log_map = _log_map(sampler, "query")
     if log_map is None:
-        return sampler.transform(X)
+        return np.asarray(sampler.transform(X))
     log_features = log_map.log_features(X)
     log_features -= log_features.max(axis=1, keepdims=True)
     return np.exp(log_features, out=log_features)
@@ -104,7 +105,7 @@ def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
     log_map = _log_map(sampler, "key")
     if log_map is None:
         transform = getattr(sampler, "transform_keys", sampler.transform)
-        return transform(X).T @ augmented, 0.0
+        return np.asarray(transform(X)).T @ augmented, 0.0
     log_features = log_map.log_features(X)
     shift = float(log_features.max())
     features = np.exp(log_features - shift)

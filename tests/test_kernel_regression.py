@@ -298,3 +298,38 @@ def test_the_former_module_path_warns_and_reexports():
     for name in alias.__all__:
         assert getattr(alias, name) is getattr(nadaraya_watson, name)
     assert set(alias.__all__) == set(nadaraya_watson.__all__)
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        RBFSampler(n_components=32, gamma=0.5, random_state=0),
+        AutoSampler(n_components=32, gamma=0.5, candidates=["fourier"], random_state=0),
+        DERFSampler(n_components=32, gamma=0.5, random_state=0),
+    ],
+    ids=["rbf", "auto-fourier", "sderf"],
+)
+def test_a_global_pandas_transform_output_changes_no_prediction(sampler):
+    """``set_config(transform_output='pandas')`` is for the user's transformers.
+
+    The estimators call their sampler's ``transform`` internally; a DataFrame
+    there broke the ratio (``KeyError`` on ``sums[:, :-1]``) for samplers
+    without a log-space map (RBFSampler, an AutoSampler that chose Fourier).
+    """
+    pytest.importorskip("pandas")
+    sklearn = pytest.importorskip("sklearn")
+    X_train, X_test, y_train = _data()
+    labels = (y_train > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonPositiveDenominatorWarning)
+        regressor = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+        expected = regressor.predict(X_test)
+        classifier = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+        shares = classifier.predict_proba(X_test)
+        with sklearn.config_context(transform_output="pandas"):
+            regressor = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+            classifier = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+            predicted = regressor.predict(X_test)
+            probabilities = classifier.predict_proba(X_test)
+    np.testing.assert_allclose(predicted, expected, rtol=1e-12)
+    np.testing.assert_allclose(probabilities, shares, rtol=1e-12)

@@ -11,10 +11,13 @@ four digits, and a wrong centring, scale or fold is off by far more.
 
 import re
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -153,6 +156,34 @@ def test_partial_fit_fits_the_sampler_on_the_first_chunk():
     expected = Ridge(alpha=1.0, fit_intercept=False).fit(features, y)
     _assert_close(model.coef_, expected.coef_)
     assert model.intercept_ == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_partial_fit_of_single_weighted_rows_equals_the_pipeline(dtype):
+    """Streaming one row at a time, a row of weight 0 included.
+
+    A chunk whose weights are all 0 adds nothing to the statistics, so the
+    stream must go on (fit on the concatenation has positive total weight);
+    only a stream that starts with one has nothing to fit yet, which is
+    refused as ``fit`` refuses it, before the sampler is fitted.
+    """
+    X, _, Y = _regression(n=60)
+    X = X.astype(dtype)
+    weights = np.random.default_rng(0).integers(0, 3, size=60).astype(float)
+    weights[0] = 0.0
+    sampler = DERFSampler(n_components=12, random_state=0).fit(X)
+    model = RandomFeatureRidge(sampler, alpha=0.1)
+    with pytest.raises(ValueError, match="non-zero"):
+        model.partial_fit(X[:1], Y[:1], sample_weight=weights[:1])
+    assert not hasattr(model, "sampler_")
+    for i in range(1, 60):
+        model.partial_fit(X[i : i + 1], Y[i : i + 1], sample_weight=weights[i : i + 1])
+    features = sampler.transform(X).astype(np.float64)
+    expected = Ridge(alpha=0.1).fit(features, Y, sample_weight=weights)
+    _assert_close(
+        model.coef_, expected.coef_, rtol=1e-5 if dtype == np.float32 else RTOL
+    )
+    assert model.predict(X).dtype == dtype
 
 
 def test_partial_fit_rejects_a_change_of_targets():
@@ -396,6 +427,36 @@ def test_dask_fit_equals_in_memory_fit():
 
 
 @pytest.mark.usefixtures("scheduler")
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_the_recipe_for_predicting_a_dask_array_works(n_targets):
+    """``predict`` refuses a Dask array and says how to map it: that must run.
+
+    ``map_blocks`` infers a dtype by calling ``predict`` on a 1 × 1 array,
+    which the estimator refuses (it expects ``n_features_in_`` columns), so
+    the recipe must declare ``dtype``; several targets need their chunks.
+    """
+    da = pytest.importorskip("dask.array")
+    X, y, Y = _regression(n=600)
+    target = y if n_targets == 1 else Y
+    lazy = _dask_inputs(X, target, np.ones(600))
+    model = RandomFeatureRidge(DERFSampler(n_components=12, random_state=0))
+    model.fit(lazy[0], lazy[1])
+    with pytest.raises(TypeError, match=re.escape("dtype=X.dtype")) as error:
+        model.predict(lazy[0])
+    assert "rechunk" in str(error.value)
+    if n_targets == 1:
+        predicted = da.map_blocks(model.predict, lazy[0], drop_axis=1, dtype=X.dtype)
+    else:
+        predicted = da.map_blocks(
+            model.predict,
+            lazy[0],
+            chunks=(lazy[0].chunks[0], (n_targets,)),
+            dtype=X.dtype,
+        )
+    _assert_close(predicted.compute(), model.predict(X))
+
+
+@pytest.mark.usefixtures("scheduler")
 @pytest.mark.parametrize("family", ["posrf", "sderf"])
 def test_dask_cv_equals_in_memory_cv(family):
     X, y, _ = _regression(n=600)
@@ -421,6 +482,37 @@ def test_cv_rejects_a_fold_without_weight():
         ValueError, match="Fold 0 has a total sample_weight of 0 in its training rows"
     ):
         RandomFeatureRidgeCV(cv=KFold(3)).fit(X, y, sample_weight=weights)
+
+
+def test_cv_r2_of_one_row_folds_is_nan_with_a_warning_as_in_grid_search():
+    """R² of one held-out row is undefined: NaN and a warning, not 0.
+
+    ``r2_score`` of a single row warns and returns NaN, so
+    ``GridSearchCV(scoring='r2')`` with one-row test folds gets NaN split
+    scores, NaN means, every candidate ranked 1 and the first one chosen. A
+    silent 0 (a "constant" target of one row) would pass for a real score.
+    """
+    X, y, _ = _regression(n=12)
+    sampler = DERFSampler(n_components=10, random_state=0)
+    counts, alphas = [5, 10], [0.1, 1.0]
+    folds = KFold(8)  # four folds of two rows, four of one
+    with pytest.warns(UserWarning):
+        search = _grid_search(sampler, counts, alphas, folds, "r2").fit(X, y)
+    with pytest.warns(UndefinedMetricWarning, match="less than two"):
+        model = RandomFeatureRidgeCV(
+            sampler, alphas=alphas, n_components=counts, cv=folds, scoring="r2"
+        ).fit(X, y)
+    for k in range(8):
+        key = f"split{k}_test_score"
+        assert np.isnan(search.cv_results_[key]).all() == (k >= 4)
+        np.testing.assert_allclose(
+            model.cv_results_[key], search.cv_results_[key], rtol=RTOL
+        )
+    assert np.isnan(model.cv_results_["mean_test_score"]).all()
+    np.testing.assert_array_equal(
+        model.cv_results_["rank_test_score"], search.cv_results_["rank_test_score"]
+    )
+    assert model.best_index_ == search.best_index_ == 0
 
 
 # --- issue 16: random_state, y of shape (n, 1), the Dask route's checks -------
@@ -620,6 +712,49 @@ def test_ridge_solve_of_a_singular_system_falls_back_to_least_squares():
     coef = solve_ridge(A, B, 0.0)
     np.testing.assert_allclose(A @ coef, B)
     np.testing.assert_allclose(coef, [[1.0], [1.0]])
+
+
+@pytest.mark.parametrize("n_alphas", [1, 12])
+def test_a_tiny_alpha_on_a_singular_scatter_warns_of_lost_digits(n_alphas):
+    """Fewer rows than features: ``A`` is singular and ``α`` alone conditions it.
+
+    The solve from statistics then loses about ``eps / rcond`` relative, here
+    ~1e-3 of the predictions (1.0 at ``α = 1e-16 λ_max``), while the
+    pipeline's ``Ridge`` works on the feature matrix and stays exact. That
+    must not be silent: a ``LinAlgWarning`` (as ``Ridge`` and SciPy give for
+    an ill-conditioned system) whose stated loss covers the actual error, in
+    the Cholesky path (one ``alpha``) and in the shared ``eigh`` path (CV).
+    """
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 4)), rng.normal(size=10)
+    sampler = DERFSampler(n_components=50, gamma=0.3, random_state=0).fit(X)
+    F = sampler.transform(X)
+    centred = F - F.mean(axis=0)
+    alpha = 1e-14 * np.linalg.eigvalsh(centred.T @ centred).max()
+    with pytest.warns(scipy.linalg.LinAlgWarning, match="ill-conditioned") as record:
+        if n_alphas == 1:
+            model = RandomFeatureRidge(sampler, alpha=alpha).partial_fit(X, y)
+        else:
+            alphas = [alpha, *np.logspace(-2, 2, n_alphas - 1)]
+            RandomFeatureRidgeCV(sampler, alphas=alphas, cv=KFold(2)).fit(X, y)
+            return
+    stated = float(re.search(r"about ([0-9.e+-]+)", str(record[0].message)).group(1))
+    X_test = rng.normal(size=(100, 4))
+    expected = (
+        Ridge(alpha=alpha, solver="svd").fit(F, y).predict(sampler.transform(X_test))
+    )
+    error = np.max(np.abs(model.predict(X_test) - expected)) / np.max(np.abs(expected))
+    assert 1e-6 < error <= stated
+
+
+def test_a_well_conditioned_tiny_alpha_does_not_warn():
+    """More rows than features: ``A`` is well conditioned whatever ``α``."""
+    X, y, _ = _regression(n=400)
+    sampler = DERFSampler(n_components=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        RandomFeatureRidge(sampler, alpha=1e-14).fit(X, y)
+        RandomFeatureRidgeCV(sampler, alphas=np.logspace(-14, 0, 12)).fit(X, y)
 
 
 def test_cv_of_one_alpha_never_eighs(monkeypatch):
