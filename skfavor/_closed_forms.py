@@ -151,12 +151,11 @@ def _asymmetric_a(queries, keys, T_query, T_key, xp):
     return xp.zeros_like(queries.mean) + a_star(phi)[..., None]
 
 
-#: Functions of ``MX``, ``MY`` and ``MX^½ MY MX^½`` in ADERF.
+#: Functions of ``MX``, ``MY`` and ``N = MX^½ MY MX^½`` in ADERF.
 _ROOTS = (
     SpectralFunction(lambda v: v**0.5, lambda v: 0.5 * v**-0.5),
     SpectralFunction(lambda v: v**-0.5, lambda v: -0.5 * v**-1.5),
 )
-_IDENTITY = (SpectralFunction(lambda v: v, lambda v: v * 0.0 + 1.0),)
 _FOURTH_ROOTS = (
     SpectralFunction(lambda v: v**0.25, lambda v: 0.25 * v**-0.75),
     SpectralFunction(lambda v: v**-0.25, lambda v: -0.25 * v**-1.25),
@@ -176,26 +175,27 @@ def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     ``T₁ = N^¼ A⁻¹`` and ``T₂ = N^-¼ A``, with ``N = A B² A = MX^½ MY MX^½``:
 
     ``T₁ᵀT₂ = I`` and ``T₁ MX T₁ᵀ = T₂ MY T₂ᵀ = N^½``. Every factor is a
-    function of a symmetric matrix, computed without an SVD by
+    function of a symmetric matrix (``N^±¼`` of the Gram matrix ``N = (A
+    B)(A B)ᵀ``, from the singular values of ``A B``, which keep the precision
+    that ``N``'s eigenvalues would lose),
     :func:`~skfavor._matrix_functions.symmetric_functions`: unchanged by the
-    basis that a solver picks for repeated eigenvalues (near-constant
-    columns), so statistics equal up to rounding give features equal up to
-    rounding, with gradients that hold at repeated eigenvalues. The floors
-    keep ``N``'s eigenvalues above ``EIGENVALUE_FLOOR²`` times its largest;
-    they are floored at half that, against rounding only. ``a = a*(2 (tr Σ
-    + μXᵀμY) / d)``.
+    basis that a solver picks for repeated eigen- or singular values
+    (near-constant columns) and by the signs of singular vectors, so
+    statistics equal up to rounding give features equal up to rounding, with
+    gradients that hold at repeated eigenvalues. The floors keep ``N``'s
+    eigenvalues above ``EIGENVALUE_FLOOR²`` times its largest; they are
+    floored at half that, against rounding only. ``a = a*(2 (tr Σ + μXᵀμY)
+    / d)``.
     """
     xp = get_namespace(queries.mean)
     _, _, (root_x, inverse_root_x) = symmetric_functions(
         _symmetrised(queries.second_moment(), xp), _ROOTS, floor=EIGENVALUE_FLOOR
     )
-    _, _, (moment_y,) = symmetric_functions(
-        _symmetrised(keys.second_moment(), xp), _IDENTITY, floor=EIGENVALUE_FLOOR
+    _, _, (root_y,) = symmetric_functions(
+        _symmetrised(keys.second_moment(), xp), _ROOTS[:1], floor=EIGENVALUE_FLOOR
     )
     _, _, (quarter, inverse_quarter) = symmetric_functions(
-        _symmetrised(root_x @ moment_y @ root_x, xp),
-        _FOURTH_ROOTS,
-        floor=0.5 * EIGENVALUE_FLOOR**2,
+        root_x @ root_y, _FOURTH_ROOTS, floor=0.5 * EIGENVALUE_FLOOR**2, gram=True
     )
     T_query = quarter @ inverse_root_x
     T_key = inverse_quarter @ root_x

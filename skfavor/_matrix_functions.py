@@ -12,6 +12,9 @@ namespace), by the Daleckii–Krein formula (:ref:`math-numerics`)
 
 with ``Γ_ij = f'(λ)`` where ``λ_i`` and ``λ_j`` are equal or too close for the
 division. The forward is the same array-API code in every namespace.
+Functions of a Gram matrix ``C Cᵀ`` are taken from the SVD of ``C``
+(``gram=True``), whose singular values keep the relative precision that the
+eigenvalues of ``C Cᵀ`` would lose to the squaring.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def eigen_functions(values, vectors, functions, xp):
     return [(vectors * f(values)[..., None, :]) @ vectors_t for f in functions]
 
 
-def symmetric_functions(M, functions, *, floor=None):
+def symmetric_functions(M, functions, *, floor=None, gram=False):
     """Eigen-decomposition and matrix functions of a batch of symmetric ``M``.
 
     Parameters
@@ -62,11 +65,16 @@ def symmetric_functions(M, functions, *, floor=None):
         The ``f`` of each matrix function.
     floor : float or None, default=None
         Relative floor of the eigenvalues (:func:`floored`) before ``f``.
+    gram : bool, default=False
+        ``M`` is a square factor ``C`` and the functions are those of ``C
+        Cᵀ``: its eigenvalues are the squared singular values of ``C``, in
+        descending order, and its eigenvectors ``C``'s left singular vectors.
 
     Returns
     -------
     eigenvalues : array of shape (..., d)
-        The eigenvalues of ``M``, ascending, unfloored; constants to autograd.
+        The eigenvalues of ``M`` (ascending) or ``C Cᵀ``, unfloored;
+        constants to autograd.
     vectors : array of shape (..., d, d)
         The eigenvectors ``Q`` (columns); constants to autograd.
     matrices : list of arrays of shape (..., d, d)
@@ -76,14 +84,18 @@ def symmetric_functions(M, functions, *, floor=None):
     """
     xp = get_namespace(M)
     if hasattr(xp, "symmetric_functions"):
-        return xp.symmetric_functions(M, tuple(functions), floor)
-    return evaluate(M, functions, floor)
+        return xp.symmetric_functions(M, tuple(functions), floor, gram)
+    return evaluate(M, functions, floor, gram)
 
 
-def evaluate(M, functions, floor):
+def evaluate(M, functions, floor, gram=False):
     """:func:`symmetric_functions` without its backward (any namespace)."""
     xp = get_namespace(M)
-    eigenvalues, vectors = xp.linalg.eigh(M)
+    if gram:
+        vectors, singular_values, _ = xp.linalg.svd(M, full_matrices=False)
+        eigenvalues = singular_values**2
+    else:
+        eigenvalues, vectors = xp.linalg.eigh(M)
     values = floored(eigenvalues, floor, xp)
     matrices = eigen_functions(values, vectors, [f.value for f in functions], xp)
     return eigenvalues, vectors, matrices

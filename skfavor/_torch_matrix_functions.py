@@ -15,39 +15,44 @@ from ._matrix_functions import evaluate, floored
 from ._namespace import get_namespace
 
 
-def symmetric_functions(M, functions, floor):
+def symmetric_functions(M, functions, floor, gram):
     """:func:`~skfavor._matrix_functions.symmetric_functions` of a tensor.
 
     Through :class:`SymmetricFunctions` where ``M`` requires a gradient and
     autograd records, else the plain forward.
     """
     if M.requires_grad and torch.is_grad_enabled():
-        eigenvalues, vectors, *matrices = SymmetricFunctions.apply(M, functions, floor)
+        eigenvalues, vectors, *matrices = SymmetricFunctions.apply(
+            M, functions, floor, gram
+        )
         return eigenvalues, vectors, matrices
-    return evaluate(M, functions, floor)
+    return evaluate(M, functions, floor, gram)
 
 
 class SymmetricFunctions(torch.autograd.Function):
     """``(λ, Q, F_1, …, F_k)`` of ``M``; only the ``F`` carry gradients."""
 
     @staticmethod
-    def forward(M, functions, floor):
-        eigenvalues, vectors, matrices = evaluate(M, functions, floor)
+    def forward(M, functions, floor, gram):
+        eigenvalues, vectors, matrices = evaluate(M, functions, floor, gram)
         return (eigenvalues, vectors, *matrices)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, ctx.functions, ctx.floor = inputs
-        ctx.save_for_backward(output[0], output[1])
+        M, ctx.functions, ctx.floor, ctx.gram = inputs
+        ctx.save_for_backward(output[0], output[1], M)
         ctx.mark_non_differentiable(output[0], output[1])
 
     @staticmethod
     def backward(ctx, _eigenvalues, _vectors, *gradients):
-        eigenvalues, vectors = ctx.saved_tensors
+        eigenvalues, vectors, M = ctx.saved_tensors
         gradient = matrix_gradient(
             eigenvalues, vectors, ctx.functions, ctx.floor, gradients
         )
-        return gradient, None, None
+        if ctx.gram:
+            # d(C Cᵀ) = dC Cᵀ + C dCᵀ and the gradient is symmetric.
+            gradient = 2.0 * gradient @ M
+        return gradient, None, None, None
 
 
 def matrix_gradient(eigenvalues, vectors, functions, floor, gradients):
@@ -60,7 +65,7 @@ def matrix_gradient(eigenvalues, vectors, functions, floor, gradients):
     """
     tolerance = torch.finfo(eigenvalues.dtype).eps ** (1.0 / 3.0)
     values = floored(eigenvalues, floor, get_namespace(eigenvalues))
-    top = eigenvalues[..., -1:]
+    top = torch.amax(eigenvalues, dim=-1, keepdim=True)
     positive = (top > 0).to(eigenvalues.dtype)
     slope = torch.ones_like(eigenvalues)
     if floor is not None:

@@ -134,11 +134,15 @@ def test_parameter_gradients_compile_in_one_graph(family):
         torch.testing.assert_close(value, reference, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("gram", [False, True])
 @pytest.mark.parametrize("floor", [None, 1e-2])
-def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(floor):
+def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(
+    floor, gram
+):
     # Away from ties, eigh's own backward is exact: the Daleckii–Krein
     # backward must agree with it, the floor's dependence on the largest
-    # eigenvalue included (the floor 1e-2 binds on the eigenvalue 1e-3).
+    # eigenvalue included (the floor 1e-2 binds on the eigenvalue 1e-3), and
+    # so must the Gram route (functions of C Cᵀ from the SVD of C).
     from skfavor._matrix_functions import (
         SpectralFunction,
         eigen_functions,
@@ -151,27 +155,36 @@ def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(f
         SpectralFunction(torch.log, lambda v: 1.0 / v),
     )
     generator = torch.Generator().manual_seed(0)
-    Q = torch.linalg.qr(torch.randn(3, 5, 5, generator=generator, dtype=torch.float64))[
-        0
-    ]
+
+    def rotations():
+        random = torch.randn(3, 5, 5, generator=generator, dtype=torch.float64)
+        return torch.linalg.qr(random)[0]
+
     values = torch.tensor([1e-3, 0.3, 0.7, 1.1, 2.0], dtype=torch.float64)
-    M = ((Q * values) @ Q.transpose(-2, -1)).requires_grad_()
+    Q = rotations()
+    if gram:
+        M = (Q * values**0.5) @ rotations().transpose(-2, -1)
+    else:
+        M = (Q * values) @ Q.transpose(-2, -1)
+    M.requires_grad_()
     weights = torch.randn(2, 3, 5, 5, generator=generator, dtype=torch.float64)
 
     def loss(matrices):
         return sum(torch.sum(w * F) for w, F in zip(weights, matrices, strict=True))
 
+    symmetric = M @ M.transpose(-2, -1) if gram else M
+    xp = get_namespace(M)
     (expected,) = torch.autograd.grad(
         loss(
             eigen_functions(
-                floored(torch.linalg.eigvalsh(M), floor, get_namespace(M)),
-                torch.linalg.eigh(M)[1],
+                floored(torch.linalg.eigvalsh(symmetric), floor, xp),
+                torch.linalg.eigh(symmetric)[1],
                 [f.value for f in functions],
-                get_namespace(M),
+                xp,
             )
         ),
         M,
     )
-    _, _, matrices = symmetric_functions(M, functions, floor=floor)
+    _, _, matrices = symmetric_functions(M, functions, floor=floor, gram=gram)
     (gradient,) = torch.autograd.grad(loss(matrices), M)
     torch.testing.assert_close(gradient, expected, rtol=1e-9, atol=1e-12)

@@ -34,11 +34,12 @@ cast to float32, bit for bit what the code now returns.
 The numerics review's issue on ``parameter_grad`` made SDERF's and ADERF's
 closed forms matrix functions (SDERF's features fold ``A = Q diag(a) Qᵀ`` and
 ``S = (I − 4A)^½`` instead of the frame ``Q``; ADERF's transforms are
-``N^±¼ MX^∓½`` instead of an SVD): the float64 outputs of the SDERF, ADERF
-and AutoSampler samplers moved by at most 4.3e-14 relative, and the ridge,
-CV, classifier and Nadaraya–Watson outputs built on them by at most 6e-13
-(``coef_``; predictions 2e-14), chosen candidates, labels and every float32
-output unchanged, and were recorded again then.
+``N^±¼ MX^∓½``, ``N^±¼`` from the singular values and left vectors of
+``MX^½ MY^½``): the float64 outputs of the SDERF, ADERF and AutoSampler
+samplers moved by at most 1.1e-14 relative, the ridge ``coef_`` built on
+them by at most 6e-13 and every other output by at most 2e-14; chosen
+candidates, labels and every float32 output unchanged. They were recorded
+again then.
 
 ``AutoSampler`` is recorded with each ``criterion`` given explicitly: issue 16
 changes which one is the default, on purpose.
