@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._feature_map import FrameMatrices, FrameParameters, frame_log_root, frame_root
+from ._feature_map import FrameMatrices, FrameParameters, frame_root
 from ._matrix_functions import SpectralFunction, floored, symmetric_functions
 from ._namespace import get_namespace, is_array
 from ._statistics import SampleStatistics, cross_second_moment
@@ -72,11 +72,10 @@ def _of_a_star(function, derivative):
     )
 
 
-#: ``A``, ``S`` and ``log(1 − 4A)`` of SDERF as functions of ``MXY``.
+#: ``A`` and ``S = (I − 4A)^½`` of SDERF as functions of ``MXY``.
 _SDERF_FUNCTIONS = (
     SpectralFunction(a_star, a_star_derivative),
     _of_a_star(frame_root, lambda a: -2.0 / frame_root(a)),
-    _of_a_star(frame_log_root, lambda a: -4.0 / (1.0 - 4.0 * a)),
 )
 
 
@@ -102,19 +101,20 @@ def sderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
 
     The frame is ``R = Qᵀ`` (``ω' = Qᵀ ω``) and both inputs are rotated by it
     alone, so the map stays symmetric. The features depend on ``Q`` only
-    through the matrix functions ``A = Q diag(a*(λ)) Qᵀ``, ``S = (I −
-    4A)^½`` and ``log det(I − 4A)`` (:class:`FrameMatrices`), which are
-    returned as such: repeated eigenvalues (whose eigenvectors are
-    arbitrary) give the same features, and gradients that hold there.
+    through the matrix functions ``A = Q diag(a*(λ)) Qᵀ`` and ``S = (I −
+    4A)^½`` (:class:`FrameMatrices`), returned as such, and the sum ``Σ_l
+    log(1 − 4a_l)`` of the eigenvalues: repeated eigenvalues (whose
+    eigenvectors are arbitrary) give the same features, and gradients that
+    hold there.
     """
     xp = get_namespace(queries.mean)
-    eigenvalues, Q, (A, S, log_root) = symmetric_functions(
+    eigenvalues, Q, (A, S) = symmetric_functions(
         cross_second_moment(queries, keys), _SDERF_FUNCTIONS
     )
     return FrameParameters(
         a=a_star(eigenvalues),
         frame=xp.matrix_transpose(Q),
-        matrices=FrameMatrices(A, S, _trace(log_root, xp)),
+        matrices=FrameMatrices(A, S),
     )
 
 

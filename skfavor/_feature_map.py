@@ -49,8 +49,9 @@ class FrameMatrices:
 
     With ``ω' = R ω``: ``Σ_l a_l ω'_l² = ωᵀ A ω`` and ``Rᵀ diag(√(1 − 4a)) R
     = S``, so a family without side transforms depends on its frame only
-    through these three, which are functions of ``A`` alone: unchanged by the
-    basis that an eigen-decomposition picks for repeated eigenvalues.
+    through these two and ``Σ_l log(1 − 4a_l) = log det(I − 4A)``, functions of
+    ``A`` alone: unchanged by the basis that an eigen-decomposition picks for
+    repeated eigenvalues.
 
     Parameters
     ----------
@@ -58,13 +59,10 @@ class FrameMatrices:
         ``A = Rᵀ diag(a) R``.
     root_matrix : array of shape (*batch_shape, n_features, n_features)
         ``S = Rᵀ diag(√(1 − 4a)) R = (I − 4A)^½``.
-    log_determinant : array of shape batch_shape
-        ``Σ_l log(1 − 4a_l) = log det(I − 4A)``.
     """
 
     a_matrix: object
     root_matrix: object
-    log_determinant: object
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ class FrameParameters:
     matrices: FrameMatrices | None = None
 
     def frame_matrices(self) -> FrameMatrices:
-        """``A``, ``S`` and ``log det(I − 4A)`` (:class:`FrameMatrices`).
+        """``A`` and ``S`` of the frame (:class:`FrameMatrices`).
 
         Those given as ``matrices``, else computed from ``a`` and ``frame``.
         """
@@ -110,9 +108,7 @@ class FrameParameters:
         a_matrix, root_matrix = eigen_functions(
             self.a, xp.matrix_transpose(self.frame), (lambda a: a, frame_root), xp
         )
-        return FrameMatrices(
-            a_matrix, root_matrix, xp.sum(frame_log_root(self.a), axis=-1)
-        )
+        return FrameMatrices(a_matrix, root_matrix)
 
     @property
     def symmetric(self) -> bool:
@@ -564,14 +560,13 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
     xp = get_namespace(a)
     n_components, n_features = omega.shape
     frame = params.frame
+    log_root = xp.sum(frame_log_root(a), axis=-1)
     if frame is None:
         root = frame_root(a)
-        log_root = xp.sum(frame_log_root(a), axis=-1)
         quadratic_form = xp.sum(omega**2 * a[..., None, :], axis=-1)
         scaled = omega * root[..., None, :]
     else:
         matrices = params.frame_matrices()
-        log_root = matrices.log_determinant
         quadratic_form = xp.sum((omega @ matrices.a_matrix) * omega, axis=-1)
         scaled = omega @ matrices.root_matrix
     offset = 0.25 * log_root[..., None] + quadratic_form - 0.5 * math.log(n_components)

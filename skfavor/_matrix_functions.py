@@ -73,8 +73,10 @@ def symmetric_functions(M, functions, *, floor=None, gram=False):
     Returns
     -------
     eigenvalues : array of shape (..., d)
-        The eigenvalues of ``M`` (ascending) or ``C Cᵀ``, unfloored;
-        constants to autograd.
+        The eigenvalues of ``M`` (ascending) or ``C Cᵀ``, unfloored. Their
+        gradient is ``eigh``'s, ``Q diag(dL/dλ) Qᵀ``: exact, ties included,
+        for symmetric functions of them (``Σ_l g(λ_l)``), not for one
+        eigenvalue of a repeated pair.
     vectors : array of shape (..., d, d)
         The eigenvectors ``Q`` (columns); constants to autograd.
     matrices : list of arrays of shape (..., d, d)

@@ -30,7 +30,7 @@ def symmetric_functions(M, functions, floor, gram):
 
 
 class SymmetricFunctions(torch.autograd.Function):
-    """``(λ, Q, F_1, …, F_k)`` of ``M``; only the ``F`` carry gradients."""
+    """``(λ, Q, F_1, …, F_k)`` of ``M``; ``Q`` carries no gradient."""
 
     @staticmethod
     def forward(M, functions, floor, gram):
@@ -41,13 +41,18 @@ class SymmetricFunctions(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         M, ctx.functions, ctx.floor, ctx.gram = inputs
         ctx.save_for_backward(output[0], output[1], M)
-        ctx.mark_non_differentiable(output[0], output[1])
+        ctx.mark_non_differentiable(output[1])
 
     @staticmethod
-    def backward(ctx, _eigenvalues, _vectors, *gradients):
+    def backward(ctx, eigenvalue_gradient, _vectors, *gradients):
         eigenvalues, vectors, M = ctx.saved_tensors
         gradient = matrix_gradient(
-            eigenvalues, vectors, ctx.functions, ctx.floor, gradients
+            eigenvalues,
+            vectors,
+            ctx.functions,
+            ctx.floor,
+            gradients,
+            eigenvalue_gradient,
         )
         if ctx.gram:
             # d(C Cᵀ) = dC Cᵀ + C dCᵀ and the gradient is symmetric.
@@ -55,10 +60,13 @@ class SymmetricFunctions(torch.autograd.Function):
         return gradient, None, None, None
 
 
-def matrix_gradient(eigenvalues, vectors, functions, floor, gradients):
-    """``dL/dM`` from the gradients ``G_k`` of the matrix functions.
+def matrix_gradient(
+    eigenvalues, vectors, functions, floor, gradients, eigenvalue_gradient
+):
+    """``dL/dM`` from the gradients ``G_k`` of the matrix functions and of ``λ``.
 
-    ``dL/dM = Q (Σ_k Γ_k ∘ (Qᵀ sym(G_k) Q)) Qᵀ`` (:ref:`math-numerics`), plus,
+    ``dL/dM = Q (diag(dL/dλ) + Σ_k Γ_k ∘ (Qᵀ sym(G_k) Q)) Qᵀ``
+    (:ref:`math-numerics`; the first term is ``eigh``'s own), plus,
     where the floor binds (``μ_i = floor · λ_max``), the dependence of the
     floored values on the largest eigenvalue, shared equally by the
     eigenvalues equal to it (as the gradient of a maximum is).
@@ -71,7 +79,7 @@ def matrix_gradient(eigenvalues, vectors, functions, floor, gradients):
     if floor is not None:
         slope = (eigenvalues >= floor * top).to(eigenvalues.dtype) * positive
     vectors_t = vectors.transpose(-2, -1)
-    total = torch.zeros_like(vectors)
+    total = torch.diag_embed(eigenvalue_gradient)
     top_gradient = torch.zeros_like(top)
     for function, gradient in zip(functions, gradients, strict=True):
         if gradient is None:

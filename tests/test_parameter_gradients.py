@@ -142,7 +142,8 @@ def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(
     # Away from ties, eigh's own backward is exact: the Daleckii–Krein
     # backward must agree with it, the floor's dependence on the largest
     # eigenvalue included (the floor 1e-2 binds on the eigenvalue 1e-3), and
-    # so must the Gram route (functions of C Cᵀ from the SVD of C).
+    # so must the Gram route (functions of C Cᵀ from the SVD of C) and the
+    # gradient of the eigenvalues themselves.
     from skfavor._matrix_functions import (
         SpectralFunction,
         eigen_functions,
@@ -169,22 +170,25 @@ def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(
     M.requires_grad_()
     weights = torch.randn(2, 3, 5, 5, generator=generator, dtype=torch.float64)
 
-    def loss(matrices):
-        return sum(torch.sum(w * F) for w, F in zip(weights, matrices, strict=True))
+    def loss(eigenvalues, matrices):
+        # A symmetric function of the eigenvalues, as SDERF's log det(I − 4A).
+        products = (torch.sum(w * F) for w, F in zip(weights, matrices, strict=True))
+        return torch.sum(torch.sqrt(eigenvalues)) + sum(products)
 
     symmetric = M @ M.transpose(-2, -1) if gram else M
     xp = get_namespace(M)
     (expected,) = torch.autograd.grad(
         loss(
+            torch.linalg.eigvalsh(symmetric),
             eigen_functions(
                 floored(torch.linalg.eigvalsh(symmetric), floor, xp),
                 torch.linalg.eigh(symmetric)[1],
                 [f.value for f in functions],
                 xp,
-            )
+            ),
         ),
         M,
     )
-    _, _, matrices = symmetric_functions(M, functions, floor=floor, gram=gram)
-    (gradient,) = torch.autograd.grad(loss(matrices), M)
+    eigenvalues, _, matrices = symmetric_functions(M, functions, floor=floor, gram=gram)
+    (gradient,) = torch.autograd.grad(loss(eigenvalues, matrices), M)
     torch.testing.assert_close(gradient, expected, rtol=1e-9, atol=1e-12)
