@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._feature_map import FrameMatrices, FrameParameters, frame_root
+from ._feature_map import FrameParameters, frame_root
 from ._matrix_functions import SpectralFunction, floored, symmetric_functions
 from ._namespace import get_namespace, is_array
 from ._statistics import SampleStatistics, cross_second_moment
@@ -72,11 +72,8 @@ def _of_a_star(function, derivative):
     )
 
 
-#: ``A`` and ``S = (I − 4A)^½`` of SDERF as functions of ``MXY``.
-_SDERF_FUNCTIONS = (
-    SpectralFunction(a_star, a_star_derivative),
-    _of_a_star(frame_root, lambda a: -2.0 / frame_root(a)),
-)
+#: ``S = (I − 4A)^½`` of SDERF as a function of ``MXY``.
+_SDERF_FUNCTIONS = (_of_a_star(frame_root, lambda a: -2.0 / frame_root(a)),)
 
 
 def posrf_parameters(queries: SampleStatistics, keys: SampleStatistics):
@@ -101,20 +98,19 @@ def sderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
 
     The frame is ``R = Qᵀ`` (``ω' = Qᵀ ω``) and both inputs are rotated by it
     alone, so the map stays symmetric. The features depend on ``Q`` only
-    through the matrix functions ``A = Q diag(a*(λ)) Qᵀ`` and ``S = (I −
-    4A)^½`` (:class:`FrameMatrices`), returned as such, and the sum ``Σ_l
-    log(1 − 4a_l)`` of the eigenvalues: repeated eigenvalues (whose
-    eigenvectors are arbitrary) give the same features, and gradients that
-    hold there.
+    through the matrix function ``S = (I − 4A)^½``, ``A = Q diag(a*(λ)) Qᵀ``
+    (``root_matrix``, returned as such), and the sum ``Σ_l log(1 − 4a_l)``
+    over the eigenvalues: repeated eigenvalues (whose eigenvectors are
+    arbitrary) give the same features, and gradients that hold there.
     """
     xp = get_namespace(queries.mean)
-    eigenvalues, Q, (A, S) = symmetric_functions(
+    eigenvalues, Q, (S,) = symmetric_functions(
         cross_second_moment(queries, keys), _SDERF_FUNCTIONS
     )
     return FrameParameters(
         a=a_star(eigenvalues),
         frame=xp.matrix_transpose(Q),
-        matrices=FrameMatrices(A, S),
+        root_matrix=S,
     )
 
 

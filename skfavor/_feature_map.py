@@ -44,28 +44,6 @@ def frame_log_root(a):
 
 
 @dataclass(frozen=True)
-class FrameMatrices:
-    """The frame form's matrices on ``ω`` itself (:ref:`math-families`).
-
-    With ``ω' = R ω``: ``Σ_l a_l ω'_l² = ωᵀ A ω`` and ``Rᵀ diag(√(1 − 4a)) R
-    = S``, so a family without side transforms depends on its frame only
-    through these two and ``Σ_l log(1 − 4a_l) = log det(I − 4A)``, functions of
-    ``A`` alone: unchanged by the basis that an eigen-decomposition picks for
-    repeated eigenvalues.
-
-    Parameters
-    ----------
-    a_matrix : array of shape (*batch_shape, n_features, n_features)
-        ``A = Rᵀ diag(a) R``.
-    root_matrix : array of shape (*batch_shape, n_features, n_features)
-        ``S = Rᵀ diag(√(1 − 4a)) R = (I − 4A)^½``.
-    """
-
-    a_matrix: object
-    root_matrix: object
-
-
-@dataclass(frozen=True)
 class FrameParameters:
     """Parameters of a positive family in the frame form of :ref:`math-families`.
 
@@ -83,11 +61,14 @@ class FrameParameters:
         an array shaped like ``a`` a diagonal matrix, one with one more
         dimension a full matrix. For an unbiased estimator
         ``T_queryᵀ T_key = I``.
-    matrices : FrameMatrices or None
-        The frame's symmetric matrices, computed from ``a`` and ``frame``
-        when None. A family whose ``a`` and ``frame`` come from an
-        eigen-decomposition gives them as functions of its matrix, so that
-        their gradients hold at repeated eigenvalues
+    root_matrix : array of shape (*batch_shape, n_features, n_features) or None
+        ``S = Rᵀ diag(√(1 − 4a)) R = (I − 4A)^½`` with ``A = Rᵀ diag(a) R``,
+        computed from ``a`` and ``frame`` when None. Without side transforms
+        a family depends on its frame only through ``S`` (``ωᵀ A ω = ¼ (|ω|²
+        − |S ω|²)``) and ``Σ_l log(1 − 4a_l)``, functions of ``A`` unchanged
+        by the basis that an eigen-decomposition picks for repeated
+        eigenvalues; a family whose frame comes from one gives ``S`` as a
+        function of its matrix, so that gradients hold there
         (:func:`~skfavor._matrix_functions.symmetric_functions`).
     """
 
@@ -95,20 +76,17 @@ class FrameParameters:
     frame: object = None
     query_transform: object = None
     key_transform: object = None
-    matrices: FrameMatrices | None = None
+    root_matrix: object = None
 
-    def frame_matrices(self) -> FrameMatrices:
-        """``A`` and ``S`` of the frame (:class:`FrameMatrices`).
-
-        Those given as ``matrices``, else computed from ``a`` and ``frame``.
-        """
-        if self.matrices is not None:
-            return self.matrices
+    def frame_root_matrix(self):
+        """``S = Rᵀ diag(√(1 − 4a)) R`` of the frame (``root_matrix`` if given)."""
+        if self.root_matrix is not None:
+            return self.root_matrix
         xp = get_namespace(self.a)
-        a_matrix, root_matrix = eigen_functions(
-            self.a, xp.matrix_transpose(self.frame), (lambda a: a, frame_root), xp
+        (root_matrix,) = eigen_functions(
+            self.a, xp.matrix_transpose(self.frame), (frame_root,), xp
         )
-        return FrameMatrices(a_matrix, root_matrix)
+        return root_matrix
 
     @property
     def symmetric(self) -> bool:
@@ -547,10 +525,10 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
     -------
     weights : array of shape (*batch_shape, n_components, n_features)
         ``W_eff = scale · Ω Rᵀ diag(√(1 − 4a)) T R``, with a frame
-        ``scale · Ω S Rᵀ T R`` (:class:`FrameMatrices`).
+        ``scale · Ω S Rᵀ T R`` (``S`` of :meth:`FrameParameters.frame_root_matrix`).
     offset : array of shape (*batch_shape, n_components)
         ``¼ Σ log(1 − 4a) + Σ a_l ω'_l² − ½ log M``, with a frame
-        ``¼ log det(I − 4A) + ωᵀ A ω − ½ log M``.
+        ``Σ a_l ω'_l² = ωᵀ A ω = ¼ (|ω|² − |S ω|²)``.
     quadratic : array
         ``C`` of the row term ``xᵀ C x = scale² (α |x|² − ½ |T R x|²)``: of
         shape batch_shape for ``c I``, (*batch_shape, n_features) for a
@@ -566,9 +544,9 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
         quadratic_form = xp.sum(omega**2 * a[..., None, :], axis=-1)
         scaled = omega * root[..., None, :]
     else:
-        matrices = params.frame_matrices()
-        quadratic_form = xp.sum((omega @ matrices.a_matrix) * omega, axis=-1)
-        scaled = omega @ matrices.root_matrix
+        scaled = omega @ params.frame_root_matrix()
+        # ωᵀ A ω = ¼ (|ω|² − |S ω|²), as S² = I − 4A.
+        quadratic_form = 0.25 * (xp.sum(omega**2, axis=-1) - xp.sum(scaled**2, axis=-1))
     offset = 0.25 * log_root[..., None] + quadratic_form - 0.5 * math.log(n_components)
     T = params.side_transform(side)
     if T is None:

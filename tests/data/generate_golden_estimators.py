@@ -37,7 +37,7 @@ closed forms matrix functions (SDERF's features fold ``A = Q diag(a) Qᵀ`` and
 ``N^±¼ MX^∓½``, ``N^±¼`` from the singular values and left vectors of
 ``MX^½ MY^½``): the float64 outputs of the SDERF, ADERF and AutoSampler
 samplers moved by at most 1.1e-14 relative, the ridge ``coef_`` built on
-them by at most 1e-12 and every other output by at most 2e-14; chosen
+them by at most 2e-12 and every other output by at most 2e-14; chosen
 candidates, labels and every float32 output unchanged. They were recorded
 again then.
 
