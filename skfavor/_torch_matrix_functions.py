@@ -10,6 +10,7 @@ divides by zero.
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from ._matrix_functions import evaluate, floored
 from ._namespace import get_namespace
@@ -44,6 +45,7 @@ class SymmetricFunctions(torch.autograd.Function):
         ctx.mark_non_differentiable(output[1])
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, eigenvalue_gradient, _vectors, *gradients):
         eigenvalues, vectors, M = ctx.saved_tensors
         gradient = matrix_gradient(

@@ -192,3 +192,24 @@ def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(
     eigenvalues, _, matrices = symmetric_functions(M, functions, floor=floor, gram=gram)
     (gradient,) = torch.autograd.grad(loss(eigenvalues, matrices), M)
     torch.testing.assert_close(gradient, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_second_derivatives_through_the_fit_are_refused():
+    # The backward is not itself differentiated: a second derivative must
+    # fail loudly rather than come back silently wrong.
+    layer = FavorAttention(
+        D,
+        1,
+        batch_first=True,
+        feature_map="sderf",
+        n_features=8,
+        parameter_grad=True,
+        random_state=0,
+        dtype=torch.float64,
+    )
+    x = torch.randn(
+        (1, 6, D), generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    ).requires_grad_()
+    (gradient,) = torch.autograd.grad(layer(x, x, x)[0].sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        gradient.sum().backward()
