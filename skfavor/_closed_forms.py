@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._feature_map import FrameParameters
+from ._feature_map import FrameParameters, frame_root
+from ._matrix_functions import SpectralFunction, floored, symmetric_functions
 from ._namespace import get_namespace, is_array
 from ._statistics import SampleStatistics, cross_second_moment
 
@@ -50,6 +51,31 @@ def a_star(phi):
     return (1.0 - 2.0 * phi - xp.sqrt((2.0 * phi + 1.0) ** 2 + 8.0 * phi)) / 16.0
 
 
+def a_star_derivative(phi):
+    """``da*/dφ = −(2 + (4φ + 6) / √((2φ + 1)² + 8φ)) / 16`` for ``φ > 0``, else 0.
+
+    Zero where :func:`a_star` clamps ``φ`` at 0 (:ref:`math-estimators`).
+    """
+    xp = get_namespace(phi)
+    positive = phi > 0
+    phi = xp.where(positive, phi, xp.zeros_like(phi))
+    root = xp.sqrt((2.0 * phi + 1.0) ** 2 + 8.0 * phi)
+    slope = -(2.0 + (4.0 * phi + 6.0) / root) / 16.0
+    return xp.where(positive, slope, xp.zeros_like(phi))
+
+
+def _of_a_star(function, derivative):
+    """``f(a*(λ))`` as a :class:`SpectralFunction` of ``λ`` (chain rule)."""
+    return SpectralFunction(
+        lambda values: function(a_star(values)),
+        lambda values: derivative(a_star(values)) * a_star_derivative(values),
+    )
+
+
+#: ``S = (I − 4A)^½`` of SDERF as a function of ``MXY``.
+_SDERF_FUNCTIONS = (_of_a_star(frame_root, lambda a: -2.0 / frame_root(a)),)
+
+
 def posrf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     """PosRF / FAVOR+ (:ref:`math-families`): ``a = 0``, identity transforms."""
     xp = get_namespace(queries.mean)
@@ -72,34 +98,20 @@ def sderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
 
     The frame is ``R = Qᵀ`` (``ω' = Qᵀ ω``) and both inputs are rotated by it
     alone, so the map stays symmetric. The features depend on ``Q`` only
-    through ``Q diag(f(λ)) Qᵀ``, so repeated eigenvalues (whose eigenvectors
-    are arbitrary) give the same features.
+    through the matrix function ``S = (I − 4A)^½``, ``A = Q diag(a*(λ)) Qᵀ``
+    (``root_matrix``, returned as such), and the sum ``Σ_l log(1 − 4a_l)``
+    over the eigenvalues: repeated eigenvalues (whose eigenvectors are
+    arbitrary) give the same features, and gradients that hold there.
     """
     xp = get_namespace(queries.mean)
-    eigenvalues, Q = xp.linalg.eigh(cross_second_moment(queries, keys))
-    return FrameParameters(a=a_star(eigenvalues), frame=xp.matrix_transpose(Q))
-
-
-def _floored(values, xp):
-    """Floor non-negative ``values`` at ``EIGENVALUE_FLOOR · max`` (last axis).
-
-    :ref:`math-numerics`; an all-zero set of values becomes all ones.
-    """
-    top = xp.max(values, axis=-1, keepdims=True)
-    floored = xp.maximum(values, EIGENVALUE_FLOOR * top)
-    return xp.where(top > 0, floored, xp.ones_like(values))
-
-
-def _matrix_functions(M, functions, xp):
-    """``Q diag(f(floored λ)) Qᵀ`` for each ``f``, with ``eigh(M) = Q diag(λ) Qᵀ``.
-
-    Functions of the matrix, not of its eigenvectors: repeated (or floored)
-    eigenvalues give the same result whatever basis ``eigh`` picks for them.
-    """
-    eigenvalues, Q = xp.linalg.eigh(M)
-    values = _floored(eigenvalues, xp)
-    Q_t = xp.matrix_transpose(Q)
-    return [(Q * function(values)[..., None, :]) @ Q_t for function in functions]
+    eigenvalues, Q, (S,) = symmetric_functions(
+        cross_second_moment(queries, keys), _SDERF_FUNCTIONS
+    )
+    return FrameParameters(
+        a=a_star(eigenvalues),
+        frame=xp.matrix_transpose(Q),
+        root_matrix=S,
+    )
 
 
 def _symmetrised(M, xp):
@@ -135,37 +147,54 @@ def _asymmetric_a(queries, keys, T_query, T_key, xp):
     return xp.zeros_like(queries.mean) + a_star(phi)[..., None]
 
 
+#: Functions of ``MX``, ``MY`` and ``N = MX^½ MY MX^½`` in ADERF.
+_ROOTS = (
+    SpectralFunction(lambda v: v**0.5, lambda v: 0.5 * v**-0.5),
+    SpectralFunction(lambda v: v**-0.5, lambda v: -0.5 * v**-1.5),
+)
+_FOURTH_ROOTS = (
+    SpectralFunction(lambda v: v**0.25, lambda v: 0.25 * v**-0.75),
+    SpectralFunction(lambda v: v**-0.25, lambda v: -0.25 * v**-1.25),
+)
+
+
 def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     """ADERF (:ref:`math-families`), in a canonical frame.
 
     With ``A = MX^½`` and ``B = MY^½`` (eigenvalues floored,
     :ref:`math-numerics`) and the singular value decomposition
-    ``A B = U Σ Vᵀ``:
+    ``A B = U Σ Vᵀ``, the recipe's pair ``Σ^½ Uᵀ Λ₁^-½ Q₁ᵀ``, ``Σ^½ Vᵀ Λ₂^-½
+    Q₂ᵀ`` rotated by ``U`` on both sides (which leaves the estimator's law
+    and its variance unchanged) is ``T₁ = U Σ^½ Uᵀ A⁻¹`` for queries and
+    ``T₂ = U Σ^½ Vᵀ B⁻¹ = U Σ^-½ Uᵀ A`` for keys. As ``U Σ² Uᵀ = A B² A``,
 
-    ``T₁ = U Σ^½ Uᵀ A⁻¹`` for queries and ``T₂ = U Σ^½ Vᵀ B⁻¹`` for keys.
+    ``T₁ = N^¼ A⁻¹`` and ``T₂ = N^-¼ A``, with ``N = A B² A = MX^½ MY MX^½``:
 
-    Then ``T₁ᵀT₂ = A⁻¹ (A B) B⁻¹ = I`` and ``T₁ MX T₁ᵀ = T₂ MY T₂ᵀ = U Σ Uᵀ``:
-    this is the recipe's pair ``Σ^½ Uᵀ Λ₁^-½ Q₁ᵀ``, ``Σ^½ Vᵀ Λ₂^-½ Q₂ᵀ``
-    rotated by one orthogonal matrix on both sides, which leaves the
-    estimator's law and its variance unchanged. ``U Σ^½ Uᵀ``, ``U Σ^½ Vᵀ``,
-    ``A`` and ``B`` are functions of their matrices, unchanged by the basis
-    that a solver picks for repeated eigen- or singular values (near-constant
-    columns) and by the signs of singular vectors: statistics equal up to
-    rounding give features equal up to rounding. ``a = a*(2 (tr Σ + μXᵀμY) /
-    d)``.
+    ``T₁ᵀT₂ = I`` and ``T₁ MX T₁ᵀ = T₂ MY T₂ᵀ = N^½``. Every factor is a
+    function of a symmetric matrix (``N^±¼`` of the Gram matrix ``N = (A
+    B)(A B)ᵀ``, from the singular values of ``A B``, which keep the precision
+    that ``N``'s eigenvalues would lose),
+    :func:`~skfavor._matrix_functions.symmetric_functions`: unchanged by the
+    basis that a solver picks for repeated eigen- or singular values
+    (near-constant columns) and by the signs of singular vectors, so
+    statistics equal up to rounding give features equal up to rounding, with
+    gradients that hold at repeated eigenvalues. The floors keep ``N``'s
+    eigenvalues above ``EIGENVALUE_FLOOR²`` times its largest; they are
+    floored at half that, against rounding only. ``a = a*(2 (tr Σ + μXᵀμY)
+    / d)``.
     """
     xp = get_namespace(queries.mean)
-    roots = [lambda v: xp.sqrt(v), lambda v: 1.0 / xp.sqrt(v)]
-    root_x, inverse_root_x = _matrix_functions(
-        _symmetrised(queries.second_moment(), xp), roots, xp
+    _, _, (root_x, inverse_root_x) = symmetric_functions(
+        _symmetrised(queries.second_moment(), xp), _ROOTS, floor=EIGENVALUE_FLOOR
     )
-    root_y, inverse_root_y = _matrix_functions(
-        _symmetrised(keys.second_moment(), xp), roots, xp
+    _, _, (root_y,) = symmetric_functions(
+        _symmetrised(keys.second_moment(), xp), _ROOTS[:1], floor=EIGENVALUE_FLOOR
     )
-    U, sigma, Vt = xp.linalg.svd(root_x @ root_y, full_matrices=False)
-    U_half = U * xp.sqrt(sigma)[..., None, :]
-    T_query = U_half @ xp.matrix_transpose(U) @ inverse_root_x
-    T_key = U_half @ Vt @ inverse_root_y
+    _, _, (quarter, inverse_quarter) = symmetric_functions(
+        root_x @ root_y, _FOURTH_ROOTS, floor=0.5 * EIGENVALUE_FLOOR**2, gram=True
+    )
+    T_query = quarter @ inverse_root_x
+    T_key = inverse_quarter @ root_x
     return FrameParameters(
         a=_asymmetric_a(queries, keys, T_query, T_key, xp),
         query_transform=T_query,
@@ -180,8 +209,8 @@ def saderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     (:ref:`math-numerics`).
     """
     xp = get_namespace(queries.mean)
-    diag_x = _floored(xp.linalg.diagonal(queries.second_moment()), xp)
-    diag_y = _floored(xp.linalg.diagonal(keys.second_moment()), xp)
+    diag_x = floored(xp.linalg.diagonal(queries.second_moment()), EIGENVALUE_FLOOR, xp)
+    diag_y = floored(xp.linalg.diagonal(keys.second_moment()), EIGENVALUE_FLOOR, xp)
     psi = (diag_y / diag_x) ** 0.25
     return FrameParameters(
         a=_asymmetric_a(queries, keys, psi, 1.0 / psi, xp),

@@ -28,8 +28,19 @@ from sklearn.utils.extmath import row_norms
 from ._block_products import BlockProducts, exponentiate
 from ._block_products import row_term as _row_term
 from ._blocks import plan_blocks, run_in_blocks
+from ._matrix_functions import eigen_functions
 from ._namespace import device as array_device
 from ._namespace import get_namespace
+
+
+def frame_root(a):
+    """``√(1 − 4a)``, the scale of ``ω'`` in the frame form (:ref:`math-families`)."""
+    return get_namespace(a).sqrt(1.0 - 4.0 * a)
+
+
+def frame_log_root(a):
+    """``log(1 − 4a)``, four times the log of the frame form's ``D`` per direction."""
+    return get_namespace(a).log1p(-4.0 * a)
 
 
 @dataclass(frozen=True)
@@ -50,12 +61,32 @@ class FrameParameters:
         an array shaped like ``a`` a diagonal matrix, one with one more
         dimension a full matrix. For an unbiased estimator
         ``T_queryᵀ T_key = I``.
+    root_matrix : array of shape (*batch_shape, n_features, n_features) or None
+        ``S = Rᵀ diag(√(1 − 4a)) R = (I − 4A)^½`` with ``A = Rᵀ diag(a) R``,
+        computed from ``a`` and ``frame`` when None. Without side transforms
+        a family depends on its frame only through ``S`` (``ωᵀ A ω = ¼ (|ω|²
+        − |S ω|²)``) and ``Σ_l log(1 − 4a_l)``, functions of ``A`` unchanged
+        by the basis that an eigen-decomposition picks for repeated
+        eigenvalues; a family whose frame comes from one gives ``S`` as a
+        function of its matrix, so that gradients hold there
+        (:func:`~skfavor._matrix_functions.symmetric_functions`).
     """
 
     a: object
     frame: object = None
     query_transform: object = None
     key_transform: object = None
+    root_matrix: object = None
+
+    def frame_root_matrix(self):
+        """``S = Rᵀ diag(√(1 − 4a)) R`` of the frame (``root_matrix`` if given)."""
+        if self.root_matrix is not None:
+            return self.root_matrix
+        xp = get_namespace(self.a)
+        (root_matrix,) = eigen_functions(
+            self.a, xp.matrix_transpose(self.frame), (frame_root,), xp
+        )
+        return root_matrix
 
     @property
     def symmetric(self) -> bool:
@@ -493,9 +524,11 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
     Returns
     -------
     weights : array of shape (*batch_shape, n_components, n_features)
-        ``W_eff = scale · Ω Rᵀ diag(√(1 − 4a)) T R``.
+        ``W_eff = scale · Ω Rᵀ diag(√(1 − 4a)) T R``, with a frame
+        ``scale · Ω S Rᵀ T R`` (``S`` of :meth:`FrameParameters.frame_root_matrix`).
     offset : array of shape (*batch_shape, n_components)
-        ``¼ Σ log(1 − 4a) + Σ a_l ω'_l² − ½ log M``.
+        ``¼ Σ log(1 − 4a) + Σ a_l ω'_l² − ½ log M``, with a frame
+        ``Σ a_l ω'_l² = ωᵀ A ω = ¼ (|ω|² − |S ω|²)``.
     quadratic : array
         ``C`` of the row term ``xᵀ C x = scale² (α |x|² − ½ |T R x|²)``: of
         shape batch_shape for ``c I``, (*batch_shape, n_features) for a
@@ -505,28 +538,29 @@ def compile_terms(omega, params: FrameParameters, *, scale, alpha, side="query")
     xp = get_namespace(a)
     n_components, n_features = omega.shape
     frame = params.frame
-    omega_frame = omega if frame is None else omega @ xp.matrix_transpose(frame)
-    root = xp.sqrt(1.0 - 4.0 * a)
-    offset = (
-        0.25 * xp.sum(xp.log1p(-4.0 * a), axis=-1)[..., None]
-        + xp.sum(omega_frame**2 * a[..., None, :], axis=-1)
-        - 0.5 * math.log(n_components)
-    )
+    log_root = xp.sum(frame_log_root(a), axis=-1)
+    if frame is None:
+        root = frame_root(a)
+        quadratic_form = xp.sum(omega**2 * a[..., None, :], axis=-1)
+        scaled = omega * root[..., None, :]
+    else:
+        scaled = omega @ params.frame_root_matrix()
+        # ωᵀ A ω = ¼ (|ω|² − |S ω|²), as S² = I − 4A.
+        quadratic_form = 0.25 * (xp.sum(omega**2, axis=-1) - xp.sum(scaled**2, axis=-1))
+    offset = 0.25 * log_root[..., None] + quadratic_form - 0.5 * math.log(n_components)
     T = params.side_transform(side)
     if T is None:
-        weights = omega_frame * root[..., None, :]
+        weights = scaled
         quadratic = xp.zeros_like(a[..., 0]) + scale**2 * (alpha - 0.5)
     elif params.is_diagonal(T) and frame is None:
-        weights = omega_frame * (root * T)[..., None, :]
+        weights = omega * (root * T)[..., None, :]
         quadratic = scale**2 * (alpha - 0.5 * T**2)
     else:
         T_full = _diagonal_matrix(T, xp) if params.is_diagonal(T) else T
-        weights = (omega_frame * root[..., None, :]) @ T_full
         TR = T_full if frame is None else T_full @ frame
+        weights = scaled @ (TR if frame is None else xp.matrix_transpose(frame) @ TR)
         eye = xp.eye(n_features, dtype=a.dtype, device=array_device(a))
         quadratic = scale**2 * (alpha * eye - 0.5 * xp.matrix_transpose(TR) @ TR)
-    if frame is not None:
-        weights = weights @ frame
     return scale * weights, offset, quadratic
 
 

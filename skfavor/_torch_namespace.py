@@ -14,6 +14,8 @@ from types import SimpleNamespace
 
 import torch
 
+from ._torch_matrix_functions import symmetric_functions  # noqa: F401
+
 bool = torch.bool
 float16 = torch.float16
 bfloat16 = torch.bfloat16

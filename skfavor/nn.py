@@ -111,9 +111,9 @@ class FavorAttention(FavorBuffers):
         draws the same directions, on its device, and a ``state_dict``
         resumes the schedule exactly. ``None`` never redraws on its own.
     parameter_grad : bool, default=False
-        Let gradients flow through the closed forms (eigen-decompositions
-        included; NaN for SDERF, ADERF at repeated eigenvalues) with batch
-        statistics; ``False`` treats the fitted parameters as constants.
+        Let gradients flow through the closed forms with batch statistics
+        (exact at repeated eigenvalues too, :ref:`math-numerics`); ``False``
+        treats the fitted parameters as constants.
     random_state : int, RandomState instance or None, default=None
         An int or a RandomState draws the first directions on the host with
         NumPy (as 0.2.0 did), then the seed of the redraws. ``None`` takes the

@@ -12,6 +12,7 @@ ATTENTION_MODULES = [
     "_linear_attention.py",
     "_namespace.py",
     "_torch_namespace.py",
+    "_torch_matrix_functions.py",
     "nn.py",
 ]
 #: Private names that are public API: NamedTuple's methods, and torch's
@@ -23,6 +24,7 @@ MATH = [
     "_feature_map.py",
     "_block_products.py",
     "_sampling.py",
+    "_matrix_functions.py",
 ]
 
 
@@ -106,6 +108,7 @@ def test_math_modules_import_only_math_and_the_namespace(module):
         "_statistics",
         "_closed_forms",
         "_feature_map",
+        "_matrix_functions",
         "_sampling",
         "_docstrings",
     }

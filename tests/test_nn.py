@@ -344,34 +344,13 @@ def test_parameter_grad_lets_gradients_through_the_closed_forms(family):
     assert not torch.autograd.gradcheck(function(False), (x,), raise_exception=False)
 
 
-@pytest.mark.parametrize(
-    "family",
-    [
-        "gerf",
-        "saderf",
-        pytest.param(
-            "sderf",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="eigh's backward divides by eigenvalue gaps (documented)",
-            ),
-        ),
-        pytest.param(
-            "aderf",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="eigh's backward divides by eigenvalue gaps (documented)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("family", FITTED)
 def test_parameter_grad_is_finite_at_repeated_eigenvalues(family):
-    # Known bug (xfail): with two projected query/key columns exactly 0 the
-    # statistics have a repeated eigenvalue 0. The maps are functions of the
-    # matrices (smooth there), but eigh's backward divides by λ_i − λ_j, and
-    # SDERF's and ADERF's input gradients come back NaN, silently.
+    # With two projected query/key columns exactly 0 the statistics have a
+    # repeated eigenvalue 0. The maps are functions of the matrices (smooth
+    # there); eigh's own backward divides by λ_i − λ_j and gave NaN for SDERF
+    # and ADERF, the matrix functions' backward does not (their values are
+    # checked in test_parameter_gradients.py).
     layer = FavorAttention(
         4,
         1,
