@@ -344,33 +344,6 @@ def test_parameter_grad_lets_gradients_through_the_closed_forms(family):
     assert not torch.autograd.gradcheck(function(False), (x,), raise_exception=False)
 
 
-@pytest.mark.parametrize("family", FITTED)
-def test_parameter_grad_is_finite_at_repeated_eigenvalues(family):
-    # With two projected query/key columns exactly 0 the statistics have a
-    # repeated eigenvalue 0. The maps are functions of the matrices (smooth
-    # there); eigh's own backward divides by λ_i − λ_j and gave NaN for SDERF
-    # and ADERF, the matrix functions' backward does not (their values are
-    # checked in test_parameter_gradients.py).
-    layer = FavorAttention(
-        4,
-        1,
-        batch_first=True,
-        feature_map=family,
-        n_features=8,
-        parameter_grad=True,
-        random_state=0,
-        dtype=torch.float64,
-    )
-    with torch.no_grad():
-        layer.in_proj_weight[2:4].zero_()  # query columns 2 and 3
-        layer.in_proj_weight[6:8].zero_()  # key columns 2 and 3
-        layer.in_proj_bias.zero_()
-    x = _inputs((1, 6, 4), seed=1, dtype=torch.float64).requires_grad_()
-    layer(x, x, x)[0].sum().backward()
-    assert torch.isfinite(x.grad).all()
-    assert torch.isfinite(layer.in_proj_weight.grad).all()
-
-
 def test_redraw_interval_schedule_and_state_dict():
     layer = _layer(redraw_interval=2).train()
     x = _inputs()
