@@ -10,6 +10,7 @@ public estimators and their docstrings are in :mod:`skfavor.kernel_ridge`.
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,6 +36,14 @@ from ._streaming import (
     row_blocks,
 )
 from .kernel_approximation import DERFSampler
+
+#: scikit-learn 1.8 refuses all-zero weights in ``_check_sample_weight``
+#: unless told otherwise; _check_inputs makes its own check, the same in every version.
+_ZEROS = (
+    {"allow_all_zero_weights": True}
+    if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+    else {}
+)
 
 
 def _checked_sampler(sampler, *, seed: bool, random_state=None):
@@ -136,12 +145,13 @@ class _BaseRandomFeatureRidge(BaseEstimator):
         X = _as_float(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight,
-                X,
-                dtype=np.float64,
-                ensure_non_negative=True,
-                allow_all_zero_weights=zero_weights,
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True, **_ZEROS
             )
+            if not zero_weights and not np.any(sample_weight):
+                # scikit-learn >= 1.8's own message; 1.7 has no such check.
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number."
+                )
         return X, np.asarray(y, dtype=np.float64), sample_weight
 
     @staticmethod
