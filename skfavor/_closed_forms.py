@@ -190,11 +190,19 @@ def aderf_parameters(queries: SampleStatistics, keys: SampleStatistics):
     _, _, (root_y,) = symmetric_functions(
         _symmetrised(keys.second_moment(), xp), _ROOTS[:1], floor=EIGENVALUE_FLOOR
     )
+    # N = C Cᵀ is of order |C|²: its (floored) eigenvalues reach subnormals
+    # where |C| < 1e-148 and 0 below 1e-162, and T₁ came out 1/|C|^½ too
+    # large. Such a C is taken as C / c, c = max |C|, with N^±¼ = c^±½ (N /
+    # c²)^±¼, an identity in C for any c (its gradient is exact too); c = 1
+    # elsewhere keeps every other fit bit for bit.
+    C = root_x @ root_y
+    c = xp.max(xp.abs(C), axis=(-2, -1), keepdims=True)
+    c = xp.where(c < 1e-100, c, xp.ones_like(c))
     _, _, (quarter, inverse_quarter) = symmetric_functions(
-        root_x @ root_y, _FOURTH_ROOTS, floor=0.5 * EIGENVALUE_FLOOR**2, gram=True
+        C / c, _FOURTH_ROOTS, floor=0.5 * EIGENVALUE_FLOOR**2, gram=True
     )
-    T_query = quarter @ inverse_root_x
-    T_key = inverse_quarter @ root_x
+    T_query = (xp.sqrt(c) * quarter) @ inverse_root_x
+    T_key = (inverse_quarter / xp.sqrt(c)) @ root_x
     return FrameParameters(
         a=_asymmetric_a(queries, keys, T_query, T_key, xp),
         query_transform=T_query,

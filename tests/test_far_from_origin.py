@@ -164,3 +164,25 @@ def test_aderf_tied_eigenvalues_give_one_frame():
         first.query_transform_, second.query_transform_, atol=1e-9
     )
     np.testing.assert_allclose(first.key_transform_, second.key_transform_, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-140, 1e-100, 1e-80, 1e40])
+def test_aderf_transforms_do_not_depend_on_a_common_scale(scale):
+    # T₁ = N^¼ MX^-½ and T₂ = N^-¼ MX^½ are unchanged when X and keys are
+    # scaled together, but N = (MX^½ MY^½)(MX^½ MY^½)ᵀ is of order scale⁴:
+    # from the squared singular values, N underflowed below scale ~1e-77 and
+    # T₁ came out scale⁻¹ times too large (kernel estimates off by 30 % where
+    # the kernel is 1), and lost digits to subnormals at 1e-80.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    keys = rng.normal(scale=0.5, size=(25, 3)) + 0.2
+    base = DERFSampler("aderf", n_components=5, random_state=0).fit(X, keys=keys)
+    scaled = DERFSampler("aderf", n_components=5, random_state=0)
+    scaled.fit(X * scale, keys=keys * scale)
+    for name in ["query_transform_", "key_transform_"]:
+        np.testing.assert_allclose(
+            getattr(scaled, name), getattr(base, name), rtol=1e-9, atol=1e-9
+        )
+    if scale < 1:
+        estimates = scaled.transform(X * scale) @ scaled.transform_keys(keys * scale).T
+        np.testing.assert_allclose(estimates, 1.0, rtol=1e-9)
