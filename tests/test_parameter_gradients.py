@@ -62,6 +62,27 @@ def _zeros():
     return torch.zeros(D, D, dtype=torch.float64, requires_grad=True)
 
 
+def _layer(family):
+    """A float64 one-head layer of width ``D`` whose gradients reach the fit."""
+    return FavorAttention(
+        D,
+        1,
+        batch_first=True,
+        feature_map=family,
+        n_features=8,
+        parameter_grad=True,
+        random_state=0,
+        dtype=torch.float64,
+    )
+
+
+def _sequence():
+    """One float64 sequence of 6 positions that requires a gradient."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn((1, 6, D), generator=generator, dtype=torch.float64)
+    return x.requires_grad_()
+
+
 @pytest.mark.parametrize("family", ["sderf", "aderf"])
 def test_fit_gradient_at_a_repeated_eigenvalue_matches_finite_differences(family):
     # Queries and keys share the eigenvectors: MXY = 2 MX has eigenvalue 1.5
@@ -81,23 +102,12 @@ def test_layer_gradient_at_zero_columns_matches_finite_differences(family):
     # moves, so the layer is differentiable in its input there; ADERF floors
     # those eigenvalues at a fraction of the largest one, which does move.
     # eigh's own backward gave NaN here for SDERF and ADERF, silently.
-    layer = FavorAttention(
-        D,
-        1,
-        batch_first=True,
-        feature_map=family,
-        n_features=8,
-        parameter_grad=True,
-        random_state=0,
-        dtype=torch.float64,
-    )
+    layer = _layer(family)
     with torch.no_grad():
         layer.in_proj_weight[2:4].zero_()
         layer.in_proj_weight[6:8].zero_()
         layer.in_proj_bias.zero_()
-    generator = torch.Generator().manual_seed(1)
-    x = torch.randn((1, 6, D), generator=generator, dtype=torch.float64)
-    x.requires_grad_()
+    x = _sequence()
     assert torch.autograd.gradcheck(
         lambda inputs: layer(inputs, inputs, inputs)[0], (x,)
     )
@@ -198,19 +208,8 @@ def test_matrix_function_gradient_equals_eigh_backward_at_distinct_eigenvalues(
 def test_second_derivatives_through_the_fit_are_refused():
     # The backward is not itself differentiated: a second derivative must
     # fail loudly rather than come back silently wrong.
-    layer = FavorAttention(
-        D,
-        1,
-        batch_first=True,
-        feature_map="sderf",
-        n_features=8,
-        parameter_grad=True,
-        random_state=0,
-        dtype=torch.float64,
-    )
-    x = torch.randn(
-        (1, 6, D), generator=torch.Generator().manual_seed(1), dtype=torch.float64
-    ).requires_grad_()
+    layer = _layer("sderf")
+    x = _sequence()
     (gradient,) = torch.autograd.grad(layer(x, x, x)[0].sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="differentiate twice"):
         gradient.sum().backward()
