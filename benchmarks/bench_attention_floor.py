@@ -402,12 +402,22 @@ def crossover(args, omega, module, device) -> None:
             print(f"  crossover {ours} {pass_}: {where}")
 
 
+def device_or_exit(name: str) -> torch.device:
+    """``torch.device(name)``, or exit (status 1) with a message if it is not there."""
+    try:
+        device = torch.device(name)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as error:
+        sys.exit(f"--device {name}: not available here ({error}); try --device cpu")
+    return device
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    device = device_or_exit(args.device)
     sys.stdout.reconfigure(line_buffering=True)  # rows as they come, also to a file
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "

@@ -100,9 +100,24 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=AsymmetricMapWarning)
     if args.quick:
         args.rows, args.components, args.repeats = 20_000, 256, 3
+    check_device(args.device)
     transforms(args)
     if not args.no_attention:
         attention(args)
+
+
+def check_device(name):
+    """Exit (status 1) with a message, before any timing, if ``name`` is not here."""
+    try:
+        import torch
+    except ImportError:
+        if name != "cpu":
+            sys.exit(f"--device {name} needs PyTorch, which is not installed")
+        return
+    try:
+        torch.empty(1, device=name)
+    except (RuntimeError, AssertionError) as error:
+        sys.exit(f"--device {name}: not available here ({error}); try --device cpu")
 
 
 def attention(args):
