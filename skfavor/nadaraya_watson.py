@@ -35,7 +35,8 @@ class NonPositiveDenominatorWarning(RuntimeWarning):
 
     Signed features (random Fourier features) can estimate a negative total
     weight; positive features can only reach zero, when every product of query
-    and key features underflows. Those rows get the fallback prediction.
+    and key features underflows, or a non-finite total, for inputs whose
+    squared norm overflows their dtype. Those rows get the fallback prediction.
 
     Parameters
     ----------
@@ -55,9 +56,10 @@ class NonPositiveDenominatorWarning(RuntimeWarning):
     def __init__(self, n_rows: int, n_samples: int, fallback: str):
         super().__init__(
             f"The estimated kernel weights of {n_rows} of {n_samples} query rows "
-            "sum to a non-positive value (signed random features, or features "
-            f"that underflow); those rows are predicted as the {fallback}. Use "
-            "more or positive random features."
+            "sum to a non-positive value or are not finite (signed random "
+            "features, features that underflow, or inputs too large for their "
+            f"dtype); those rows are predicted as the {fallback}. Use more or "
+            "positive random features, or scale the inputs down."
         )
         self.n_rows = n_rows
         self.n_samples = n_samples
@@ -90,7 +92,11 @@ def _query_features(sampler, X) -> np.ndarray:
     if log_map is None:
         return np.asarray(sampler.transform(X))
     log_features = log_map.log_features(X)
-    log_features -= log_features.max(axis=1, keepdims=True)
+    top = log_features.max(axis=1, keepdims=True)
+    # Rows too large for the dtype (|x|² overflows) have no finite maximum:
+    # unshifted, their features are 0 or inf, and the denominator check
+    # reports them (NonPositiveDenominatorWarning).
+    log_features -= np.where(np.isfinite(top), top, 0.0)
     return np.exp(log_features, out=log_features)
 
 

@@ -158,6 +158,19 @@ def test_rows_whose_features_underflow_are_still_predicted(family):
     assert 0 <= y_far[0] < 0.1 and 0.9 < y_far[1] <= 1
 
 
+def test_rows_too_large_for_float64_get_the_fallback_and_one_clear_warning():
+    """|x|² overflows at |x| ~ 1e160: NumPy's 'invalid value' leaked, and the
+    warning blamed only underflow."""
+    X_train, X_test, y_train = _data()
+    model = NadarayaWatsonRegressor(random_state=0).fit(X_train, y_train)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prediction = model.predict(X_test[:4] * 1e160)
+    assert [type(w.message) for w in caught] == [NonPositiveDenominatorWarning]
+    assert "too large" in str(caught[0].message)
+    np.testing.assert_allclose(prediction, np.full(4, y_train.mean()))
+
+
 @pytest.mark.parametrize("sampler", SAMPLERS[:2] + SAMPLERS[-1:], ids=repr)
 def test_float32_in_float32_out(sampler):
     # predict returned float64 for float32 rows.
