@@ -224,8 +224,15 @@ def test_nadaraya_watson_agrees(sampler, dtype):
 
 @pytest.mark.parametrize(
     "model",
-    # Classifiers stop earlier, in skl2onnx's parser (no classes_).
-    [GERFSampler(n_components=8), RandomFeatureRidge(), NadarayaWatsonRegressor()],
+    # The classifiers stopped in skl2onnx's parser ("No known ways to
+    # retrieve the number of classes"), before any check of ours.
+    [
+        GERFSampler(n_components=8),
+        RandomFeatureRidge(),
+        NadarayaWatsonRegressor(),
+        RandomFeatureRidgeClassifier(),
+        NadarayaWatsonClassifier(),
+    ],
     ids=lambda m: type(m).__name__,
 )
 def test_unfitted_models_are_refused_as_not_fitted(model):

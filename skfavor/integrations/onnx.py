@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 from skl2onnx import update_registered_converter
+from skl2onnx._parse import _parse_sklearn_classifier
 from skl2onnx.common.data_types import (
     DoubleTensorType,
     FloatTensorType,
@@ -396,6 +397,20 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
 #: the tensor); ``nocl`` (labels as codes) is not offered.
 _CLASSIFIER_OPTIONS = {"zipmap": [True, False], "nocl": [False]}
 
+
+def _fitted_classifier_parser(scope, model, inputs, custom_parsers=None):
+    """skl2onnx's classifier parser, after the check that ``model`` is fitted.
+
+    Its parser reads ``classes_`` before any shape calculator of ours runs:
+    an unfitted classifier gave "No known ways to retrieve the number of
+    classes" instead of scikit-learn's NotFittedError.
+    """
+    check_is_fitted(model)
+    return _parse_sklearn_classifier(
+        scope, model, inputs, custom_parsers=custom_parsers
+    )
+
+
 #: The registered models: class, shape calculator, converter, options.
 CONVERTERS = {
     **{
@@ -423,7 +438,12 @@ CONVERTERS = {
 
 for _cls, (_shape, _convert, _options) in CONVERTERS.items():
     update_registered_converter(
-        _cls, f"Skfavor{_cls.__name__}", _shape, _convert, options=_options
+        _cls,
+        f"Skfavor{_cls.__name__}",
+        _shape,
+        _convert,
+        options=_options,
+        parser=None if _options is None else _fitted_classifier_parser,
     )
 
 
