@@ -606,3 +606,14 @@ def test_activation_checkpointing_runs_the_training_side_effects_once(reentrant)
         torch.testing.assert_close(other.grad, parameter.grad, msg=name)
     for name, value in plain.state_dict().items():
         torch.testing.assert_close(checkpointed.state_dict()[name], value, msg=name)
+
+
+def test_layer_builds_under_a_meta_device_context():
+    # As MultiheadAttention does (deferred initialisation): the seed of the
+    # draws was read with .item() from a tensor made on the meta device.
+    with torch.device("meta"):
+        layer = FavorAttention(E, H, batch_first=True, n_features=8)
+    assert layer.omega.device.type == "meta"
+    assert layer.in_proj_weight.device.type == "meta"
+    layer = layer.to_empty(device="cpu")
+    assert layer.omega.shape == (8, E // H) and layer.redraw_seed.device.type == "cpu"
