@@ -224,3 +224,43 @@ def sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     if keep is None:
         return x
     return torch.where(keep[..., None], x, torch.zeros_like(x))
+
+
+def unnested(layer, query, key, value, key_padding_mask):
+    """Padded inputs for nested ones, and the function that re-nests the output.
+
+    ``nn.TransformerEncoder`` built with ``MultiheadAttention`` layers packs a
+    padded batch into nested tensors (rows of their own lengths) in eval mode
+    without gradients, and calls its layers with them: a
+    :class:`~skfavor.nn.FavorAttention` swapped in afterwards receives them.
+    They are padded with zeros, the keys' lengths make the key padding mask
+    and the output's rows are cut back to the queries' lengths. The lengths
+    are the nested tensors' host metadata: no value leaves the device.
+    Inputs that are not nested come back unchanged, with the identity.
+    """
+    tensors = (query, key, value)
+    nested = [isinstance(x, torch.Tensor) and x.is_nested for x in tensors]
+    if not any(nested):
+        return query, key, value, key_padding_mask, lambda out: out
+    if not all(nested) or key_padding_mask is not None or not layer.batch_first:
+        raise ValueError(
+            "nested query, key and value (as nn.TransformerEncoder's nested-tensor "
+            "path passes them) need batch_first=True and key_padding_mask=None "
+            "(their lengths mark the padding), and all three nested; got "
+            f"nested={nested}, batch_first={layer.batch_first}, key_padding_mask "
+            f"{'None' if key_padding_mask is None else 'given'}."
+        )
+    padded = {}
+    for x in tensors:  # once per tensor object, so that `query is key` holds
+        padded.setdefault(id(x), torch.nested.to_padded_tensor(x, 0.0))
+    query, key, value = (padded[id(x)] for x in tensors)
+    key_lengths = [row.shape[0] for row in tensors[1].unbind()]
+    query_lengths = [row.shape[0] for row in tensors[0].unbind()]
+    positions = torch.arange(key.shape[1], device=key.device)
+    padding = positions >= torch.tensor(key_lengths, device=key.device)[:, None]
+
+    def nest(out):
+        rows = [row[:length] for row, length in zip(out, query_lengths, strict=True)]
+        return torch.nested.as_nested_tensor(rows, layout=torch.strided)
+
+    return query, key, value, padding, nest

@@ -608,6 +608,33 @@ def test_activation_checkpointing_runs_the_training_side_effects_once(reentrant)
         torch.testing.assert_close(checkpointed.state_dict()[name], value, msg=name)
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_encoder_swapped_after_construction_takes_its_nested_tensors():
+    # An encoder built with MultiheadAttention keeps use_nested_tensor; its
+    # layers swapped by hand then received nested tensors in eval under
+    # no_grad and raised "pass a padded tensor", which the caller had done.
+    torch.manual_seed(0)
+    encoder = nn.TransformerEncoder(_encoder_layer(), 2, enable_nested_tensor=True)
+    encoder.eval()
+    for layer in encoder.layers:
+        layer.self_attn = FavorAttention.from_multihead_attention(
+            layer.self_attn, n_features=32, random_state=0
+        )
+    assert encoder.use_nested_tensor
+    x = _inputs()
+    x[1, 6:] = float("nan")
+    mask = _padding([10, 6], 10)
+    expected = encoder(x, src_key_padding_mask=mask)  # with gradients: padded
+    with torch.no_grad():
+        out = encoder(x, src_key_padding_mask=mask)
+    torch.testing.assert_close(out[0], expected[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out[1, :6], expected[1, :6], rtol=1e-5, atol=1e-6)
+    assert torch.equal(out[1, 6:], torch.zeros(4, E))  # the nested path's fill
+    nested = torch.nested.nested_tensor([x[0], x[1, :6]])
+    with pytest.raises(ValueError, match=r"key_padding_mask=None.*nested=\[True, F"):
+        encoder.layers[0].self_attn(nested, x, x)
+
+
 def test_layer_builds_under_a_meta_device_context():
     # As MultiheadAttention does (deferred initialisation): the seed of the
     # draws was read with .item() from a tensor made on the meta device.
