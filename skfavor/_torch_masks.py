@@ -184,6 +184,11 @@ def layer_inputs(layer, query, key, value, key_padding_mask):
     if unbatched:
         query, key, value = query[None], key[None], value[None]
         if isinstance(key_padding_mask, torch.Tensor):
+            if key_padding_mask.dim() != 1:
+                raise ValueError(
+                    f"key_padding_mask must have shape ({key.shape[1]},) for "
+                    f"unbatched inputs, got {tuple(key_padding_mask.shape)}."
+                )
             key_padding_mask = key_padding_mask[None]
     elif not layer.batch_first:
         query, key, value = (x.transpose(0, 1) for x in (query, key, value))
