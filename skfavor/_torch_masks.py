@@ -202,21 +202,21 @@ def layer_inputs(layer, query, key, value, key_padding_mask):
     return query, key, value, keep, unbatched
 
 
-def padded_queries(query, key, keep, causal, self_attention):
+def padded_queries(query, key, keep, self_attention):
     """The queries (N, L) that ``keep``'s padding also marks, or None.
 
-    ``keep`` (N, S) marks real keys. A causal call, or a self-attention
-    (``query is key`` as the caller passed them), has one position per query
-    and key: its queries are ``keep``. With as many queries as keys
-    otherwise, the queries are ``keep`` only where the real rows of ``query``
-    and ``key`` are equal (a copy of the same sequence), decided on the
-    device; a cross-attention keeps every query, as ``MultiheadAttention``
-    never masks them. None where no query is padding (other lengths, or
-    rows of other widths).
+    ``keep`` (N, S) marks real keys. A self-attention (``query is key`` as
+    the caller passed them) has one position per query and key: its queries
+    are ``keep``. With as many queries as keys otherwise, the queries are
+    ``keep`` only where the real rows of ``query`` and ``key`` are equal (a
+    copy of the same sequence), decided on the device; a cross-attention,
+    causal or not, keeps every query, as ``MultiheadAttention`` never masks
+    them. None where no query is padding (other lengths, or rows of other
+    widths).
     """
     if keep is None or query.shape[1] != key.shape[1]:
         return None
-    if causal or self_attention:
+    if self_attention:
         return keep
     if query.shape[-1] != key.shape[-1]:
         return None

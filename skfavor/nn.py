@@ -165,8 +165,8 @@ class FavorAttention(FavorBuffers):
 
     Padding: padded keys leave the statistics and the sums; the same query
     positions leave the query statistics in self-attention (``query is key``,
-    or equal real rows, as ``x, x.clone(), x``) and causal calls, never in a
-    cross-attention; NaN or inf at padded positions is ignored. In
+    or equal real rows, as ``x, x.clone(), x``), never in a cross-attention
+    (causal or not); NaN or inf at padded positions is ignored. In
     cross-attention with batch statistics every output depends on every query
     through the query statistics (``MultiheadAttention`` receives no query
     padding mask): use ``statistics='running'`` there
@@ -315,9 +315,9 @@ class FavorAttention(FavorBuffers):
             Bool (``True`` = padded key) or float (``-inf`` = padded, ``0`` =
             key; other values are an error). Padded keys are left out of the
             statistics and the sums. The same positions of the queries leave
-            theirs in self-attention (``query is key``, or equal real rows)
-            and causal calls, never in cross-attention (the keys' padding
-            does not mark its queries). NaN or inf at padded positions is
+            theirs in self-attention (``query is key``, or equal real rows),
+            never in cross-attention, causal or not (the keys' padding does
+            not mark its queries). NaN or inf at padded positions is
             ignored; outputs at padded query positions are finite but not
             ``MultiheadAttention``'s (which attends from their values).
         need_weights : bool, default=False
@@ -420,7 +420,7 @@ class FavorAttention(FavorBuffers):
                 "causal attention needs as many keys as queries, got "
                 f"{length} queries and {n_keys} keys."
             )
-        query_keep = padded_queries(query, key, keep, causal, self_attention)
+        query_keep = padded_queries(query, key, keep, self_attention)
         query, key, value = (
             sanitised(x, side_keep)
             for x, side_keep in ((query, query_keep), (key, keep), (value, keep))
