@@ -238,34 +238,45 @@ def unnested(layer, query, key, value, key_padding_mask):
     padded batch into nested tensors (rows of their own lengths) in eval mode
     without gradients, and calls its layers with them: a
     :class:`~skfavor.nn.FavorAttention` swapped in afterwards receives them.
-    They are padded with zeros, the keys' lengths make the key padding mask
-    and the output's rows are cut back to the queries' lengths. The lengths
-    are the nested tensors' host metadata: no value leaves the device.
-    Inputs that are not nested come back unchanged, with the identity.
+    Only that self-attention (``query is key``) is taken: a nested
+    cross-attention's query padding could not reach the query statistics.
+    The inputs are padded with zeros, their lengths make the key padding mask
+    and the output's rows are cut back to them. The lengths are the nested
+    tensors' host metadata: no value leaves the device. Inputs that are not
+    nested come back unchanged, with the identity.
     """
     tensors = (query, key, value)
     nested = [isinstance(x, torch.Tensor) and x.is_nested for x in tensors]
     if not any(nested):
         return query, key, value, key_padding_mask, lambda out: out
-    if not all(nested) or key_padding_mask is not None or not layer.batch_first:
+    lengths = [
+        [row.shape[0] for row in x.unbind()] if is_nested else None
+        for x, is_nested in zip(tensors, nested, strict=True)
+    ]
+    if (
+        query is not key
+        or lengths[2] != lengths[1]
+        or key_padding_mask is not None
+        or not layer.batch_first
+    ):
         raise ValueError(
-            "nested query, key and value (as nn.TransformerEncoder's nested-tensor "
-            "path passes them) need batch_first=True and key_padding_mask=None "
-            "(their lengths mark the padding), and all three nested; got "
-            f"nested={nested}, batch_first={layer.batch_first}, key_padding_mask "
-            f"{'None' if key_padding_mask is None else 'given'}."
+            "nested inputs are taken for a self-attention as nn.TransformerEncoder "
+            "passes them: query is key, value nested of the same lengths, "
+            "batch_first=True and key_padding_mask=None (the lengths mark the "
+            f"padding); got nested={nested}, query is key: {query is key}, "
+            f"batch_first={layer.batch_first}, key_padding_mask "
+            f"{'None' if key_padding_mask is None else 'given'}. Pass padded "
+            "tensors and a key_padding_mask otherwise."
         )
     padded = {}
     for x in tensors:  # once per tensor object, so that `query is key` holds
         padded.setdefault(id(x), torch.nested.to_padded_tensor(x, 0.0))
     query, key, value = (padded[id(x)] for x in tensors)
-    key_lengths = [row.shape[0] for row in tensors[1].unbind()]
-    query_lengths = [row.shape[0] for row in tensors[0].unbind()]
     positions = torch.arange(key.shape[1], device=key.device)
-    padding = positions >= torch.tensor(key_lengths, device=key.device)[:, None]
+    padding = positions >= torch.tensor(lengths[0], device=key.device)[:, None]
 
     def nest(out):
-        rows = [row[:length] for row, length in zip(out, query_lengths, strict=True)]
-        return torch.nested.as_nested_tensor(rows, layout=torch.strided)
+        rows = [row[:length] for row, length in zip(out, lengths[0], strict=True)]
+        return torch.nested.as_nested_tensor(rows, layout=tensors[0].layout)
 
     return query, key, value, padding, nest

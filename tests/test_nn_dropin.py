@@ -633,6 +633,8 @@ def test_encoder_swapped_after_construction_takes_its_nested_tensors():
     nested = torch.nested.nested_tensor([x[0], x[1, :6]])
     with pytest.raises(ValueError, match=r"key_padding_mask=None.*nested=\[True, F"):
         encoder.layers[0].self_attn(nested, x, x)
+    with pytest.raises(ValueError, match="query is key: False"):
+        encoder.layers[0].self_attn(nested, nested.clone(), nested)
 
 
 def test_layer_builds_under_a_meta_device_context():
