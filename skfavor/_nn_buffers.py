@@ -64,8 +64,10 @@ class FavorBuffers(nn.Module):
     def _first_draw(self, random_state) -> None:
         """The construction-time directions and the seed of later draws."""
         if random_state is None:
-            # torch's default generator: torch.manual_seed controls it.
-            self.redraw_seed.fill_(int(torch.randint(0, 2**62, ())))
+            # torch's default generator: torch.manual_seed controls it. Drawn
+            # on the host, also under a device context (meta has no values).
+            seed = torch.randint(0, 2**62, (), device="cpu")
+            self.redraw_seed.fill_(int(seed))
             self.omega.copy_(self._draw(self.n_redraws))
             return
         try:

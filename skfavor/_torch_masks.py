@@ -184,6 +184,11 @@ def layer_inputs(layer, query, key, value, key_padding_mask):
     if unbatched:
         query, key, value = query[None], key[None], value[None]
         if isinstance(key_padding_mask, torch.Tensor):
+            if key_padding_mask.dim() != 1:
+                raise ValueError(
+                    f"key_padding_mask must have shape ({key.shape[1]},) for "
+                    f"unbatched inputs, got {tuple(key_padding_mask.shape)}."
+                )
             key_padding_mask = key_padding_mask[None]
     elif not layer.batch_first:
         query, key, value = (x.transpose(0, 1) for x in (query, key, value))
@@ -197,21 +202,21 @@ def layer_inputs(layer, query, key, value, key_padding_mask):
     return query, key, value, keep, unbatched
 
 
-def padded_queries(query, key, keep, causal, self_attention):
+def padded_queries(query, key, keep, self_attention):
     """The queries (N, L) that ``keep``'s padding also marks, or None.
 
-    ``keep`` (N, S) marks real keys. A causal call, or a self-attention
-    (``query is key`` as the caller passed them), has one position per query
-    and key: its queries are ``keep``. With as many queries as keys
-    otherwise, the queries are ``keep`` only where the real rows of ``query``
-    and ``key`` are equal (a copy of the same sequence), decided on the
-    device; a cross-attention keeps every query, as ``MultiheadAttention``
-    never masks them. None where no query is padding (other lengths, or
-    rows of other widths).
+    ``keep`` (N, S) marks real keys. A self-attention (``query is key`` as
+    the caller passed them) has one position per query and key: its queries
+    are ``keep``. With as many queries as keys otherwise, the queries are
+    ``keep`` only where the real rows of ``query`` and ``key`` are equal (a
+    copy of the same sequence), decided on the device; a cross-attention,
+    causal or not, keeps every query, as ``MultiheadAttention`` never masks
+    them. None where no query is padding (other lengths, or rows of other
+    widths).
     """
     if keep is None or query.shape[1] != key.shape[1]:
         return None
-    if causal or self_attention:
+    if self_attention:
         return keep
     if query.shape[-1] != key.shape[-1]:
         return None
@@ -224,3 +229,54 @@ def sanitised(x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     if keep is None:
         return x
     return torch.where(keep[..., None], x, torch.zeros_like(x))
+
+
+def unnested(layer, query, key, value, key_padding_mask):
+    """Padded inputs for nested ones, and the function that re-nests the output.
+
+    ``nn.TransformerEncoder`` built with ``MultiheadAttention`` layers packs a
+    padded batch into nested tensors (rows of their own lengths) in eval mode
+    without gradients, and calls its layers with them: a
+    :class:`~skfavor.nn.FavorAttention` swapped in afterwards receives them.
+    Only that self-attention (``query is key``) is taken: a nested
+    cross-attention's query padding could not reach the query statistics.
+    The inputs are padded with zeros, their lengths make the key padding mask
+    and the output's rows are cut back to them. The lengths are the nested
+    tensors' host metadata: no value leaves the device. Inputs that are not
+    nested come back unchanged, with the identity.
+    """
+    tensors = (query, key, value)
+    nested = [isinstance(x, torch.Tensor) and x.is_nested for x in tensors]
+    if not any(nested):
+        return query, key, value, key_padding_mask, lambda out: out
+    lengths = [
+        [row.shape[0] for row in x.unbind()] if is_nested else None
+        for x, is_nested in zip(tensors, nested, strict=True)
+    ]
+    if (
+        query is not key
+        or lengths[2] != lengths[1]
+        or key_padding_mask is not None
+        or not layer.batch_first
+    ):
+        raise ValueError(
+            "nested inputs are taken for a self-attention as nn.TransformerEncoder "
+            "passes them: query is key, value nested of the same lengths, "
+            "batch_first=True and key_padding_mask=None (the lengths mark the "
+            f"padding); got nested={nested}, query is key: {query is key}, "
+            f"batch_first={layer.batch_first}, key_padding_mask "
+            f"{'None' if key_padding_mask is None else 'given'}. Pass padded "
+            "tensors and a key_padding_mask otherwise."
+        )
+    padded = {}
+    for x in tensors:  # once per tensor object, so that `query is key` holds
+        padded.setdefault(id(x), torch.nested.to_padded_tensor(x, 0.0))
+    query, key, value = (padded[id(x)] for x in tensors)
+    positions = torch.arange(key.shape[1], device=key.device)
+    padding = positions >= torch.tensor(lengths[0], device=key.device)[:, None]
+
+    def nest(out):
+        rows = [row[:length] for row, length in zip(out, lengths[0], strict=True)]
+        return torch.nested.as_nested_tensor(rows, layout=tensors[0].layout)
+
+    return query, key, value, padding, nest

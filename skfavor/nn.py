@@ -26,6 +26,7 @@ from ._torch_masks import (
     layer_inputs,
     padded_queries,
     sanitised,
+    unnested,
 )
 from ._torch_options import (
     BATCH_FIRST_DEFAULT,
@@ -164,8 +165,8 @@ class FavorAttention(FavorBuffers):
 
     Padding: padded keys leave the statistics and the sums; the same query
     positions leave the query statistics in self-attention (``query is key``,
-    or equal real rows, as ``x, x.clone(), x``) and causal calls, never in a
-    cross-attention; NaN or inf at padded positions is ignored. In
+    or equal real rows, as ``x, x.clone(), x``), never in a cross-attention
+    (causal or not); NaN or inf at padded positions is ignored. In
     cross-attention with batch statistics every output depends on every query
     through the query statistics (``MultiheadAttention`` receives no query
     padding mask): use ``statistics='running'`` there
@@ -306,17 +307,19 @@ class FavorAttention(FavorBuffers):
         Parameters
         ----------
         query : Tensor of shape (N, L, E), (L, N, E) or (L, E)
-            (N, L, E) if ``batch_first`` else (L, N, E); (L, E) unbatched.
+            (N, L, E) if ``batch_first`` else (L, N, E); (L, E) unbatched;
+            nested (batch first) as ``nn.TransformerEncoder`` may pass it.
         key : Tensor of shape (N, S, kdim), (S, N, kdim) or (S, kdim)
         value : Tensor of shape (N, S, vdim), (S, N, vdim) or (S, vdim)
         key_padding_mask : Tensor of shape (N, S) or (S,), default=None
             Bool (``True`` = padded key) or float (``-inf`` = padded, ``0`` =
             key; other values are an error). Padded keys are left out of the
             statistics and the sums. The same positions of the queries leave
-            theirs in self-attention (``query is key``, or equal real rows)
-            and causal calls, never in cross-attention (the keys' padding
-            does not mark its queries). NaN or inf at padded positions is
-            ignored.
+            theirs in self-attention (``query is key``, or equal real rows),
+            never in cross-attention, causal or not (the keys' padding does
+            not mark its queries). NaN or inf at padded positions is
+            ignored; outputs at padded query positions are finite but not
+            ``MultiheadAttention``'s (which attends from their values).
         need_weights : bool, default=False
             Must be False (unlike ``MultiheadAttention``'s default True):
             FAVOR attention never forms the ``L × S`` matrix.
@@ -342,8 +345,11 @@ class FavorAttention(FavorBuffers):
                 "need_weights=True is not supported: FAVOR attention never forms "
                 "the L×S attention matrix. Pass need_weights=False."
             )
+        query, key, value, key_padding_mask, nest = unnested(
+            self, query, key, value, key_padding_mask
+        )
         masks = (key_padding_mask, attn_mask, is_causal)
-        return self._forward(query, key, value, masks, None), None
+        return nest(self._forward(query, key, value, masks, None)), None
 
     def forward_with_maps(self, query, key, value, key_padding_mask=None, *, maps):
         """:meth:`forward`'s output in eval mode, with ``maps`` instead of a fit.
@@ -414,7 +420,7 @@ class FavorAttention(FavorBuffers):
                 "causal attention needs as many keys as queries, got "
                 f"{length} queries and {n_keys} keys."
             )
-        query_keep = padded_queries(query, key, keep, causal, self_attention)
+        query_keep = padded_queries(query, key, keep, self_attention)
         query, key, value = (
             sanitised(x, side_keep)
             for x, side_keep in ((query, query_keep), (key, keep), (value, keep))

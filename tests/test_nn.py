@@ -515,6 +515,11 @@ def test_bad_inputs_name_themselves():
         layer(x, x, x, key_padding_mask=torch.zeros(2, 12, dtype=torch.int64))
     with pytest.raises(ValueError, match="causal attention needs as many keys"):
         _layer(causal=True)(x, x[:, :5], x[:, :5])
+    # Unbatched inputs take a (S,) mask: (1, S) was reported as "must have
+    # shape (1, 12), got (1, 1, 12)".
+    mask = torch.zeros(1, 12, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"shape \(12,\) for unbatched .* \(1, 12\)"):
+        layer(x[0], x[0], x[0], key_padding_mask=mask)
 
 
 @pytest.mark.parametrize("sampling", ["orthogonal", "simplex", "iid"])

@@ -606,3 +606,57 @@ def test_activation_checkpointing_runs_the_training_side_effects_once(reentrant)
         torch.testing.assert_close(other.grad, parameter.grad, msg=name)
     for name, value in plain.state_dict().items():
         torch.testing.assert_close(checkpointed.state_dict()[name], value, msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_encoder_swapped_after_construction_takes_its_nested_tensors():
+    # An encoder built with MultiheadAttention keeps use_nested_tensor; its
+    # layers swapped by hand then received nested tensors in eval under
+    # no_grad and raised "pass a padded tensor", which the caller had done.
+    torch.manual_seed(0)
+    encoder = nn.TransformerEncoder(_encoder_layer(), 2, enable_nested_tensor=True)
+    encoder.eval()
+    for layer in encoder.layers:
+        layer.self_attn = FavorAttention.from_multihead_attention(
+            layer.self_attn, n_features=32, random_state=0
+        )
+    assert encoder.use_nested_tensor
+    x = _inputs()
+    x[1, 6:] = float("nan")
+    mask = _padding([10, 6], 10)
+    expected = encoder(x, src_key_padding_mask=mask)  # with gradients: padded
+    with torch.no_grad():
+        out = encoder(x, src_key_padding_mask=mask)
+    torch.testing.assert_close(out[0], expected[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out[1, :6], expected[1, :6], rtol=1e-5, atol=1e-6)
+    assert torch.equal(out[1, 6:], torch.zeros(4, E))  # the nested path's fill
+    nested = torch.nested.nested_tensor([x[0], x[1, :6]])
+    with pytest.raises(ValueError, match=r"key_padding_mask=None.*nested=\[True, F"):
+        encoder.layers[0].self_attn(nested, x, x)
+    with pytest.raises(ValueError, match="query is key: False"):
+        encoder.layers[0].self_attn(nested, nested.clone(), nested)
+
+
+def test_layer_builds_under_a_meta_device_context():
+    # As MultiheadAttention does (deferred initialisation): the seed of the
+    # draws was read with .item() from a tensor made on the meta device.
+    with torch.device("meta"):
+        layer = FavorAttention(E, H, batch_first=True, n_features=8)
+    assert layer.omega.device.type == "meta"
+    assert layer.in_proj_weight.device.type == "meta"
+    layer = layer.to_empty(device="cpu")
+    assert layer.omega.shape == (8, E // H) and layer.redraw_seed.device.type == "cpu"
+
+
+def test_causal_cross_attention_never_masks_the_queries():
+    # A causal cross-attention (a decoder layer's memory_mask with
+    # memory_is_causal) took the memory's padding for the queries': real
+    # queries at padded memory positions were zeroed, their outputs 0.3 to
+    # 0.6 off MultiheadAttention's.
+    layer = _layer(statistics="running").eval()
+    q, kv = _inputs(seed=1), _inputs(seed=2)
+    mask = _padding([10, 6], 10)
+    out, _ = layer(q, kv, kv, key_padding_mask=mask, is_causal=True)
+    # Queries 6 to 9 of the second sequence see exactly keys 0 to 5.
+    seen, _ = layer(q[1:, 6:], kv[1:, :6], kv[1:, :6])
+    torch.testing.assert_close(out[1:, 6:], seen, rtol=1e-5, atol=1e-6)
