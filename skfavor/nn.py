@@ -249,6 +249,9 @@ class FavorAttention(FavorBuffers):
 
     def _make_parameters(self, bias: bool, factory: dict) -> None:
         """The projections, named as in ``torch.nn.MultiheadAttention``."""
+        # Its attributes of the refused options, for code that reads them.
+        self.bias_k = self.bias_v = None
+        self.add_zero_attn = False
         E = self.embed_dim
         if self.kdim == E and self.vdim == E:
             self.in_proj_weight = nn.Parameter(torch.empty((3 * E, E), **factory))

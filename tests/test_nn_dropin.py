@@ -42,6 +42,17 @@ def test_constructor_takes_multihead_attentions_positional_order():
     assert list(inspect.signature(FavorAttention.forward).parameters) == list(forward)
 
 
+def test_every_attribute_of_multihead_attention_is_there():
+    # bias_k, bias_v and add_zero_attn were missing: code that reads them
+    # (as PyTorch's own modules read in_proj_bias) raised AttributeError.
+    mha = nn.MultiheadAttention(E, H, batch_first=True)
+    layer = _layer()
+    for name in vars(mha):
+        if not name.startswith("__"):
+            assert hasattr(layer, name), name
+    assert (layer.bias_k, layer.bias_v, layer.add_zero_attn) == (None, None, False)
+
+
 def test_batch_first_default_warns_and_stays_batch_first():
     with pytest.warns(FutureWarning, match="becomes False"):
         layer = FavorAttention(E, H, random_state=0)
