@@ -1,4 +1,5 @@
-"""The masks of ``torch.nn.MultiheadAttention``'s forward, in FAVOR's terms.
+"""The masks of ``torch.nn.MultiheadAttention``'s forward, in FAVOR's terms,
+and the layout of its inputs (batch first, unbatched, nested, heads).
 
 A key padding mask becomes ``keep`` (True for real keys); an attention mask is
 accepted only when it is the causal mask (it then selects causal attention),
@@ -280,3 +281,21 @@ def unnested(layer, query, key, value, key_padding_mask):
         return torch.nested.as_nested_tensor(rows, layout=tensors[0].layout)
 
     return query, key, value, padding, nest
+
+
+def split_heads(x, num_heads):
+    """Split the last dimension into heads: (N, L, E) to (N, H, L, E/H).
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, L, E)
+    num_heads : int
+        Must divide ``E``.
+
+    Returns
+    -------
+    Tensor of shape (N, num_heads, L, E // num_heads)
+        A view of ``x``: head ``h`` holds columns ``h·E/H`` to ``(h+1)·E/H``.
+    """
+    n, length, _ = x.shape
+    return x.reshape(n, length, num_heads, -1).transpose(1, 2)

@@ -26,6 +26,7 @@ from ._torch_masks import (
     layer_inputs,
     padded_queries,
     sanitised,
+    split_heads,
     unnested,
 )
 from ._torch_options import (
@@ -689,21 +690,3 @@ def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
         if isinstance(submodule, nn.TransformerEncoder):
             submodule.use_nested_tensor = False
     return module
-
-
-def split_heads(x, num_heads):
-    """Split the last dimension into heads: (N, L, E) to (N, H, L, E/H).
-
-    Parameters
-    ----------
-    x : Tensor of shape (N, L, E)
-    num_heads : int
-        Must divide ``E``.
-
-    Returns
-    -------
-    Tensor of shape (N, num_heads, L, E // num_heads)
-        A view of ``x``: head ``h`` holds columns ``h·E/H`` to ``(h+1)·E/H``.
-    """
-    n, length, _ = x.shape
-    return x.reshape(n, length, num_heads, -1).transpose(1, 2)
