@@ -509,9 +509,10 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     -----
     The training statistics of a fold are the merge of the other folds'
     (:ref:`math-statistics`), the held-out squared error is a quadratic form
-    in the held-out fold's statistics, one eigendecomposition per fold and
-    ``m`` serves every ``alpha`` (one ``alpha`` and the refit are a Cholesky
-    solve), and the statistics of ``m`` features are the
+    in the held-out fold's statistics, each fold and ``m`` is solved by one
+    Cholesky factorisation per ``alpha`` (grids of more than eight alphas
+    share one eigendecomposition per fold and ``m``; the refit is one
+    Cholesky solve), and the statistics of ``m`` features are the
     leading block of those of ``M`` (:ref:`math-nested`).
 
     The sampler itself is fitted to the training rows of each fold, as in the

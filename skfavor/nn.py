@@ -359,7 +359,7 @@ class FavorAttention(FavorBuffers):
         """:meth:`forward`'s output in eval mode, with ``maps`` instead of a fit.
 
         What :func:`skfavor.integrations.onnx.exportable_attention`'s module
-        calls: maps compiled once (:func:`~skfavor.attention.fit_maps`) are
+        calls: maps compiled once (``skfavor.attention.fit_maps``) are
         constants of its graph. Inputs are checked as by :meth:`forward`.
 
         Parameters

@@ -80,7 +80,7 @@ def load_uci(name: str, *, return_X_y: bool = False):
     Parameters
     ----------
     name : str
-        One of :data:`UCI_DATASETS`.
+        One of ``skfavor.datasets.UCI_DATASETS``.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
 
@@ -146,7 +146,7 @@ def paper_split(name: str, *, max_train=None, max_test=None):
     Parameters
     ----------
     name : str
-        One of :data:`UCI_DATASETS`.
+        One of ``skfavor.datasets.UCI_DATASETS``.
     max_train, max_test : int, default=None
         Keep only the first rows of each part (after the permutation and the
         standardisation), to subsample the large sets.
