@@ -578,8 +578,17 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         self.random_state = random_state
 
     def _grid(self, M: int):
-        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+        try:
+            alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
+        except (TypeError, ValueError):
+            alphas = np.empty(0)
+        # A 2-D grid is refused, as by RidgeCV, not flattened into another grid.
+        if (
+            alphas.ndim != 1
+            or alphas.size == 0
+            or not np.all(np.isfinite(alphas))
+            or np.any(alphas <= 0)
+        ):
             raise ValueError(
                 "alphas must be a non-empty list of positive floats, got "
                 f"{self.alphas!r}."
@@ -589,7 +598,10 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
             counts = [M if counts is None else counts]
         counts = list(counts)
         if not counts or any(
-            not isinstance(m, Integral) or not 1 <= m <= M for m in counts
+            isinstance(m, bool | np.bool_)
+            or not isinstance(m, Integral)
+            or not 1 <= m <= M
+            for m in counts
         ):
             raise ValueError(
                 "n_components must be a non-empty list of ints between 1 and the "

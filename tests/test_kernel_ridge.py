@@ -376,6 +376,12 @@ def test_cv_refuses_splits_that_are_not_a_partition():
         (dict(n_components=[5, 200]), "n_components must be .* n_components=100"),
         (dict(n_components=[]), "n_components must be"),
         (dict(alphas=[1.0, 0.0]), "alphas must be .* positive"),
+        # RidgeCV refuses a 2-D grid; flattening it would score a grid that
+        # the user did not write, and cv_results_ would not match its shape.
+        (dict(alphas=[[0.1, 1.0], [2.0, 3.0]]), r"alphas must be .*\[\[0.1"),
+        (dict(alphas=["a"]), r"alphas must be .*\['a'\]"),
+        # n_components=True is refused as a scalar, so it is in a list too.
+        (dict(n_components=[True, 5]), r"n_components must be .*\[True, 5\]"),
     ],
 )
 def test_cv_rejects_bad_grids(params, message):
