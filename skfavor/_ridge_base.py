@@ -49,7 +49,8 @@ _ZEROS = (
 def _checked_sampler(sampler, *, seed: bool, random_state=None):
     """An unfitted clone of ``sampler``, checked.
 
-    ``None`` gives ``DERFSampler(random_state=random_state)``.
+    ``None`` gives ``DERFSampler(random_state=random_state)``, with that
+    ``random_state`` itself (an instance advances from fit to fit).
 
     Only skfavor samplers are accepted: the fit reads their statistics-only
     closed forms, and the model selection relies on their nested draws
@@ -60,8 +61,11 @@ def _checked_sampler(sampler, *, seed: bool, random_state=None):
     same ω.
     """
     if sampler is None:
+        # Not cloned: a RandomState instance is used, and advanced, as such
+        # (clone would fit a copy of it, the same at every fit).
         sampler = DERFSampler(random_state=random_state)
-    sampler = clone(sampler)
+    else:
+        sampler = clone(sampler)
     if not isinstance(sampler, _BasePositiveSampler):
         raise TypeError(
             "sampler must be a skfavor sampler (PositiveRFSampler, GERFSampler or "

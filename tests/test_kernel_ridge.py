@@ -538,6 +538,27 @@ def test_random_state_seeds_the_default_sampler(estimator):
     np.testing.assert_array_equal(weights[0], expected)
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_a_random_state_instance_draws_anew_at_each_fit(estimator):
+    """As the Glossary, RBFSampler and NadarayaWatson* do: the instance advances."""
+    X, y, _ = _regression(n=90)
+    target = (y > np.median(y)).astype(int) if estimator is ESTIMATORS[1] else y
+    model = estimator(random_state=np.random.RandomState(0))
+    weights = [model.fit(X, target).sampler_.random_weights_ for _ in range(2)]
+    if estimator is RandomFeatureRidgeCV:
+        # One seed per fit, drawn from the instance, for every fold's map.
+        state = np.random.RandomState(0)
+        seeds = [state.randint(np.iinfo(np.int32).max) for _ in range(2)]
+        samplers = [DERFSampler(random_state=seed) for seed in seeds]
+    else:
+        sampler = DERFSampler(random_state=np.random.RandomState(0))
+        samplers = [sampler, sampler]
+    expected = [sampler.fit(X).random_weights_ for sampler in samplers]
+    np.testing.assert_array_equal(weights[0], expected[0])
+    np.testing.assert_array_equal(weights[1], expected[1])
+    assert not np.allclose(weights[0], weights[1])
+
+
 def test_cv_random_state_seeds_an_unseeded_sampler_once():
     X, y, _ = _regression(n=90)
     models = [
