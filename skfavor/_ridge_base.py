@@ -16,7 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
-from ._positive_sampler import _as_float, _BasePositiveSampler
+from ._positive_sampler import _as_float, _BasePositiveSampler, _NotBool
 from ._ridge_algebra import ridge_solution
 from ._statistics import SampleStatistics
 from ._streaming import (
@@ -111,7 +111,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
     _parameter_constraints: dict = {
         "sampler": [HasMethods(["fit", "transform"]), None],
         "fit_intercept": ["boolean"],
-        "block_size": [Interval(Integral, 1, None, closed="left"), None],
+        "block_size": [_NotBool(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
@@ -276,7 +276,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
 
     _parameter_constraints: dict = {
         **_BaseRandomFeatureRidge._parameter_constraints,
-        "alpha": [Interval(Real, 0.0, None, closed="neither")],
+        "alpha": [_NotBool(Real, 0.0, None, closed="neither")],
     }
 
     def _fit_statistics(self, X, Y, weights, sampler):

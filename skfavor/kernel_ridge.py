@@ -14,7 +14,7 @@ from sklearn.base import (
 )
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import compute_sample_weight
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -546,7 +546,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
 
     _parameter_constraints: dict = {
         **_BaseRandomFeatureRidge._parameter_constraints,
-        "alphas": ["array-like", Interval(Real, 0.0, None, closed="neither")],
+        "alphas": ["array-like", _NotBool(Real, 0.0, None, closed="neither")],
         "n_components": [
             "array-like",
             _NotBool(Integral, 1, None, closed="left"),
@@ -580,11 +580,14 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
     def _grid(self, M: int):
         try:
             alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
+            given = np.asarray(self.alphas, dtype=object).ravel()
         except (TypeError, ValueError):
-            alphas = np.empty(0)
-        # A 2-D grid is refused, as by RidgeCV, not flattened into another grid.
+            alphas = given = np.empty(0)
+        # A 2-D grid is refused, as by RidgeCV, not flattened into another
+        # grid; True is a mistake, not 1.0.
         if (
             alphas.ndim != 1
+            or any(isinstance(a, bool | np.bool_) for a in given)
             or alphas.size == 0
             or not np.all(np.isfinite(alphas))
             or np.any(alphas <= 0)

@@ -382,12 +382,31 @@ def test_cv_refuses_splits_that_are_not_a_partition():
         (dict(alphas=["a"]), r"alphas must be .*\['a'\]"),
         # n_components=True is refused as a scalar, so it is in a list too.
         (dict(n_components=[True, 5]), r"n_components must be .*\[True, 5\]"),
+        (dict(alphas=[0.1, True]), r"alphas must be .*\[0.1, True\]"),
     ],
 )
 def test_cv_rejects_bad_grids(params, message):
     X, y, _ = _regression(n=60)
     with pytest.raises(ValueError, match=message):
         RandomFeatureRidgeCV(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "estimator, param",
+    [
+        (RandomFeatureRidge, "alpha"),
+        (RandomFeatureRidgeClassifier, "alpha"),
+        (RandomFeatureRidgeCV, "alphas"),
+        (RandomFeatureRidge, "block_size"),
+        (RandomFeatureRidgeCV, "block_size"),
+    ],
+)
+def test_a_bool_is_not_a_number_of_the_ridges(estimator, param):
+    """As for the samplers' n_components and gamma: True is a mistake, not 1."""
+    X, y, _ = _regression(n=60)
+    target = (y > 0).astype(int) if estimator is RandomFeatureRidgeClassifier else y
+    with pytest.raises(ValueError, match=rf"'{param}' .*a bool is not one.*Got True"):
+        estimator(**{param: True}).fit(X, target)
 
 
 def test_unseeded_cv_uses_one_draw_for_every_fold():
