@@ -540,6 +540,19 @@ def test_cv_r2_of_one_row_folds_is_nan_with_a_warning_as_in_grid_search():
     assert model.best_index_ == search.best_index_ == 0
 
 
+def test_cv_warns_of_non_finite_mean_scores_as_grid_search():
+    """GridSearchCV warns when a mean score is NaN; a NaN rank-1 choice is no choice."""
+    X, y, _ = _regression(n=12)
+    sampler = DERFSampler(n_components=10, random_state=0)
+    model = RandomFeatureRidgeCV(sampler, alphas=[0.1, 1.0], cv=KFold(8), scoring="r2")
+    with pytest.warns(UserWarning, match=r"test scores are non-finite: \[nan nan\]"):
+        model.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.set_params(scoring="neg_mean_squared_error").fit(X, y)
+    assert np.isfinite(model.cv_results_["mean_test_score"]).all()
+
+
 # --- issue 16: random_state, y of shape (n, 1), the Dask route's checks -------
 
 ESTIMATORS = [RandomFeatureRidge, RandomFeatureRidgeClassifier, RandomFeatureRidgeCV]
