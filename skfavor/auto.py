@@ -365,6 +365,8 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 sampler.fit(X, keys=None if keys is None else Y)
             samplers[name] = sampler
         if self.criterion == "ridge_cv":
+            # Not set under 'ridge_cv': no stale one from a variance fit.
+            self.__dict__.pop("log_variances_", None)
             errors = self._ridge_cv_errors(X, targets, samplers, random_state)
             self.scores_ = {name: float(np.sum(errors[name])) for name in names}
             self.selected_ = one_standard_error_choice(

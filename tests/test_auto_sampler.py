@@ -275,3 +275,12 @@ def test_the_ridge_criterion_does_not_count_as_the_users_transform():
         features = auto.transform(X)
         keys = auto.transform_keys(Y)
     assert features.shape == (60, 16) and keys.shape == (40, 16)
+
+
+def test_a_refit_under_ridge_cv_drops_the_variances_of_a_variance_fit():
+    """log_variances_ is documented as not set under 'ridge_cv': not a stale one."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    sampler = AutoSampler(n_components=8, criterion="mean_log_variance", random_state=0)
+    assert set(sampler.fit(X).log_variances_) == {"fourier", "posrf", "gerf", "sderf"}
+    sampler.set_params(criterion="ridge_cv").fit(X)
+    assert not hasattr(sampler, "log_variances_")
