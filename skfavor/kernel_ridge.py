@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -359,8 +360,9 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         Y = self._label_binarizer.fit_transform(y).astype(np.float64)
         self.classes_ = self._label_binarizer.classes_
         multilabel = self._label_binarizer.y_type_.startswith("multilabel")
-        if not multilabel and np.ndim(y) == 2:
-            y = np.ravel(y)
+        if not multilabel:
+            # RidgeClassifier's conversion, with its DataConversionWarning.
+            y = column_or_1d(y, warn=True)
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -239,6 +239,21 @@ def test_classifier_equals_pipeline(n_classes, class_weight):
     assert model.coef_.shape == pipeline[-1].coef_.shape
     _assert_close(model.decision_function(X), pipeline.decision_function(X))
     np.testing.assert_array_equal(model.predict(X), pipeline.predict(X))
+
+
+def test_classifier_warns_of_a_column_vector_y_as_ridge_classifier():
+    """RidgeClassifier warns (DataConversionWarning) and fits the 1-D labels."""
+    X, y, _ = _regression(n=120)
+    labels = np.digitize(y, np.quantile(y, [0.3, 0.6]))
+    sampler = DERFSampler(n_components=20, gamma=0.3, random_state=0)
+    expected = RandomFeatureRidgeClassifier(sampler).fit(X, labels)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        model = RandomFeatureRidgeClassifier(sampler).fit(X, labels[:, None])
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        RidgeClassifier().fit(X, labels[:, None])
+    assert not model.multilabel_
+    np.testing.assert_array_equal(model.predict(X), expected.predict(X))
+    np.testing.assert_array_equal(model.coef_, expected.coef_)
 
 
 def test_classifier_multilabel_equals_pipeline():
