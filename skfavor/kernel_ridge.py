@@ -371,7 +371,10 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         self._y_1d = False
         # RidgeClassifier's shapes: for two classes a 1-D coef_ and an
         # intercept_ of shape (1,).
-        return self._fit_regression(X, Y, weights)
+        self._fit_regression(X, Y, weights)
+        # No partial_fit to continue: the (M + n_classes)² statistics go.
+        del self._statistics
+        return self
 
     def decision_function(self, X):
         """Decision values: ``φ(x) coef_ᵀ + intercept_``, in blocks of rows.
