@@ -20,7 +20,13 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._feature_map import UnderflowWarning
-from ._positive_sampler import _as_float, _check_named, _NotBool, check_feature_names
+from ._positive_sampler import (
+    _as_float,
+    _check_named,
+    _NotBool,
+    _positive_floats,
+    check_feature_names,
+)
 from ._sampling import SAMPLINGS
 from ._selection import (
     N_LANDMARKS,
@@ -291,18 +297,6 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         return names
 
-    def _check_alphas(self) -> None:
-        """Refuse ``alphas`` that are not positive (the constraint checks scalars)."""
-        try:
-            alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            alphas = np.empty(0)
-        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-            raise ValueError(
-                "alphas must be a non-empty list of positive floats, got "
-                f"{self.alphas!r}."
-            )
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, keys=None):
         """Score every candidate on the data and keep the best one.
@@ -328,7 +322,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Fitted sampler.
         """
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
-        self._check_alphas()
+        _positive_floats(self.alphas, "alphas")
         Y = X
         if keys is not None:
             Y = _check_named(keys, "keys")

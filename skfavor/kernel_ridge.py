@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._positive_sampler import _as_float, _NotBool
+from ._positive_sampler import _as_float, _NotBool, _positive_floats
 from ._ridge_algebra import grid_results, grid_scores, ridge_path
 from ._ridge_base import (
     _BaseRandomFeatureRidge,
@@ -587,24 +587,8 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         self.random_state = random_state
 
     def _grid(self, M: int):
-        try:
-            alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
-            given = np.asarray(self.alphas, dtype=object).ravel()
-        except (TypeError, ValueError):
-            alphas = given = np.empty(0)
-        # A 2-D grid is refused, as by RidgeCV, not flattened into another
-        # grid; True is a mistake, not 1.0.
-        if (
-            alphas.ndim != 1
-            or any(isinstance(a, bool | np.bool_) for a in given)
-            or alphas.size == 0
-            or not np.all(np.isfinite(alphas))
-            or np.any(alphas <= 0)
-        ):
-            raise ValueError(
-                "alphas must be a non-empty list of positive floats, got "
-                f"{self.alphas!r}."
-            )
+        # A 2-D grid is refused, as by RidgeCV, not flattened into another one.
+        alphas = _positive_floats(self.alphas, "alphas")
         counts = self.n_components
         if counts is None or isinstance(counts, Integral):
             counts = [M if counts is None else counts]

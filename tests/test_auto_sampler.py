@@ -130,6 +130,8 @@ def test_candidates_depend_on_keys_and_kernel():
         ({"alphas": [float("nan")]}, "alphas must be a non-empty list of positive"),
         ({"alphas": []}, "alphas must be a non-empty list of positive"),
         ({"alphas": ["a"]}, r"positive floats, got \['a'\]"),
+        # As alphas=True, and as RandomFeatureRidgeCV's alphas.
+        ({"alphas": [0.1, True]}, r"positive floats, got \[0.1, True\]"),
     ],
 )
 def test_bad_parameters_are_named(params, message):
