@@ -148,6 +148,32 @@ def test_partial_fit_with_a_fitted_sampler_equals_the_pipeline(family):
     _assert_close(model.predict(X), pipeline.predict(X))
 
 
+def test_partial_fit_with_a_sampler_fitted_on_dataframes():
+    """The recipe of the docs with DataFrame chunks: names are checked, once.
+
+    A sampler fitted on other column orders was used silently (column 'a'
+    mapped as 'c'), and the right names drew a feature-name warning at every
+    chunk and at predict.
+    """
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _regression(n=120)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    sampler = DERFSampler(n_components=20, gamma=0.3, random_state=0).fit(frame)
+    model = RandomFeatureRidge(sampler, alpha=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.partial_fit(frame[:60], y[:60]).partial_fit(frame[60:], y[60:])
+        predictions = model.predict(frame)
+    pipeline = Pipeline([("f", sampler), ("r", Ridge(alpha=0.1))]).fit(frame, y)
+    _assert_close(predictions, pipeline.predict(frame))
+    reordered = DERFSampler(n_components=20, gamma=0.3, random_state=0)
+    reordered.fit(frame[list("dcba")])
+    with pytest.raises(ValueError, match=r"sampler was fitted with .*'d', 'c'"):
+        RandomFeatureRidge(reordered).partial_fit(frame, y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        RandomFeatureRidge(sampler).partial_fit(X, y)
+
+
 def test_partial_fit_fits_the_sampler_on_the_first_chunk():
     X, y, _ = _regression()
     sampler = DERFSampler(n_components=33, gamma="scale", random_state=4)
