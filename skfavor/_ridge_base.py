@@ -10,7 +10,9 @@ public estimators and their docstrings are in :mod:`skfavor.kernel_ridge`.
 
 from __future__ import annotations
 
+import copy
 import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -101,6 +103,43 @@ def _fit_sampler(sampler, statistics: SampleStatistics):
         raise ValueError(
             f"{type(sampler).__name__} fitted an asymmetric map; a ridge model "
             "needs one map for every row."
+        )
+    return sampler
+
+
+def _adopted_sampler(given, model):
+    """A copy of the fitted skfavor sampler ``given``, checked against ``model``.
+
+    Its map must be symmetric, and its width and feature names those of the
+    rows that ``model`` was given (``n_features_in_``, ``feature_names_in_``).
+    The model checks the names of later rows itself, so the copy, which maps
+    validated arrays, keeps none.
+    """
+    _checked_sampler(given, seed=False)
+    sampler = copy.deepcopy(given)
+    if not sampler.family_parameters_.symmetric:
+        raise ValueError(
+            "The fitted sampler has an asymmetric map; a ridge model "
+            "needs one map for every row."
+        )
+    if sampler.n_features_in_ != model.n_features_in_:
+        raise ValueError(
+            f"X has {model.n_features_in_} features, but the fitted "
+            f"sampler expects {sampler.n_features_in_}."
+        )
+    names = sampler.__dict__.pop("feature_names_in_", None)
+    mine = getattr(model, "feature_names_in_", None)
+    if names is not None and mine is None:
+        warnings.warn(
+            "X does not have valid feature names, but the sampler was "
+            "fitted with feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif names is not None and list(names) != list(mine):
+        raise ValueError(
+            f"X has the feature names {list(mine)}, but the sampler was "
+            f"fitted with {list(names)}; they must match, in order."
         )
     return sampler
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,6 +25,7 @@ from sklearn.utils.validation import (
 from ._positive_sampler import _as_float, _NotBool, _positive_floats
 from ._ridge_algebra import grid_results, grid_scores, ridge_path
 from ._ridge_base import (
+    _adopted_sampler,
     _BaseRandomFeatureRidge,
     _checked_sampler,
     _fill_doc,
@@ -194,7 +193,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
             self._n_targets = Y.shape[1]
             given = self.sampler
             if given is not None and hasattr(given, "random_weights_"):
-                self.sampler_ = self._fitted_sampler(given)
+                self.sampler_ = _adopted_sampler(given, self)
             else:
                 sampler = _checked_sampler(
                     given, seed=False, random_state=self.random_state
@@ -213,41 +212,6 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
         chunk = self._fit_statistics(X, Y, sample_weight, self.sampler_)
         self._statistics = merge_statistics((self._statistics, chunk))
         return self._solve_statistics(X.dtype)
-
-    def _fitted_sampler(self, given):
-        """A copy of the fitted ``given`` sampler, checked against this model.
-
-        Its width and feature names must be those of ``X``; the model checks
-        the names of later rows itself, so the copy, which maps validated
-        arrays, keeps none.
-        """
-        _checked_sampler(given, seed=False)
-        sampler = copy.deepcopy(given)
-        if not sampler.family_parameters_.symmetric:
-            raise ValueError(
-                "The fitted sampler has an asymmetric map; a ridge model "
-                "needs one map for every row."
-            )
-        if sampler.n_features_in_ != self.n_features_in_:
-            raise ValueError(
-                f"X has {self.n_features_in_} features, but the fitted "
-                f"sampler expects {sampler.n_features_in_}."
-            )
-        names = sampler.__dict__.pop("feature_names_in_", None)
-        mine = getattr(self, "feature_names_in_", None)
-        if names is not None and mine is None:
-            warnings.warn(
-                "X does not have valid feature names, but the sampler was "
-                "fitted with feature names",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif names is not None and list(names) != list(mine):
-            raise ValueError(
-                f"X has the feature names {list(mine)}, but the sampler was "
-                f"fitted with {list(names)}; they must match, in order."
-            )
-        return sampler
 
     def predict(self, X):
         """Predict targets, mapping the rows block by block.
