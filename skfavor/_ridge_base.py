@@ -107,6 +107,37 @@ def _fit_sampler(sampler, statistics: SampleStatistics):
     return sampler
 
 
+def _sampler_parameters(sampler) -> dict | None:
+    """The parameters of a ``sampler`` parameter (``None`` for None)."""
+    return None if sampler is None else sampler.get_params(deep=False)
+
+
+def _same_parameters(first: dict | None, second: dict | None) -> bool:
+    """Whether two :func:`_sampler_parameters` are the same.
+
+    Equal values, or one object (a ``RandomState`` instance is the same
+    source only if it is the same object).
+    """
+    if first is None or second is None:
+        return first is second
+    if first.keys() != second.keys():
+        return False
+    for name, value in first.items():
+        other = second[name]
+        if value is other:
+            continue
+        if isinstance(value, np.random.RandomState) or isinstance(
+            other, np.random.RandomState
+        ):
+            return False
+        try:
+            if not bool(value == other):
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
 def _adopted_sampler(given, model):
     """A copy of the fitted skfavor sampler ``given``, checked against ``model``.
 
@@ -337,8 +368,28 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         )
         (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics)
+        self._sampler_parameters = _sampler_parameters(self.sampler)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
         return self._solve_statistics(X.dtype)
+
+    def _check_unchanged_sampler(self) -> None:
+        """Refuse a ``sampler`` changed since ``sampler_`` was fitted.
+
+        ``partial_fit`` keeps the map of its first call (or of ``fit``), as
+        the samplers' own ``partial_fit`` keeps its draw: a new sampler, or
+        new parameters of it, would otherwise be ignored without a word.
+        """
+        if not hasattr(self, "_sampler_parameters"):
+            return  # Fitted before the parameters were recorded.
+        if not _same_parameters(
+            self._sampler_parameters, _sampler_parameters(self.sampler)
+        ):
+            raise ValueError(
+                "sampler changed since sampler_ was fitted (by fit or the first "
+                f"partial_fit), to {self.sampler!r}; partial_fit keeps sampler_. "
+                "Set the sampler back to go on streaming, or call fit to start "
+                "afresh."
+            )
 
     def _solve_statistics(self, dtype):
         statistics = self._statistics

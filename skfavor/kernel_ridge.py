@@ -30,6 +30,7 @@ from ._ridge_base import (
     _checked_sampler,
     _fill_doc,
     _fit_sampler,
+    _sampler_parameters,
     _SingleAlphaRidge,
 )
 from ._streaming import (
@@ -202,13 +203,16 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                     X, np.zeros(X.shape[0], np.intp), 1
                 )
                 self.sampler_ = _fit_sampler(sampler, x_statistics)
+            self._sampler_parameters = _sampler_parameters(given)
             self._statistics = None
-        elif Y.shape[1] != self._n_targets or (y.ndim == 1) != self._y_1d:
-            raise ValueError(
-                f"y has shape {y.shape}, but the earlier chunks had "
-                f"{self._n_targets} target(s) of "
-                f"{'1' if self._y_1d else '2'} dimension(s)."
-            )
+        else:
+            self._check_unchanged_sampler()
+            if Y.shape[1] != self._n_targets or (y.ndim == 1) != self._y_1d:
+                raise ValueError(
+                    f"y has shape {y.shape}, but the earlier chunks had "
+                    f"{self._n_targets} target(s) of "
+                    f"{'1' if self._y_1d else '2'} dimension(s)."
+                )
         chunk = self._fit_statistics(X, Y, sample_weight, self.sampler_)
         self._statistics = merge_statistics((self._statistics, chunk))
         return self._solve_statistics(X.dtype)

@@ -174,6 +174,35 @@ def test_partial_fit_with_a_sampler_fitted_on_dataframes():
         RandomFeatureRidge(sampler).partial_fit(X, y)
 
 
+@pytest.mark.parametrize("prefit", [False, True])
+def test_partial_fit_refuses_a_sampler_changed_since_its_map_was_fixed(prefit):
+    """As the samplers' partial_fit refuses a new n_components: not ignored.
+
+    A sampler set, or one of its parameters changed, after the first chunk
+    was silently ignored: the model went on with the first map.
+    """
+    X, y, _ = _regression(n=90)
+    sampler = DERFSampler(n_components=12, gamma=0.3, random_state=0)
+    if prefit:
+        sampler.fit(X)
+    model = RandomFeatureRidge(sampler).partial_fit(X[:30], y[:30])
+    for change in (
+        {"sampler__n_components": 6},
+        {"sampler__gamma": 2.0},
+        {"sampler": PositiveRFSampler(n_components=12, random_state=0)},
+    ):
+        model.set_params(sampler=sampler).set_params(**change)
+        with pytest.raises(ValueError, match="sampler changed since"):
+            model.partial_fit(X[30:60], y[30:60])
+        sampler.set_params(n_components=12, gamma=0.3)
+    model.set_params(sampler=sampler).partial_fit(X[30:], y[30:])
+    expected = RandomFeatureRidge(model.sampler_).partial_fit(X, y)
+    _assert_close(model.predict(X), expected.predict(X))
+    # fit starts afresh with the sampler as it is now.
+    model.set_params(sampler__n_components=6).fit(X, y).partial_fit(X[:30], y[:30])
+    assert model.coef_.shape == (6,)
+
+
 def test_partial_fit_fits_the_sampler_on_the_first_chunk():
     X, y, _ = _regression()
     sampler = DERFSampler(n_components=33, gamma="scale", random_state=4)
