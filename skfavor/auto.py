@@ -107,8 +107,9 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         * ``'ridge_cv'``: ``1 − R²`` of a ridge with intercept on the
           candidate's features, pooled over 5 cross-validation folds, at the
           best of ``alphas``. The targets are ``y``: a float ``y`` (or any
-          2-D numeric one) as it is, any other 1-D ``y`` (integer, bool or
-          string class labels) as one ±1 indicator column per class, as
+          2-D numeric one, or numbers in an object array) as it is, any
+          other 1-D ``y`` (integer, bool or string class labels) as one ±1
+          indicator column per class, as
           :class:`~sklearn.linear_model.RidgeClassifier` fits them. Without
           ``y`` (or with a constant one), the targets are the kernel's columns
           ``K(·, l)`` at 16 rows ``l`` of ``X``: every function a kernel
