@@ -48,6 +48,25 @@ _ZEROS = (
 )
 
 
+def _float_rows(X):
+    """``X`` in floats, or a dense NumPy array of other numbers as it is.
+
+    Integers, bools and float16 in a NumPy array (a memmap of data larger
+    than memory, often integers on disk) are converted block by block, where
+    the rows are mapped (the samplers' ``transform``) or summed, instead of
+    into one float64 copy of all of ``X``; :func:`_float_dtype` is then the
+    dtype of the results.
+    """
+    if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
+        return X
+    return _as_float(X)
+
+
+def _float_dtype(X) -> np.dtype:
+    """The results' dtype for rows ``X``: float32 for float32, float64 otherwise."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
 def _checked_sampler(sampler, *, seed: bool, random_state=None):
     """An unfitted clone of ``sampler``, checked.
 
@@ -216,7 +235,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
             y_numeric=True,
             reset=reset,
         )
-        X = _as_float(X)
+        X = _float_rows(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True, **_ZEROS
@@ -273,14 +292,15 @@ class _BaseRandomFeatureRidge(BaseEstimator):
                 "dtype=X.dtype), or for n_targets > 1 chunks=(X.chunks[0], "
                 "(n_targets,)) in place of drop_axis=1."
             )
-        X = _as_float(
+        X = _float_rows(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
+        dtype = _float_dtype(X)
         coef = np.atleast_2d(self.coef_)
-        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
+        out = np.empty((X.shape[0], coef.shape[0]), dtype=dtype)
         for rows in row_blocks(X.shape[0], self._block_rows(coef.shape[1], X.shape[0])):
-            out[rows] = self.sampler_.transform(X[rows]) @ coef.T.astype(X.dtype)
-        out += np.asarray(self.intercept_, dtype=X.dtype)
+            out[rows] = self.sampler_.transform(X[rows]) @ coef.T.astype(dtype)
+        out += np.asarray(self.intercept_, dtype=dtype)
         return out[:, 0] if np.ndim(self.coef_) == 1 else out
 
     def __sklearn_tags__(self):
@@ -370,7 +390,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         self.sampler_ = _fit_sampler(sampler, x_statistics)
         self._sampler_parameters = _sampler_parameters(self.sampler)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
-        return self._solve_statistics(X.dtype)
+        return self._solve_statistics(_float_dtype(X))
 
     def _check_unchanged_sampler(self) -> None:
         """Refuse a ``sampler`` changed since ``sampler_`` was fitted.

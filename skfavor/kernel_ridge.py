@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._positive_sampler import _as_float, _NotBool, _positive_floats
+from ._positive_sampler import _NotBool, _positive_floats
 from ._ridge_algebra import grid_results, grid_scores, ridge_path
 from ._ridge_base import (
     _adopted_sampler,
@@ -30,6 +30,8 @@ from ._ridge_base import (
     _checked_sampler,
     _fill_doc,
     _fit_sampler,
+    _float_dtype,
+    _float_rows,
     _sampler_parameters,
     _SingleAlphaRidge,
 )
@@ -137,8 +139,9 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Training rows: in memory, a :class:`numpy.memmap`, or a Dask array
-            (row chunks, reduced where they live).
+            Training rows: in memory, a :class:`numpy.memmap` (integers too:
+            each block is converted to floats in turn), or a Dask array (row
+            chunks, reduced where they live).
 
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
@@ -215,7 +218,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                 )
         chunk = self._fit_statistics(X, Y, sample_weight, self.sampler_)
         self._statistics = merge_statistics((self._statistics, chunk))
-        return self._solve_statistics(X.dtype)
+        return self._solve_statistics(_float_dtype(X))
 
     def predict(self, X):
         """Predict targets, mapping the rows block by block.
@@ -351,7 +354,7 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
             multi_output=True,
             y_numeric=False,
         )
-        X = _as_float(X)
+        X = _float_rows(X)
         check_classification_targets(y)
         self._label_binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = self._label_binarizer.fit_transform(y).astype(np.float64)
@@ -657,7 +660,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         ((coef, intercept),) = ridge_path(
             full, M, self.n_components_, [self.alpha_], fit_intercept=self.fit_intercept
         )
-        self._set_solution(coef, intercept, y.ndim == 1, X.dtype)
+        self._set_solution(coef, intercept, y.ndim == 1, _float_dtype(X))
         final = clone(sampler).set_params(n_components=self.n_components_)
         self.sampler_ = _fit_sampler(final, merge_statistics(x_parts))
         return self

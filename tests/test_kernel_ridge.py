@@ -132,6 +132,49 @@ def test_fit_never_holds_the_feature_matrix():
     assert peak < bound < feature_matrix / 3
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [RandomFeatureRidge, RandomFeatureRidgeClassifier, RandomFeatureRidgeCV],
+)
+def test_an_integer_memmap_is_converted_block_by_block(estimator, tmp_path):
+    """Data larger than memory is often integers on disk (uint8, int16).
+
+    They were converted to one float64 copy of all of X before the first
+    block: 4 times the int16 memmap, in memory. Now each block is converted,
+    and the model is that of the float64 data.
+    """
+    rng = np.random.default_rng(0)
+    n, d = 60_000, 16
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.int16, (n, d))
+    X[:] = rng.integers(-50, 50, size=(n, d))
+    X.flush()
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    y = X[:, 0] / 50.0 + np.sin(X[:, 1] / 20.0)
+    if estimator is RandomFeatureRidgeClassifier:
+        y = y > np.median(y)
+    params = dict(block_size=1000)
+    if estimator is RandomFeatureRidgeCV:
+        params.update(alphas=[0.1, 1.0], cv=3)
+    sampler = PositiveRFSampler(n_components=32, gamma=1e-4, random_state=0)
+    model = estimator(sampler, **params)
+    tracemalloc.start()
+    try:
+        model.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Half the float64 copy of X (7.7 MB); y and the folds' labels are 0.5 MB each.
+    assert peak < n * d * 8 / 2
+    expected = estimator(sampler, **params).fit(X.astype(np.float64), y)
+    _assert_close(model.coef_, expected.coef_)
+    assert model.coef_.dtype == np.float64
+    predict = getattr(model, "decision_function", model.predict)
+    predictions = predict(X[:100])
+    assert predictions.dtype == np.float64
+    expected = getattr(expected, "decision_function", expected.predict)
+    _assert_close(predictions, expected(X[:100].astype(np.float64)))
+
+
 @pytest.mark.parametrize("family", list(RIDGE_SAMPLERS))
 def test_partial_fit_with_a_fitted_sampler_equals_the_pipeline(family):
     """Two passes over chunks: the sampler's, then the ridge's."""
