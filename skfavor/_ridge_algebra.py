@@ -230,11 +230,12 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
     mean = scores.mean(axis=1)
     results = {
         "params": params,
+        # Numeric columns, as GridSearchCV's (scikit-learn >= 1.5).
         "param_n_components": np.ma.MaskedArray(
-            [p["n_components"] for p in params], mask=False, dtype=object
+            [p["n_components"] for p in params], mask=False, dtype=np.int64
         ),
         "param_alpha": np.ma.MaskedArray(
-            [p["alpha"] for p in params], mask=False, dtype=object
+            [p["alpha"] for p in params], mask=False, dtype=np.float64
         ),
     }
     for k in range(scores.shape[1]):

@@ -422,6 +422,27 @@ def test_cv_equals_grid_search(family, n_targets, scoring):
     _assert_close(model.predict(X), search.predict(X))
 
 
+def test_cv_results_parameter_columns_have_grid_searchs_dtypes():
+    """Numeric columns, as GridSearchCV's since scikit-learn 1.5, not objects.
+
+    A DataFrame of object columns sorts and plots otherwise.
+    """
+    X, y, _ = _regression(n=60)
+    sampler = PositiveRFSampler(n_components=8, gamma=0.2, random_state=0)
+    counts, alphas, folds = [4, 8], [0.1, 1.0], KFold(3)
+    search = _grid_search(sampler, counts, alphas, folds, None).fit(X, y)
+    model = RandomFeatureRidgeCV(sampler, alphas=alphas, n_components=counts, cv=folds)
+    results = model.fit(X, y).cv_results_
+    for mine, theirs in [("n_components", "f__n_components"), ("alpha", "r__alpha")]:
+        column, expected = (
+            results[f"param_{mine}"],
+            search.cv_results_[f"param_{theirs}"],
+        )
+        assert isinstance(column, np.ma.MaskedArray)
+        assert column.dtype == expected.dtype
+        np.testing.assert_array_equal(column, expected)
+
+
 def test_cv_without_intercept_equals_grid_search():
     X, y, _ = _regression(n=200)
     sampler = DERFSampler(n_components=20, random_state=0)
