@@ -134,6 +134,31 @@ class _NotBool(Interval):
         return f"{super().__str__()} (a bool is not one)"
 
 
+def _positive_floats(values, name: str) -> np.ndarray:
+    """A float or a 1-D list of them as float64, each finite and > 0.
+
+    The parameter constraints check a scalar only. An empty, 2-D or
+    non-numeric list, a bool in it (a mistake, not 1.0) or an entry that is
+    not positive and finite is refused with a ValueError naming ``name``.
+    """
+    try:
+        floats = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        given = np.asarray(values, dtype=object).ravel()
+    except (TypeError, ValueError):
+        floats = given = np.empty(0)
+    if (
+        floats.ndim != 1
+        or floats.size == 0
+        or any(isinstance(value, bool | np.bool_) for value in given)
+        or not np.all(np.isfinite(floats))
+        or np.any(floats <= 0)
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty list of positive floats, got {values!r}."
+        )
+    return floats
+
+
 def _statistics(X) -> SampleStatistics:
     """Float64 statistics on the host of a NumPy, sparse or array-API ``X``."""
     if sp.issparse(X):

@@ -222,22 +222,31 @@ def grid_results(scores: np.ndarray, counts, alphas) -> tuple[dict, int]:
     inner) and one column per fold. Returns the results and the index of the
     chosen candidate: ties share the lowest rank, NaN means rank last
     together (all 1 when every mean is NaN), and the first candidate of the
-    best rank is chosen, as in ``GridSearchCV``.
+    best rank is chosen, as in ``GridSearchCV``, which also warns of
+    non-finite means.
     """
     n_candidates = scores.shape[0]
     params = [{"n_components": m, "alpha": a} for m in counts for a in alphas]
     mean = scores.mean(axis=1)
     results = {
         "params": params,
+        # Numeric columns, as GridSearchCV's (scikit-learn >= 1.5).
         "param_n_components": np.ma.MaskedArray(
-            [p["n_components"] for p in params], mask=False, dtype=object
+            [p["n_components"] for p in params], mask=False, dtype=np.int64
         ),
         "param_alpha": np.ma.MaskedArray(
-            [p["alpha"] for p in params], mask=False, dtype=object
+            [p["alpha"] for p in params], mask=False, dtype=np.float64
         ),
     }
     for k in range(scores.shape[1]):
         results[f"split{k}_test_score"] = scores[:, k]
+    if not np.isfinite(mean).all():
+        # GridSearchCV's own warning, so that a NaN choice is not silent.
+        warnings.warn(
+            f"One or more of the test scores are non-finite: {mean}",
+            UserWarning,
+            stacklevel=3,
+        )
     if np.isnan(mean).all():
         rank = np.ones(n_candidates, dtype=np.int32)
     else:

@@ -10,13 +10,15 @@ public estimators and their docstrings are in :mod:`skfavor.kernel_ridge`.
 
 from __future__ import annotations
 
+import copy
 import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -24,7 +26,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
-from ._positive_sampler import _as_float, _BasePositiveSampler
+from ._positive_sampler import _as_float, _BasePositiveSampler, _NotBool
 from ._ridge_algebra import ridge_solution
 from ._statistics import SampleStatistics
 from ._streaming import (
@@ -46,10 +48,30 @@ _ZEROS = (
 )
 
 
+def _float_rows(X):
+    """``X`` in floats, or a dense NumPy array of other numbers as it is.
+
+    Integers, bools and float16 in a NumPy array (a memmap of data larger
+    than memory, often integers on disk) are converted block by block, where
+    the rows are mapped (the samplers' ``transform``) or summed, instead of
+    into one float64 copy of all of ``X``; :func:`_float_dtype` is then the
+    dtype of the results.
+    """
+    if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
+        return X
+    return _as_float(X)
+
+
+def _float_dtype(X) -> np.dtype:
+    """The results' dtype for rows ``X``: float32 for float32, float64 otherwise."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
 def _checked_sampler(sampler, *, seed: bool, random_state=None):
     """An unfitted clone of ``sampler``, checked.
 
-    ``None`` gives ``DERFSampler(random_state=random_state)``.
+    ``None`` gives ``DERFSampler(random_state=random_state)``, with that
+    ``random_state`` itself (an instance advances from fit to fit).
 
     Only skfavor samplers are accepted: the fit reads their statistics-only
     closed forms, and the model selection relies on their nested draws
@@ -60,8 +82,11 @@ def _checked_sampler(sampler, *, seed: bool, random_state=None):
     same ω.
     """
     if sampler is None:
+        # Not cloned: a RandomState instance is used, and advanced, as such
+        # (clone would fit a copy of it, the same at every fit).
         sampler = DERFSampler(random_state=random_state)
-    sampler = clone(sampler)
+    else:
+        sampler = clone(sampler)
     if not isinstance(sampler, _BasePositiveSampler):
         raise TypeError(
             "sampler must be a skfavor sampler (PositiveRFSampler, GERFSampler or "
@@ -101,13 +126,81 @@ def _fit_sampler(sampler, statistics: SampleStatistics):
     return sampler
 
 
+def _sampler_parameters(sampler) -> dict | None:
+    """The parameters of a ``sampler`` parameter (``None`` for None)."""
+    return None if sampler is None else sampler.get_params(deep=False)
+
+
+def _same_parameters(first: dict | None, second: dict | None) -> bool:
+    """Whether two :func:`_sampler_parameters` are the same.
+
+    Equal values, or one object (a ``RandomState`` instance is the same
+    source only if it is the same object).
+    """
+    if first is None or second is None:
+        return first is second
+    if first.keys() != second.keys():
+        return False
+    for name, value in first.items():
+        other = second[name]
+        if value is other:
+            continue
+        if isinstance(value, np.random.RandomState) or isinstance(
+            other, np.random.RandomState
+        ):
+            return False
+        try:
+            if not bool(value == other):
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def _adopted_sampler(given, model):
+    """A copy of the fitted skfavor sampler ``given``, checked against ``model``.
+
+    Its map must be symmetric, and its width and feature names those of the
+    rows that ``model`` was given (``n_features_in_``, ``feature_names_in_``).
+    The model checks the names of later rows itself, so the copy, which maps
+    validated arrays, keeps none.
+    """
+    _checked_sampler(given, seed=False)
+    sampler = copy.deepcopy(given)
+    if not sampler.family_parameters_.symmetric:
+        raise ValueError(
+            "The fitted sampler has an asymmetric map; a ridge model "
+            "needs one map for every row."
+        )
+    if sampler.n_features_in_ != model.n_features_in_:
+        raise ValueError(
+            f"X has {model.n_features_in_} features, but the fitted "
+            f"sampler expects {sampler.n_features_in_}."
+        )
+    names = sampler.__dict__.pop("feature_names_in_", None)
+    mine = getattr(model, "feature_names_in_", None)
+    if names is not None and mine is None:
+        warnings.warn(
+            "X does not have valid feature names, but the sampler was "
+            "fitted with feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif names is not None and list(names) != list(mine):
+        raise ValueError(
+            f"X has the feature names {list(mine)}, but the sampler was "
+            f"fitted with {list(names)}; they must match, in order."
+        )
+    return sampler
+
+
 class _BaseRandomFeatureRidge(BaseEstimator):
     """Streams row blocks through a sampler into ``[φ, y]`` statistics."""
 
     _parameter_constraints: dict = {
         "sampler": [HasMethods(["fit", "transform"]), None],
         "fit_intercept": ["boolean"],
-        "block_size": [Interval(Integral, 1, None, closed="left"), None],
+        "block_size": [_NotBool(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
@@ -142,7 +235,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
             y_numeric=True,
             reset=reset,
         )
-        X = _as_float(X)
+        X = _float_rows(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True, **_ZEROS
@@ -199,14 +292,15 @@ class _BaseRandomFeatureRidge(BaseEstimator):
                 "dtype=X.dtype), or for n_targets > 1 chunks=(X.chunks[0], "
                 "(n_targets,)) in place of drop_axis=1."
             )
-        X = _as_float(
+        X = _float_rows(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
+        dtype = _float_dtype(X)
         coef = np.atleast_2d(self.coef_)
-        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
+        out = np.empty((X.shape[0], coef.shape[0]), dtype=dtype)
         for rows in row_blocks(X.shape[0], self._block_rows(coef.shape[1], X.shape[0])):
-            out[rows] = self.sampler_.transform(X[rows]) @ coef.T.astype(X.dtype)
-        out += np.asarray(self.intercept_, dtype=X.dtype)
+            out[rows] = self.sampler_.transform(X[rows]) @ coef.T.astype(dtype)
+        out += np.asarray(self.intercept_, dtype=dtype)
         return out[:, 0] if np.ndim(self.coef_) == 1 else out
 
     def __sklearn_tags__(self):
@@ -272,7 +366,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
 
     _parameter_constraints: dict = {
         **_BaseRandomFeatureRidge._parameter_constraints,
-        "alpha": [Interval(Real, 0.0, None, closed="neither")],
+        "alpha": [_NotBool(Real, 0.0, None, closed="neither")],
     }
 
     def _fit_statistics(self, X, Y, weights, sampler):
@@ -294,8 +388,28 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         )
         (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics)
+        self._sampler_parameters = _sampler_parameters(self.sampler)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
-        return self._solve_statistics(X.dtype)
+        return self._solve_statistics(_float_dtype(X))
+
+    def _check_unchanged_sampler(self) -> None:
+        """Refuse a ``sampler`` changed since ``sampler_`` was fitted.
+
+        ``partial_fit`` keeps the map of its first call (or of ``fit``), as
+        the samplers' own ``partial_fit`` keeps its draw: a new sampler, or
+        new parameters of it, would otherwise be ignored without a word.
+        """
+        if not hasattr(self, "_sampler_parameters"):
+            return  # Fitted before the parameters were recorded.
+        if not _same_parameters(
+            self._sampler_parameters, _sampler_parameters(self.sampler)
+        ):
+            raise ValueError(
+                "sampler changed since sampler_ was fitted (by fit or the first "
+                f"partial_fit), to {self.sampler!r}; partial_fit keeps sampler_. "
+                "Set the sampler back to go on streaming, or call fit to start "
+                "afresh."
+            )
 
     def _solve_statistics(self, dtype):
         statistics = self._statistics

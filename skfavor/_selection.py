@@ -16,15 +16,23 @@ N_LANDMARKS = 16
 def ridge_targets(y, n_samples: int) -> np.ndarray | None:
     """``y`` as float64 columns a ridge fits, or None for no usable target.
 
-    A float ``y`` (and a 2-D numeric one) is a regression target, used as it
-    is; any other 1-D ``y`` (integers, bools, strings) holds class labels,
-    which become one ±1 indicator column per class (one column for two
-    classes), as :class:`~sklearn.linear_model.RidgeClassifier` fits them.
+    A float ``y`` (and a 2-D numeric one, or numbers held as objects, which
+    Ridge reads as floats) is a regression target, used as it is; any other
+    1-D ``y`` (integers, bools, strings) holds class labels, which become one
+    ±1 indicator column per class (one column for two classes), as
+    :class:`~sklearn.linear_model.RidgeClassifier` fits them.
     Constant columns carry no signal and are dropped.
     """
     if y is None:
         return None
     y = np.asarray(y)
+    if y.dtype == object and not any(isinstance(value, str) for value in y.flat):
+        # Numbers held as objects (a pandas object column): no classifier
+        # takes them, and Ridge reads them as floats; so does this.
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     if y.dtype.kind == "f" or (y.ndim == 2 and y.dtype.kind in "iub"):
         T = y.astype(np.float64)
     else:

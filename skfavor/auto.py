@@ -20,7 +20,13 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._feature_map import UnderflowWarning
-from ._positive_sampler import _as_float, _check_named, _NotBool, check_feature_names
+from ._positive_sampler import (
+    _as_float,
+    _check_named,
+    _NotBool,
+    _positive_floats,
+    check_feature_names,
+)
 from ._sampling import SAMPLINGS
 from ._selection import (
     N_LANDMARKS,
@@ -101,8 +107,9 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         * ``'ridge_cv'``: ``1 − R²`` of a ridge with intercept on the
           candidate's features, pooled over 5 cross-validation folds, at the
           best of ``alphas``. The targets are ``y``: a float ``y`` (or any
-          2-D numeric one) as it is, any other 1-D ``y`` (integer, bool or
-          string class labels) as one ±1 indicator column per class, as
+          2-D numeric one, or numbers in an object array) as it is, any
+          other 1-D ``y`` (integer, bool or string class labels) as one ±1
+          indicator column per class, as
           :class:`~sklearn.linear_model.RidgeClassifier` fits them. Without
           ``y`` (or with a constant one), the targets are the kernel's columns
           ``K(·, l)`` at 16 rows ``l`` of ``X``: every function a kernel
@@ -291,18 +298,6 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         return names
 
-    def _check_alphas(self) -> None:
-        """Refuse ``alphas`` that are not positive (the constraint checks scalars)."""
-        try:
-            alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            alphas = np.empty(0)
-        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-            raise ValueError(
-                "alphas must be a non-empty list of positive floats, got "
-                f"{self.alphas!r}."
-            )
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, keys=None):
         """Score every candidate on the data and keep the best one.
@@ -328,7 +323,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Fitted sampler.
         """
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
-        self._check_alphas()
+        _positive_floats(self.alphas, "alphas")
         Y = X
         if keys is not None:
             Y = _check_named(keys, "keys")
@@ -365,6 +360,8 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 sampler.fit(X, keys=None if keys is None else Y)
             samplers[name] = sampler
         if self.criterion == "ridge_cv":
+            # Not set under 'ridge_cv': no stale one from a variance fit.
+            self.__dict__.pop("log_variances_", None)
             errors = self._ridge_cv_errors(X, targets, samplers, random_state)
             self.scores_ = {name: float(np.sum(errors[name])) for name in names}
             self.selected_ = one_standard_error_choice(

@@ -253,18 +253,20 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
         weights_T, center = self._terms(X.dtype)
-        features = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        # The fitted width, not the parameter: set_params waits for a refit.
+        n_components = self._n_features_out
+        features = np.empty((X.shape[0], n_components), dtype=X.dtype)
         # Blocks bound the work units, parts (below) the memory.
         plan = plan_blocks(
             X.shape[0],
-            self.n_components,
+            n_components,
             X.shape[1],
             X.dtype.itemsize,
             None,
             sparse=sp.issparse(X),
         )
         n_threads, n_block_rows = plan.n_threads, plan.n_block_rows
-        n_phases = self.n_components - self.n_components // 2
+        n_phases = n_components - n_components // 2
         # A sparse row stays sparse: the shift becomes a phase per direction.
         shift = (center @ weights_T).astype(X.dtype) if sp.issparse(X) else None
         n_shifted = 0 if sp.issparse(X) else X.shape[1]
@@ -308,14 +310,15 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         with the phases in a thread's buffer, so the transform's peak memory is
         its output and those buffers; each part's strided writes stay in cache.
         """
-        n_pairs = self.n_components // 2
+        n_components = features.shape[1]
+        n_pairs = n_components // 2
         pairs = phases[:, :n_pairs]
         np.cos(pairs, out=features[:, 0 : 2 * n_pairs : 2])
         np.sin(pairs, out=features[:, 1 : 2 * n_pairs : 2])
-        if self.n_components % 2:
+        if n_components % 2:
             last = phases[:, n_pairs] + self.random_offset_.astype(phases.dtype)
             np.cos(last, out=features[:, -1])
-        features *= phases.dtype.type(np.sqrt(2.0 / self.n_components))
+        features *= phases.dtype.type(np.sqrt(2.0 / n_components))
 
     def transform_keys(self, Y):
         """The same map as :meth:`transform` (the estimator is symmetric).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,21 +13,26 @@ from sklearn.base import (
 )
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import compute_sample_weight
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
-from ._positive_sampler import _as_float, _NotBool
+from ._positive_sampler import _NotBool, _positive_floats
 from ._ridge_algebra import grid_results, grid_scores, ridge_path
 from ._ridge_base import (
+    _adopted_sampler,
     _BaseRandomFeatureRidge,
     _checked_sampler,
     _fill_doc,
     _fit_sampler,
+    _float_dtype,
+    _float_rows,
+    _sampler_parameters,
     _SingleAlphaRidge,
 )
 from ._streaming import (
@@ -93,7 +97,11 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
     {shared_notes}
 
     :meth:`partial_fit` accumulates the statistics of chunks; the sampler is
-    fitted on the first chunk, or used as given when already fitted.
+    fitted on the first chunk, or used as given when already fitted. So that
+    it can go on after :meth:`fit` too, a fitted model keeps the
+    ``(n_components + n_targets)²`` float64 statistics (32 MiB at 2048
+    features), in memory and when pickled, where a pipeline's ``Ridge`` keeps
+    ``coef_``.
 
     Examples
     --------
@@ -131,8 +139,9 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Training rows: in memory, a :class:`numpy.memmap`, or a Dask array
-            (row chunks, reduced where they live).
+            Training rows: in memory, a :class:`numpy.memmap` (integers too:
+            each block is converted to floats in turn), or a Dask array (row
+            chunks, reduced where they live).
 
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
@@ -188,18 +197,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
             self._n_targets = Y.shape[1]
             given = self.sampler
             if given is not None and hasattr(given, "random_weights_"):
-                _checked_sampler(given, seed=False)
-                self.sampler_ = copy.deepcopy(given)
-                if not self.sampler_.family_parameters_.symmetric:
-                    raise ValueError(
-                        "The fitted sampler has an asymmetric map; a ridge model "
-                        "needs one map for every row."
-                    )
-                if self.sampler_.n_features_in_ != self.n_features_in_:
-                    raise ValueError(
-                        f"X has {self.n_features_in_} features, but the fitted "
-                        f"sampler expects {self.sampler_.n_features_in_}."
-                    )
+                self.sampler_ = _adopted_sampler(given, self)
             else:
                 sampler = _checked_sampler(
                     given, seed=False, random_state=self.random_state
@@ -208,16 +206,19 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                     X, np.zeros(X.shape[0], np.intp), 1
                 )
                 self.sampler_ = _fit_sampler(sampler, x_statistics)
+            self._sampler_parameters = _sampler_parameters(given)
             self._statistics = None
-        elif Y.shape[1] != self._n_targets or (y.ndim == 1) != self._y_1d:
-            raise ValueError(
-                f"y has shape {y.shape}, but the earlier chunks had "
-                f"{self._n_targets} target(s) of "
-                f"{'1' if self._y_1d else '2'} dimension(s)."
-            )
+        else:
+            self._check_unchanged_sampler()
+            if Y.shape[1] != self._n_targets or (y.ndim == 1) != self._y_1d:
+                raise ValueError(
+                    f"y has shape {y.shape}, but the earlier chunks had "
+                    f"{self._n_targets} target(s) of "
+                    f"{'1' if self._y_1d else '2'} dimension(s)."
+                )
         chunk = self._fit_statistics(X, Y, sample_weight, self.sampler_)
         self._statistics = merge_statistics((self._statistics, chunk))
-        return self._solve_statistics(X.dtype)
+        return self._solve_statistics(_float_dtype(X))
 
     def predict(self, X):
         """Predict targets, mapping the rows block by block.
@@ -353,14 +354,15 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
             multi_output=True,
             y_numeric=False,
         )
-        X = _as_float(X)
+        X = _float_rows(X)
         check_classification_targets(y)
         self._label_binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = self._label_binarizer.fit_transform(y).astype(np.float64)
         self.classes_ = self._label_binarizer.classes_
         multilabel = self._label_binarizer.y_type_.startswith("multilabel")
-        if not multilabel and np.ndim(y) == 2:
-            y = np.ravel(y)
+        if not multilabel:
+            # RidgeClassifier's conversion, with its DataConversionWarning.
+            y = column_or_1d(y, warn=True)
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -369,7 +371,10 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         self._y_1d = False
         # RidgeClassifier's shapes: for two classes a 1-D coef_ and an
         # intercept_ of shape (1,).
-        return self._fit_regression(X, Y, weights)
+        self._fit_regression(X, Y, weights)
+        # No partial_fit to continue: the (M + n_classes)² statistics go.
+        del self._statistics
+        return self
 
     def decision_function(self, X):
         """Decision values: ``φ(x) coef_ᵀ + intercept_``, in blocks of rows.
@@ -547,7 +552,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
 
     _parameter_constraints: dict = {
         **_BaseRandomFeatureRidge._parameter_constraints,
-        "alphas": ["array-like", Interval(Real, 0.0, None, closed="neither")],
+        "alphas": ["array-like", _NotBool(Real, 0.0, None, closed="neither")],
         "n_components": [
             "array-like",
             _NotBool(Integral, 1, None, closed="left"),
@@ -579,18 +584,17 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         self.random_state = random_state
 
     def _grid(self, M: int):
-        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-            raise ValueError(
-                "alphas must be a non-empty list of positive floats, got "
-                f"{self.alphas!r}."
-            )
+        # A 2-D grid is refused, as by RidgeCV, not flattened into another one.
+        alphas = _positive_floats(self.alphas, "alphas")
         counts = self.n_components
         if counts is None or isinstance(counts, Integral):
             counts = [M if counts is None else counts]
         counts = list(counts)
         if not counts or any(
-            not isinstance(m, Integral) or not 1 <= m <= M for m in counts
+            isinstance(m, bool | np.bool_)
+            or not isinstance(m, Integral)
+            or not 1 <= m <= M
+            for m in counts
         ):
             raise ValueError(
                 "n_components must be a non-empty list of ints between 1 and the "
@@ -657,7 +661,7 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         ((coef, intercept),) = ridge_path(
             full, M, self.n_components_, [self.alpha_], fit_intercept=self.fit_intercept
         )
-        self._set_solution(coef, intercept, y.ndim == 1, X.dtype)
+        self._set_solution(coef, intercept, y.ndim == 1, _float_dtype(X))
         final = clone(sampler).set_params(n_components=self.n_components_)
         self.sampler_ = _fit_sampler(final, merge_statistics(x_parts))
         return self

@@ -153,6 +153,11 @@ class _BaseNadarayaWatson(BaseEstimator):
                 seed = check_random_state(source).randint(np.iinfo(np.int32).max)
                 sampler.set_params(random_state=seed)
         self.sampler_ = sampler.fit(X)
+        # Only this fit's mode is kept: predict follows it, not the parameter
+        # (set_params waits for the next fit), and no stale key sums remain.
+        stale = ("key_sums_", "key_totals_", "key_log_shift_", "_fit_X", "_fit_targets")
+        for name in stale:
+            self.__dict__.pop(name, None)
         if self.transductive:
             self._fit_X, self._fit_targets = X, targets
         else:
@@ -170,7 +175,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
-        if self.transductive:
+        if not hasattr(self, "key_sums_"):  # fitted with transductive=True
             sampler = clone(self.sampler_).fit(X, keys=self._fit_X)
             sums, _ = _key_sums(sampler, self._fit_X, self._fit_targets)
         else:

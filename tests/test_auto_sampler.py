@@ -130,6 +130,8 @@ def test_candidates_depend_on_keys_and_kernel():
         ({"alphas": [float("nan")]}, "alphas must be a non-empty list of positive"),
         ({"alphas": []}, "alphas must be a non-empty list of positive"),
         ({"alphas": ["a"]}, r"positive floats, got \['a'\]"),
+        # As alphas=True, and as RandomFeatureRidgeCV's alphas.
+        ({"alphas": [0.1, True]}, r"positive floats, got \[0.1, True\]"),
     ],
 )
 def test_bad_parameters_are_named(params, message):
@@ -237,6 +239,20 @@ def test_targets_of_the_ridge_criterion(y, columns):
             assert set(np.unique(targets)) == {-1.0, 1.0}
 
 
+def test_an_object_column_of_numbers_is_a_regression_target_as_for_ridge():
+    """Ridge reads such a y (a pandas object column) as floats; so does the
+    criterion, in Pipeline(AutoSampler(), Ridge()). It raised 'Unknown label
+    type' from the class-label branch."""
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.sin(X[:, 0]) + X[:, 1]
+    auto = AutoSampler(n_components=16, gamma=0.3, random_state=0)
+    expected = auto.fit(X, y).scores_
+    assert auto.fit(X, y.astype(object)).scores_ == pytest.approx(expected)
+    np.testing.assert_array_equal(ridge_targets(y.astype(object), 60)[:, 0], y)
+    # Strings are still class labels.
+    assert ridge_targets(np.array(["a", "b", "a"], dtype=object), 3).shape == (3, 1)
+
+
 def test_ridge_criterion_without_y_scores_kernel_columns():
     """Without y the targets are K(·, l) at 16 rows: the features of lower
     kernel error fit them better; the choice is deterministic for a seed."""
@@ -275,3 +291,12 @@ def test_the_ridge_criterion_does_not_count_as_the_users_transform():
         features = auto.transform(X)
         keys = auto.transform_keys(Y)
     assert features.shape == (60, 16) and keys.shape == (40, 16)
+
+
+def test_a_refit_under_ridge_cv_drops_the_variances_of_a_variance_fit():
+    """log_variances_ is documented as not set under 'ridge_cv': not a stale one."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    sampler = AutoSampler(n_components=8, criterion="mean_log_variance", random_state=0)
+    assert set(sampler.fit(X).log_variances_) == {"fourier", "posrf", "gerf", "sderf"}
+    sampler.set_params(criterion="ridge_cv").fit(X)
+    assert not hasattr(sampler, "log_variances_")

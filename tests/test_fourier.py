@@ -307,6 +307,21 @@ def test_edited_fitted_attributes_are_used(X):
     assert not np.allclose(sampler.transform(X), edited)
 
 
+@pytest.mark.parametrize("fitted, changed", [(6, 4), (6, 5), (5, 6), (5, 3)])
+def test_n_components_set_after_fit_waits_for_the_next_fit(X, fitted, changed):
+    """The fitted map is used until a refit, as by RBFSampler and our samplers.
+
+    transform read the parameter: 6 -> 4 died in NumPy's matmul, 5 -> 6 gave
+    six features of another map without a word.
+    """
+    sampler = FourierSampler(n_components=fitted, random_state=0).fit(X)
+    first = sampler.transform(X)
+    sampler.set_params(n_components=changed)
+    np.testing.assert_array_equal(sampler.transform(X), first)
+    assert sampler.get_feature_names_out().size == fitted
+    assert sampler.fit(X).transform(X).shape == (len(X), changed)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_gamma_scale_and_center_need_no_feature_by_feature_matrix(sparse):
     # Fitting needs the column means and the entries' variance only: a

@@ -246,6 +246,32 @@ def test_transductive_refits_queries_on_the_batch(variant):
     assert not np.allclose(model.predict(X_test[:5]), expected[:5], rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "estimator", [NadarayaWatsonRegressor, NadarayaWatsonClassifier]
+)
+@pytest.mark.parametrize("transductive", [False, True])
+def test_transductive_set_after_fit_waits_for_the_next_fit(estimator, transductive):
+    """predict follows the fit, as scikit-learn's set_params convention asks.
+
+    predict read the parameter: an AttributeError ('_fit_X' or 'key_sums_')
+    after set_params, and a refit kept the other mode's stale key sums.
+    """
+    X_train, X_test, y_train = _data()
+    if estimator is NadarayaWatsonClassifier:
+        y_train = y_train > 0
+    sampler = DERFSampler("aderf", n_components=32, gamma=0.5, random_state=3)
+    model = estimator(sampler, transductive=transductive).fit(X_train, y_train)
+    predict = getattr(model, "predict_proba", model.predict)
+    expected = predict(X_test)
+    model.set_params(transductive=not transductive)
+    np.testing.assert_array_equal(predict(X_test), expected)
+    model.fit(X_train, y_train)
+    assert hasattr(model, "key_sums_") == transductive
+    assert hasattr(model, "key_totals_") == transductive
+    assert hasattr(model, "key_log_shift_") == transductive
+    assert not np.allclose(predict(X_test), expected)
+
+
 def test_transductive_fixes_the_seed_of_an_unseeded_sampler():
     X_train, X_test, y_train = _data()
     model = NadarayaWatsonRegressor(

@@ -9,6 +9,7 @@ below 1e4 here, rounding stays near 1e-12, so 1e-8 relative is a margin of
 four digits, and a wrong centring, scale or fold is off by far more.
 """
 
+import pickle
 import re
 import tracemalloc
 import warnings
@@ -17,7 +18,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -130,6 +132,49 @@ def test_fit_never_holds_the_feature_matrix():
     assert peak < bound < feature_matrix / 3
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [RandomFeatureRidge, RandomFeatureRidgeClassifier, RandomFeatureRidgeCV],
+)
+def test_an_integer_memmap_is_converted_block_by_block(estimator, tmp_path):
+    """Data larger than memory is often integers on disk (uint8, int16).
+
+    They were converted to one float64 copy of all of X before the first
+    block: 4 times the int16 memmap, in memory. Now each block is converted,
+    and the model is that of the float64 data.
+    """
+    rng = np.random.default_rng(0)
+    n, d = 60_000, 16
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.int16, (n, d))
+    X[:] = rng.integers(-50, 50, size=(n, d))
+    X.flush()
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    y = X[:, 0] / 50.0 + np.sin(X[:, 1] / 20.0)
+    if estimator is RandomFeatureRidgeClassifier:
+        y = y > np.median(y)
+    params = dict(block_size=1000)
+    if estimator is RandomFeatureRidgeCV:
+        params.update(alphas=[0.1, 1.0], cv=3)
+    sampler = PositiveRFSampler(n_components=32, gamma=1e-4, random_state=0)
+    model = estimator(sampler, **params)
+    tracemalloc.start()
+    try:
+        model.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Half the float64 copy of X (7.7 MB); y and the folds' labels are 0.5 MB each.
+    assert peak < n * d * 8 / 2
+    expected = estimator(sampler, **params).fit(X.astype(np.float64), y)
+    _assert_close(model.coef_, expected.coef_)
+    assert model.coef_.dtype == np.float64
+    predict = getattr(model, "decision_function", model.predict)
+    predictions = predict(X[:100])
+    assert predictions.dtype == np.float64
+    expected = getattr(expected, "decision_function", expected.predict)
+    _assert_close(predictions, expected(X[:100].astype(np.float64)))
+
+
 @pytest.mark.parametrize("family", list(RIDGE_SAMPLERS))
 def test_partial_fit_with_a_fitted_sampler_equals_the_pipeline(family):
     """Two passes over chunks: the sampler's, then the ridge's."""
@@ -144,6 +189,61 @@ def test_partial_fit_with_a_fitted_sampler_equals_the_pipeline(family):
     pipeline = Pipeline([("f", sampler), ("r", Ridge(alpha=0.1))]).fit(X, Y)
     _assert_close(model.coef_, pipeline[-1].coef_)
     _assert_close(model.predict(X), pipeline.predict(X))
+
+
+def test_partial_fit_with_a_sampler_fitted_on_dataframes():
+    """The recipe of the docs with DataFrame chunks: names are checked, once.
+
+    A sampler fitted on other column orders was used silently (column 'a'
+    mapped as 'c'), and the right names drew a feature-name warning at every
+    chunk and at predict.
+    """
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _regression(n=120)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    sampler = DERFSampler(n_components=20, gamma=0.3, random_state=0).fit(frame)
+    model = RandomFeatureRidge(sampler, alpha=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.partial_fit(frame[:60], y[:60]).partial_fit(frame[60:], y[60:])
+        predictions = model.predict(frame)
+    pipeline = Pipeline([("f", sampler), ("r", Ridge(alpha=0.1))]).fit(frame, y)
+    _assert_close(predictions, pipeline.predict(frame))
+    reordered = DERFSampler(n_components=20, gamma=0.3, random_state=0)
+    reordered.fit(frame[list("dcba")])
+    with pytest.raises(ValueError, match=r"sampler was fitted with .*'d', 'c'"):
+        RandomFeatureRidge(reordered).partial_fit(frame, y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        RandomFeatureRidge(sampler).partial_fit(X, y)
+
+
+@pytest.mark.parametrize("prefit", [False, True])
+def test_partial_fit_refuses_a_sampler_changed_since_its_map_was_fixed(prefit):
+    """As the samplers' partial_fit refuses a new n_components: not ignored.
+
+    A sampler set, or one of its parameters changed, after the first chunk
+    was silently ignored: the model went on with the first map.
+    """
+    X, y, _ = _regression(n=90)
+    sampler = DERFSampler(n_components=12, gamma=0.3, random_state=0)
+    if prefit:
+        sampler.fit(X)
+    model = RandomFeatureRidge(sampler).partial_fit(X[:30], y[:30])
+    for change in (
+        {"sampler__n_components": 6},
+        {"sampler__gamma": 2.0},
+        {"sampler": PositiveRFSampler(n_components=12, random_state=0)},
+    ):
+        model.set_params(sampler=sampler).set_params(**change)
+        with pytest.raises(ValueError, match="sampler changed since"):
+            model.partial_fit(X[30:60], y[30:60])
+        sampler.set_params(n_components=12, gamma=0.3)
+    model.set_params(sampler=sampler).partial_fit(X[30:], y[30:])
+    expected = RandomFeatureRidge(model.sampler_).partial_fit(X, y)
+    _assert_close(model.predict(X), expected.predict(X))
+    # fit starts afresh with the sampler as it is now.
+    model.set_params(sampler__n_components=6).fit(X, y).partial_fit(X[:30], y[:30])
+    assert model.coef_.shape == (6,)
 
 
 def test_partial_fit_fits_the_sampler_on_the_first_chunk():
@@ -241,6 +341,36 @@ def test_classifier_equals_pipeline(n_classes, class_weight):
     np.testing.assert_array_equal(model.predict(X), pipeline.predict(X))
 
 
+def test_classifier_warns_of_a_column_vector_y_as_ridge_classifier():
+    """RidgeClassifier warns (DataConversionWarning) and fits the 1-D labels."""
+    X, y, _ = _regression(n=120)
+    labels = np.digitize(y, np.quantile(y, [0.3, 0.6]))
+    sampler = DERFSampler(n_components=20, gamma=0.3, random_state=0)
+    expected = RandomFeatureRidgeClassifier(sampler).fit(X, labels)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        model = RandomFeatureRidgeClassifier(sampler).fit(X, labels[:, None])
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        RidgeClassifier().fit(X, labels[:, None])
+    assert not model.multilabel_
+    np.testing.assert_array_equal(model.predict(X), expected.predict(X))
+    np.testing.assert_array_equal(model.coef_, expected.coef_)
+
+
+def test_a_fitted_classifier_is_no_larger_than_the_pipeline():
+    """It has no partial_fit, so it keeps no (M + n_classes)² statistics.
+
+    It kept them: 2.2 MB pickled at M = 512 against 0.07 MB for the pipeline.
+    """
+    X, y, _ = _regression(n=200)
+    labels = np.digitize(y, np.quantile(y, [0.3, 0.6]))
+    sampler = PositiveRFSampler(n_components=512, gamma=0.2, random_state=0)
+    model = RandomFeatureRidgeClassifier(sampler).fit(X, labels)
+    pipeline = Pipeline([("f", clone(sampler)), ("r", RidgeClassifier())])
+    pipeline.fit(X, labels)
+    assert len(pickle.dumps(model)) < 1.1 * len(pickle.dumps(pipeline))
+    np.testing.assert_array_equal(model.predict(X), pipeline.predict(X))
+
+
 def test_classifier_multilabel_equals_pipeline():
     X, y, Y = _regression(n=300)
     labels = np.column_stack([y > 3, Y[:, 1] > -3]).astype(int)
@@ -290,6 +420,27 @@ def test_cv_equals_grid_search(family, n_targets, scoring):
     assert model.sampler_.n_components == model.n_components_
     _assert_close(model.coef_, search.best_estimator_[-1].coef_)
     _assert_close(model.predict(X), search.predict(X))
+
+
+def test_cv_results_parameter_columns_have_grid_searchs_dtypes():
+    """Numeric columns, as GridSearchCV's since scikit-learn 1.5, not objects.
+
+    A DataFrame of object columns sorts and plots otherwise.
+    """
+    X, y, _ = _regression(n=60)
+    sampler = PositiveRFSampler(n_components=8, gamma=0.2, random_state=0)
+    counts, alphas, folds = [4, 8], [0.1, 1.0], KFold(3)
+    search = _grid_search(sampler, counts, alphas, folds, None).fit(X, y)
+    model = RandomFeatureRidgeCV(sampler, alphas=alphas, n_components=counts, cv=folds)
+    results = model.fit(X, y).cv_results_
+    for mine, theirs in [("n_components", "f__n_components"), ("alpha", "r__alpha")]:
+        column, expected = (
+            results[f"param_{mine}"],
+            search.cv_results_[f"param_{theirs}"],
+        )
+        assert isinstance(column, np.ma.MaskedArray)
+        assert column.dtype == expected.dtype
+        np.testing.assert_array_equal(column, expected)
 
 
 def test_cv_without_intercept_equals_grid_search():
@@ -376,12 +527,37 @@ def test_cv_refuses_splits_that_are_not_a_partition():
         (dict(n_components=[5, 200]), "n_components must be .* n_components=100"),
         (dict(n_components=[]), "n_components must be"),
         (dict(alphas=[1.0, 0.0]), "alphas must be .* positive"),
+        # RidgeCV refuses a 2-D grid; flattening it would score a grid that
+        # the user did not write, and cv_results_ would not match its shape.
+        (dict(alphas=[[0.1, 1.0], [2.0, 3.0]]), r"alphas must be .*\[\[0.1"),
+        (dict(alphas=["a"]), r"alphas must be .*\['a'\]"),
+        # n_components=True is refused as a scalar, so it is in a list too.
+        (dict(n_components=[True, 5]), r"n_components must be .*\[True, 5\]"),
+        (dict(alphas=[0.1, True]), r"alphas must be .*\[0.1, True\]"),
     ],
 )
 def test_cv_rejects_bad_grids(params, message):
     X, y, _ = _regression(n=60)
     with pytest.raises(ValueError, match=message):
         RandomFeatureRidgeCV(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "estimator, param",
+    [
+        (RandomFeatureRidge, "alpha"),
+        (RandomFeatureRidgeClassifier, "alpha"),
+        (RandomFeatureRidgeCV, "alphas"),
+        (RandomFeatureRidge, "block_size"),
+        (RandomFeatureRidgeCV, "block_size"),
+    ],
+)
+def test_a_bool_is_not_a_number_of_the_ridges(estimator, param):
+    """As for the samplers' n_components and gamma: True is a mistake, not 1."""
+    X, y, _ = _regression(n=60)
+    target = (y > 0).astype(int) if estimator is RandomFeatureRidgeClassifier else y
+    with pytest.raises(ValueError, match=rf"'{param}' .*a bool is not one.*Got True"):
+        estimator(**{param: True}).fit(X, target)
 
 
 def test_unseeded_cv_uses_one_draw_for_every_fold():
@@ -498,7 +674,10 @@ def test_cv_r2_of_one_row_folds_is_nan_with_a_warning_as_in_grid_search():
     folds = KFold(8)  # four folds of two rows, four of one
     with pytest.warns(UserWarning):
         search = _grid_search(sampler, counts, alphas, folds, "r2").fit(X, y)
-    with pytest.warns(UndefinedMetricWarning, match="less than two"):
+    with (
+        pytest.warns(UserWarning, match="test scores are non-finite"),
+        pytest.warns(UndefinedMetricWarning, match="less than two"),
+    ):
         model = RandomFeatureRidgeCV(
             sampler, alphas=alphas, n_components=counts, cv=folds, scoring="r2"
         ).fit(X, y)
@@ -513,6 +692,22 @@ def test_cv_r2_of_one_row_folds_is_nan_with_a_warning_as_in_grid_search():
         model.cv_results_["rank_test_score"], search.cv_results_["rank_test_score"]
     )
     assert model.best_index_ == search.best_index_ == 0
+
+
+def test_cv_warns_of_non_finite_mean_scores_as_grid_search():
+    """GridSearchCV warns when a mean score is NaN; a NaN rank-1 choice is no choice."""
+    X, y, _ = _regression(n=12)
+    sampler = DERFSampler(n_components=10, random_state=0)
+    model = RandomFeatureRidgeCV(sampler, alphas=[0.1, 1.0], cv=KFold(8), scoring="r2")
+    with (
+        pytest.warns(UserWarning, match=r"test scores are non-finite: \[nan nan\]"),
+        pytest.warns(UndefinedMetricWarning, match="less than two"),
+    ):
+        model.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.set_params(scoring="neg_mean_squared_error").fit(X, y)
+    assert np.isfinite(model.cv_results_["mean_test_score"]).all()
 
 
 # --- issue 16: random_state, y of shape (n, 1), the Dask route's checks -------
@@ -530,6 +725,27 @@ def test_random_state_seeds_the_default_sampler(estimator):
     assert not np.allclose(weights[0], weights[2])
     expected = DERFSampler(random_state=0).fit(X).random_weights_
     np.testing.assert_array_equal(weights[0], expected)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_a_random_state_instance_draws_anew_at_each_fit(estimator):
+    """As the Glossary, RBFSampler and NadarayaWatson* do: the instance advances."""
+    X, y, _ = _regression(n=90)
+    target = (y > np.median(y)).astype(int) if estimator is ESTIMATORS[1] else y
+    model = estimator(random_state=np.random.RandomState(0))
+    weights = [model.fit(X, target).sampler_.random_weights_ for _ in range(2)]
+    if estimator is RandomFeatureRidgeCV:
+        # One seed per fit, drawn from the instance, for every fold's map.
+        state = np.random.RandomState(0)
+        seeds = [state.randint(np.iinfo(np.int32).max) for _ in range(2)]
+        samplers = [DERFSampler(random_state=seed) for seed in seeds]
+    else:
+        sampler = DERFSampler(random_state=np.random.RandomState(0))
+        samplers = [sampler, sampler]
+    expected = [sampler.fit(X).random_weights_ for sampler in samplers]
+    np.testing.assert_array_equal(weights[0], expected[0])
+    np.testing.assert_array_equal(weights[1], expected[1])
+    assert not np.allclose(weights[0], weights[1])
 
 
 def test_cv_random_state_seeds_an_unseeded_sampler_once():
