@@ -125,6 +125,37 @@ def test_odd_fourier_sampler_agrees(n_components):
     )
 
 
+@pytest.mark.parametrize("fitted, asked", [(5, 6), (6, 4)])
+def test_exported_fourier_sampler_is_the_fitted_one(fitted, asked):
+    # set_params waits for the next fit in transform; the graph read the
+    # parameter and gave other features (or failed to build).
+    X, X_test, _ = _data(np.float64, 0.0)
+    sampler = FourierSampler(n_components=fitted, gamma=0.3, random_state=0).fit(X)
+    expected = sampler.transform(X_test)
+    sampler.set_params(n_components=asked)
+    (features,) = _run(sampler, X_test)
+    np.testing.assert_allclose(features, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("fitted_transductive", [False, True])
+def test_nadaraya_watson_export_follows_the_fitted_mode(fitted_transductive):
+    # predict follows the mode of the last fit; the converter read the
+    # parameter: an inductive fit set to transductive was refused, and the
+    # other way round failed on a missing key_sums_.
+    X, X_test, y = _data(np.float64)
+    model = NadarayaWatsonRegressor(
+        GERFSampler(n_components=32, random_state=0),
+        transductive=fitted_transductive,
+    ).fit(X, y)
+    model.set_params(transductive=not fitted_transductive)
+    if fitted_transductive:
+        with pytest.raises(NotImplementedError, match="transductive=True"):
+            skl2onnx.to_onnx(model, X_test[:1])
+        return
+    (predicted,) = _run(model, X_test)
+    np.testing.assert_allclose(predicted.ravel(), model.predict(X_test), rtol=1e-9)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("gamma, selected", [(0.01, "fourier"), (1.0, "sderf")])
 def test_auto_sampler_exports_its_choice(gamma, selected, dtype):

@@ -148,7 +148,8 @@ def _fourier_features(g: _Graph, X: str, sampler: FourierSampler) -> str:
     """
     weights = np.sqrt(2.0 * sampler.gamma_) * np.asarray(sampler.random_weights_)
     center = np.asarray(sampler.center_, dtype=np.float64)
-    n_pairs = sampler.n_components // 2
+    n_components = _n_features_out(sampler)
+    n_pairs = n_components // 2
     shifted = g.node("Sub", X, g.constant(center))
     columns = []
     if n_pairs:
@@ -163,14 +164,14 @@ def _fourier_features(g: _Graph, X: str, sampler: FourierSampler) -> str:
             axis=2,
         )
         columns.append(g.node("Reshape", pairs, g.constant([0, 2 * n_pairs], np.int64)))
-    if sampler.n_components % 2:
+    if n_components % 2:
         last = g.node(
             "MatMul", shifted, g.constant(weights[n_pairs:].astype(g.dtype).T)
         )
         offset = g.constant(np.asarray(sampler.random_offset_, dtype=np.float64))
         columns.append(g.node("Cos", g.node("Add", last, offset)))
     features = columns[0] if len(columns) == 1 else g.node("Concat", *columns, axis=1)
-    norm = g.constant(g.dtype.type(np.sqrt(2.0 / sampler.n_components)))
+    norm = g.constant(g.dtype.type(np.sqrt(2.0 / n_components)))
     return g.node("Mul", features, norm)
 
 
@@ -189,10 +190,11 @@ def _features(g: _Graph, X: str, sampler) -> str:
 
 
 def _n_features_out(sampler) -> int:
+    """The fitted width (``n_components`` may have been set since the fit)."""
     if isinstance(sampler, AutoSampler):
         return _n_features_out(sampler.sampler_)
     if isinstance(sampler, FourierSampler):
-        return int(sampler.n_components)
+        return len(sampler.get_feature_names_out())
     return int(np.shape(sampler.query_map_.weights)[0])
 
 
@@ -317,7 +319,9 @@ def _convert_ridge_classifier(scope, operator, container) -> None:
 
 
 def _check_not_transductive(model) -> None:
-    if model.transductive:
+    """Refuse a model fitted transductively (as ``predict``, by its fitted
+    state: ``transductive`` may have been set since the fit)."""
+    if not hasattr(model, "key_sums_"):
         raise NotImplementedError(
             f"{type(model).__name__}(transductive=True) refits its sampler on each "
             "batch it predicts, which a fixed graph cannot do; fit it with "
