@@ -11,13 +11,13 @@ four digits, and a wrong centring, scale or fold is off by far more.
 
 import pickle
 import re
-import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
+from _helpers import traced_peak
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
@@ -120,12 +120,7 @@ def test_fit_never_holds_the_feature_matrix():
     model = RandomFeatureRidge(
         DERFSampler(n_components=M, random_state=0), block_size=block
     )
-    tracemalloc.start()
-    try:
-        model.fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: model.fit(X, y))
     feature_matrix = n * M * 8
     # A few copies of one block of [φ, y] and of the (M+1)² statistics.
     bound = 8 * (6 * block * (M + 1) + 6 * (M + 1) ** 2) + 8 * 4 * n
@@ -157,12 +152,7 @@ def test_an_integer_memmap_is_converted_block_by_block(estimator, tmp_path):
         params.update(alphas=[0.1, 1.0], cv=3)
     sampler = PositiveRFSampler(n_components=32, gamma=1e-4, random_state=0)
     model = estimator(sampler, **params)
-    tracemalloc.start()
-    try:
-        model.fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: model.fit(X, y))
     # Half the float64 copy of X (7.7 MB); y and the folds' labels are 0.5 MB each.
     assert peak < n * d * 8 / 2
     expected = estimator(sampler, **params).fit(X.astype(np.float64), y)
