@@ -126,19 +126,22 @@ def _fit_sampler(sampler, statistics: SampleStatistics):
     return sampler
 
 
-def _sampler_parameters(sampler) -> dict | None:
-    """The parameters of a ``sampler`` parameter (``None`` for None)."""
-    return None if sampler is None else sampler.get_params(deep=False)
+def _sampler_parameters(sampler, random_state) -> dict:
+    """What fixes the map of a ``sampler`` parameter: its class and parameters.
+
+    For ``None``, the ridge's ``random_state``, which seeds the default sampler.
+    """
+    if sampler is None:
+        return {"class": None, "random_state": random_state}
+    return {"class": type(sampler), **sampler.get_params(deep=False)}
 
 
-def _same_parameters(first: dict | None, second: dict | None) -> bool:
+def _same_parameters(first: dict, second: dict) -> bool:
     """Whether two :func:`_sampler_parameters` are the same.
 
     Equal values, or one object (a ``RandomState`` instance is the same
     source only if it is the same object).
     """
-    if first is None or second is None:
-        return first is second
     if first.keys() != second.keys():
         return False
     for name, value in first.items():
@@ -388,7 +391,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         )
         (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics)
-        self._sampler_parameters = _sampler_parameters(self.sampler)
+        self._sampler_parameters = _sampler_parameters(self.sampler, self.random_state)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
         return self._solve_statistics(_float_dtype(X))
 
@@ -402,13 +405,14 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         if not hasattr(self, "_sampler_parameters"):
             return  # Fitted before the parameters were recorded.
         if not _same_parameters(
-            self._sampler_parameters, _sampler_parameters(self.sampler)
+            self._sampler_parameters,
+            _sampler_parameters(self.sampler, self.random_state),
         ):
             raise ValueError(
                 "sampler changed since sampler_ was fitted (by fit or the first "
-                f"partial_fit), to {self.sampler!r}; partial_fit keeps sampler_. "
-                "Set the sampler back to go on streaming, or call fit to start "
-                "afresh."
+                "partial_fit; random_state too, for sampler=None), to "
+                f"{self.sampler!r}; partial_fit keeps sampler_. Set it back to "
+                "go on streaming, or call fit to start afresh."
             )
 
     def _solve_statistics(self, dtype):

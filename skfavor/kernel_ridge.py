@@ -206,7 +206,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                     X, np.zeros(X.shape[0], np.intp), 1
                 )
                 self.sampler_ = _fit_sampler(sampler, x_statistics)
-            self._sampler_parameters = _sampler_parameters(given)
+            self._sampler_parameters = _sampler_parameters(given, self.random_state)
             self._statistics = None
         else:
             self._check_unchanged_sampler()

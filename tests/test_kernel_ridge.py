@@ -246,6 +246,29 @@ def test_partial_fit_refuses_a_sampler_changed_since_its_map_was_fixed(prefit):
     assert model.coef_.shape == (6,)
 
 
+def test_partial_fit_refuses_another_sampler_class_or_default_seed():
+    """Changes the parameter comparison missed, also ignored without a word.
+
+    PositiveRFSampler and GERFSampler have the same parameters, so a swap of
+    one for the other with equal values passed; with ``sampler=None`` the
+    ridge's ``random_state`` seeds the map, and a new one was ignored.
+    """
+    X, y, _ = _regression(n=90)
+    model = RandomFeatureRidge(PositiveRFSampler(n_components=12, random_state=0))
+    model.partial_fit(X[:30], y[:30])
+    model.set_params(sampler=GERFSampler(n_components=12, random_state=0))
+    with pytest.raises(ValueError, match="sampler changed since"):
+        model.partial_fit(X[30:60], y[30:60])
+    model = RandomFeatureRidge(random_state=0).partial_fit(X[:30], y[:30])
+    model.set_params(random_state=1)
+    with pytest.raises(ValueError, match="sampler changed since"):
+        model.partial_fit(X[30:60], y[30:60])
+    # The same RandomState instance is the same source: no error.
+    state = np.random.RandomState(0)
+    model = RandomFeatureRidge(random_state=state).partial_fit(X[:30], y[:30])
+    model.partial_fit(X[30:], y[30:])
+
+
 def test_partial_fit_fits_the_sampler_on_the_first_chunk():
     X, y, _ = _regression()
     sampler = DERFSampler(n_components=33, gamma="scale", random_state=4)
