@@ -79,8 +79,10 @@ def _checked_sampler(sampler, *, seed: bool, random_state=None):
     map for training and test rows (:ref:`math-estimators`). With ``seed``, an
     unseeded sampler gets one integer seed, drawn from ``random_state``, so
     that every map fitted from it (one per fold, and the refit) draws the
-    same ω.
+    same ω. A sampler's own ``RandomState`` instance is kept: each clone
+    copies it, so every map draws the same ω from it, as in ``GridSearchCV``.
     """
+    given = sampler
     if sampler is None:
         # Not cloned: a RandomState instance is used, and advanced, as such
         # (clone would fit a copy of it, the same at every fit).
@@ -101,9 +103,8 @@ def _checked_sampler(sampler, *, seed: bool, random_state=None):
         )
     if seed:
         state = sampler.get_params()["random_state"]
-        if not isinstance(state, Integral):
-            source = random_state if state is None else state
-            state = check_random_state(source).randint(np.iinfo(np.int32).max)
+        if state is None or (given is None and not isinstance(state, Integral)):
+            state = check_random_state(random_state).randint(np.iinfo(np.int32).max)
             sampler.set_params(random_state=int(state))
     return sampler
 

@@ -473,7 +473,8 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         Seeds the default sampler (``sampler=None``:
         ``DERFSampler(random_state=random_state)``), and draws the one seed
         that an unseeded sampler gets for all its fits (every fold and the
-        refit draw the same ω). A seeded sampler keeps its own. See
+        refit draw the same ω). A sampler with its own ``random_state`` (an
+        int or a ``RandomState`` instance, copied by each clone) keeps it. See
         :term:`Glossary <random_state>`.
 
     Attributes

@@ -771,6 +771,29 @@ def test_a_random_state_instance_draws_anew_at_each_fit(estimator):
     assert not np.allclose(weights[0], weights[1])
 
 
+def test_cv_of_a_sampler_with_its_own_random_state_instance_equals_grid_search():
+    """Every clone of such a sampler copies its instance: one ω for all folds.
+
+    GridSearchCV's clones (and RandomFeatureRidge's) all draw that ω; an int
+    seed drawn from the instance instead gave other scores and another model.
+    """
+    X, y, _ = _regression(n=150)
+    sampler = DERFSampler(n_components=20, random_state=np.random.RandomState(1))
+    folds = KFold(3, shuffle=True, random_state=0)
+    alphas = [0.1, 1.0]
+    search = _grid_search(sampler, [20], alphas, folds, "neg_mean_squared_error")
+    search.fit(X, y)
+    model = RandomFeatureRidgeCV(
+        sampler, alphas=alphas, n_components=[20], cv=folds, random_state=5
+    ).fit(X, y)
+    _assert_close(
+        model.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    _assert_close(model.predict(X), search.predict(X))
+    single = RandomFeatureRidge(sampler, alpha=model.alpha_).fit(X, y)
+    _assert_close(model.predict(X), single.predict(X))
+
+
 def test_cv_random_state_seeds_an_unseeded_sampler_once():
     X, y, _ = _regression(n=90)
     models = [
