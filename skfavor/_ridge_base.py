@@ -79,8 +79,10 @@ def _checked_sampler(sampler, *, seed: bool, random_state=None):
     map for training and test rows (:ref:`math-estimators`). With ``seed``, an
     unseeded sampler gets one integer seed, drawn from ``random_state``, so
     that every map fitted from it (one per fold, and the refit) draws the
-    same ω.
+    same ω. A sampler's own ``RandomState`` instance is kept: each clone
+    copies it, so every map draws the same ω from it, as in ``GridSearchCV``.
     """
+    given = sampler
     if sampler is None:
         # Not cloned: a RandomState instance is used, and advanced, as such
         # (clone would fit a copy of it, the same at every fit).
@@ -101,9 +103,8 @@ def _checked_sampler(sampler, *, seed: bool, random_state=None):
         )
     if seed:
         state = sampler.get_params()["random_state"]
-        if not isinstance(state, Integral):
-            source = random_state if state is None else state
-            state = check_random_state(source).randint(np.iinfo(np.int32).max)
+        if state is None or (given is None and not isinstance(state, Integral)):
+            state = check_random_state(random_state).randint(np.iinfo(np.int32).max)
             sampler.set_params(random_state=int(state))
     return sampler
 
@@ -126,19 +127,22 @@ def _fit_sampler(sampler, statistics: SampleStatistics):
     return sampler
 
 
-def _sampler_parameters(sampler) -> dict | None:
-    """The parameters of a ``sampler`` parameter (``None`` for None)."""
-    return None if sampler is None else sampler.get_params(deep=False)
+def _sampler_parameters(sampler, random_state) -> dict:
+    """What fixes the map of a ``sampler`` parameter: its class and parameters.
+
+    For ``None``, the ridge's ``random_state``, which seeds the default sampler.
+    """
+    if sampler is None:
+        return {"class": None, "random_state": random_state}
+    return {"class": type(sampler), **sampler.get_params(deep=False)}
 
 
-def _same_parameters(first: dict | None, second: dict | None) -> bool:
+def _same_parameters(first: dict, second: dict) -> bool:
     """Whether two :func:`_sampler_parameters` are the same.
 
     Equal values, or one object (a ``RandomState`` instance is the same
     source only if it is the same object).
     """
-    if first is None or second is None:
-        return first is second
     if first.keys() != second.keys():
         return False
     for name, value in first.items():
@@ -388,7 +392,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         )
         (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics)
-        self._sampler_parameters = _sampler_parameters(self.sampler)
+        self._sampler_parameters = _sampler_parameters(self.sampler, self.random_state)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)
         return self._solve_statistics(_float_dtype(X))
 
@@ -402,13 +406,14 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         if not hasattr(self, "_sampler_parameters"):
             return  # Fitted before the parameters were recorded.
         if not _same_parameters(
-            self._sampler_parameters, _sampler_parameters(self.sampler)
+            self._sampler_parameters,
+            _sampler_parameters(self.sampler, self.random_state),
         ):
             raise ValueError(
                 "sampler changed since sampler_ was fitted (by fit or the first "
-                f"partial_fit), to {self.sampler!r}; partial_fit keeps sampler_. "
-                "Set the sampler back to go on streaming, or call fit to start "
-                "afresh."
+                "partial_fit; random_state too, for sampler=None), to "
+                f"{self.sampler!r}; partial_fit keeps sampler_. Set it back to "
+                "go on streaming, or call fit to start afresh."
             )
 
     def _solve_statistics(self, dtype):

@@ -206,7 +206,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                     X, np.zeros(X.shape[0], np.intp), 1
                 )
                 self.sampler_ = _fit_sampler(sampler, x_statistics)
-            self._sampler_parameters = _sampler_parameters(given)
+            self._sampler_parameters = _sampler_parameters(given, self.random_state)
             self._statistics = None
         else:
             self._check_unchanged_sampler()
@@ -473,7 +473,8 @@ class RandomFeatureRidgeCV(RegressorMixin, _BaseRandomFeatureRidge):
         Seeds the default sampler (``sampler=None``:
         ``DERFSampler(random_state=random_state)``), and draws the one seed
         that an unseeded sampler gets for all its fits (every fold and the
-        refit draw the same ω). A seeded sampler keeps its own. See
+        refit draw the same ω). A sampler with its own ``random_state`` (an
+        int or a ``RandomState`` instance, copied by each clone) keeps it. See
         :term:`Glossary <random_state>`.
 
     Attributes

@@ -132,6 +132,17 @@ class _BaseNadarayaWatson(BaseEstimator):
         self.transductive = transductive
         self.random_state = random_state
 
+    def __setstate__(self, state):
+        # Pickles from before a refit dropped the other mode's attributes can
+        # hold both; their predict followed ``transductive``, so keep its mode.
+        if "key_sums_" in state and "_fit_X" in state:
+            if state.get("transductive"):
+                stale = ("key_sums_", "key_totals_", "key_log_shift_")
+            else:
+                stale = ("_fit_X", "_fit_targets")
+            state = {k: v for k, v in state.items() if k not in stale}
+        super().__setstate__(state)
+
     def _fit(self, X, targets: np.ndarray):
         if self.sampler is None:
             sampler = DERFSampler(random_state=self.random_state)

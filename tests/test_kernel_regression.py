@@ -1,5 +1,6 @@
 """Nadaraya–Watson estimators against dense exact-kernel and direct computations."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -270,6 +271,28 @@ def test_transductive_set_after_fit_waits_for_the_next_fit(estimator, transducti
     assert hasattr(model, "key_totals_") == transductive
     assert hasattr(model, "key_log_shift_") == transductive
     assert not np.allclose(predict(X_test), expected)
+
+
+@pytest.mark.parametrize("transductive", [False, True])
+def test_a_pickle_holding_both_modes_predicts_as_it_did(transductive):
+    """Models pickled before a refit dropped the other mode's attributes.
+
+    A refit in the other mode kept the earlier fit's key sums (or training
+    rows), and predict followed the parameter; predict now follows the
+    attributes, so the stale key sums of such a pickle were used silently.
+    """
+    X_train, X_test, y_train = _data()
+    sampler = DERFSampler("aderf", n_components=32, gamma=0.5, random_state=3)
+    model = NadarayaWatsonRegressor(sampler, transductive=not transductive)
+    stale = dict(model.fit(X_train, y_train).__dict__)
+    model.set_params(transductive=transductive).fit(X_train, y_train)
+    expected = model.predict(X_test)
+    names = ("key_sums_", "key_totals_", "key_log_shift_", "_fit_X", "_fit_targets")
+    for name in names:  # as the earlier code left them
+        model.__dict__.setdefault(name, stale.get(name))
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X_test), expected)
+    assert hasattr(restored, "key_sums_") != transductive
 
 
 def test_transductive_fixes_the_seed_of_an_unseeded_sampler():

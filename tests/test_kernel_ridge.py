@@ -236,6 +236,29 @@ def test_partial_fit_refuses_a_sampler_changed_since_its_map_was_fixed(prefit):
     assert model.coef_.shape == (6,)
 
 
+def test_partial_fit_refuses_another_sampler_class_or_default_seed():
+    """Changes the parameter comparison missed, also ignored without a word.
+
+    PositiveRFSampler and GERFSampler have the same parameters, so a swap of
+    one for the other with equal values passed; with ``sampler=None`` the
+    ridge's ``random_state`` seeds the map, and a new one was ignored.
+    """
+    X, y, _ = _regression(n=90)
+    model = RandomFeatureRidge(PositiveRFSampler(n_components=12, random_state=0))
+    model.partial_fit(X[:30], y[:30])
+    model.set_params(sampler=GERFSampler(n_components=12, random_state=0))
+    with pytest.raises(ValueError, match="sampler changed since"):
+        model.partial_fit(X[30:60], y[30:60])
+    model = RandomFeatureRidge(random_state=0).partial_fit(X[:30], y[:30])
+    model.set_params(random_state=1)
+    with pytest.raises(ValueError, match="sampler changed since"):
+        model.partial_fit(X[30:60], y[30:60])
+    # The same RandomState instance is the same source: no error.
+    state = np.random.RandomState(0)
+    model = RandomFeatureRidge(random_state=state).partial_fit(X[:30], y[:30])
+    model.partial_fit(X[30:], y[30:])
+
+
 def test_partial_fit_fits_the_sampler_on_the_first_chunk():
     X, y, _ = _regression()
     sampler = DERFSampler(n_components=33, gamma="scale", random_state=4)
@@ -736,6 +759,29 @@ def test_a_random_state_instance_draws_anew_at_each_fit(estimator):
     np.testing.assert_array_equal(weights[0], expected[0])
     np.testing.assert_array_equal(weights[1], expected[1])
     assert not np.allclose(weights[0], weights[1])
+
+
+def test_cv_of_a_sampler_with_its_own_random_state_instance_equals_grid_search():
+    """Every clone of such a sampler copies its instance: one ω for all folds.
+
+    GridSearchCV's clones (and RandomFeatureRidge's) all draw that ω; an int
+    seed drawn from the instance instead gave other scores and another model.
+    """
+    X, y, _ = _regression(n=150)
+    sampler = DERFSampler(n_components=20, random_state=np.random.RandomState(1))
+    folds = KFold(3, shuffle=True, random_state=0)
+    alphas = [0.1, 1.0]
+    search = _grid_search(sampler, [20], alphas, folds, "neg_mean_squared_error")
+    search.fit(X, y)
+    model = RandomFeatureRidgeCV(
+        sampler, alphas=alphas, n_components=[20], cv=folds, random_state=5
+    ).fit(X, y)
+    _assert_close(
+        model.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    _assert_close(model.predict(X), search.predict(X))
+    single = RandomFeatureRidge(sampler, alpha=model.alpha_).fit(X, y)
+    _assert_close(model.predict(X), single.predict(X))
 
 
 def test_cv_random_state_seeds_an_unseeded_sampler_once():
