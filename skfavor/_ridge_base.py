@@ -164,13 +164,17 @@ def _same_parameters(first: dict, second: dict) -> bool:
 def _adopted_sampler(given, model):
     """A copy of the fitted skfavor sampler ``given``, checked against ``model``.
 
-    Its map must be symmetric, and its width and feature names those of the
-    rows that ``model`` was given (``n_features_in_``, ``feature_names_in_``).
-    The model checks the names of later rows itself, so the copy, which maps
-    validated arrays, keeps none.
+    Its ``n_components`` is its fitted width. Its map must be symmetric, and
+    its input width and feature names those of the rows that ``model`` was
+    given (``n_features_in_``, ``feature_names_in_``). The model checks the
+    names of later rows itself, so the copy, which maps validated arrays,
+    keeps none.
     """
     _checked_sampler(given, seed=False)
     sampler = copy.deepcopy(given)
+    # Its fitted width, which its transform keeps, whatever n_components
+    # was set to since (the solve reads n_components).
+    sampler.set_params(n_components=len(sampler.get_feature_names_out()))
     if not sampler.family_parameters_.symmetric:
         raise ValueError(
             "The fitted sampler has an asymmetric map; a ridge model "

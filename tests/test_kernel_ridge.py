@@ -181,6 +181,22 @@ def test_partial_fit_with_a_fitted_sampler_equals_the_pipeline(family):
     _assert_close(model.predict(X), pipeline.predict(X))
 
 
+def test_partial_fit_with_a_fitted_sampler_uses_its_fitted_width():
+    # n_components set since the sampler's fit (its transform keeps the
+    # fitted map): the ridge solved for 6 of the 12 features, silently, and
+    # predict then failed in NumPy's matmul.
+    X, _, Y = _regression()
+    sampler = PositiveRFSampler(n_components=12, random_state=0).fit(X)
+    sampler.set_params(n_components=6)
+    model = RandomFeatureRidge(sampler, alpha=0.1).partial_fit(X, Y)
+    features = sampler.transform(X)
+    assert features.shape[1] == 12
+    expected = Ridge(alpha=0.1).fit(features, Y)
+    _assert_close(model.coef_, expected.coef_)
+    _assert_close(model.predict(X), expected.predict(features))
+    assert sampler.n_components == 6  # the caller's sampler is left as it is
+
+
 def test_partial_fit_with_a_sampler_fitted_on_dataframes():
     """The recipe of the docs with DataFrame chunks: names are checked, once.
 
