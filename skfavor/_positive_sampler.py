@@ -164,7 +164,10 @@ def _statistics(X) -> SampleStatistics:
     if sp.issparse(X):
         return SampleStatistics.from_array(X)
     xp, _ = get_namespace(X)
-    return SampleStatistics.from_array(_convert_to_numpy(X, xp))
+    # The fit is host work on the values: a tensor that requires grad is read
+    # without its graph (Tensor.numpy() refuses it).
+    values = X.detach() if hasattr(X, "detach") else X
+    return SampleStatistics.from_array(_convert_to_numpy(values, xp))
 
 
 def _resolve_sampling(sampling: str, orthogonal) -> str:
@@ -459,6 +462,9 @@ class _BasePositiveSampler(
             self._fit_maps(queries, keys)
         self._check_fitted_terms(queries, keys)
         self._n_features_out = self.n_components
+        # All public arrays follow the namespace of this call's X (a
+        # partial_fit may pass NumPy rows after tensors), the drawn ω included.
+        self.random_weights_ = self._host["random_weights"]
         xp, is_array_api, device = get_namespace_and_device(
             np.empty(0) if X is None else X
         )

@@ -16,7 +16,17 @@ from sklearn.utils.estimator_checks import (
     check_array_api_input_and_values,
 )
 
-from skfavor import DERFSampler, PositiveRFSampler, UnderflowWarning
+from skfavor import (
+    AutoSampler,
+    DERFSampler,
+    FourierSampler,
+    GERFSampler,
+    PositiveRFSampler,
+    RandomFeatureRidge,
+    RandomFeatureRidgeClassifier,
+    RandomFeatureRidgeCV,
+    UnderflowWarning,
+)
 
 pytestmark = pytest.mark.array_api
 
@@ -121,3 +131,83 @@ def test_sklearn_array_api_checks(family, check, name, device, dtype):
         device_name=device,
         dtype_name=dtype,
     )
+
+
+def test_torch_partial_fit_follows_the_latest_namespace():
+    """A NumPy chunk after a tensor chunk: every public array follows the last
+    call's namespace (random_weights_ was left a tensor, so transform refused
+    the NumPy rows it was fitted on)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 3))
+    reference = DERFSampler(n_components=6, random_state=0).fit(X)
+    with config_context(array_api_dispatch=True):
+        sampler = DERFSampler(n_components=6, random_state=0)
+        sampler.partial_fit(torch.asarray(X[:20]))
+        sampler.partial_fit(X[20:])
+        assert isinstance(sampler.random_weights_, np.ndarray)
+        assert isinstance(sampler.center_, np.ndarray)
+        out = sampler.transform(X)
+    np.testing.assert_allclose(out, reference.transform(X), rtol=1e-10)
+
+
+def test_torch_fit_on_a_tensor_that_requires_grad():
+    """The fit is host work on the values (failed in Tensor.numpy()); the
+    transform stays differentiable."""
+    torch = pytest.importorskip("torch")
+    X = np.random.default_rng(4).normal(size=(30, 3))
+    reference = GERFSampler(n_components=5, random_state=0).fit(X)
+    rows = torch.asarray(X).requires_grad_(True)
+    with config_context(array_api_dispatch=True):
+        sampler = GERFSampler(n_components=5, random_state=0).fit(rows)
+        out = sampler.transform(rows)
+    np.testing.assert_allclose(
+        out.detach().numpy(), reference.transform(X), rtol=1e-10
+    )
+    out.sum().backward()
+    # d/dx Σ_k φ_k(x) = Σ_k φ_k(x) ∂ log φ_k / ∂x, checked on the first row.
+    weights = sampler.query_map_.weights
+    C = sampler.query_map_.quadratic
+    u = X[0] - sampler.query_map_.center
+    phi = reference.transform(X[:1])[0]
+    grad = phi @ weights + 2 * phi.sum() * (u * C if np.ndim(C) < 2 else C @ u)
+    np.testing.assert_allclose(rows.grad[0].numpy(), grad, rtol=1e-8)
+
+
+def _numpy_only_estimators():
+    from skfavor.nadaraya_watson import (
+        NadarayaWatsonClassifier,
+        NadarayaWatsonRegressor,
+    )
+
+    return {
+        "fourier": lambda: FourierSampler(n_components=6, random_state=0),
+        "auto": lambda: AutoSampler(n_components=6, random_state=0),
+        "ridge": lambda: RandomFeatureRidge(random_state=0),
+        "ridge_cv": lambda: RandomFeatureRidgeCV(random_state=0),
+        "ridge_classifier": lambda: RandomFeatureRidgeClassifier(random_state=0),
+        "nw_regressor": lambda: NadarayaWatsonRegressor(random_state=0),
+        "nw_classifier": lambda: NadarayaWatsonClassifier(random_state=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_numpy_only_estimators()))
+def test_numpy_only_estimators_refuse_tensors_under_dispatch(name):
+    """They failed in NumPy calls on tensors (TypeError: Cannot interpret
+    'torch.float32' as a data type, AttributeError: astype) or blamed a
+    namespace the user never passed; with dispatch off, scikit-learn converts
+    the tensor and the result is NumPy's."""
+    torch = pytest.importorskip("torch")
+    make = _numpy_only_estimators()[name]
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    method = "transform" if "ridge" not in name and "nw" not in name else "predict"
+    fitted = make().fit(X, y)
+    expected = getattr(fitted, method)(X)
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(TypeError, match=r"NumPy arrays.*torch\.Tensor"):
+            make().fit(torch.asarray(X), torch.asarray(y))
+        with pytest.raises(TypeError, match=r"NumPy arrays.*torch\.Tensor"):
+            getattr(fitted, method)(torch.asarray(X))
+    np.testing.assert_allclose(getattr(fitted, method)(torch.asarray(X)), expected)
