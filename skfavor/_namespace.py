@@ -12,10 +12,23 @@ from __future__ import annotations
 
 import sys
 
-from sklearn.externals.array_api_compat import array_namespace, is_array_api_obj
+import scipy.sparse as sp
+from sklearn import get_config
+from sklearn.externals.array_api_compat import (
+    array_namespace,
+    is_array_api_obj,
+    is_dask_array,
+    is_numpy_array,
+)
 from sklearn.externals.array_api_compat import device as _compat_device
 
-__all__ = ["device", "get_namespace", "is_array", "is_torch_namespace"]
+__all__ = [
+    "device",
+    "get_namespace",
+    "is_array",
+    "is_torch_namespace",
+    "refuse_array_api",
+]
 
 
 def _is_tensor(x) -> bool:
@@ -76,3 +89,39 @@ def device(x):
 def is_array(x) -> bool:
     """Whether ``x`` is an array of some array-API namespace."""
     return _is_tensor(x) or is_array_api_obj(x)
+
+
+def refuse_array_api(estimator, *arrays) -> None:
+    """Refuse arrays of an array-API library other than NumPy under dispatch.
+
+    With ``array_api_dispatch=True`` scikit-learn's checks leave such arrays
+    as they are, and an estimator without an array-API route would fail
+    later in a NumPy call, with a message about neither. NumPy arrays, sparse
+    matrices, Dask arrays, lists and DataFrames pass; so does everything with
+    dispatch off, where scikit-learn converts to NumPy.
+
+    Raises
+    ------
+    TypeError
+        Naming the estimator and the type of the first such array.
+    """
+    if not get_config()["array_api_dispatch"]:
+        return
+    for array in arrays:
+        if (
+            array is None
+            or sp.issparse(array)
+            or is_numpy_array(array)
+            or is_dask_array(array)
+            or not is_array(array)
+        ):
+            continue
+        kind = type(array)
+        raise TypeError(
+            f"{type(estimator).__name__} takes NumPy arrays or SciPy sparse "
+            f"matrices, not {kind.__module__}.{kind.__qualname__} (with "
+            "array_api_dispatch=True it has no array-API route). Convert the "
+            "inputs to NumPy, or turn array_api_dispatch off so that "
+            "scikit-learn converts them; PositiveRFSampler, GERFSampler and "
+            "DERFSampler take array-API inputs."
+        )

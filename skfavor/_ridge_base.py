@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
+from ._namespace import refuse_array_api
 from ._positive_sampler import _as_float, _BasePositiveSampler, _NotBool
 from ._ridge_algebra import ridge_solution
 from ._statistics import SampleStatistics
@@ -221,6 +222,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
         ``zero_weights`` accepts weights that are all 0 (a chunk that adds
         nothing to statistics gathered already).
         """
+        refuse_array_api(self, X, y, sample_weight)
         if is_dask_array(X):
             X, y, sample_weight = check_lazy_inputs(
                 X, y, sample_weight, estimator_name=type(self).__name__
@@ -292,6 +294,7 @@ class _BaseRandomFeatureRidge(BaseEstimator):
     def _decision_values(self, X):
         """``φ(x) coef_ᵀ + intercept_`` of each row, streamed in blocks."""
         check_is_fitted(self)
+        refuse_array_api(self, X)
         if is_dask_array(X):
             raise TypeError(
                 "predict takes in-memory rows; for a Dask array X (in one block "

@@ -20,6 +20,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._feature_map import UnderflowWarning
+from ._namespace import refuse_array_api
 from ._positive_sampler import (
     _as_float,
     _check_named,
@@ -322,6 +323,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : object
             Fitted sampler.
         """
+        refuse_array_api(self, X, y, keys)
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         _positive_floats(self.alphas, "alphas")
         Y = X
@@ -451,6 +453,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_new : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        refuse_array_api(self, X)
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
@@ -469,6 +472,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Y_new : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        refuse_array_api(self, Y)
         checked = _as_float(
             validate_data(self, Y, accept_sparse="csr", dtype="numeric", reset=False)
         )

@@ -18,6 +18,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._blocks import plan_blocks, run_in_blocks
+from ._namespace import refuse_array_api
 from ._positive_sampler import _as_float, _NotBool
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import column_moments, entry_variance
@@ -173,6 +174,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : object
             Fitted sampler.
         """
+        refuse_array_api(self, X)
         self._cast = {}
         X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         # The mean and the entries' variance only: no n_features² scatter.
@@ -249,6 +251,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             estimate of ``exp(-gamma_ |x − y|²)``.
         """
         check_is_fitted(self)
+        refuse_array_api(self, X)
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )

@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._namespace import refuse_array_api
 from ._positive_sampler import _NotBool, _positive_floats
 from ._ridge_algebra import grid_results, grid_scores, ridge_path
 from ._ridge_base import (
@@ -345,6 +346,7 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         self : object
             Fitted estimator.
         """
+        refuse_array_api(self, X, y, sample_weight)
         X, y = validate_data(
             self,
             X,

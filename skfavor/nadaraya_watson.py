@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import fill_doc
+from ._namespace import refuse_array_api
 from ._positive_sampler import _as_float, _BasePositiveSampler
 from .auto import AutoSampler
 from .kernel_approximation import DERFSampler
@@ -183,6 +184,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         their ratio and in an argmax. Also the dtype of the validated rows.
         """
         check_is_fitted(self)
+        refuse_array_api(self, X)
         X = _as_float(
             validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         )
@@ -356,6 +358,7 @@ class NadarayaWatsonClassifier(ClassifierMixin, _BaseNadarayaWatson):
         self : object
             Fitted classifier.
         """
+        refuse_array_api(self, X, y)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype="numeric")
         X = _as_float(X)
         check_classification_targets(y)
@@ -489,6 +492,7 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
         self : object
             Fitted regressor.
         """
+        refuse_array_api(self, X, y)
         X, y = validate_data(
             self,
             X,
