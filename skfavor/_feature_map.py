@@ -348,6 +348,14 @@ class FeatureMap:
         ``finish(block)`` returns the block's numbers of overflowing and
         all-zero rows, which are summed; ``None`` leaves the log features.
         """
+        if not (isinstance(X, np.ndarray) or sp.issparse(X)):
+            # A tensor with array_api_dispatch off, a list, ...: the map
+            # does not run scikit-learn's conversions.
+            raise TypeError(
+                "X must be a NumPy array or a SciPy sparse matrix (or, with "
+                "sklearn's array_api_dispatch=True, an array of an array-API "
+                f"library), got {type(X).__module__}.{type(X).__qualname__}."
+            )
         X = _floating(X)
         if sp.issparse(X):
             X = X.tocsr()

@@ -211,3 +211,18 @@ def test_numpy_only_estimators_refuse_tensors_under_dispatch(name):
         with pytest.raises(TypeError, match=r"NumPy arrays.*torch\.Tensor"):
             getattr(fitted, method)(torch.asarray(X))
     np.testing.assert_allclose(getattr(fitted, method)(torch.asarray(X)), expected)
+
+
+def test_feature_map_names_a_tensor_it_cannot_take():
+    """FeatureMap.transform (public, no scikit-learn checks) took a tensor with
+    dispatch off into NumPy code: AttributeError 'Tensor' has no 'astype'.
+    With dispatch on it maps the tensor on its device."""
+    torch = pytest.importorskip("torch")
+    X = np.random.default_rng(6).normal(size=(10, 3))
+    sampler = DERFSampler(n_components=4, random_state=0).fit(X)
+    rows = torch.asarray(X)
+    with pytest.raises(TypeError, match=r"X must be a NumPy array.*torch\.Tensor"):
+        sampler.query_map_.transform(rows)
+    with config_context(array_api_dispatch=True):
+        out = sampler.query_map_.transform(rows)
+    np.testing.assert_allclose(out.numpy(), sampler.transform(X), rtol=1e-12)
