@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._closed_forms import FAMILIES
 from ._feature_map import _caller_stacklevel, compile_feature_map
+from ._namespace import is_array
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import SampleStatistics
 
@@ -649,7 +650,10 @@ class _BasePositiveSampler(
         check_is_fitted(self)
         if get_config()["array_api_dispatch"]:
             fitted_xp, _, fitted_device = get_namespace_and_device(self.random_weights_)
-            xp, _, device = get_namespace_and_device(X)
+            # Lists, DataFrames and sparse matrices take the NumPy route (their
+            # device is None, not NumPy's 'cpu').
+            routed = X if is_array(X) and not sp.issparse(X) else np.empty(0)
+            xp, _, device = get_namespace_and_device(routed)
             if (xp.__name__, str(device)) != (fitted_xp.__name__, str(fitted_device)):
                 raise ValueError(
                     f"Inputs passed to {type(self).__name__}.{method}() must use "

@@ -226,3 +226,24 @@ def test_feature_map_names_a_tensor_it_cannot_take():
     with config_context(array_api_dispatch=True):
         out = sampler.query_map_.transform(rows)
     np.testing.assert_allclose(out.numpy(), sampler.transform(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["list", "dataframe", "csr"])
+def test_dispatch_on_takes_numpy_route_inputs(kind):
+    """With array_api_dispatch=True (set globally, say), transform refused a
+    list, a DataFrame or a CSR matrix even after fit on the same input: their
+    device (None) differed from the fitted NumPy arrays' ('cpu')."""
+    pd = pytest.importorskip("pandas")
+    from scipy import sparse
+
+    X = np.random.default_rng(7).normal(size=(12, 3))
+    convert = {
+        "list": lambda a: a.tolist(),
+        "dataframe": pd.DataFrame,
+        "csr": sparse.csr_matrix,
+    }[kind]
+    expected = DERFSampler(n_components=5, random_state=0).fit(X).transform(X)
+    with config_context(array_api_dispatch=True):
+        sampler = DERFSampler(n_components=5, random_state=0).fit(convert(X))
+        out = sampler.transform(convert(X))
+    np.testing.assert_allclose(out, expected, rtol=1e-10)
