@@ -338,8 +338,14 @@ class FeatureMap:
         Z = X if center is None else X - center
         out = xp.exp(stacked.log_features(Z[None, ...], xp)[0, ...])
         top = xp.max(out, axis=1)
-        n_overflow = int(xp.sum(xp.astype(~xp.isfinite(top), xp.int32)))
-        n_underflow = int(xp.sum(xp.astype(top == 0, xp.int32)))
+        # Both counts in one number, read with one device-to-host copy:
+        # overflowing rows count n + 1 each, all-zero rows 1.
+        weight = xp.where(
+            xp.isfinite(top),
+            xp.astype(top == 0, xp.int64),
+            xp.full_like(top, X.shape[0] + 1, dtype=xp.int64),
+        )
+        n_overflow, n_underflow = divmod(int(xp.sum(weight)), X.shape[0] + 1)
         return out, n_overflow, n_underflow
 
     def _evaluate(self, X, *, finish, n_threads: int | None):
