@@ -23,6 +23,7 @@ from ._attention_checks import (
     check_inputs,
     check_omega,
     check_random_state_option,
+    check_sequences,
     check_statistics,
     dropout_option,
 )
@@ -153,7 +154,8 @@ class AttentionStatistics(NamedTuple):
         query : array of shape (..., L, d)
         key : array of shape (..., S, d)
         key_padding_mask, query_padding_mask : bool array of shape (..., S) or (..., L)
-            ``True`` marks padding.
+            ``True`` marks padding. Any shape that broadcasts to the rows; an
+            (N, S) mask of 4-D inputs (N, H, S, d) applies to every head.
         scale : float, default=None
             The attention scale; ``None`` is ``1/√d``.
 
@@ -161,6 +163,11 @@ class AttentionStatistics(NamedTuple):
         -------
         AttentionStatistics
             In float64 (float32 on Apple's MPS), on the inputs' device.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :func:`favor_attention` for its inputs, masks and ``scale``.
 
         Examples
         --------
@@ -171,10 +178,12 @@ class AttentionStatistics(NamedTuple):
         >>> stats.query_mean.shape, stats.key_covariance.shape
         ((4, 16), (4, 16, 16))
         """
-        xp = get_namespace(query, key)
-        keep = None if key_padding_mask is None else ~key_padding_mask
-        query_keep = None if query_padding_mask is None else ~query_padding_mask
+        query, key, keep, query_keep, xp = check_sequences(
+            query, key, key_padding_mask, query_padding_mask, scale
+        )
         query_keep = padded_query_rule(keep, query_keep, query.shape[-2], key.shape[-2])
+        if not is_torch_namespace(xp):
+            check_finite_inputs(query, key, key, query_keep, keep, xp)
         factor = kernel_factor(scale, query.shape[-1])
         queries, keys = (
             _statistics(
@@ -210,25 +219,9 @@ def _statistics(X, keep, xp) -> SampleStatistics:
         stats = _statistics(X[None, ...], None if keep is None else keep[None, ...], xp)
         return SampleStatistics(stats.n_samples[0], stats.mean[0], stats.scatter[0])
     stats = SampleStatistics.from_array(X, mask=keep)
-    return cast_statistics(stats, parameter_dtype(xp, array_device(X)), xp)
-
-
-def sequence_statistics(X, keep, xp) -> SampleStatistics:
-    """Statistics of each sequence of ``X`` (..., n, d) in the closed forms' dtype.
-
-    ``keep`` (..., n) leaves padded rows out (:ref:`math-attention-model`).
-    """
-    return _statistics(X, keep, xp)
-
-
-def cast_statistics(stats: SampleStatistics, dtype, xp) -> SampleStatistics:
-    """``stats`` with every array in ``dtype``."""
-    return SampleStatistics(
-        *(
-            xp.astype(part, dtype)
-            for part in (stats.n_samples, stats.mean, stats.scatter)
-        )
-    )
+    wide = parameter_dtype(xp, array_device(X))
+    parts = (stats.n_samples, stats.mean, stats.scatter)
+    return SampleStatistics(*(xp.astype(part, wide) for part in parts))
 
 
 def fit_maps(queries, keys, omega, family, dtype, xp):
