@@ -126,12 +126,13 @@ def check_omega(omega, n_features, d, xp, like):
         raise TypeError(
             f"omega must be an array of shape (M, {d}), got {omega!r}."
         ) from exc
+    if not xp.isdtype(omega.dtype, "real floating"):
+        raise TypeError(f"omega must be real floating point, got {omega.dtype}.")
     if omega.ndim != 2 or omega.shape[1] != d or omega.shape[0] == 0:
         raise ValueError(
             f"omega must have shape (M, {d}) with M >= 1, got {tuple(omega.shape)}."
         )
-    if not xp.isdtype(omega.dtype, "real floating"):
-        raise TypeError(f"omega must be real floating point, got {omega.dtype}.")
+    _check_finite_statistic(omega, "omega", xp)
     if n_features is not None and n_features != omega.shape[0]:
         raise ValueError(
             f"n_features={n_features!r} disagrees with omega's {omega.shape[0]} "
@@ -386,7 +387,8 @@ def check_statistics(statistics, kind, d, xp, like):
 
 
 def _check_finite_statistic(part, name, xp) -> None:
-    """Refuse NaN or inf (the fit would replace them, silently, by zeros)."""
+    """Refuse NaN or inf in statistics (the fit would replace them, silently, by
+    zeros) or in ``omega``; tensors without a device-to-host copy."""
     message = f"{name} contains NaN or infinity."
     finite = xp.all(xp.isfinite(part))
     if is_torch_namespace(xp):

@@ -555,9 +555,9 @@ def favor_attention(
         If an input is complex, a string or of another namespace.
     ValueError
         If a NumPy input contains NaN or infinity outside the padding, or
-        ``statistics`` do not broadcast against the inputs or contain NaN or
-        infinity (for PyTorch statistics, a ``RuntimeError`` from
-        ``torch._assert_async``).
+        ``statistics`` do not broadcast against the inputs, or ``statistics``
+        or ``omega`` contain NaN or infinity (for PyTorch, a ``RuntimeError``
+        from ``torch._assert_async``).
     FloatingPointError
         If the features of every key a query sees underflow relative to that
         query's, so that the normaliser is 0: the inputs are too large for

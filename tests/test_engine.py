@@ -426,3 +426,31 @@ def test_statistics_from_sequences_take_an_n_by_s_mask_for_every_head():
     np.testing.assert_allclose(
         stats.query_mean[2, 0], q[2, 0].mean(axis=0) * 4**-0.25, rtol=1e-12
     )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_omega_is_named(bad):
+    # Unchecked: inf leaked NumPy's "invalid value in matmul" RuntimeWarning
+    # and both ended in an error that blamed the inputs.
+    q, k, v = _qkv()
+    omega = draw_weights(8, 4, np.random.RandomState(0), sampling="orthogonal")
+    omega[3, 1] = bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="omega contains NaN or infinity"):
+            favor_attention(q, k, v, omega=omega)
+
+
+def test_non_finite_omega_is_named_for_tensors():
+    torch = pytest.importorskip("torch")
+    q, k, v = (torch.as_tensor(x) for x in _qkv())
+    omega = torch.ones(8, 4, dtype=torch.float64)
+    omega[0, 0] = float("inf")
+    with pytest.raises(RuntimeError, match="omega contains NaN or infinity"):
+        favor_attention(q, k, v, omega=omega)
+
+
+def test_omega_that_is_not_numeric_is_a_type_error():
+    q, k, v = _qkv()
+    with pytest.raises(TypeError, match="omega must be real floating point, got <U"):
+        favor_attention(q, k, v, omega="omega")
