@@ -37,6 +37,7 @@ from ._attention_numerics import (
     parameter_dtype,
 )
 from ._closed_forms import FAMILIES
+from ._exact_attention import exact_attention
 from ._feature_map import StackedFeatureMap, compile_terms
 from ._linear_attention import bidirectional_attention, causal_attention
 from ._namespace import device as array_device
@@ -666,7 +667,14 @@ def softmax_attention(query, key, value, *, causal: bool = False, scale=None):
     Returns
     -------
     out : array of shape (..., L, d_v)
-        The attention output, in the namespace and dtype of the inputs.
+        The attention output, in the namespace and dtype of the inputs
+        (computed in at least float32, as :func:`favor_attention`).
+
+    Raises
+    ------
+    ValueError, FloatingPointError
+        NaN or inf in NumPy inputs; logits that overflow (tensors: a
+        ``RuntimeError`` from ``torch._assert_async``).
 
     Examples
     --------
@@ -681,13 +689,6 @@ def softmax_attention(query, key, value, *, causal: bool = False, scale=None):
     check_attention_option("causal", causal)
     check_attention_option("scale", scale)
     query, key, value, xp = check_inputs(query, key, value, causal=causal)
-    d = query.shape[-1]
-    logits = (query @ xp.matrix_transpose(key)) * (d**-0.5 if scale is None else scale)
-    if causal:
-        positions = xp.arange(query.shape[-2], device=array_device(query))
-        future = positions[None, :] > positions[:, None]
-        logits = xp.where(future, -xp.inf, logits)
-    logits = logits - xp.max(logits, axis=-1, keepdims=True)
-    weights = xp.exp(logits)
-    weights = weights / xp.sum(weights, axis=-1, keepdims=True)
-    return weights @ value
+    if not is_torch_namespace(xp):
+        check_finite_inputs(query, key, value, None, None, xp)
+    return exact_attention(query, key, value, causal=causal, scale=scale, xp=xp)
