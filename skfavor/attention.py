@@ -320,7 +320,10 @@ def favor_heads(
         Compiled query and key maps; skips the fit.
     initial_state : FavorState, default=None
         The state after earlier positions (decoding); its maps are used
-        unless ``maps`` is given.
+        unless ``maps`` is given (``omega`` and ``statistics`` are then
+        unused). Not checked: it must come from inputs of the same leading
+        dimensions, compute dtype and device (one of other leading dimensions
+        broadcasts against them, one of another dtype fails in the sums).
     output_final_state : bool, default=False
         Return the state after the last position.
     dropout : float or callable, default=None
