@@ -30,6 +30,7 @@ __all__ = [
     "check_inputs",
     "check_omega",
     "check_random_state_option",
+    "check_sequences",
     "check_statistics",
     "dropout_option",
 ]
@@ -125,12 +126,13 @@ def check_omega(omega, n_features, d, xp, like):
         raise TypeError(
             f"omega must be an array of shape (M, {d}), got {omega!r}."
         ) from exc
+    if not xp.isdtype(omega.dtype, "real floating"):
+        raise TypeError(f"omega must be real floating point, got {omega.dtype}.")
     if omega.ndim != 2 or omega.shape[1] != d or omega.shape[0] == 0:
         raise ValueError(
             f"omega must have shape (M, {d}) with M >= 1, got {tuple(omega.shape)}."
         )
-    if not xp.isdtype(omega.dtype, "real floating"):
-        raise TypeError(f"omega must be real floating point, got {omega.dtype}.")
+    _check_finite_statistic(omega, "omega", xp)
     if n_features is not None and n_features != omega.shape[0]:
         raise ValueError(
             f"n_features={n_features!r} disagrees with omega's {omega.shape[0]} "
@@ -147,18 +149,7 @@ def canonical_mask(mask, key, xp):
     """
     if mask is None:
         return None
-    if not is_array(mask):
-        mask = np.asarray(mask)
-    try:
-        mask_xp = get_namespace(mask, key)
-    except TypeError:
-        mask_xp = None
-    if mask_xp is None or not xp.isdtype(mask.dtype, "bool"):
-        raise TypeError(
-            "key_padding_mask must be a boolean array of the namespace of key "
-            f"(True = padding), got {type(mask).__name__} of dtype "
-            f"{getattr(mask, 'dtype', None)}."
-        )
+    mask = _boolean_mask(mask, key, xp, "key_padding_mask")
     shape, rows = tuple(mask.shape), tuple(key.shape[:-1])
     if key.ndim == 4 and shape == (rows[0], rows[2]):
         return ~mask[:, None, :]
@@ -169,6 +160,23 @@ def canonical_mask(mask, key, xp):
             f"got {shape}."
         )
     return ~mask
+
+
+def _boolean_mask(mask, x, xp, name):
+    """``mask`` as a boolean array of ``x``'s namespace, or a TypeError."""
+    if not is_array(mask):
+        mask = np.asarray(mask)
+    try:
+        mask_xp = get_namespace(mask, x)
+    except TypeError:
+        mask_xp = None
+    if mask_xp is None or not xp.isdtype(mask.dtype, "bool"):
+        raise TypeError(
+            f"{name} must be a boolean array of the inputs' namespace (True = "
+            f"padding), got {type(mask).__name__} of dtype "
+            f"{getattr(mask, 'dtype', None)}."
+        )
+    return mask
 
 
 def check_finite_inputs(query, key, value, query_keep, keep, xp) -> None:
@@ -187,14 +195,69 @@ def check_finite_inputs(query, key, value, query_keep, keep, xp) -> None:
 
 def check_inputs(query, key, value, *, causal):
     """Validate shapes and dtypes; return the arrays and their namespace."""
-    arrays = {"query": query, "key": key, "value": value}
+    arrays, xp = _real_arrays({"query": query, "key": key, "value": value})
+    query, key, value = arrays.values()
+    _check_shapes(query, key, value, causal)
+    dtype = xp.result_type(query, key, value)
+    query, key, value = (xp.astype(x, dtype, copy=False) for x in (query, key, value))
+    return query, key, value, xp
+
+
+def check_sequences(query, key, key_padding_mask, query_padding_mask, scale):
+    """Validate the arguments of ``AttentionStatistics.from_sequences``.
+
+    Returns the arrays, their namespace and the rows to keep of each (the
+    negated masks, broadcast to the rows; None without a mask).
+    """
+    check_attention_option("scale", scale)
+    arrays, xp = _real_arrays({"query": query, "key": key})
+    query, key = arrays.values()
+    if query.ndim < 2 or key.ndim < 2:
+        name, x = ("query", query) if query.ndim < 2 else ("key", key)
+        raise ValueError(f"{name} must have shape (..., L, d), got shape {x.shape}.")
+    if key.shape[-1] != query.shape[-1]:
+        raise ValueError(
+            f"key must have the width d={query.shape[-1]} of query, got "
+            f"{key.shape[-1]}."
+        )
+    keep = _rows_mask(key_padding_mask, key, xp, "key_padding_mask")
+    query_keep = _rows_mask(query_padding_mask, query, xp, "query_padding_mask")
+    return query, key, keep, query_keep, xp
+
+
+def _rows_mask(mask, x, xp, name):
+    """The rows of ``x`` (..., n, d) to keep: ``~mask`` broadcast to them.
+
+    ``mask`` broadcasts against ``x``'s rows; an (N, n) mask of 4-D ``x``
+    (N, H, n, d) applies to every head, as :func:`canonical_mask` takes it.
+    """
+    if mask is None:
+        return None
+    mask = _boolean_mask(mask, x, xp, name)
+    rows = tuple(x.shape[:-1])
+    if x.ndim == 4 and tuple(mask.shape) == (rows[0], rows[2]):
+        mask = mask[:, None, :]
+    try:
+        fits = np.broadcast_shapes(tuple(mask.shape), rows) == rows
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{name} must have a shape that broadcasts to {rows} (one entry per "
+            f"row), got {tuple(mask.shape)}."
+        )
+    return xp.broadcast_to(~mask, rows)
+
+
+def _real_arrays(arrays):
+    """``arrays`` (a dict by name) as arrays of one namespace, real floating."""
     arrays = {name: x if is_array(x) else np.asarray(x) for name, x in arrays.items()}
     try:
         xp = get_namespace(*arrays.values())
     except TypeError as exc:
-        kinds = ", ".join(type(x).__name__ for x in (query, key, value))
+        kinds = ", ".join(type(x).__name__ for x in arrays.values())
         raise TypeError(
-            "query, key and value must be arrays of one namespace (NumPy arrays "
+            f"{', '.join(arrays)} must be arrays of one namespace (NumPy arrays "
             f"or PyTorch tensors), got {kinds}."
         ) from exc
     for name, x in arrays.items():
@@ -206,11 +269,7 @@ def check_inputs(query, key, value, *, causal):
                 f"integer or boolean), got {x.dtype}."
             )
         arrays[name] = xp.astype(x, xp.float64)
-    query, key, value = arrays.values()
-    _check_shapes(query, key, value, causal)
-    dtype = xp.result_type(query, key, value)
-    query, key, value = (xp.astype(x, dtype, copy=False) for x in (query, key, value))
-    return query, key, value, xp
+    return arrays, xp
 
 
 def _check_shapes(query, key, value, causal) -> None:
@@ -328,7 +387,8 @@ def check_statistics(statistics, kind, d, xp, like):
 
 
 def _check_finite_statistic(part, name, xp) -> None:
-    """Refuse NaN or inf (the fit would replace them, silently, by zeros)."""
+    """Refuse NaN or inf in statistics (the fit would replace them, silently, by
+    zeros) or in ``omega``; tensors without a device-to-host copy."""
     message = f"{name} contains NaN or infinity."
     finite = xp.all(xp.isfinite(part))
     if is_torch_namespace(xp):

@@ -78,7 +78,7 @@ _NOT_FINITE = (
 )
 
 
-def check_finite(out, xp) -> None:
+def check_finite(out, xp, *, message: str = _NOT_FINITE) -> None:
     """Raise instead of returning NaN or inf, without a device-to-host copy.
 
     NumPy outputs raise ``FloatingPointError``; PyTorch outputs are checked by
@@ -96,9 +96,9 @@ def check_finite(out, xp) -> None:
         # ``aminmax(dim=0)`` would be 25 times slower on the CPU.)
         flat = out.reshape(-1)
         extremes = torch.stack((torch.amax(flat, dim=0), torch.amin(flat, dim=0)))
-        torch._assert_async(torch.all(torch.isfinite(extremes)), _NOT_FINITE)
+        torch._assert_async(torch.all(torch.isfinite(extremes)), message)
     elif not bool(xp.all(xp.isfinite(out))):
-        raise FloatingPointError(_NOT_FINITE)
+        raise FloatingPointError(message)
 
 
 def host_errors_ignored(xp):

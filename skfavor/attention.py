@@ -23,6 +23,7 @@ from ._attention_checks import (
     check_inputs,
     check_omega,
     check_random_state_option,
+    check_sequences,
     check_statistics,
     dropout_option,
 )
@@ -36,6 +37,7 @@ from ._attention_numerics import (
     parameter_dtype,
 )
 from ._closed_forms import FAMILIES
+from ._exact_attention import exact_attention
 from ._feature_map import StackedFeatureMap, compile_terms
 from ._linear_attention import bidirectional_attention, causal_attention
 from ._namespace import device as array_device
@@ -153,7 +155,8 @@ class AttentionStatistics(NamedTuple):
         query : array of shape (..., L, d)
         key : array of shape (..., S, d)
         key_padding_mask, query_padding_mask : bool array of shape (..., S) or (..., L)
-            ``True`` marks padding.
+            ``True`` marks padding. Any shape that broadcasts to the rows; an
+            (N, S) mask of 4-D inputs (N, H, S, d) applies to every head.
         scale : float, default=None
             The attention scale; ``None`` is ``1/√d``.
 
@@ -161,6 +164,11 @@ class AttentionStatistics(NamedTuple):
         -------
         AttentionStatistics
             In float64 (float32 on Apple's MPS), on the inputs' device.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :func:`favor_attention` for its inputs, masks and ``scale``.
 
         Examples
         --------
@@ -171,10 +179,12 @@ class AttentionStatistics(NamedTuple):
         >>> stats.query_mean.shape, stats.key_covariance.shape
         ((4, 16), (4, 16, 16))
         """
-        xp = get_namespace(query, key)
-        keep = None if key_padding_mask is None else ~key_padding_mask
-        query_keep = None if query_padding_mask is None else ~query_padding_mask
+        query, key, keep, query_keep, xp = check_sequences(
+            query, key, key_padding_mask, query_padding_mask, scale
+        )
         query_keep = padded_query_rule(keep, query_keep, query.shape[-2], key.shape[-2])
+        if not is_torch_namespace(xp):
+            check_finite_inputs(query, key, key, query_keep, keep, xp)
         factor = kernel_factor(scale, query.shape[-1])
         queries, keys = (
             _statistics(
@@ -210,25 +220,9 @@ def _statistics(X, keep, xp) -> SampleStatistics:
         stats = _statistics(X[None, ...], None if keep is None else keep[None, ...], xp)
         return SampleStatistics(stats.n_samples[0], stats.mean[0], stats.scatter[0])
     stats = SampleStatistics.from_array(X, mask=keep)
-    return cast_statistics(stats, parameter_dtype(xp, array_device(X)), xp)
-
-
-def sequence_statistics(X, keep, xp) -> SampleStatistics:
-    """Statistics of each sequence of ``X`` (..., n, d) in the closed forms' dtype.
-
-    ``keep`` (..., n) leaves padded rows out (:ref:`math-attention-model`).
-    """
-    return _statistics(X, keep, xp)
-
-
-def cast_statistics(stats: SampleStatistics, dtype, xp) -> SampleStatistics:
-    """``stats`` with every array in ``dtype``."""
-    return SampleStatistics(
-        *(
-            xp.astype(part, dtype)
-            for part in (stats.n_samples, stats.mean, stats.scatter)
-        )
-    )
+    wide = parameter_dtype(xp, array_device(X))
+    parts = (stats.n_samples, stats.mean, stats.scatter)
+    return SampleStatistics(*(xp.astype(part, wide) for part in parts))
 
 
 def fit_maps(queries, keys, omega, family, dtype, xp):
@@ -326,7 +320,10 @@ def favor_heads(
         Compiled query and key maps; skips the fit.
     initial_state : FavorState, default=None
         The state after earlier positions (decoding); its maps are used
-        unless ``maps`` is given.
+        unless ``maps`` is given (``omega`` and ``statistics`` are then
+        unused). Not checked: it must come from inputs of the same leading
+        dimensions, compute dtype and device (one of other leading dimensions
+        broadcasts against them, one of another dtype fails in the sums).
     output_final_state : bool, default=False
         Return the state after the last position.
     dropout : float or callable, default=None
@@ -562,9 +559,9 @@ def favor_attention(
         If an input is complex, a string or of another namespace.
     ValueError
         If a NumPy input contains NaN or infinity outside the padding, or
-        ``statistics`` do not broadcast against the inputs or contain NaN or
-        infinity (for PyTorch statistics, a ``RuntimeError`` from
-        ``torch._assert_async``).
+        ``statistics`` do not broadcast against the inputs, or ``statistics``
+        or ``omega`` contain NaN or infinity (for PyTorch, a ``RuntimeError``
+        from ``torch._assert_async``).
     FloatingPointError
         If the features of every key a query sees underflow relative to that
         query's, so that the normaliser is 0: the inputs are too large for
@@ -673,7 +670,14 @@ def softmax_attention(query, key, value, *, causal: bool = False, scale=None):
     Returns
     -------
     out : array of shape (..., L, d_v)
-        The attention output, in the namespace and dtype of the inputs.
+        The attention output, in the namespace and dtype of the inputs
+        (computed in at least float32, as :func:`favor_attention`).
+
+    Raises
+    ------
+    ValueError, FloatingPointError
+        NaN or inf in NumPy inputs; logits that overflow (tensors: a
+        ``RuntimeError`` from ``torch._assert_async``).
 
     Examples
     --------
@@ -688,13 +692,6 @@ def softmax_attention(query, key, value, *, causal: bool = False, scale=None):
     check_attention_option("causal", causal)
     check_attention_option("scale", scale)
     query, key, value, xp = check_inputs(query, key, value, causal=causal)
-    d = query.shape[-1]
-    logits = (query @ xp.matrix_transpose(key)) * (d**-0.5 if scale is None else scale)
-    if causal:
-        positions = xp.arange(query.shape[-2], device=array_device(query))
-        future = positions[None, :] > positions[:, None]
-        logits = xp.where(future, -xp.inf, logits)
-    logits = logits - xp.max(logits, axis=-1, keepdims=True)
-    weights = xp.exp(logits)
-    weights = weights / xp.sum(weights, axis=-1, keepdims=True)
-    return weights @ value
+    if not is_torch_namespace(xp):
+        check_finite_inputs(query, key, value, None, None, xp)
+    return exact_attention(query, key, value, causal=causal, scale=scale, xp=xp)

@@ -1,5 +1,7 @@
 """FAVOR# attention against exact softmax attention and the core's feature maps."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -197,6 +199,34 @@ def test_softmax_attention_is_exact(causal):
     np.testing.assert_allclose(
         softmax_attention(query, key, value, causal=causal), expected, rtol=1e-12
     )
+
+
+def test_softmax_attention_refuses_what_would_be_nan():
+    # It returned NaN silently for NaN inputs and for logits that overflow
+    # (with NumPy's RuntimeWarning), as favor_attention does not.
+    query = np.ones((4, 3))
+    bad = query.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="key contains NaN"):
+        softmax_attention(query, bad, query)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError, match="logits overflow"):
+            softmax_attention(query * 1e200, query * 1e200, query)
+
+
+def test_softmax_attention_computes_half_precision_in_float32():
+    # In float16 the logits q·k lose their precision (and overflow at 65504).
+    torch = pytest.importorskip("torch")
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(3, 20, 64, generator=generator, dtype=torch.float64)
+    q, k = 40 * q, 40 * k
+    half = softmax_attention(q.half(), k.half(), v.half())
+    assert half.dtype == torch.float16
+    # As the float64 attention of the same (rounded) inputs, to half's rounding;
+    # computed in float16 it was off by more than 1.
+    wide = softmax_attention(q.half().double(), k.half().double(), v.half().double())
+    torch.testing.assert_close(half.double(), wide, rtol=2e-3, atol=2e-3)
 
 
 def test_shapes_and_dtypes():

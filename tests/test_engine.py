@@ -387,3 +387,70 @@ def test_attention_statistics_as_the_closed_forms_take_them():
         np.testing.assert_array_equal(part.mean, m)
         np.testing.assert_array_equal(part.scatter, c)
         np.testing.assert_array_equal(part.covariance, c)
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        ({"scale": -1.0}, ValueError, "scale must be None or a float > 0, got -1.0"),
+        ({"key_padding_mask": np.ones((2, 3, 12), int)}, TypeError, "key_padding_m"),
+        ({"query_padding_mask": np.zeros((2, 3, 5), bool)}, ValueError, "query_padd"),
+        ({"key": np.ones((2, 3, 12, 3))}, ValueError, "key must have the width d=4"),
+        ({"query": np.ones(4)}, ValueError, r"query must have shape \(..., L, d\)"),
+        ({"query": np.full((2, 3, 12, 4), np.nan)}, ValueError, "query contains NaN"),
+        ({"key": "keys"}, TypeError, "key must have a real floating dtype"),
+    ],
+)
+def test_statistics_from_sequences_refuse_bad_arguments_by_name(change, error, match):
+    # Unchecked, scale=-1 gave complex statistics cast to real, an int mask of
+    # ones (~1 == -2, truthy) kept every padded row, and NaN gave NaN means.
+    q, k, _ = _qkv()
+    arguments = {"query": q, "key": k, **change}
+    with pytest.raises(error, match=match):
+        AttentionStatistics.from_sequences(
+            arguments.pop("query"), arguments.pop("key"), **arguments
+        )
+
+
+def test_statistics_from_sequences_take_an_n_by_s_mask_for_every_head():
+    # As favor_attention's: with as many sequences as heads, an (N, S) mask
+    # broadcast by NumPy's rules masked head j by sequence j's padding.
+    q, k, _ = _qkv(shape=(3, 3, 10, 4))
+    mask = np.zeros((3, 10), dtype=bool)
+    mask[0, 7:] = True
+    k[0, :, 7:] = np.nan  # padding is ignored
+    stats = AttentionStatistics.from_sequences(q, k, key_padding_mask=mask)
+    np.testing.assert_allclose(
+        stats.key_mean[0, 2], k[0, 2, :7].mean(axis=0) * 4**-0.25, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        stats.query_mean[2, 0], q[2, 0].mean(axis=0) * 4**-0.25, rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_omega_is_named(bad):
+    # Unchecked: inf leaked NumPy's "invalid value in matmul" RuntimeWarning
+    # and both ended in an error that blamed the inputs.
+    q, k, v = _qkv()
+    omega = draw_weights(8, 4, np.random.RandomState(0), sampling="orthogonal")
+    omega[3, 1] = bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="omega contains NaN or infinity"):
+            favor_attention(q, k, v, omega=omega)
+
+
+def test_non_finite_omega_is_named_for_tensors():
+    torch = pytest.importorskip("torch")
+    q, k, v = (torch.as_tensor(x) for x in _qkv())
+    omega = torch.ones(8, 4, dtype=torch.float64)
+    omega[0, 0] = float("inf")
+    with pytest.raises(RuntimeError, match="omega contains NaN or infinity"):
+        favor_attention(q, k, v, omega=omega)
+
+
+def test_omega_that_is_not_numeric_is_a_type_error():
+    q, k, v = _qkv()
+    with pytest.raises(TypeError, match="omega must be real floating point, got <U"):
+        favor_attention(q, k, v, omega="omega")
