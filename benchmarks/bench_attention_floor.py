@@ -52,10 +52,10 @@ from torch.nn import functional as F
 
 from skfavor._namespace import get_namespace
 from skfavor.attention import (
+    AttentionStatistics,
     favor_attention,
     favor_heads,
     fit_maps,
-    sequence_statistics,
 )
 from skfavor.nn import FavorAttention
 
@@ -354,9 +354,10 @@ def sderf_fit_share(args, omega, times, device) -> None:
 
     def fit():
         with torch.no_grad():
+            # q and k are in kernel units already: scale 1.
+            stats = AttentionStatistics.from_sequences(q, k, scale=1.0)
             fit_maps(
-                sequence_statistics(q, None, xp),
-                sequence_statistics(k, None, xp),
+                *stats.sample_statistics(torch.float64),
                 omega.double(),
                 "sderf",
                 q.dtype,
