@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._docstrings import fill_doc
 from ._namespace import refuse_array_api
 from ._positive_sampler import _as_float, _BasePositiveSampler
+from ._streaming import is_dask_array
 from .auto import AutoSampler
 from .kernel_approximation import DERFSampler
 
@@ -119,6 +120,12 @@ def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
     return features.T @ augmented, shift
 
 
+def _in_memory(X):
+    """``X``, a Dask array computed to NumPy (under ``array_api_dispatch=True``
+    scikit-learn's checks leave it lazy; the feature map takes NumPy)."""
+    return np.asarray(X) if is_dask_array(X) else X
+
+
 class _BaseNadarayaWatson(BaseEstimator):
     """Fits a sampler and the key sums; predicts one ratio per query row."""
 
@@ -145,6 +152,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         super().__setstate__(state)
 
     def _fit(self, X, targets: np.ndarray):
+        X = _in_memory(X)
         if self.sampler is None:
             sampler = DERFSampler(random_state=self.random_state)
         else:
@@ -185,8 +193,12 @@ class _BaseNadarayaWatson(BaseEstimator):
         """
         check_is_fitted(self)
         refuse_array_api(self, X)
-        X = _as_float(
-            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
+        X = _in_memory(
+            _as_float(
+                validate_data(
+                    self, X, accept_sparse="csr", dtype="numeric", reset=False
+                )
+            )
         )
         if not hasattr(self, "key_sums_"):  # fitted with transductive=True
             sampler = clone(self.sampler_).fit(X, keys=self._fit_X)

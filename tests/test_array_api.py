@@ -247,3 +247,26 @@ def test_dispatch_on_takes_numpy_route_inputs(kind):
         sampler = DERFSampler(n_components=5, random_state=0).fit(convert(X))
         out = sampler.transform(convert(X))
     np.testing.assert_allclose(out, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("transductive", [False, True])
+def test_nadaraya_watson_takes_dask_arrays_under_dispatch(transductive):
+    """refuse_array_api lets Dask arrays pass (scikit-learn's checks leave them
+    as they are under dispatch), but the NumPy-only feature map then refused
+    them (TypeError: X must be a NumPy array); before the refusal they were
+    computed in memory, as with dispatch off."""
+    da = pytest.importorskip("dask.array")
+    from skfavor.nadaraya_watson import NadarayaWatsonRegressor
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(40, 3))
+    y = X[:, 0] - 2 * X[:, 1]
+    make = lambda: NadarayaWatsonRegressor(  # noqa: E731
+        PositiveRFSampler(n_components=8, random_state=0), transductive=transductive
+    )
+    expected = make().fit(X, y).predict(X)
+    lazy = da.from_array(X, chunks=(20, 3))
+    with config_context(array_api_dispatch=True):
+        out = make().fit(lazy, y).predict(lazy)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, expected, rtol=1e-10)
