@@ -148,6 +148,27 @@ class FavorCacheLayer(CacheLayerMixin):
         )
 
 
+def mask_pattern_name(mask_function) -> str:
+    """The name of a mask function, its parts for ``and_masks``/``or_masks``.
+
+    transformers combines patterns with closures named ``and_mask`` and
+    ``or_mask`` over the functions they combine; each part is named by its
+    factory (``sliding_window_overlay``, ``packed_sequence_mask_function``).
+    """
+    name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
+    parts = [
+        function
+        for cell in getattr(mask_function, "__closure__", None) or ()
+        if isinstance(cell.cell_contents, tuple)
+        for function in cell.cell_contents
+        if callable(function)
+    ]
+    if name.endswith((".and_mask", ".or_mask")) and parts:
+        operator = " & " if name.endswith(".and_mask") else " | "
+        return operator.join(mask_pattern_name(part) for part in parts)
+    return name.split(".<locals>.")[0]
+
+
 def favor_mask(
     batch_size: int,
     q_length: int,
@@ -180,10 +201,10 @@ def favor_mask(
             "overlay are refused whatever the call."
         )
     else:
-        name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
         raise ValueError(
             "FAVOR attention applies causal or bidirectional attention with key "
-            f"padding only; the model asked for the mask pattern {name!r} (a "
+            "padding only; the model asked for the mask pattern "
+            f"{mask_pattern_name(mask_function)!r} (a "
             "sliding window, chunked attention, packed sequences or a custom "
             "overlay), which linear attention cannot apply."
         )
