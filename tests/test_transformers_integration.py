@@ -910,3 +910,17 @@ def test_refused_mask_names_the_pattern_the_model_asked_for():
         favorize(MistralForCausalLM(config), n_features=16)(tokens((1, 8)))
     assert "sliding_window_overlay" in str(error.value)
     assert "packed_sequence_mask_function" not in str(error.value)
+
+
+def test_masks_of_the_wrong_shape_are_refused_by_name():
+    # A 3-D attention_mask, and a BERT mask one key too long or short, failed
+    # in torch's expand ("the number of sizes provided (3) must be greater or
+    # equal to the number of dimensions in the tensor (4)").
+    ids = tokens((2, 8))
+    causal, encoder = favorize(llama(), n_features=16), favorize(bert(), n_features=16)
+    for model in (causal, encoder):
+        with pytest.raises(ValueError, match=r"attention_mask.*\(2, 8, 8\)"):
+            model(ids, attention_mask=torch.ones(2, 8, 8, dtype=torch.long))
+    for width in (7, 9):
+        with pytest.raises(ValueError, match=rf"\(2, {width}\).*8 keys"):
+            encoder(ids, attention_mask=torch.ones(2, width, dtype=torch.long))

@@ -208,6 +208,11 @@ def favor_mask(
             "sliding window, chunked attention, packed sequences or a custom "
             "overlay), which linear attention cannot apply."
         )
+    if attention_mask is not None and attention_mask.ndim != 2:
+        raise ValueError(
+            "FAVOR attention applies key padding only: attention_mask must be "
+            f"(N, S) of 0/1, got shape {tuple(attention_mask.shape)}."
+        )
     keep = prepare_padding_mask(attention_mask, kv_length, kv_offset)
     if keep is not None:
         keep = keep[:, kv_offset : kv_offset + kv_length].to(torch.bool)
@@ -310,10 +315,22 @@ def not_favorized(module, name: str) -> str:
     )
 
 
-def canonical_mask(attention_mask, module, kwargs):
-    """``(causal, keep)`` from the mask the model passed, or an error."""
+def canonical_mask(attention_mask, module, kwargs, key):
+    """``(causal, keep)`` from the mask the model passed, or an error.
+
+    ``key`` (N, H_kv, S, D): a bidirectional mask's padding must cover its S
+    keys (transformers sizes it by the ``attention_mask`` it was given).
+    """
     if isinstance(attention_mask, FavorMask):
-        return attention_mask.causal, attention_mask.keep
+        keep = attention_mask.keep
+        if not attention_mask.causal and keep is not None:
+            if keep.shape != (key.shape[0], key.shape[-2]):
+                raise ValueError(
+                    f"attention_mask of shape {tuple(keep.shape)} does not "
+                    f"match the {key.shape[0]} sequences of {key.shape[-2]} "
+                    "keys of a bidirectional attention: pass one 0/1 per token."
+                )
+        return attention_mask.causal, keep
     if attention_mask is None:
         causal = kwargs.get("is_causal")
         return bool(module.is_causal if causal is None else causal), None
