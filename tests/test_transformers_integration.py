@@ -889,3 +889,38 @@ def test_a_model_sharing_the_config_of_a_favorized_one_is_told_why():
         teacher(tokens((1, 5)))
     with pytest.raises(ValueError, match="load_favorized"):
         teacher(tokens((1, 5)))
+
+
+def test_refused_mask_names_the_pattern_the_model_asked_for():
+    # The message listed every pattern linear attention cannot apply and
+    # named only transformers' wrapper 'and_masks.<locals>.and_mask', so a
+    # packed batch and a sliding window read the same.
+    model = favorize(llama(), n_features=16, random_state=0)
+    packed = torch.tensor([[0, 1, 2, 3, 0, 1, 2, 3]])
+    with pytest.raises(ValueError) as error:
+        model(tokens((1, 8)), position_ids=packed, use_cache=False)
+    assert "packed_sequence_mask_function" in str(error.value)
+    assert "sliding_window_overlay" not in str(error.value)
+    torch.manual_seed(0)
+    config = MistralConfig(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+        num_hidden_layers=1, num_attention_heads=4, sliding_window=64,
+    )  # fmt: skip
+    with pytest.raises(ValueError) as error:
+        favorize(MistralForCausalLM(config), n_features=16)(tokens((1, 8)))
+    assert "sliding_window_overlay" in str(error.value)
+    assert "packed_sequence_mask_function" not in str(error.value)
+
+
+def test_masks_of_the_wrong_shape_are_refused_by_name():
+    # A 3-D attention_mask, and a BERT mask one key too long or short, failed
+    # in torch's expand ("the number of sizes provided (3) must be greater or
+    # equal to the number of dimensions in the tensor (4)").
+    ids = tokens((2, 8))
+    causal, encoder = favorize(llama(), n_features=16), favorize(bert(), n_features=16)
+    for model in (causal, encoder):
+        with pytest.raises(ValueError, match=r"attention_mask.*\(2, 8, 8\)"):
+            model(ids, attention_mask=torch.ones(2, 8, 8, dtype=torch.long))
+    for width in (7, 9):
+        with pytest.raises(ValueError, match=rf"\(2, {width}\).*8 keys"):
+            encoder(ids, attention_mask=torch.ones(2, width, dtype=torch.long))

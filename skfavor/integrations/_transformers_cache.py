@@ -148,6 +148,27 @@ class FavorCacheLayer(CacheLayerMixin):
         )
 
 
+def mask_pattern_name(mask_function) -> str:
+    """The name of a mask function, its parts for ``and_masks``/``or_masks``.
+
+    transformers combines patterns with closures named ``and_mask`` and
+    ``or_mask`` over the functions they combine; each part is named by its
+    factory (``sliding_window_overlay``, ``packed_sequence_mask_function``).
+    """
+    name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
+    parts = [
+        function
+        for cell in getattr(mask_function, "__closure__", None) or ()
+        if isinstance(cell.cell_contents, tuple)
+        for function in cell.cell_contents
+        if callable(function)
+    ]
+    if name.endswith((".and_mask", ".or_mask")) and parts:
+        operator = " & " if name.endswith(".and_mask") else " | "
+        return operator.join(mask_pattern_name(part) for part in parts)
+    return name.split(".<locals>.")[0]
+
+
 def favor_mask(
     batch_size: int,
     q_length: int,
@@ -180,12 +201,17 @@ def favor_mask(
             "overlay are refused whatever the call."
         )
     else:
-        name = getattr(mask_function, "__qualname__", type(mask_function).__name__)
         raise ValueError(
             "FAVOR attention applies causal or bidirectional attention with key "
-            f"padding only; the model asked for the mask pattern {name!r} (a "
+            "padding only; the model asked for the mask pattern "
+            f"{mask_pattern_name(mask_function)!r} (a "
             "sliding window, chunked attention, packed sequences or a custom "
             "overlay), which linear attention cannot apply."
+        )
+    if attention_mask is not None and attention_mask.ndim != 2:
+        raise ValueError(
+            "FAVOR attention applies key padding only: attention_mask must be "
+            f"(N, S) of 0/1, got shape {tuple(attention_mask.shape)}."
         )
     keep = prepare_padding_mask(attention_mask, kv_length, kv_offset)
     if keep is not None:
@@ -289,10 +315,22 @@ def not_favorized(module, name: str) -> str:
     )
 
 
-def canonical_mask(attention_mask, module, kwargs):
-    """``(causal, keep)`` from the mask the model passed, or an error."""
+def canonical_mask(attention_mask, module, kwargs, key):
+    """``(causal, keep)`` from the mask the model passed, or an error.
+
+    ``key`` (N, H_kv, S, D): a bidirectional mask's padding must cover its S
+    keys (transformers sizes it by the ``attention_mask`` it was given).
+    """
     if isinstance(attention_mask, FavorMask):
-        return attention_mask.causal, attention_mask.keep
+        keep = attention_mask.keep
+        if not attention_mask.causal and keep is not None:
+            if keep.shape != (key.shape[0], key.shape[-2]):
+                raise ValueError(
+                    f"attention_mask of shape {tuple(keep.shape)} does not "
+                    f"match the {key.shape[0]} sequences of {key.shape[-2]} "
+                    "keys of a bidirectional attention: pass one 0/1 per token."
+                )
+        return attention_mask.causal, keep
     if attention_mask is None:
         causal = kwargs.get("is_causal")
         return bool(module.is_causal if causal is None else causal), None

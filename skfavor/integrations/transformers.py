@@ -451,7 +451,7 @@ def favor_attention_forward(
         raise ValueError(not_favorized(module, ATTN_IMPLEMENTATION))
     options.attended = True
     check_call(kwargs)
-    causal, keep = canonical_mask(attention_mask, module, kwargs)
+    causal, keep = canonical_mask(attention_mask, module, kwargs, key)
     n_heads, length, head_dim = query.shape[1:]
     omega = favor_buffer(module, "omega")
     if favor_buffer(module, "query_mean").shape != (n_heads, head_dim):
