@@ -110,16 +110,23 @@ def _plain_float_rows(X) -> bool:
         return bool(np.isfinite(np.add.reduce(X, axis=None)))
 
 
-def _same_parameter(value, drawn) -> bool:
-    """Whether two values of a parameter are the same: equal numbers, or one object.
+def _same_parameter(value, other) -> bool:
+    """Whether two values of a parameter are the same: one object, or equal values.
 
     A ``RandomState`` instance is the same source only if it is the same
-    object; ``None`` is the same as ``None``.
+    object; ``None`` is the same as ``None``; values that cannot be compared
+    are not the same.
     """
-    if value is drawn:
+    if value is other:
         return True
-    numbers = (Integral, np.bool_)
-    return isinstance(value, numbers) and isinstance(drawn, numbers) and value == drawn
+    if isinstance(value, np.random.RandomState) or isinstance(
+        other, np.random.RandomState
+    ):
+        return False
+    try:
+        return bool(value == other)
+    except (TypeError, ValueError):
+        return False
 
 
 class _NotBool(Interval):

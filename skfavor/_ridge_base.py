@@ -27,7 +27,12 @@ from sklearn.utils.validation import (
 
 from ._docstrings import fill_doc
 from ._namespace import refuse_array_api
-from ._positive_sampler import _as_float, _BasePositiveSampler, _NotBool
+from ._positive_sampler import (
+    _as_float,
+    _BasePositiveSampler,
+    _NotBool,
+    _same_parameter,
+)
 from ._ridge_algebra import ridge_solution
 from ._statistics import SampleStatistics
 from ._streaming import (
@@ -139,27 +144,11 @@ def _sampler_parameters(sampler, random_state) -> dict:
 
 
 def _same_parameters(first: dict, second: dict) -> bool:
-    """Whether two :func:`_sampler_parameters` are the same.
-
-    Equal values, or one object (a ``RandomState`` instance is the same
-    source only if it is the same object).
-    """
-    if first.keys() != second.keys():
-        return False
-    for name, value in first.items():
-        other = second[name]
-        if value is other:
-            continue
-        if isinstance(value, np.random.RandomState) or isinstance(
-            other, np.random.RandomState
-        ):
-            return False
-        try:
-            if not bool(value == other):
-                return False
-        except (TypeError, ValueError):
-            return False
-    return True
+    """Whether two :func:`_sampler_parameters` are the same, value by value
+    as the samplers' own ``partial_fit`` compares its draw's parameters."""
+    return first.keys() == second.keys() and all(
+        _same_parameter(value, second[name]) for name, value in first.items()
+    )
 
 
 def _adopted_sampler(given, model):

@@ -131,6 +131,22 @@ def test_partial_fit_refuses_a_change_of_the_draw(family, param, old, new):
     assert refit.transform(X).shape[1] == refit.get_feature_names_out().shape[0]
 
 
+def test_partial_fit_accepts_an_equal_value_of_another_object():
+    # An equal string that is another object (not interned) was taken for a
+    # change of sampling: the draw's parameters were compared by identity
+    # unless they were integers.
+    X = np.random.default_rng(5).normal(size=(30, 3))
+    sampler = SAMPLERS["gerf"](n_components=10, sampling="iid", random_state=0)
+    sampler.partial_fit(X[:15])
+    sampler.set_params(sampling="".join(["i", "i", "d"]))
+    expected = SAMPLERS["gerf"](n_components=10, sampling="iid", random_state=0)
+    np.testing.assert_allclose(
+        sampler.partial_fit(X[15:]).transform(X),
+        expected.fit(X).transform(X),
+        rtol=1e-10,
+    )
+
+
 def test_partial_fit_accepts_the_same_random_state_instance():
     """A RandomState instance is the same source across calls: no error."""
     X = np.random.default_rng(6).normal(size=(20, 3))
