@@ -126,6 +126,12 @@ def _in_memory(X):
     return np.asarray(X) if is_dask_array(X) else X
 
 
+#: The fitted attributes of each mode: an inductive fit's key sums, a
+#: transductive fit's training rows (predict refits on them).
+_INDUCTIVE = ("key_sums_", "key_totals_", "key_log_shift_")
+_TRANSDUCTIVE = ("_fit_X", "_fit_targets")
+
+
 class _BaseNadarayaWatson(BaseEstimator):
     """Fits a sampler and the key sums; predicts one ratio per query row."""
 
@@ -144,10 +150,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         # Pickles from before a refit dropped the other mode's attributes can
         # hold both; their predict followed ``transductive``, so keep its mode.
         if "key_sums_" in state and "_fit_X" in state:
-            if state.get("transductive"):
-                stale = ("key_sums_", "key_totals_", "key_log_shift_")
-            else:
-                stale = ("_fit_X", "_fit_targets")
+            stale = _INDUCTIVE if state.get("transductive") else _TRANSDUCTIVE
             state = {k: v for k, v in state.items() if k not in stale}
         super().__setstate__(state)
 
@@ -175,8 +178,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         self.sampler_ = sampler.fit(X)
         # Only this fit's mode is kept: predict follows it, not the parameter
         # (set_params waits for the next fit), and no stale key sums remain.
-        stale = ("key_sums_", "key_totals_", "key_log_shift_", "_fit_X", "_fit_targets")
-        for name in stale:
+        for name in _INDUCTIVE + _TRANSDUCTIVE:
             self.__dict__.pop(name, None)
         if self.transductive:
             self._fit_X, self._fit_targets = X, targets
