@@ -27,6 +27,8 @@ __all__ = [
     "host_errors_ignored",
     "kernel_factor",
     "parameter_dtype",
+    "rows_statistics",
+    "sequence_statistics",
 ]
 
 
@@ -114,3 +116,48 @@ def full_precision(xp, x):
         return contextlib.nullcontext()
     torch = sys.modules["torch"]
     return torch.autocast(array_device(x).type, enabled=False)
+
+
+def sequence_statistics(X, keep, xp) -> SampleStatistics:
+    """Statistics of each sequence of ``X`` (..., n, d), in the closed forms' dtype.
+
+    Taken in ``X``'s dtype, centred (:ref:`math-statistics`), then cast: the
+    sums are over ``n`` rows, the casts over ``d²`` numbers. ``keep``
+    (..., n) leaves padded rows out.
+    """
+    if X.ndim == 2:
+        # One sequence takes the batched route, not the samplers' host route.
+        one = None if keep is None else keep[None, ...]
+        stats = sequence_statistics(X[None, ...], one, xp)
+        return SampleStatistics(stats.n_samples[0], stats.mean[0], stats.scatter[0])
+    stats = SampleStatistics.from_array(X, mask=keep)
+    wide = parameter_dtype(xp, array_device(X))
+    parts = (stats.n_samples, stats.mean, stats.scatter)
+    return SampleStatistics(*(xp.astype(part, wide) for part in parts))
+
+
+def rows_statistics(query, key, keep, query_keep, scale, xp):
+    """``AttentionStatistics.from_sequences`` of checked inputs, masks as given.
+
+    Parameters
+    ----------
+    query, key : arrays of shapes (..., L, d) and (..., S, d)
+    keep, query_keep : bool arrays that broadcast to (..., S) and (..., L), or None
+        ``True`` for the rows to keep; None keeps every row (no rule picks the
+        queries: the layer decides them, as for ``favor_heads``).
+    scale : float or None
+        The attention scale; ``None`` is ``1/√d``.
+    xp : namespace
+
+    Returns
+    -------
+    queries, keys : SampleStatistics
+        In kernel units (:func:`kernel_factor`), in the closed forms' dtype.
+    """
+    factor = kernel_factor(scale, query.shape[-1])
+    sides = []
+    for x, mask in ((query, query_keep), (key, keep)):
+        mask = None if mask is None else xp.broadcast_to(mask, x.shape[:-1])
+        x = xp.astype(x, compute_dtype(x.dtype, xp), copy=False) * factor
+        sides.append(sequence_statistics(x, mask, xp))
+    return tuple(sides)

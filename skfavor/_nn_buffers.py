@@ -14,6 +14,8 @@ import torch
 from sklearn.utils import check_random_state
 from torch import nn
 
+from ._attention_numerics import rows_statistics
+from ._namespace import get_namespace
 from ._sampling import draw_weights
 from ._statistics import SampleStatistics
 from ._torch_sampling import draw_directions
@@ -184,15 +186,10 @@ class FavorBuffers(nn.Module):
         """
         heads, width = q.shape[1], q.shape[-1]
         pooled = [x.transpose(0, 1).reshape(heads, -1, width) for x in (q, k)]
-        padding = None if keep is None else ~keep.reshape(1, -1)
-        query_padding = None if query_keep is None else ~query_keep.reshape(1, -1)
-        if query_padding is None and keep is not None:
-            # Explicit: from_sequences alone takes the key mask for the
-            # queries' when there are as many of them.
-            query_padding = torch.zeros_like(pooled[0][:1, :, 0], dtype=torch.bool)
-        batch = AttentionStatistics.from_sequences(
-            *pooled, key_padding_mask=padding, query_padding_mask=query_padding
-        )
+        masks = [None if m is None else m.reshape(1, -1) for m in (keep, query_keep)]
+        # The layer checked its inputs and decided its queries: no checks or
+        # mask rule of from_sequences here.
+        batch = rows_statistics(*pooled, *masks, None, get_namespace(q))
         dtype = self.omega.dtype
         counted = torch.ones((), dtype=torch.bool, device=self.omega.device)
         if keep is not None:
@@ -200,9 +197,8 @@ class FavorBuffers(nn.Module):
         first = self.num_batches_tracked == 0
         weight = torch.where(first, 1.0, self.momentum).to(dtype)
         weight = torch.where(counted, weight, torch.zeros_like(weight))
-        for side in ("query", "key"):
-            mean = getattr(batch, f"{side}_mean").to(dtype)
-            covariance = getattr(batch, f"{side}_covariance").to(dtype)
+        for side, stats in zip(("query", "key"), batch, strict=True):
+            mean, covariance = stats.mean.to(dtype), stats.covariance.to(dtype)
             one = torch.ones(mean.shape[:-1], dtype=dtype, device=mean.device)
             merged = self._running(side).merged(
                 SampleStatistics(one, mean, covariance), weight=weight

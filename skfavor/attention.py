@@ -35,6 +35,8 @@ from ._attention_numerics import (
     host_errors_ignored,
     kernel_factor,
     parameter_dtype,
+    rows_statistics,
+    sequence_statistics,
 )
 from ._closed_forms import FAMILIES
 from ._exact_attention import exact_attention
@@ -185,13 +187,7 @@ class AttentionStatistics(NamedTuple):
         query_keep = padded_query_rule(keep, query_keep, query.shape[-2], key.shape[-2])
         if not is_torch_namespace(xp):
             check_finite_inputs(query, key, key, query_keep, keep, xp)
-        factor = kernel_factor(scale, query.shape[-1])
-        queries, keys = (
-            _statistics(
-                xp.astype(x, compute_dtype(x.dtype, xp), copy=False) * factor, mask, xp
-            )
-            for x, mask in ((query, query_keep), (key, keep))
-        )
+        queries, keys = rows_statistics(query, key, keep, query_keep, scale, xp)
         return cls(queries.mean, queries.covariance, keys.mean, keys.covariance)
 
 
@@ -207,22 +203,6 @@ def padded_query_rule(keep, query_keep, n_queries: int, n_keys: int):
     if query_keep is not None:
         return query_keep
     return keep if n_queries == n_keys else None
-
-
-def _statistics(X, keep, xp) -> SampleStatistics:
-    """Statistics of each sequence of ``X`` (..., n, d), in the closed forms' dtype.
-
-    Taken in ``X``'s dtype, centred (:ref:`math-statistics`), then cast: the
-    sums are over ``n`` rows, the casts over ``d²`` numbers.
-    """
-    if X.ndim == 2:
-        # One sequence takes the batched route, not the samplers' host route.
-        stats = _statistics(X[None, ...], None if keep is None else keep[None, ...], xp)
-        return SampleStatistics(stats.n_samples[0], stats.mean[0], stats.scatter[0])
-    stats = SampleStatistics.from_array(X, mask=keep)
-    wide = parameter_dtype(xp, array_device(X))
-    parts = (stats.n_samples, stats.mean, stats.scatter)
-    return SampleStatistics(*(xp.astype(part, wide) for part in parts))
 
 
 def fit_maps(queries, keys, omega, family, dtype, xp):
@@ -430,8 +410,8 @@ def _fit_statistics(
         if not parameter_grad and hasattr(Q, "detach"):
             Q, K = Q.detach(), K.detach()
         return (
-            _statistics(Q, query_keep, xp).scaled(factor),
-            _statistics(K, keep, xp).scaled(factor),
+            sequence_statistics(Q, query_keep, xp).scaled(factor),
+            sequence_statistics(K, keep, xp).scaled(factor),
         )
     return statistics.sample_statistics(parameter_dtype(xp, array_device(Q)))
 
