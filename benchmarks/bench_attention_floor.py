@@ -50,9 +50,9 @@ from functools import partial
 import torch
 from torch.nn import functional as F
 
+from skfavor._attention_numerics import sequence_statistics
 from skfavor._namespace import get_namespace
 from skfavor.attention import (
-    AttentionStatistics,
     favor_attention,
     favor_heads,
     fit_maps,
@@ -354,10 +354,10 @@ def sderf_fit_share(args, omega, times, device) -> None:
 
     def fit():
         with torch.no_grad():
-            # q and k are in kernel units already: scale 1.
-            stats = AttentionStatistics.from_sequences(q, k, scale=1.0)
+            # As the layer's fit takes them (q, k in kernel units).
             fit_maps(
-                *stats.sample_statistics(torch.float64),
+                sequence_statistics(q, None, xp),
+                sequence_statistics(k, None, xp),
                 omega.double(),
                 "sderf",
                 q.dtype,

@@ -47,8 +47,9 @@ import torch
 from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
 
+from skfavor._attention_numerics import sequence_statistics
 from skfavor._namespace import get_namespace
-from skfavor.attention import AttentionStatistics, favor_heads, fit_maps
+from skfavor.attention import favor_heads, fit_maps
 from skfavor.nn import FavorAttention
 
 FAMILIES = ["posrf", "gerf", "sderf", "aderf", "saderf"]
@@ -249,10 +250,10 @@ def measure(args) -> list[dict]:
                 def fit(omega=omega, q=q * scale, k=k * scale):
                     xp = get_namespace(q)
                     with torch.no_grad():
-                        # q and k are in kernel units already: scale 1.
-                        stats = AttentionStatistics.from_sequences(q, k, scale=1.0)
+                        # As the layer's fit takes them (q, k in kernel units).
                         fit_maps(
-                            *stats.sample_statistics(torch.float64),
+                            sequence_statistics(q, None, xp),
+                            sequence_statistics(k, None, xp),
                             omega,
                             "sderf",
                             q.dtype,
