@@ -271,7 +271,8 @@ def unnested(layer, query, key, value, key_padding_mask):
         )
     padded = {}
     for x in tensors:  # once per tensor object, so that `query is key` holds
-        padded.setdefault(id(x), torch.nested.to_padded_tensor(x, 0.0))
+        if id(x) not in padded:
+            padded[id(x)] = torch.nested.to_padded_tensor(x, 0.0)
     query, key, value = (padded[id(x)] for x in tensors)
     positions = torch.arange(key.shape[1], device=key.device)
     padding = positions >= torch.tensor(lengths[0], device=key.device)[:, None]
