@@ -62,17 +62,18 @@ def _zeros():
     return torch.zeros(D, D, dtype=torch.float64, requires_grad=True)
 
 
-def _layer(family):
-    """A float64 one-head layer of width ``D`` whose gradients reach the fit."""
+def _layer(family, width=D, heads=1, dtype=torch.float64):
+    """A layer (float64, one head of width ``D`` by default) whose gradients
+    reach the fit."""
     return FavorAttention(
-        D,
-        1,
+        width,
+        heads,
         batch_first=True,
         feature_map=family,
         n_features=8,
         parameter_grad=True,
         random_state=0,
-        dtype=torch.float64,
+        dtype=dtype,
     )
 
 
@@ -119,15 +120,7 @@ def test_parameter_gradients_compile_in_one_graph(family):
     # torch.compile(fullgraph=True); forward and backward equal eager's.
     torch._dynamo.reset()
     torch.manual_seed(0)
-    layer = FavorAttention(
-        8,
-        2,
-        batch_first=True,
-        feature_map=family,
-        n_features=8,
-        parameter_grad=True,
-        random_state=0,
-    )
+    layer = _layer(family, width=8, heads=2, dtype=torch.float32)
     x = torch.randn((2, 10, 8), generator=torch.Generator().manual_seed(2))
 
     def gradients(module):
