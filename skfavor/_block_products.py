@@ -55,12 +55,14 @@ class BlockProducts:
         """Memory beyond its output that a block of ``n_rows`` dense rows needs.
 
         The row buffer ``[x − c, 1, q(x − c)]``, the row term's and the
-        exponential's per-row vectors, numpy's buffers for ``x − c`` into the
-        strided row buffer (16384 items) and the row term's temporary
+        exponential's per-row vectors (with :func:`exponentiate`'s two of
+        booleans and its vector of ones), numpy's buffers for ``x − c`` into
+        the strided row buffer (16384 items) and the row term's temporary
         (:data:`_ROW_TERM_ROWS` rows, diagonal or full ``C``).
         """
-        _, C, center = terms
-        extra = n_rows * (n_features + 4) * itemsize
+        weights_T, C, center = terms
+        extra = n_rows * ((n_features + 4) * itemsize + 2)
+        extra += weights_T.shape[-1] * itemsize
         if center is not None:
             extra += 16384 * itemsize
         if np.ndim(C) > 0:

@@ -232,9 +232,11 @@ def test_one_block_keeps_within_working_memory(monkeypatch):
 def test_wide_short_transforms_take_as_few_blocks_as_memory_allows(monkeypatch):
     # On BLAS's threads, blocks only bound the memory (there is no load to
     # balance), and each block's product packs the weights again: the plan
-    # takes the longest equal blocks whose row buffers stay within
+    # takes the longest blocks whose row buffers stay within
     # ONE_BLOCK_EXTRA_FRACTION of the output, never shorter than the blocks
-    # of rows_per_block, never over working_memory.
+    # of rows_per_block, never over working_memory. They are not evened out:
+    # a product of all but a few rows and one of the rest were faster than
+    # two of half the rows each (BLAS's threads share a long product better).
     monkeypatch.setattr(blocks_module, "default_threads", lambda: 2)
 
     def plan(n_samples, n_components, n_features):
@@ -247,13 +249,14 @@ def test_wide_short_transforms_take_as_few_blocks_as_memory_allows(monkeypatch):
 
     assert plan(5000, 2048, 256) == (1, 5000, True)  # buffer 13 % of the output
     assert plan(5000, 1024, 128) == (1, 5000, True)
-    assert plan(2000, 1024, 256) == (1, 1000, True)  # 25.4 % as one block
+    # 25.4 % as one block: 1969 rows (2 048 000 // 1040 bytes), then 31.
+    assert plan(2000, 1024, 256) == (1, 1969, True)
     # Rows wider than a quarter of the output's: rows_per_block's blocks.
     rows = blocks_module.rows_per_block(256 * 4, 2000, 1)
     assert plan(2000, 256, 784) == (1, rows, True)
     with config_context(working_memory=4):
-        # 512 rows fit 4 MiB: ten equal blocks of 500.
-        assert plan(5000, 2048, 256) == (1, 500, True)
+        # 512 rows fit 4 MiB: nine blocks of 512 and one of 392.
+        assert plan(5000, 2048, 256) == (1, 512, True)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
