@@ -83,6 +83,20 @@ def format_table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
+def format_draws(values: Sequence[float]) -> str:
+    """Per-draw values as one CSV cell: space-separated, exact (``repr``).
+
+    The routes keep each draw's accuracy, in seed order, so that methods
+    measured on the same seeds can be paired from the CSV file.
+    """
+    return " ".join(repr(float(v)) for v in values)
+
+
+def parse_draws(text: str) -> list[float]:
+    """The values of a :func:`format_draws` cell."""
+    return [float(v) for v in str(text).split()]
+
+
 def mean_and_sem(values: Sequence[float]) -> tuple[float, float]:
     """Mean and standard error of the mean (``nan`` error for one value)."""
     n = len(values)
