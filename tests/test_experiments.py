@@ -505,6 +505,20 @@ def test_cli_rejects_bad_values(capsys):
     with pytest.raises(SystemExit):
         main(["kernel-regression", "--repeats", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err
+    # A value that is no integer gets the same plain message, with the
+    # option's name, not argparse's "invalid _positive value".
+    for command, option, kind in [
+        ("kernel-regression", "--repeats", "a positive integer"),
+        ("kernel-regression", "--ridge-repeats", "an integer >= 0"),
+        ("sampling", "--auto-seeds", "an integer >= 0"),
+        ("transformer", "--draws", "a positive integer"),
+        ("transformer", "--finetune-steps", "an integer >= 0"),
+    ]:
+        with pytest.raises(SystemExit):
+            main([command, option, "2.5"])
+        error = capsys.readouterr().err
+        assert f"argument {option}: expected {kind}, got '2.5'" in error
+        assert "_positive" not in error and "_non_negative" not in error
 
 
 @pytest.mark.parametrize(
