@@ -491,6 +491,31 @@ def test_llama_swaps_of_one_draw_share_omega_and_batches(monkeypatch):
             torch.testing.assert_close(first, again)
 
 
+def test_llama_swap_honours_zero_calibration_steps(monkeypatch):
+    # --calibration-steps 0 measures the swapped Llama without calibration,
+    # as it does the experiment's own bases; it used to calibrate on one batch.
+    pytest.importorskip("transformers")
+    from skfavor.experiments import _llama_study
+    from skfavor.integrations import transformers as integration
+
+    calls = []
+    calibrate = integration.calibrate
+
+    def recording_calibrate(model, batches):
+        calls.append(len(batches))
+        return calibrate(model, batches)
+
+    monkeypatch.setattr(integration, "calibrate", recording_calibrate)
+    config = replace(LLAMA, calibration_steps=0, finetune_steps=0)
+    _, base = _llama_study.pretrain(config, 0)
+    rows = _llama_study.swap(config, 0, base, "sderf", 4, 0)
+    assert calls == []
+    values = {r["metric"]: r["value"] for r in rows}
+    assert math.isfinite(values["bpc_zero_shot"])
+    _llama_study.swap(replace(config, calibration_steps=2), 0, base, "sderf", 4, 0)
+    assert calls == [2]
+
+
 def test_llama_run_pretrains_swaps_and_reports(tmp_path, capsys):
     pytest.importorskip("transformers")
     rows = transformer.run(LLAMA, tmp_path)["transformer"]
