@@ -327,6 +327,10 @@ def test_tally_pairs_the_draws_of_the_same_seed():
         differences.std(ddof=1) / np.sqrt(5)
     )
     assert lines[2]["sderf_orf_accuracy_gain_sem"] == pytest.approx(0.002)
+    # The printed table shows each gain with the paired error the tally uses.
+    table = kernel_regression.headline_table(lines)
+    assert "+0.020±0.003" in table and "-0.008±0.002" in table
+    assert "gain ± paired se" in table.splitlines()[0]
     assert kernel_regression.tally(lines) == dict(
         ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(0.032 / 3)
     )
@@ -360,6 +364,10 @@ def test_summary_has_an_autosampler_line_on_the_ridge_route():
         ]
     headlines = kernel_regression.headline("ridge", rows)
     assert [r["auto_selected"] for r in headlines] == ["fourier"] * 4
+    # One draw: no paired error, for either comparison.
+    for line in headlines:
+        assert np.isnan(line["sderf_orf_accuracy_gain_sem"])
+        assert np.isnan(line["auto_accuracy_gain_sem"])
     assert kernel_regression.tally(headlines, "auto") == dict(
         ahead=0, behind=3, level=1, cells=4, mean_gain=pytest.approx(-0.0625)
     )
