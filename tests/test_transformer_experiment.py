@@ -655,6 +655,15 @@ def test_cli_help_and_validation(capsys):
         assert option in text
     for option in ["--quick", "--device", "--mqar-pairs", "--token-shift", "--base"]:
         assert option in text
+    # Each option's help gives its value in each setting (the CUDA setting
+    # runs 4 workers and 100 fine-tuning steps, not the CPU default's 2 and 15).
+    flat = " ".join(text.split())
+    assert "runs at the same time (default 2; --device cuda 4)" in flat
+    assert (
+        "fine-tuning steps after the swap (default 15; --quick 10; --device cuda 100)"
+        in flat
+    )
+    assert "uptraining M per head (default 16 64 256; --quick 16 64)" in flat
     with pytest.raises(SystemExit):
         main(["transformer", "--draws", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err

@@ -518,10 +518,10 @@ def with_overrides(config: Config, **overrides) -> Config:
 
 #: Options that override a field of the chosen Config: (flag, type, help).
 _OVERRIDES = (
-    ("--bases", positive_int, "base models (softmax char-LMs of seeds 0, 1, …)"),
+    ("--bases", positive_int, "base models, softmax char-LMs of seeds 0, 1, …"),
     ("--pretrain-steps", positive_int, "pretraining steps of each base model"),
-    ("--draws", positive_int, "ω draws per family and M (uptraining)"),
-    ("--llama-bases", positive_int, "Llama base models (with --base llama or both)"),
+    ("--draws", positive_int, "ω draws per family and M of the uptraining"),
+    ("--llama-bases", positive_int, "Llama base models, with --base llama or both"),
     ("--llama-draws", positive_int, "ω draws per family and M on the Llama bases"),
     ("--llama-pretrain-steps", positive_int, "pretraining steps of each Llama base"),
     ("--calibration-steps", non_negative_int, "calibration forwards after the swap"),
@@ -531,9 +531,23 @@ _OVERRIDES = (
     ("--mqar-vocab", positive_int, "MQAR vocabulary size"),
     ("--mqar-pairs", positive_int, "MQAR key-value pairs"),
     ("--mqar-length", positive_int, "MQAR sequence length"),
-    ("--threads", positive_int, "torch threads per worker (default 1)"),
-    ("--n-jobs", positive_int, "runs at the same time (default 2)"),
+    ("--threads", positive_int, "torch threads per worker"),
+    ("--n-jobs", positive_int, "runs at the same time"),
 )
+
+
+def _settings(name: str) -> str:
+    """``default 15; --quick 10; --device cuda 100``: a field in each setting."""
+
+    def shown(value):
+        return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+    default = getattr(DEFAULT, name)
+    parts = [f"default {shown(default)}"]
+    for option, config in (("--quick", QUICK), ("--device cuda", CUDA)):
+        if getattr(config, name) != default:
+            parts.append(f"{option} {shown(getattr(config, name))}")
+    return "; ".join(parts)
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -551,8 +565,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
             "(skipped when torch sees none)."
         ),
     )
-    parser.add_argument("--tasks", nargs="+", choices=TASKS)
-    parser.add_argument("--methods", nargs="+", choices=METHODS)
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, help="default: both")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, help="default: all")
     parser.add_argument(
         "--base",
         choices=BASES,
@@ -563,13 +577,20 @@ def add_parser(commands) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--features", nargs="+", type=positive_int, help="uptraining M per head"
+        "--features",
+        nargs="+",
+        type=positive_int,
+        help=f"uptraining M per head ({_settings('features')})",
     )
     parser.add_argument(
-        "--mqar-features", nargs="+", type=positive_int, help="MQAR M per head"
+        "--mqar-features",
+        nargs="+",
+        type=positive_int,
+        help=f"MQAR M per head ({_settings('mqar_features')})",
     )
     for flag, kind, text in _OVERRIDES:
-        parser.add_argument(flag, type=kind, help=text)
+        name = flag[2:].replace("-", "_")
+        parser.add_argument(flag, type=kind, help=f"{text} ({_settings(name)})")
     parser.add_argument(
         "--token-shift",
         action=argparse.BooleanOptionalAction,
