@@ -20,6 +20,7 @@ from skfavor.experiments._mqar import IGNORE, mqar
 from skfavor.experiments._paired import (
     format_difference,
     format_mean,
+    not_separated,
     paired,
     summarize,
     t_half_width,
@@ -223,6 +224,24 @@ def test_paired_flags_an_interval_without_zero_and_needs_the_same_draws():
     assert format_difference(summary).endswith("3/3*")
     with pytest.raises(ValueError, match="same draws"):
         paired({0: 1.0}, {1: 1.0})
+
+
+def test_plain_words_name_exactly_the_intervals_that_contain_zero():
+    apart = paired({0: 1.0, 1: 1.1, 2: 1.2}, {0: 2.0, 1: 2.0, 2: 2.0})
+    level = paired({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.5, 1: 2.5, 2: 2.0})
+    single = paired({0: 1.0}, {0: 2.0})
+    cells = [
+        ("sderf - posrf", "M = 16", apart),
+        ("sderf - posrf", "M = 64", level),
+        ("gerf - posrf", "M = 16", level),
+        ("gerf - posrf", "M = 64", single),
+    ]
+    assert not_separated(cells) == (
+        "do not separate (95% interval contains 0): sderf - posrf at M = 64; "
+        "gerf - posrf at M = 16. No interval (fewer than 2 pairs): gerf - posrf "
+        "at M = 64."
+    )
+    assert not_separated(cells[:1]) == "every 95% interval excludes 0."
 
 
 def test_every_value_diverged_is_reported_as_such():
@@ -600,6 +619,11 @@ def test_run_writes_every_row_and_counts_a_diverged_family(tmp_path, capsys):
     assert f"diverged runs: {n_gerf} (" in printed
     assert "diverged (3)" in printed
     assert "sderf - gerf" in printed and "trigram" in printed
+    # Under each difference table, in words, the cells without an interval.
+    missing = "No interval (fewer than 2 pairs): sderf - gerf at M = {0}; "
+    missing += "gerf - posrf at M = {0}."
+    assert printed.count(missing.format("4, M = 8")) == 2
+    assert printed.count(missing.format("8")) == 1
     for row in rows:
         if row["method"] != "gerf" and row["metric"].startswith("bpc"):
             assert 0.0 < row["value"] < 2 * math.log2(200)
