@@ -10,8 +10,10 @@ import pytest
 from skfavor.experiments import kernel_regression, variance
 from skfavor.experiments.__main__ import main
 from skfavor.experiments._output import (
+    format_draws,
     format_table,
     mean_and_sem,
+    parse_draws,
     plot_panels,
 )
 from skfavor.experiments._progress import progress
@@ -155,6 +157,20 @@ def test_nadaraya_watson_route_writes_its_table(tmp_path, capsys):
     assert float(line["rbf_sampler_accuracy"]) == rff
     assert float(line["sderf_orf_accuracy"]) == sderf
     assert float(line["sderf_orf_accuracy_gain"]) == pytest.approx(sderf - rff)
+    # Its standard error pairs the two methods' draws of the same seed, as the
+    # CSV lists them.
+    (rff_row,) = [r for r in rows if r["method"] == "rff"]
+    (sderf_row,) = [
+        r for r in rows if (r["method"], r["orthogonal"]) == ("sderf", "True")
+    ]
+    differences = np.subtract(
+        parse_draws(sderf_row["accuracy_draws"]), parse_draws(rff_row["accuracy_draws"])
+    )
+    assert len(differences) == 2
+    assert np.mean(differences) == pytest.approx(sderf - rff)
+    assert float(line["sderf_orf_accuracy_gain_sem"]) == pytest.approx(
+        np.std(differences, ddof=1) / np.sqrt(2), nan_ok=True
+    )
     assert line["best_on_test_of"] == "10"
     best = max(float(r["accuracy_mean"]) for r in rows if r["method"] != "rff")
     assert float(line["best_on_test_accuracy"]) == best
@@ -238,12 +254,22 @@ def test_make_sampler_auto_is_autosampler_with_the_route_settings():
     assert "auto" not in {m for m, _ in NW_METHODS}
 
 
-def _nw_row(method, orthogonal, mean, sem=0.01, multiplier=1):
-    return dict(dataset="d", multiplier=multiplier, n_components=3, repeats=5) | dict(
+def _nw_row(method, orthogonal, mean, sem=0.01, multiplier=1, draws=None):
+    """A route row; ``draws``: its per-draw accuracies (default: ``mean`` once
+    per draw, or ``mean`` alone when ``sem`` is NaN, a single draw)."""
+    repeats = 1 if np.isnan(sem) else 5
+    if draws is None:
+        draws = [mean] * repeats
+    else:
+        repeats = len(draws)
+        mean, sem = mean_and_sem(draws)
+    return dict(dataset="d", multiplier=multiplier, n_components=3) | dict(
         method=method,
         orthogonal=orthogonal,
+        repeats=repeats,
         accuracy_mean=mean,
         accuracy_sem=sem,
+        accuracy_draws=format_draws(draws),
         exact_accuracy=0.9,
     )
 
@@ -264,30 +290,62 @@ def test_headline_compares_sderf_orthogonal_and_labels_the_best_on_test():
     assert "ADERF (i.i.d.) of 4" in kernel_regression.headline_table([line])
 
 
-def test_tally_counts_differences_beyond_a_welch_interval():
-    def cells(pairs):
+def test_tally_pairs_the_draws_of_the_same_seed():
+    # Every method of a cell draws with the same seeds on the same split, so
+    # its draws are not independent of RBFSampler's: the gain's interval is
+    # the paired t interval of the per-draw differences (4 degrees of
+    # freedom with 5 draws), not Welch's interval of two independent means.
+    base = [0.50, 0.60, 0.70, 0.55, 0.65]
+
+    def cells(shifts):
         rows = []
-        for multiplier, (rff, sderf, sem) in enumerate(pairs):
+        for multiplier, shift in enumerate(shifts):
             rows += [
-                _nw_row("rff", False, rff, sem, multiplier),
-                _nw_row("sderf", True, sderf, sem, multiplier),
+                _nw_row("rff", False, 0, multiplier=multiplier, draws=base),
+                _nw_row(
+                    "sderf",
+                    True,
+                    0,
+                    multiplier=multiplier,
+                    draws=[a + s for a, s in zip(base, shift, strict=True)],
+                ),
             ]
         return kernel_regression.headline("nadaraya-watson", rows)
 
-    # The difference's standard error is 0.01·√2 = 0.0141 with 5 draws each:
-    # Welch's 8 degrees of freedom give the margin t(0.975, 8) · 0.0141 =
-    # 0.0326. The former rule (two standard errors, 0.0283, a normal
-    # approximation) counted the 0.03 of the second cell as ahead.
-    count = kernel_regression.tally(
-        cells([(0.5, 0.535, 0.01), (0.5, 0.53, 0.01), (0.5, 0.465, 0.01)])
+    # SDERF ahead by 0.02 on every draw (differences 0.01 to 0.03): the
+    # draws' spread (standard errors 0.035) hides it from Welch, not from the
+    # pairs; a spread of the differences as large as the gain does not
+    # separate; a loss of 0.01 on four draws of five (0 on the fifth) does:
+    # -0.008 ± 0.002, beyond t(0.975, 4) · 0.002 = 0.0056.
+    ahead = (0.02, 0.01, 0.03, 0.02, 0.02)
+    level = (0.05, -0.01, 0.04, -0.02, 0.04)
+    lost = (-0.01, -0.01, -0.01, -0.01, 0.0)
+    lines = cells([ahead, level, lost])
+    differences = np.array(ahead)
+    assert lines[0]["sderf_orf_accuracy_gain"] == pytest.approx(0.02)
+    assert lines[0]["sderf_orf_accuracy_gain_sem"] == pytest.approx(
+        differences.std(ddof=1) / np.sqrt(5)
     )
-    assert count == dict(
-        ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(0.03 / 3)
+    assert lines[2]["sderf_orf_accuracy_gain_sem"] == pytest.approx(0.002)
+    # The printed table shows each gain with the paired error the tally uses.
+    table = kernel_regression.headline_table(lines)
+    assert "+0.020±0.003" in table and "-0.008±0.002" in table
+    assert "gain ± paired se" in table.splitlines()[0]
+    assert kernel_regression.tally(lines) == dict(
+        ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(0.032 / 3)
     )
-    # One draw: no standard error, any difference counts.
-    count = kernel_regression.tally(
-        cells([(0.5, 0.51, np.nan), (0.5, 0.5, np.nan), (0.5, 0.45, np.nan)])
-    )
+    # The pairs come from the CSV's per-draw column as well.
+    assert parse_draws(format_draws(base)) == base
+
+
+def test_tally_without_standard_error_counts_any_difference():
+    rows = []
+    for multiplier, (rff, sderf) in enumerate([(0.5, 0.51), (0.5, 0.5), (0.5, 0.45)]):
+        rows += [
+            _nw_row("rff", False, rff, np.nan, multiplier),
+            _nw_row("sderf", True, sderf, np.nan, multiplier),
+        ]
+    count = kernel_regression.tally(kernel_regression.headline("ridge", rows))
     assert count == dict(
         ahead=1, behind=1, level=1, cells=3, mean_gain=pytest.approx(-0.04 / 3)
     )
@@ -306,6 +364,10 @@ def test_summary_has_an_autosampler_line_on_the_ridge_route():
         ]
     headlines = kernel_regression.headline("ridge", rows)
     assert [r["auto_selected"] for r in headlines] == ["fourier"] * 4
+    # One draw: no paired error, for either comparison.
+    for line in headlines:
+        assert np.isnan(line["sderf_orf_accuracy_gain_sem"])
+        assert np.isnan(line["auto_accuracy_gain_sem"])
     assert kernel_regression.tally(headlines, "auto") == dict(
         ahead=0, behind=3, level=1, cells=4, mean_gain=pytest.approx(-0.0625)
     )
@@ -451,6 +513,20 @@ def test_cli_rejects_bad_values(capsys):
     with pytest.raises(SystemExit):
         main(["kernel-regression", "--repeats", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err
+    # A value that is no integer gets the same plain message, with the
+    # option's name, not argparse's "invalid _positive value".
+    for command, option, kind in [
+        ("kernel-regression", "--repeats", "a positive integer"),
+        ("kernel-regression", "--ridge-repeats", "an integer >= 0"),
+        ("sampling", "--auto-seeds", "an integer >= 0"),
+        ("transformer", "--draws", "a positive integer"),
+        ("transformer", "--finetune-steps", "an integer >= 0"),
+    ]:
+        with pytest.raises(SystemExit):
+            main([command, option, "2.5"])
+        error = capsys.readouterr().err
+        assert f"argument {option}: expected {kind}, got '2.5'" in error
+        assert "_positive" not in error and "_non_negative" not in error
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from skfavor.experiments._charlm import (
     CharCorpus,
@@ -17,13 +16,6 @@ from skfavor.experiments._charlm import (
     tiled_windows,
 )
 from skfavor.experiments._mqar import IGNORE, mqar
-from skfavor.experiments._paired import (
-    format_difference,
-    format_mean,
-    paired,
-    summarize,
-    t_half_width,
-)
 
 torch = pytest.importorskip("torch")
 
@@ -189,47 +181,6 @@ def test_kneser_ney_rejects_bad_parameters():
 
 
 # --- statistics ------------------------------------------------------------
-
-
-def test_summary_mean_interval_and_spread_on_known_numbers():
-    summary = summarize([1.0, 2.0, 3.0, 4.0])
-    sd = math.sqrt(5 / 3)
-    assert summary.mean == 2.5 and summary.sd == pytest.approx(sd)
-    # t_{3, 0.975} = 3.182446...
-    assert summary.half_width == pytest.approx(3.182446305 * sd / 2)
-    assert (summary.n, summary.n_diverged) == (4, 0)
-    assert t_half_width(1.0, 1) != t_half_width(1.0, 1)  # NaN with one value
-
-
-def test_paired_differences_interval_sign_counts_and_diverged_pairs():
-    first = {0: 1.0, 1: 2.0, 2: 3.0, 3: math.nan}
-    second = {0: 0.5, 1: 2.5, 2: 2.0, 3: 1.0}
-    summary = paired(first, second)
-    # Differences 0.5, -0.5, 1.0; the NaN pair is counted, not used.
-    assert (summary.n, summary.n_diverged) == (3, 1)
-    assert summary.mean == pytest.approx(1 / 3)
-    sd = math.sqrt(((1 / 6) ** 2 + (5 / 6) ** 2 + (2 / 3) ** 2) / 2)
-    half = stats.t.ppf(0.975, 2) * sd / math.sqrt(3)
-    assert summary.half_width == pytest.approx(half)
-    assert half == pytest.approx(4.302652730 * sd / math.sqrt(3))
-    assert (summary.n_negative, summary.n_positive) == (1, 2)
-    assert not summary.excludes_zero
-    assert format_difference(summary) == "+0.333 [-1.564, +2.231] 1/3 (1 div.)"
-
-
-def test_paired_flags_an_interval_without_zero_and_needs_the_same_draws():
-    summary = paired({0: 1.0, 1: 1.1, 2: 1.2}, {0: 2.0, 1: 2.0, 2: 2.0})
-    assert summary.excludes_zero and summary.high < 0
-    assert format_difference(summary).endswith("3/3*")
-    with pytest.raises(ValueError, match="same draws"):
-        paired({0: 1.0}, {1: 1.0})
-
-
-def test_every_value_diverged_is_reported_as_such():
-    summary = summarize([math.nan, math.inf])
-    assert (summary.n, summary.n_diverged) == (0, 2)
-    assert format_mean(summary) == "diverged (2)"
-    assert format_mean(summarize([1.0, 3.0, math.nan])) == "2.000 ± 12.706 (1 div.)"
 
 
 def test_diverged_report_names_each_run_once():
@@ -491,6 +442,31 @@ def test_llama_swaps_of_one_draw_share_omega_and_batches(monkeypatch):
             torch.testing.assert_close(first, again)
 
 
+def test_llama_swap_honours_zero_calibration_steps(monkeypatch):
+    # --calibration-steps 0 measures the swapped Llama without calibration,
+    # as it does the experiment's own bases; it used to calibrate on one batch.
+    pytest.importorskip("transformers")
+    from skfavor.experiments import _llama_study
+    from skfavor.integrations import transformers as integration
+
+    calls = []
+    calibrate = integration.calibrate
+
+    def recording_calibrate(model, batches):
+        calls.append(len(batches))
+        return calibrate(model, batches)
+
+    monkeypatch.setattr(integration, "calibrate", recording_calibrate)
+    config = replace(LLAMA, calibration_steps=0, finetune_steps=0)
+    _, base = _llama_study.pretrain(config, 0)
+    rows = _llama_study.swap(config, 0, base, "sderf", 4, 0)
+    assert calls == []
+    values = {r["metric"]: r["value"] for r in rows}
+    assert math.isfinite(values["bpc_zero_shot"])
+    _llama_study.swap(replace(config, calibration_steps=2), 0, base, "sderf", 4, 0)
+    assert calls == [2]
+
+
 def test_llama_run_pretrains_swaps_and_reports(tmp_path, capsys):
     pytest.importorskip("transformers")
     rows = transformer.run(LLAMA, tmp_path)["transformer"]
@@ -575,6 +551,11 @@ def test_run_writes_every_row_and_counts_a_diverged_family(tmp_path, capsys):
     assert f"diverged runs: {n_gerf} (" in printed
     assert "diverged (3)" in printed
     assert "sderf - gerf" in printed and "trigram" in printed
+    # Under each difference table, in words, the cells without an interval.
+    missing = "No interval (fewer than 2 pairs): sderf - gerf at M = {0}; "
+    missing += "gerf - posrf at M = {0}."
+    assert printed.count(missing.format("4, M = 8")) == 2
+    assert printed.count(missing.format("8")) == 1
     for row in rows:
         if row["method"] != "gerf" and row["metric"].startswith("bpc"):
             assert 0.0 < row["value"] < 2 * math.log2(200)
@@ -630,6 +611,15 @@ def test_cli_help_and_validation(capsys):
         assert option in text
     for option in ["--quick", "--device", "--mqar-pairs", "--token-shift", "--base"]:
         assert option in text
+    # Each option's help gives its value in each setting (the CUDA setting
+    # runs 4 workers and 100 fine-tuning steps, not the CPU default's 2 and 15).
+    flat = " ".join(text.split())
+    assert "runs at the same time (default 2; --device cuda 4)" in flat
+    assert (
+        "fine-tuning steps after the swap (default 15; --quick 10; --device cuda 100)"
+        in flat
+    )
+    assert "uptraining M per head (default 16 64 256; --quick 16 64)" in flat
     with pytest.raises(SystemExit):
         main(["transformer", "--draws", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err

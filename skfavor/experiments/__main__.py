@@ -11,24 +11,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..datasets import UCI_DATASETS
-from ._output import add_output_arguments
+from ._output import add_output_arguments, non_negative_int, positive_int
 from .transformer import add_parser as add_transformer_parser
 
 _DATASETS = (*UCI_DATASETS, "synthetic")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,33 +62,52 @@ def _add_regression_parser(commands) -> argparse.ArgumentParser:
         "--datasets", nargs="+", choices=UCI_DATASETS, default=list(UCI_DATASETS)
     )
     regression.add_argument(
-        "--repeats", type=_positive, help="Nadaraya–Watson draws per point"
+        "--repeats",
+        type=positive_int,
+        help="Nadaraya–Watson draws per point (default 5; --full: 500)",
     )
     regression.add_argument(
         "--ridge-repeats",
-        type=_non_negative,
-        help="Ridge draws per point (each a grid search); 0 skips the Ridge route",
+        type=non_negative_int,
+        help=(
+            "Ridge draws per point (each a grid search; default 1, --full: 10); "
+            "0 skips the Ridge route"
+        ),
     )
     regression.add_argument(
-        "--multipliers", nargs="+", type=_positive, help="M = d · multiplier"
+        "--multipliers",
+        nargs="+",
+        type=positive_int,
+        help="M = d · multiplier (default: 1 2 4 10)",
     )
     regression.add_argument(
-        "--max-train", type=_positive, help="Nadaraya–Watson training rows per set"
+        "--max-train",
+        type=positive_int,
+        help="Nadaraya–Watson training rows per set (default 2000; --full: all)",
     )
     regression.add_argument(
-        "--max-test", type=_positive, help="test rows per set (both routes)"
+        "--max-test",
+        type=positive_int,
+        help="test rows per set, both routes (default 500; --full: all)",
     )
     regression.add_argument(
-        "--ridge-max-train", type=_positive, help="Ridge training rows per set"
+        "--ridge-max-train",
+        type=positive_int,
+        help="Ridge training rows per set (default 500; --full: 5000)",
     )
     regression.add_argument(
         "--full",
         action="store_true",
         help="the paper's protocol: 500 draws, full data (Ridge: 5000 rows)",
     )
-    regression.add_argument("--seed", type=int, default=0)
     regression.add_argument(
-        "--n-jobs", type=_positive, default=1, help="worker processes for the draws"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the draws (default 0); draw r has the same seed for every method",
+    )
+    regression.add_argument(
+        "--n-jobs", type=positive_int, default=1, help="worker processes for the draws"
     )
     return regression
 
@@ -135,11 +140,11 @@ def _add_sampling_parser(commands) -> argparse.ArgumentParser:
         ),
     )
     sampling.add_argument("--datasets", nargs="+", choices=_DATASETS, default=None)
-    sampling.add_argument("--seeds", type=_positive, default=100)
-    sampling.add_argument("--auto-seeds", type=_non_negative, default=10)
+    sampling.add_argument("--seeds", type=positive_int, default=100)
+    sampling.add_argument("--auto-seeds", type=non_negative_int, default=10)
     sampling.add_argument(
         "--ridge-seeds",
-        type=_non_negative,
+        type=non_negative_int,
         default=0,
         help="draws of the Ridge route with AutoSampler (0 skips it)",
     )

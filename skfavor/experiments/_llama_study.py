@@ -13,7 +13,8 @@ family's with
 draw's ω seed, :func:`._model.omega_seed` ``(draw, 0)``, the same for every
 family, so that the families of one draw share their directions) and fits
 its statistics with :func:`~skfavor.integrations.transformers.calibrate` on
-the same calibration batches for every family, then is measured zero-shot
+the same ``calibration_steps`` batches for every family (none with 0: the
+layers' initial statistics, as on the other bases), then is measured zero-shot
 and after the same short fine-tuning as the other bases. Rows and tables are
 those of :mod:`._uptraining`, under the base name ``llama seed <seed>``.
 
@@ -157,10 +158,11 @@ def swap(
             n_features=n_features,
             random_state=omega_seed(draw, 0),
         )
-        calibrate(
-            model.model,
-            [batches(step)[0] for step in range(max(config.calibration_steps, 1))],
-        )
+        if config.calibration_steps:
+            calibrate(
+                model.model,
+                [batches(step)[0] for step in range(config.calibration_steps)],
+            )
     values = {STAGES[0]: _uptraining.finite_bpc(model, validation)}
     finite, _ = train(model, batches, Recipe(steps, config.finetune_lr))
     values[STAGES[1]] = (

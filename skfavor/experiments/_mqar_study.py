@@ -169,21 +169,24 @@ def report(rows: list[dict], config: Config) -> str:
         "\nMQAR paired differences of accuracy (same seed): mean [95% t "
         "interval] negatives/pairs, * when 0 is outside",
     ]
-    lines = []
+    header = ["difference", *(f"M = {m}" for m in config.mqar_features)]
+    lines, cells = [], []
     for first, second in COMPARISONS:
         if first not in config.methods or second not in config.methods:
             continue
-        cells = [
-            _paired.format_difference(
-                _paired.paired(
-                    _by_seed(rows, first, m, "accuracy"),
-                    _by_seed(rows, second, m, "accuracy"),
-                )
+        label = f"{first} - {second}"
+        summaries = [
+            _paired.paired(
+                _by_seed(rows, first, m, "accuracy"),
+                _by_seed(rows, second, m, "accuracy"),
             )
             for m in config.mqar_features
         ]
-        lines.append([f"{first} - {second}", *cells])
-    parts.append(
-        format_table(lines, ["difference", *(f"M = {m}" for m in config.mqar_features)])
-    )
+        lines.append([label, *map(_paired.format_difference, summaries)])
+        cells += [
+            (label, column, summary)
+            for column, summary in zip(header[1:], summaries, strict=True)
+        ]
+    parts.append(format_table(lines, header))
+    parts.append(_paired.not_separated(cells))
     return "\n".join(parts)

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def _integer(text: str, kind: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ``>= 1``, else a message naming the value."""
+    value = _integer(text, "a positive integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer ``>= 0``, else a message naming the value."""
+    value = _integer(text, "an integer >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
 
 
 def add_output_arguments(parser, contents: str = "CSV files and plots") -> None:
@@ -81,6 +105,20 @@ def format_table(rows: Sequence[Sequence], header: Sequence[str]) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+
+
+def format_draws(values: Sequence[float]) -> str:
+    """Per-draw values as one CSV cell: space-separated, exact (``repr``).
+
+    The routes keep each draw's accuracy, in seed order, so that methods
+    measured on the same seeds can be paired from the CSV file.
+    """
+    return " ".join(repr(float(v)) for v in values)
+
+
+def parse_draws(text: str) -> list[float]:
+    """The values of a :func:`format_draws` cell."""
+    return [float(v) for v in str(text).split()]
 
 
 def mean_and_sem(values: Sequence[float]) -> tuple[float, float]:

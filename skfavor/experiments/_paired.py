@@ -178,3 +178,43 @@ def format_difference(summary: Summary, digits: int = 3) -> str:
     if summary.n_diverged:
         text += f" ({summary.n_diverged} div.)"
     return text
+
+
+def not_separated(cells: Sequence[tuple[str, str, Summary]]) -> str:
+    """Plain words for the comparisons whose interval contains 0.
+
+    Parameters
+    ----------
+    cells : sequence of (str, str, Summary)
+        ``(comparison, column, summary)`` per cell of a difference table, e.g.
+        ``('sderf - posrf', 'M = 16', paired(...))``.
+
+    Returns
+    -------
+    str
+        The cells whose interval contains 0, grouped by comparison (exactly
+        those that :func:`format_difference` leaves without ``*``), then the
+        cells without an interval (fewer than two finite pairs); or that every
+        interval excludes 0.
+    """
+    confidence = f"{CONFIDENCE:.0%}"
+
+    def listed(selected):
+        columns: dict[str, list[str]] = {}
+        for comparison, column, _ in selected:
+            columns.setdefault(comparison, []).append(column)
+        return "; ".join(
+            f"{comparison} at {', '.join(names)}"
+            for comparison, names in columns.items()
+        )
+
+    level = [c for c in cells if c[2].n > 1 and not c[2].excludes_zero]
+    missing = [c for c in cells if c[2].n < 2]
+    parts = []
+    if level:
+        parts.append(
+            f"do not separate ({confidence} interval contains 0): {listed(level)}."
+        )
+    if missing:
+        parts.append(f"No interval (fewer than 2 pairs): {listed(missing)}.")
+    return " ".join(parts) or f"every {confidence} interval excludes 0."

@@ -336,23 +336,29 @@ def level_table(rows: list[dict], config: Config, base: str, stage: str) -> str:
 
 
 def difference_table(rows: list[dict], config: Config, base: str, stage: str) -> str:
-    """Paired differences over the ω draws, per comparison and M."""
+    """Paired differences over the ω draws, per comparison and M.
+
+    Under the table, in words, the cells whose interval contains 0.
+    """
     header = ["difference (bpc)", *(f"M = {m}" for m in config.features)]
-    lines = []
+    lines, cells = [], []
     for first, second in COMPARISONS:
         if first not in config.methods or second not in config.methods:
             continue
-        cells = [
-            _paired.format_difference(
-                _paired.paired(
-                    _by_draw(rows, base, first, m, stage),
-                    _by_draw(rows, base, second, m, stage),
-                )
+        label = f"{first} - {second}"
+        summaries = [
+            _paired.paired(
+                _by_draw(rows, base, first, m, stage),
+                _by_draw(rows, base, second, m, stage),
             )
             for m in config.features
         ]
-        lines.append([f"{first} - {second}", *cells])
-    return format_table(lines, header)
+        lines.append([label, *map(_paired.format_difference, summaries)])
+        cells += [
+            (label, column, summary)
+            for column, summary in zip(header[1:], summaries, strict=True)
+        ]
+    return format_table(lines, header) + "\n" + _paired.not_separated(cells)
 
 
 def report(rows: list[dict], config: Config) -> str:

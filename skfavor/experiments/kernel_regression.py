@@ -12,12 +12,13 @@ weights must be (:ref:`§3 <math-families>`).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from . import _paired
 from ._common import (
     NAMES,
     RECOMMENDED,
@@ -26,7 +27,14 @@ from ._common import (
     method_label,
     one_blas_thread,
 )
-from ._output import Line, Panel, format_table, plot_panels, write_csv
+from ._output import (
+    Line,
+    Panel,
+    format_table,
+    parse_draws,
+    plot_panels,
+    write_csv,
+)
 from .nadaraya_watson import NW_COLUMNS, run_nadaraya_watson
 from .ridge import RIDGE_ALPHAS, RIDGE_COLUMNS, RIDGE_GAMMAS, run_ridge
 
@@ -41,9 +49,11 @@ HEADLINE_COLUMNS = (
     "sderf_orf_accuracy",
     "sderf_orf_accuracy_sem",
     "sderf_orf_accuracy_gain",
+    "sderf_orf_accuracy_gain_sem",
     "auto_accuracy",
     "auto_accuracy_sem",
     "auto_accuracy_gain",
+    "auto_accuracy_gain_sem",
     "auto_selected",
     "best_on_test_method",
     "best_on_test_of",
@@ -86,7 +96,11 @@ def headline(route: str, rows: list[dict]) -> list[dict]:
 
     The recommended configuration (:data:`~._common.RECOMMENDED`) is compared
     with RBFSampler at equal ``n_components``, and so is AutoSampler where the
-    route has it (the Ridge route; ``nan`` and ``''`` otherwise). The
+    route has it (the Ridge route; ``nan`` and ``''`` otherwise). Every
+    method of a route draws with the same seeds on the same split, so a gain
+    is the mean of the per-draw differences (``accuracy_draws``, paired by
+    seed), and its ``_gain_sem`` is their standard error (``nan`` with one
+    draw). The
     ``best_on_test`` columns
     hold, for reference, the skfavor configuration of highest mean *test*
     accuracy: chosen on the numbers it reports, so it is optimistic.
@@ -126,6 +140,7 @@ def headline(route: str, rows: list[dict]) -> list[dict]:
                 sderf_orf_accuracy=ours["accuracy_mean"],
                 sderf_orf_accuracy_sem=ours["accuracy_sem"],
                 sderf_orf_accuracy_gain=ours["accuracy_mean"] - rff["accuracy_mean"],
+                sderf_orf_accuracy_gain_sem=paired_gain_sem(ours, rff),
                 **_auto_columns(auto, rff),
                 best_on_test_method=method_key(*_configuration(best)),
                 best_on_test_of=len(candidates),
@@ -141,25 +156,56 @@ def _auto_columns(auto: dict | None, rff: dict) -> dict:
     if auto is None:
         nan = float("nan")
         return dict(
-            auto_accuracy=nan, auto_accuracy_sem=nan, auto_accuracy_gain=nan
-        ) | dict(auto_selected="")
+            auto_accuracy=nan,
+            auto_accuracy_sem=nan,
+            auto_accuracy_gain=nan,
+            auto_accuracy_gain_sem=nan,
+            auto_selected="",
+        )
     return dict(
         auto_accuracy=auto["accuracy_mean"],
         auto_accuracy_sem=auto["accuracy_sem"],
         auto_accuracy_gain=auto["accuracy_mean"] - rff["accuracy_mean"],
+        auto_accuracy_gain_sem=paired_gain_sem(auto, rff),
         auto_selected=auto.get("auto_selected", ""),
     )
+
+
+def paired_gain_sem(row: dict, reference: dict) -> float:
+    """Standard error of the mean per-draw difference ``row − reference``.
+
+    Both rows were measured on the same seeds (draw ``r`` of every method
+    uses seed ``r``), so their accuracies are compared draw by draw, which
+    is right whether or not the shared seeds correlate the two.
+
+    Parameters
+    ----------
+    row, reference : dict
+        Route rows with ``accuracy_draws`` (:func:`~._output.format_draws`).
+
+    Returns
+    -------
+    float
+        ``sd / √n`` of the differences; ``nan`` with fewer than two draws.
+    """
+    mine, theirs = (
+        parse_draws(row["accuracy_draws"]),
+        parse_draws(reference["accuracy_draws"]),
+    )
+    summary = _paired.paired(dict(enumerate(mine)), dict(enumerate(theirs)))
+    return summary.sd / math.sqrt(summary.n) if summary.n > 1 else math.nan
 
 
 def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
     """Count the cells where a configuration is ahead of RBFSampler.
 
-    With repeated draws (independent: the two samplers share no features) a
-    difference counts when Welch's 95 % interval excludes 0: when it exceeds
-    ``t(0.975, ν) √(s₁² + s₂²)``, with ``s`` the standard errors of the means
-    and ``ν`` the Welch–Satterthwaite degrees of freedom of ``repeats`` draws
-    each. With one draw (no standard error) any difference counts, and the
-    summary says that there is no interval.
+    With repeated draws a difference counts when the paired 95 % t interval
+    of the per-draw differences excludes 0: when it exceeds
+    ``t(0.975, n − 1) · s``, with ``s`` the headline's ``_gain_sem`` over the
+    ``n = repeats`` draws. The draws are paired because every method uses the
+    same seeds (they are not independent samples: PosRF with i.i.d. ω even
+    draws RBFSampler's very directions). With one draw (no standard error)
+    any difference counts, and the summary says that there is no interval.
 
     Parameters
     ----------
@@ -178,8 +224,7 @@ def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
     counts = {"ahead": 0, "behind": 0, "level": 0}
     for row in rows:
         gain = row[f"{ours}_accuracy_gain"]
-        sems = row["rbf_sampler_accuracy_sem"], row[f"{ours}_accuracy_sem"]
-        margin = welch_margin(*sems, row["repeats"])
+        margin = paired_margin(row[f"{ours}_accuracy_gain_sem"], row["repeats"])
         if gain > margin:
             counts["ahead"] += 1
         elif gain < -margin:
@@ -190,17 +235,16 @@ def tally(rows: list[dict], ours: str = "sderf_orf") -> dict[str, float]:
     return counts | {"cells": len(rows), "mean_gain": float(np.mean(gains))}
 
 
-def welch_margin(sem_a: float, sem_b: float, repeats: int) -> float:
-    """Half-width of Welch's 95 % interval of a difference of two means.
+def paired_margin(sem: float, repeats: int) -> float:
+    """Half-width of the paired 95 % t interval of a mean difference.
 
-    ``sem_a``, ``sem_b``: standard errors of means of ``repeats`` independent
-    draws each. 0 without a standard error (one draw) or without spread.
+    ``sem``: standard error of the mean of ``repeats`` per-draw differences
+    (:func:`paired_gain_sem`). 0 without a standard error (one draw) or
+    without spread.
     """
-    error = float(np.hypot(sem_a, sem_b))
-    if np.isnan(error) or error == 0 or repeats < 2:
+    if repeats < 2 or not np.isfinite(sem) or sem == 0:
         return 0.0
-    dof = error**4 * (repeats - 1) / (sem_a**4 + sem_b**4)
-    return float(stats.t.ppf(0.975, dof)) * error
+    return _paired.t_half_width(sem * math.sqrt(repeats), repeats)
 
 
 def summary_lines(rows: list[dict]) -> list[str]:
@@ -218,7 +262,7 @@ def summary_lines(rows: list[dict]) -> list[str]:
         repeats = group[0]["repeats"]
         if repeats > 1:
             draws = f"{repeats} draws per cell"
-            level = "not separated by a Welch 95 % interval"
+            level = "not separated by a paired 95 % t interval"
         else:
             draws = "1 draw per cell, no standard error"
             level = "level"
@@ -282,7 +326,7 @@ def headline_table(rows: list[dict]) -> str:
             r["n_components"],
             _cell(r["rbf_sampler_accuracy"], r["rbf_sampler_accuracy_sem"]),
             _cell(r["sderf_orf_accuracy"], r["sderf_orf_accuracy_sem"]),
-            f"{r['sderf_orf_accuracy_gain']:+.3f}",
+            _gain_cell(r["sderf_orf_accuracy_gain"], r["sderf_orf_accuracy_gain_sem"]),
             _auto_cell(r),
             f"{_key_label(r['best_on_test_method'])} of {r['best_on_test_of']}",
             _cell(r["best_on_test_accuracy"], r["best_on_test_accuracy_sem"]),
@@ -296,13 +340,18 @@ def headline_table(rows: list[dict]) -> str:
         "M",
         "RBFSampler accuracy",
         "SDERF (orth.) accuracy",
-        "gain",
+        "gain ± paired se",
         "AutoSampler accuracy (picks)",
         "best on test",
         "its accuracy",
         "exact accuracy",
     ]
     return format_table(body, header)
+
+
+def _gain_cell(gain: float, sem: float) -> str:
+    """``+0.020±0.003``: a gain with its paired standard error (if any)."""
+    return f"{gain:+.3f}" if np.isnan(sem) else f"{gain:+.3f}±{sem:.3f}"
 
 
 def _auto_cell(row: dict) -> str:
@@ -388,7 +437,9 @@ def run(config: Config, out: Path) -> dict[str, list[dict]]:
         "\nAutoSampler runs on the Ridge route only (its picks in parentheses): it "
         "may select the sin/cos Fourier pair,\nwhich is not positive, and "
         "Nadaraya–Watson's weights must be.\n"
-        "Per set and M: test accuracy, mean±standard error over the draws. "
+        "Per set and M: test accuracy, mean±standard error over the draws; the "
+        "gain (SDERF minus RBFSampler) ± the standard error\nof its per-draw "
+        "differences (same seeds). "
         "'Best on test' is the best of n skfavor configurations, chosen on this\n"
         "same test accuracy: it flatters skfavor and is shown for reference only."
     )

@@ -19,7 +19,7 @@ from sklearn.utils import gen_batches
 from ..datasets import paper_split
 from ..nadaraya_watson import NadarayaWatsonClassifier, NonPositiveDenominatorWarning
 from ._common import PAPER_GAMMA, Config, draw_seeds, make_sampler, run_tasks
-from ._output import mean_and_sem
+from ._output import format_draws, mean_and_sem
 
 #: Nadaraya–Watson methods: (name, orthogonal) pairs. RBFSampler draws i.i.d.
 NW_METHODS = (
@@ -43,6 +43,7 @@ NW_COLUMNS = (
     "repeats",
     "accuracy_mean",
     "accuracy_sem",
+    "accuracy_draws",
     "fallback_rate",
     "exact_accuracy",
 )
@@ -128,7 +129,9 @@ def run_nadaraya_watson(name: str, config: Config) -> list[dict]:
     -------
     list of dict
         One row per (method, orthogonal, multiplier), keyed by
-        :data:`NW_COLUMNS`.
+        :data:`NW_COLUMNS`; ``accuracy_draws`` holds the accuracy of each
+        draw in seed order, the same seeds for every method (so that
+        methods are compared draw by draw).
     """
     split = paper_split(name, max_train=config.max_train, max_test=config.max_test)
     X_train, X_test, y_train, y_test = split
@@ -149,7 +152,8 @@ def run_nadaraya_watson(name: str, config: Config) -> list[dict]:
     rows = []
     for i, (method, orthogonal, multiplier) in enumerate(points):
         draws = results[i * len(seeds) : (i + 1) * len(seeds)]
-        mean, sem = mean_and_sem([accuracy for accuracy, _ in draws])
+        accuracies = [accuracy for accuracy, _ in draws]
+        mean, sem = mean_and_sem(accuracies)
         rows.append(
             dict(
                 dataset=name,
@@ -163,6 +167,7 @@ def run_nadaraya_watson(name: str, config: Config) -> list[dict]:
                 repeats=len(seeds),
                 accuracy_mean=mean,
                 accuracy_sem=sem,
+                accuracy_draws=format_draws(accuracies),
                 fallback_rate=float(np.mean([rate for _, rate in draws])),
                 exact_accuracy=exact,
             )

@@ -36,7 +36,15 @@ from pathlib import Path
 from joblib import Parallel, delayed
 
 from ._mqar import check_task
-from ._output import Line, Panel, add_output_arguments, plot_panels, write_csv
+from ._output import (
+    Line,
+    Panel,
+    add_output_arguments,
+    non_negative_int,
+    plot_panels,
+    positive_int,
+    write_csv,
+)
 from ._paired import summarize
 from ._progress import progress
 
@@ -508,38 +516,38 @@ def with_overrides(config: Config, **overrides) -> Config:
     )
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
-
-
 #: Options that override a field of the chosen Config: (flag, type, help).
 _OVERRIDES = (
-    ("--bases", _positive, "base models (softmax char-LMs of seeds 0, 1, …)"),
-    ("--pretrain-steps", _positive, "pretraining steps of each base model"),
-    ("--draws", _positive, "ω draws per family and M (uptraining)"),
-    ("--llama-bases", _positive, "Llama base models (with --base llama or both)"),
-    ("--llama-draws", _positive, "ω draws per family and M on the Llama bases"),
-    ("--llama-pretrain-steps", _positive, "pretraining steps of each Llama base"),
-    ("--calibration-steps", _non_negative, "calibration forwards after the swap"),
-    ("--finetune-steps", _non_negative, "fine-tuning steps after the swap"),
-    ("--mqar-seeds", _positive, "MQAR seeds (weights, data, ω)"),
-    ("--mqar-steps", _positive, "MQAR training steps"),
-    ("--mqar-vocab", _positive, "MQAR vocabulary size"),
-    ("--mqar-pairs", _positive, "MQAR key-value pairs"),
-    ("--mqar-length", _positive, "MQAR sequence length"),
-    ("--threads", _positive, "torch threads per worker (default 1)"),
-    ("--n-jobs", _positive, "runs at the same time (default 2)"),
+    ("--bases", positive_int, "base models, softmax char-LMs of seeds 0, 1, …"),
+    ("--pretrain-steps", positive_int, "pretraining steps of each base model"),
+    ("--draws", positive_int, "ω draws per family and M of the uptraining"),
+    ("--llama-bases", positive_int, "Llama base models, with --base llama or both"),
+    ("--llama-draws", positive_int, "ω draws per family and M on the Llama bases"),
+    ("--llama-pretrain-steps", positive_int, "pretraining steps of each Llama base"),
+    ("--calibration-steps", non_negative_int, "calibration forwards after the swap"),
+    ("--finetune-steps", non_negative_int, "fine-tuning steps after the swap"),
+    ("--mqar-seeds", positive_int, "MQAR seeds (weights, data, ω)"),
+    ("--mqar-steps", positive_int, "MQAR training steps"),
+    ("--mqar-vocab", positive_int, "MQAR vocabulary size"),
+    ("--mqar-pairs", positive_int, "MQAR key-value pairs"),
+    ("--mqar-length", positive_int, "MQAR sequence length"),
+    ("--threads", positive_int, "torch threads per worker"),
+    ("--n-jobs", positive_int, "runs at the same time"),
 )
+
+
+def _settings(name: str) -> str:
+    """``default 15; --quick 10; --device cuda 100``: a field in each setting."""
+
+    def shown(value):
+        return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+    default = getattr(DEFAULT, name)
+    parts = [f"default {shown(default)}"]
+    for option, config in (("--quick", QUICK), ("--device cuda", CUDA)):
+        if getattr(config, name) != default:
+            parts.append(f"{option} {shown(getattr(config, name))}")
+    return "; ".join(parts)
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -557,8 +565,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
             "(skipped when torch sees none)."
         ),
     )
-    parser.add_argument("--tasks", nargs="+", choices=TASKS)
-    parser.add_argument("--methods", nargs="+", choices=METHODS)
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, help="default: both")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, help="default: all")
     parser.add_argument(
         "--base",
         choices=BASES,
@@ -569,13 +577,20 @@ def add_parser(commands) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--features", nargs="+", type=_positive, help="uptraining M per head"
+        "--features",
+        nargs="+",
+        type=positive_int,
+        help=f"uptraining M per head ({_settings('features')})",
     )
     parser.add_argument(
-        "--mqar-features", nargs="+", type=_positive, help="MQAR M per head"
+        "--mqar-features",
+        nargs="+",
+        type=positive_int,
+        help=f"MQAR M per head ({_settings('mqar_features')})",
     )
     for flag, kind, text in _OVERRIDES:
-        parser.add_argument(flag, type=kind, help=text)
+        name = flag[2:].replace("-", "_")
+        parser.add_argument(flag, type=kind, help=f"{text} ({_settings(name)})")
     parser.add_argument(
         "--token-shift",
         action=argparse.BooleanOptionalAction,
