@@ -28,8 +28,8 @@ from sklearn.utils.validation import (
 from ._docstrings import fill_doc
 from ._namespace import refuse_array_api
 from ._positive_sampler import (
-    _as_float,
     _BasePositiveSampler,
+    _float_rows,
     _NotBool,
     _same_parameter,
 )
@@ -52,20 +52,6 @@ _ZEROS = (
     if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
     else {}
 )
-
-
-def _float_rows(X):
-    """``X`` in floats, or a dense NumPy array of other numbers as it is.
-
-    Integers, bools and float16 in a NumPy array (a memmap of data larger
-    than memory, often integers on disk) are converted block by block, where
-    the rows are mapped (the samplers' ``transform``) or summed, instead of
-    into one float64 copy of all of ``X``; :func:`_float_dtype` is then the
-    dtype of the results.
-    """
-    if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
-        return X
-    return _as_float(X)
 
 
 def _float_dtype(X) -> np.dtype:
