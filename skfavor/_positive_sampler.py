@@ -59,11 +59,9 @@ def _as_float(X):
 def _float_rows(X):
     """``X`` in floats, or a dense NumPy array of other numbers as it is.
 
-    Integers, bools and float16 in a NumPy array (a memmap of data larger
-    than memory, often integers on disk) are converted block by block, where
-    the rows are mapped (the samplers' ``transform``) or summed, instead of
-    into one float64 copy of all of ``X``; :func:`_float_dtype` is then the
-    dtype of the results.
+    Integers, bools and float16 in a NumPy array (a memmap of data larger than
+    memory, often integers on disk) are converted block by block where they
+    are mapped or summed, not copied whole into float64; results are float64.
     """
     if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
         return X
