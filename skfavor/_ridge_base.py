@@ -41,6 +41,7 @@ from ._streaming import (
     block_rows,
     check_lazy_inputs,
     is_dask_array,
+    one_bucket,
     row_blocks,
 )
 from .kernel_approximation import DERFSampler
@@ -308,8 +309,9 @@ _SHARED_BLOCK = """block_size : int, default=None
         Rows per block streamed through the sampler. ``None`` follows the
         feature maps' policy: blocks of at most 8 MiB of float64 ``[φ, y]``
         rows, within scikit-learn's ``working_memory``. The memory of ``fit``
-        is ``O((n_components + n_targets)² + block_size · n_components)``,
-        independent of the number of rows."""
+        is ``O((n_components + n_targets)² + block_size · n_components)``
+        beside a few bytes per row (``y``, and one byte per row and fold
+        for the folds' labels)."""
 
 _SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None
         Seeds the default sampler (``sampler=None``:
@@ -357,7 +359,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
 
     def _fit_statistics(self, X, Y, weights, sampler):
         """Statistics of ``[φ, y]`` over all rows for a fitted ``sampler``."""
-        labels = np.zeros(X.shape[0], dtype=np.intp)
+        labels = one_bucket(X.shape[0])
         ((statistics,),) = accumulate(
             X,
             Y,
@@ -372,7 +374,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         sampler = _checked_sampler(
             self.sampler, seed=False, random_state=self.random_state
         )
-        (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
+        (x_statistics,) = self._x_statistics(X, one_bucket(X.shape[0]), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics)
         self._sampler_parameters = _sampler_parameters(self.sampler, self.random_state)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)

@@ -41,6 +41,7 @@ from ._streaming import (
     fold_statistics,
     is_dask_array,
     merge_statistics,
+    one_bucket,
 )
 
 __all__ = [
@@ -203,9 +204,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                 sampler = _checked_sampler(
                     given, seed=False, random_state=self.random_state
                 )
-                (x_statistics,) = self._x_statistics(
-                    X, np.zeros(X.shape[0], np.intp), 1
-                )
+                (x_statistics,) = self._x_statistics(X, one_bucket(X.shape[0]), 1)
                 self.sampler_ = _fit_sampler(sampler, x_statistics)
             self._sampler_parameters = _sampler_parameters(given, self.random_state)
             self._statistics = None
