@@ -13,7 +13,11 @@ from _helpers import traced_peak
 
 from skfavor import DERFSampler
 from skfavor import _statistics as statistics_module
-from skfavor.kernel_ridge import RandomFeatureRidge, RandomFeatureRidgeCV
+from skfavor.kernel_ridge import (
+    RandomFeatureRidge,
+    RandomFeatureRidgeClassifier,
+    RandomFeatureRidgeCV,
+)
 
 
 def _bytes_per_row(make_model, weighted, monkeypatch):
@@ -56,3 +60,45 @@ def test_ridge_keeps_a_few_bytes_per_row(monkeypatch):
         )
 
     assert _bytes_per_row(make_model, False, monkeypatch) < 4
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [RandomFeatureRidge, RandomFeatureRidgeClassifier, RandomFeatureRidgeCV],
+)
+def test_a_dask_array_is_reduced_chunk_by_chunk_never_computed_whole(
+    estimator, monkeypatch
+):
+    """doc/kernel_ridge.rst: ``fit`` takes Dask arrays, reduced where they live.
+
+    The classifier computed a Dask ``X`` into one NumPy array (scikit-learn's
+    checks call ``np.asarray`` on it): the same model, but all of ``X`` in
+    memory. Its labels and weights (one value per row) may be computed.
+    """
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 3)).astype(np.float32)
+    y = X[:, 0] + np.sin(2 * X[:, 1])
+    if estimator is RandomFeatureRidgeClassifier:
+        y = np.array(["low", "mid", "high"])[np.digitize(y, [-0.5, 0.5])]
+    weights = rng.uniform(0.5, 2.0, size=600)
+    sampler = DERFSampler(n_components=20, random_state=0)
+    expected = estimator(sampler).fit(X, y, sample_weight=weights)
+    lazy = da.from_array(X, chunks=(150, 3))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Dask array X was computed whole")
+
+    monkeypatch.setattr(type(lazy), "__array__", refuse)
+    with dask.config.set(scheduler="synchronous"):
+        model = estimator(sampler).fit(
+            lazy, da.from_array(y, chunks=150), sample_weight=weights
+        )
+    assert model.coef_.dtype == np.float32
+    np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-4, atol=1e-6)
+    monkeypatch.undo()
+    if estimator is RandomFeatureRidgeClassifier:
+        np.testing.assert_array_equal(model.predict(X), expected.predict(X))
+    else:
+        np.testing.assert_allclose(model.predict(X), expected.predict(X), rtol=1e-4)
