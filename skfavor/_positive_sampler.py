@@ -57,12 +57,8 @@ def _as_float(X):
 
 
 def _float_rows(X):
-    """``X`` in floats, or a dense NumPy array of other numbers as it is.
-
-    Integers, bools and float16 in a NumPy array (a memmap of data larger than
-    memory, often integers on disk) are converted block by block where they
-    are mapped or summed, not copied whole into float64; results are float64.
-    """
+    """``X`` in floats, or a NumPy array of other numbers (an integer memmap of
+    data larger than memory) as it is, to be converted block by block."""
     if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
         return X
     return _as_float(X)

@@ -382,11 +382,8 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         return self
 
     def _lazy_inputs(self, X, y, sample_weight):
-        """A Dask ``X`` checked and left lazy; its labels and weights computed.
-
-        The labels (one per row) are needed whole to code the classes; ``X``
-        is reduced chunk by chunk where it lives, as by the regressors.
-        """
+        """A Dask ``X`` checked and left lazy, to be reduced chunk by chunk;
+        its labels (needed whole to code the classes) and weights computed."""
         y, sample_weight = (
             value.compute() if is_dask_array(value) else value
             for value in (y, sample_weight)
