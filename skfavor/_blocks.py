@@ -271,6 +271,21 @@ class _BlasHold:
                     self._held = False
                     self._threads_before = None
 
+    def reset_in_child(self) -> None:
+        """Drop a hold inherited by a forked child, and give BLAS its threads back.
+
+        The thread that would lift the parent's hold does not exist in the
+        child: without this, BLAS stayed on one thread in the child for good
+        (its own transforms found the hold taken and left it so), and a lock
+        taken at the moment of the fork would never be released.
+        """
+        self._lock = threading.Lock()
+        if self._held:
+            # Set, not entered: the child's setting from now on.
+            _blas_controller().limit(limits=self._threads_before, user_api="blas")
+        self._held = False
+        self._threads_before = None
+
     def threads_outside(self) -> int | None:
         """Threads BLAS may use outside a hold (None without BLAS)."""
         with self._lock:
@@ -314,6 +329,18 @@ def _pool(n_workers: int) -> ThreadPoolExecutor:
             _POOLS.clear()
             _POOLS[pid] = (size, pool)
         return pool
+
+
+def _reset_after_fork() -> None:
+    """A forked child's fresh state: no pools, free locks, no inherited hold."""
+    global _POOLS_LOCK
+    _POOLS_LOCK = threading.Lock()
+    _POOLS.clear()
+    single_threaded_blas.reset_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def run_in_blocks(

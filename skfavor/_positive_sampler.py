@@ -56,6 +56,14 @@ def _as_float(X):
     return xp.astype(X, xp.float64)
 
 
+def _float_rows(X):
+    """``X`` in floats, or a NumPy array of other numbers (an integer memmap of
+    data larger than memory) as it is, to be converted block by block."""
+    if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
+        return X
+    return _as_float(X)
+
+
 def _check_named(X, name: str, **kwargs):
     """``check_array`` of ``X`` to floats, with every error naming ``name``.
 
@@ -275,7 +283,7 @@ class _BasePositiveSampler(
         self : object
             Fitted sampler.
         """
-        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
+        X = _float_rows(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         key_statistics = None if keys is None else _statistics(self._check_keys(keys))
         return self._fit_statistics(_statistics(X), key_statistics, X)
 
@@ -334,7 +342,7 @@ class _BasePositiveSampler(
         first_call = not hasattr(self, "random_weights_")
         if not first_call:
             self._check_same_draw()
-        X = _as_float(
+        X = _float_rows(
             validate_data(
                 self, X, accept_sparse="csr", dtype="numeric", reset=first_call
             )

@@ -28,8 +28,8 @@ from sklearn.utils.validation import (
 from ._docstrings import fill_doc
 from ._namespace import refuse_array_api
 from ._positive_sampler import (
-    _as_float,
     _BasePositiveSampler,
+    _float_rows,
     _NotBool,
     _same_parameter,
 )
@@ -41,6 +41,7 @@ from ._streaming import (
     block_rows,
     check_lazy_inputs,
     is_dask_array,
+    one_bucket,
     row_blocks,
 )
 from .kernel_approximation import DERFSampler
@@ -52,20 +53,6 @@ _ZEROS = (
     if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
     else {}
 )
-
-
-def _float_rows(X):
-    """``X`` in floats, or a dense NumPy array of other numbers as it is.
-
-    Integers, bools and float16 in a NumPy array (a memmap of data larger
-    than memory, often integers on disk) are converted block by block, where
-    the rows are mapped (the samplers' ``transform``) or summed, instead of
-    into one float64 copy of all of ``X``; :func:`_float_dtype` is then the
-    dtype of the results.
-    """
-    if isinstance(X, np.ndarray) and X.dtype not in (np.float32, np.float64):
-        return X
-    return _as_float(X)
 
 
 def _float_dtype(X) -> np.dtype:
@@ -322,8 +309,9 @@ _SHARED_BLOCK = """block_size : int, default=None
         Rows per block streamed through the sampler. ``None`` follows the
         feature maps' policy: blocks of at most 8 MiB of float64 ``[φ, y]``
         rows, within scikit-learn's ``working_memory``. The memory of ``fit``
-        is ``O((n_components + n_targets)² + block_size · n_components)``,
-        independent of the number of rows."""
+        is ``O((n_components + n_targets)² + block_size · n_components)``
+        beside a few bytes per row (``y``, and one byte per row and fold
+        for the folds' labels)."""
 
 _SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None
         Seeds the default sampler (``sampler=None``:
@@ -371,7 +359,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
 
     def _fit_statistics(self, X, Y, weights, sampler):
         """Statistics of ``[φ, y]`` over all rows for a fitted ``sampler``."""
-        labels = np.zeros(X.shape[0], dtype=np.intp)
+        labels = one_bucket(X.shape[0])
         ((statistics,),) = accumulate(
             X,
             Y,
@@ -386,7 +374,7 @@ class _SingleAlphaRidge(_BaseRandomFeatureRidge):
         sampler = _checked_sampler(
             self.sampler, seed=False, random_state=self.random_state
         )
-        (x_statistics,) = self._x_statistics(X, np.zeros(X.shape[0], np.intp), 1)
+        (x_statistics,) = self._x_statistics(X, one_bucket(X.shape[0]), 1)
         self.sampler_ = _fit_sampler(sampler, x_statistics)
         self._sampler_parameters = _sampler_parameters(self.sampler, self.random_state)
         self._statistics = self._fit_statistics(X, Y, weights, self.sampler_)

@@ -25,10 +25,12 @@ __all__ = [
     "TableRow",
     "accumulate",
     "block_rows",
+    "bucket_dtype",
     "check_lazy_inputs",
     "fold_statistics",
     "is_dask_array",
     "merge_statistics",
+    "one_bucket",
     "row_blocks",
 ]
 
@@ -43,6 +45,20 @@ def block_rows(n_columns: int, n_rows: int, block_size: int | None) -> int:
     if block_size is not None:
         return int(block_size)
     return rows_per_block(8 * n_columns, n_rows, 1)
+
+
+def bucket_dtype(n_buckets: int) -> np.dtype:
+    """The narrowest signed integers for bucket labels ``-1 … n_buckets − 1``.
+
+    The labels are the one table of the fits that grows with the rows: one
+    byte per row and table row, rather than eight, for up to 127 buckets.
+    """
+    return np.result_type(np.int8, np.min_scalar_type(-max(int(n_buckets), 1)))
+
+
+def one_bucket(n_rows: int) -> np.ndarray:
+    """Labels putting all ``n_rows`` rows in bucket 0."""
+    return np.zeros(n_rows, dtype=np.int8)
 
 
 def same_map(first, second) -> bool:
@@ -303,12 +319,14 @@ def fold_statistics(X, Y, weights, refit_map, fold_maps, fold, n_block_rows):
         ]
         return train, table[-1], merge_statistics(parts)
     rows = [
-        *(TableRow(fold_maps[k], (fold == k).astype(np.intp), 2) for k in range(K)),
-        TableRow(refit_map, np.zeros(fold.shape[0], dtype=np.intp), 1),
+        *(TableRow(fold_maps[k], (fold == k).view(np.int8), 2) for k in range(K)),
+        TableRow(refit_map, one_bucket(fold.shape[0]), 1),
     ]
     if weighted:
         rows += [
-            TableRow(fold_maps[k], np.where(fold == k, 0, -1), 1, weighted=False)
+            TableRow(
+                fold_maps[k], np.where(fold == k, np.int8(0), np.int8(-1)), 1, False
+            )
             for k in range(K)
         ]
     table = accumulate(X, Y, weights, rows, n_block_rows)
@@ -417,9 +435,11 @@ def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
     n = X.shape[0]
     splitter = check_cv(cv, y, classifier=False)
     probe = np.empty((n, 0)) if is_dask_array(X) else X
-    fold = np.full(n, -1, dtype=np.intp)
+    fold = np.full(n, -1, dtype=bucket_dtype(splitter.get_n_splits(probe, y, groups)))
     n_folds = 0
     for k, (train, test) in enumerate(splitter.split(probe, y, groups)):
+        if k > np.iinfo(fold.dtype).max:  # more folds than get_n_splits said
+            fold = fold.astype(np.intp)
         if np.any(fold[test] >= 0) or (len(train) + len(test) != n):
             raise ValueError(
                 f"cv={cv!r} does not split the rows into disjoint test "

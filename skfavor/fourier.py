@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._blocks import plan_blocks, run_in_blocks
 from ._namespace import refuse_array_api
-from ._positive_sampler import _as_float, _NotBool
+from ._positive_sampler import _as_float, _float_rows, _NotBool
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import column_moments, entry_variance
 
@@ -176,7 +176,8 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         refuse_array_api(self, X)
         self._cast = {}
-        X = _as_float(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
+        # An integer memmap stays as it is: column_moments converts each block.
+        X = _float_rows(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         # The mean and the entries' variance only: no n_features² scatter.
         n, mean, squares = column_moments(X)
         if self.gamma == "scale":

@@ -12,7 +12,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import compute_sample_weight
+from sklearn.utils import check_array, compute_sample_weight
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -41,6 +41,7 @@ from ._streaming import (
     fold_statistics,
     is_dask_array,
     merge_statistics,
+    one_bucket,
 )
 
 __all__ = [
@@ -203,9 +204,7 @@ class RandomFeatureRidge(RegressorMixin, _SingleAlphaRidge):
                 sampler = _checked_sampler(
                     given, seed=False, random_state=self.random_state
                 )
-                (x_statistics,) = self._x_statistics(
-                    X, np.zeros(X.shape[0], np.intp), 1
-                )
+                (x_statistics,) = self._x_statistics(X, one_bucket(X.shape[0]), 1)
                 self.sampler_ = _fit_sampler(sampler, x_statistics)
             self._sampler_parameters = _sampler_parameters(given, self.random_state)
             self._statistics = None
@@ -332,8 +331,9 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training rows.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training rows; a Dask array is reduced chunk by chunk where its
+            chunks live (its labels and weights are computed).
 
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (or a multilabel indicator matrix).
@@ -347,16 +347,19 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
             Fitted estimator.
         """
         refuse_array_api(self, X, y, sample_weight)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype="numeric",
-            multi_output=True,
-            y_numeric=False,
-        )
-        X = _float_rows(X)
+        if is_dask_array(X):
+            X, y, sample_weight = self._lazy_inputs(X, y, sample_weight)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype="numeric",
+                multi_output=True,
+                y_numeric=False,
+            )
+            X = _float_rows(X)
         check_classification_targets(y)
         self._label_binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
         Y = self._label_binarizer.fit_transform(y).astype(np.float64)
@@ -377,6 +380,17 @@ class RandomFeatureRidgeClassifier(ClassifierMixin, _SingleAlphaRidge):
         # No partial_fit to continue: the (M + n_classes)² statistics go.
         del self._statistics
         return self
+
+    def _lazy_inputs(self, X, y, sample_weight):
+        """A Dask ``X`` checked and left lazy, to be reduced chunk by chunk;
+        its labels (needed whole to code the classes) and weights computed."""
+        y, sample_weight = (
+            value.compute() if is_dask_array(value) else value
+            for value in (y, sample_weight)
+        )
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        X, _, _ = self._check_inputs(X, np.zeros(y.shape[0]), None, reset=True)
+        return X, y, sample_weight
 
     def decision_function(self, X):
         """Decision values: ``φ(x) coef_ᵀ + intercept_``, in blocks of rows.

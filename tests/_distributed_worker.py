@@ -4,7 +4,8 @@ Run by ``tests/test_nn_distributed.py`` as ``python _distributed_worker.py
 PORT OUTPUT``. Each rank seeds torch differently (as ranks do for their data),
 builds the layer with ``random_state=None`` and ``redraw_interval=2``, and
 trains on the same batches; rank 0 saves every rank's directions, outputs and
-parameters at every step to OUTPUT.
+parameters at every step to OUTPUT, then each rank's eval output of a layer
+trained with running statistics on batches of its own.
 """
 
 import os
@@ -26,6 +27,31 @@ def _gathered(tensor):
     parts = [torch.empty_like(tensor) for _ in range(WORLD_SIZE)]
     dist.all_gather(parts, tensor.contiguous())
     return torch.stack(parts)
+
+
+def _eval_after_own_batches(rank):
+    """Eval output through DDP after training on each rank's own batches.
+
+    Each rank's last training forward updates its running statistics from
+    its own batch; DDP's first eval forward copies rank 0's to the others
+    (doc/attention.rst), so that every rank evaluates the same model.
+    """
+    torch.manual_seed(rank)
+    layer = FavorAttention(8, 2, batch_first=True, n_features=16, statistics="running")
+    model = DistributedDataParallel(layer)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(2):
+        seed = 100 * rank + step
+        x = torch.randn(2, 12, 8, generator=torch.Generator().manual_seed(seed))
+        out, _ = model(x, x, x)
+        out.square().mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    x = torch.randn(2, 12, 8, generator=torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        out, _ = model(x, x, x)
+    return _gathered(out)
 
 
 def worker(rank, port, output):
@@ -59,6 +85,7 @@ def worker(rank, port, output):
             ("redraw_seed", layer.redraw_seed),
         ]:
             record[name].append(_gathered(value))
+    record["eval_after_own_batches"] = [_eval_after_own_batches(rank)]
     if rank == 0:
         torch.save({k: torch.stack(v) for k, v in record.items()}, output)
     dist.barrier()

@@ -5,10 +5,11 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import SAMPLERS
+from _helpers import SAMPLERS, traced_peak
 from sklearn.kernel_approximation import RBFSampler
 
-from skfavor import DERFSampler, GERFSampler
+from skfavor import DERFSampler, FourierSampler, GERFSampler
+from skfavor import _statistics as statistics_module
 
 
 def _chunks(A, sizes):
@@ -175,3 +176,41 @@ def test_partial_fit_accepts_an_equal_seed_of_another_integer_type():
     sampler = GERFSampler(random_state=3).partial_fit(X[:10])
     sampler.set_params(random_state=np.int64(3)).partial_fit(X[10:])
     _assert_same_sampler(sampler, GERFSampler(random_state=3).fit(X), X, X)
+
+
+@pytest.mark.parametrize("family", ["posrf", "gerf", "sderf", "fourier"])
+def test_an_integer_memmap_is_fitted_block_by_block(family, tmp_path, monkeypatch):
+    """The samplers' fit needs the statistics of the rows alone, taken in blocks.
+
+    An integer memmap (data larger than memory is often int16 on disk) was
+    first converted to one float64 copy of all of X: four times the file, in
+    memory. Now each block is converted as its statistics are taken, and
+    fit and partial_fit give the sampler of the float64 rows.
+    """
+    rng = np.random.default_rng(5)
+    n, d = 60_000, 16
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.int16, (n, d))
+    X[:] = rng.integers(-50, 50, size=(n, d))
+    X.flush()
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    make = FourierSampler if family == "fourier" else SAMPLERS[family]
+    params = dict(n_components=16, gamma=1e-3, random_state=0)
+    monkeypatch.setattr(statistics_module, "_BLOCK_ROWS", 2000)
+    expected = make(**params).fit(X.astype(np.float64))
+    fitted, peak = traced_peak(lambda: make(**params).fit(X))
+    # The float64 copy of X is 7.7 MB; a block of rows 0.26 MB.
+    assert peak < n * d * 8 / 4
+    rows = np.asarray(X[:200], dtype=np.float64)
+    np.testing.assert_allclose(
+        fitted.transform(rows), expected.transform(rows), rtol=1e-12
+    )
+    if family == "fourier":
+        return  # no partial_fit
+    streamed = make(**params)
+    _, peak = traced_peak(
+        lambda: streamed.partial_fit(X[: n // 2]).partial_fit(X[n // 2 :])
+    )
+    assert peak < n * d * 8 / 4
+    np.testing.assert_allclose(
+        streamed.transform(rows), expected.transform(rows), rtol=1e-10
+    )
