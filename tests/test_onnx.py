@@ -410,6 +410,36 @@ def test_underflow_gives_zero_rows_as_documented():
     np.testing.assert_allclose(features, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nadaraya_watson_non_finite_rows_give_nan(dtype):
+    # predict raises a ValueError on NaN or inf inputs; the graph gave such
+    # rows the fallback (target_mean_, the majority class's indicator), a
+    # prediction that looks valid. Other graphs propagate NaN as they should.
+    X, X_test, y = _data(dtype)
+    rows = X_test[:5].copy()
+    rows[:3, 1] = [np.nan, np.inf, -np.inf]
+    sampler = GERFSampler(n_components=32, gamma=0.2, random_state=0)
+    regressor = NadarayaWatsonRegressor(sampler).fit(X, np.column_stack([y, -y]))
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
+        regressor.predict(rows)
+    (predictions,) = _run(regressor, rows)
+    assert np.all(np.isnan(predictions[:3]))
+    _assert_predictions(predictions[3:], regressor.predict(rows[3:]), dtype)
+
+    classifier = NadarayaWatsonClassifier(sampler).fit(X, y > 0)
+    predicted, shares = _run(classifier, rows, {id(classifier): {"zipmap": False}})
+    assert np.all(np.isnan(shares[:3]))
+    np.testing.assert_array_equal(predicted[3:], classifier.predict(rows[3:]))
+    _assert_predictions(shares[3:], classifier.predict_proba(rows[3:]), dtype)
+
+    # As documented, the other graphs give such rows NaN too.
+    (features,) = _run(classifier.sampler_, rows)
+    assert np.all(np.isnan(features[:3]).any(axis=1))
+    ridge = RandomFeatureRidgeClassifier(sampler).fit(X, y > 0)
+    _, scores = _run(ridge, rows, {id(ridge): {"zipmap": False}})
+    assert np.all(np.isnan(scores[:3]))
+
+
 def test_asymmetric_sampler_exports_without_warning():
     X, X_test, _ = _data(np.float64)
     sampler = DERFSampler("aderf", random_state=0).fit(X, keys=X_test)

@@ -21,6 +21,10 @@ row that underflows; a ridge model downstream then predicts ``±inf`` or
 ``numpy.isfinite`` on the output where inputs may be far from the training
 data. The Nadaraya–Watson graphs are stabilised as ``predict`` is
 (:ref:`math-numerics`) and never overflow.
+
+Rows with NaN or inf, which every ``transform`` and ``predict`` refuses with a
+ValueError, give NaN features, predictions and scores (the Nadaraya–Watson
+graphs too, instead of their fallback); the label of such a row means nothing.
 """
 
 from __future__ import annotations
@@ -351,6 +355,19 @@ def _nadaraya_watson_parts(g: _Graph, X: str, model) -> tuple[str, str]:
     return g.node("MatMul", features, sums), g.node("MatMul", features, totals)
 
 
+def _nan_where_not_finite(g: _Graph, X: str, y: str) -> str:
+    """``y`` (float64) plus ``Σ_k 0·x_k``: NaN on the rows of ``X`` with NaN or inf.
+
+    ``predict`` raises a ValueError on such rows; the graph cannot raise, and
+    their estimated total weight (NaN, 0 or inf) would otherwise give them the
+    fallback, a prediction that looks valid.
+    """
+    zeros = g.reduce("ReduceSum", g.node("Mul", X, g.constant(0.0)))
+    if g.dtype != np.float64:
+        zeros = g.cast(zeros, np.float64)
+    return g.node("Add", y, zeros)
+
+
 def _not_positive(g: _Graph, totals: str) -> str:
     """``~(totals > 0)``: the rows that ``predict`` gives the fallback (NaN too)."""
     return g.node("Not", g.node("Greater", totals, g.constant(0.0, np.float64)))
@@ -362,6 +379,7 @@ def _convert_nadaraya_watson_regressor(scope, operator, container) -> None:
     sums, totals = _nadaraya_watson_parts(g, _input(operator), model)
     fallback = g.constant(np.reshape(model.target_mean_, (1, -1)), np.float64)
     y = g.node("Where", _not_positive(g, totals), fallback, g.node("Div", sums, totals))
+    y = _nan_where_not_finite(g, _input(operator), y)
     g.cast(y, g.dtype, output=operator.outputs[0].full_name)
 
 
@@ -371,7 +389,8 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
     The second output is ``votes / Σ votes`` (for positive features, the
     kernel-weighted class frequencies); rows whose total weight is not
     positive get the label and the indicator of the most frequent class, as
-    ``predict`` gives them.
+    ``predict`` gives them; rows with NaN or inf, which ``predict`` refuses,
+    get NaN shares (and that label).
     """
     g = _Graph(scope, operator, container)
     model = operator.raw_operator
@@ -386,6 +405,7 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
         g.constant(indicator, np.float64),
         g.node("Div", votes, totals),
     )
+    shares = _nan_where_not_finite(g, _input(operator), shares)
     g.cast(shares, g.dtype, output=operator.outputs[1].full_name)
     codes = g.node(
         "Where",
