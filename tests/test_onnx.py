@@ -609,6 +609,36 @@ def test_exported_attention_reads_its_three_inputs(statistics, tmp_path):
     np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_dynamic_sequence_length_is_refused_at_export(batch_first, tmp_path):
+    # Asked for a dynamic sequence axis, torch.onnx.export fell back to a
+    # graph specialised to the example's length without a word: the user
+    # learnt it from onnxruntime at serving time ("Expected: 8").
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    layer = FavorAttention(
+        8, 2, batch_first=batch_first, feature_map="gerf", n_features=16
+    ).eval()
+    module = exportable_attention(layer)
+    x = torch.randn(2, 6, 8)
+    x = x if batch_first else x.transpose(0, 1)
+    length = torch.export.Dim("length", min=2, max=1024)
+    axis = int(batch_first)
+    shapes = {name: {axis: length} for name in ("query", "key", "value")}
+    with pytest.raises(Exception, match="sequence length"):
+        torch.onnx.export(
+            module,
+            (x, x.clone(), x.clone()),
+            str(tmp_path / "a.onnx"),
+            dynamo=True,
+            dynamic_shapes=shapes,
+        )
+
+
 def test_favor_attention_export_refusals():
     pytest.importorskip("torch")
     from skfavor.integrations.onnx import exportable_attention

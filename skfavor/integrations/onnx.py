@@ -507,7 +507,9 @@ def exportable_attention(layer):
         If ``layer`` is in training mode, or fits a DERF family to batch
         statistics; when exported, if the example query, key and value are
         one tensor passed more than once (export from ``x.clone()``s:
-        ``torch.export`` would read one input for all).
+        ``torch.export`` would read one input for all), or if their sequence
+        axis is dynamic (the graph holds for the example's length only: pad
+        to it).
 
     Examples
     --------
