@@ -639,6 +639,41 @@ def test_dynamic_sequence_length_is_refused_at_export(batch_first, tmp_path):
         )
 
 
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
+@pytest.mark.parametrize("feature_map", ["gerf", "sderf"])
+def test_functional_attention_export(feature_map, tmp_path):
+    # favor_attention inside a user's module: GERF's per-sequence fit is part
+    # of the graph; SDERF's eigen-decomposition failed deep in torch.onnx
+    # ("No ONNX function found for aten._linalg_eigh"), naming no remedy.
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    from skfavor.attention import favor_attention
+
+    omega = torch.randn(16, 8, generator=torch.Generator().manual_seed(0))
+
+    class Attention(torch.nn.Module):
+        def forward(self, query, key, value):
+            return favor_attention(
+                query, key, value, feature_map=feature_map, omega=omega
+            )
+
+    x = torch.randn(2, 2, 6, 8)
+    path = tmp_path / "f.onnx"
+    names = ["query", "key", "value"]
+    if feature_map == "sderf":
+        with pytest.raises(Exception, match="eigen-decomposition"):
+            torch.onnx.export(Attention().eval(), (x, x.clone(), x.clone()), str(path))
+        return
+    torch.onnx.export(
+        Attention().eval(), (x, x.clone(), x.clone()), str(path), input_names=names
+    )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    y = 3.0 * torch.randn(2, 2, 6, 8) + 1.0
+    (output,) = session.run(None, {name: y.numpy() for name in names})
+    expected = Attention()(y, y, y).numpy()
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_favor_attention_export_refusals():
     pytest.importorskip("torch")
     from skfavor.integrations.onnx import exportable_attention
