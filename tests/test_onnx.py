@@ -674,6 +674,39 @@ def test_functional_attention_export(feature_map, tmp_path):
     np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("statistics", ["running", "batch"])
+def test_exportable_attention_is_a_snapshot(statistics):
+    # The running-statistics module shared the layer's parameters but froze
+    # its maps: after a training step or load_state_dict it mixed the new
+    # projections with the old maps (off by 0.5 to 1.3), and so did its graph.
+    torch = pytest.importorskip("torch")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    def layer(seed):
+        return FavorAttention(
+            8,
+            2,
+            batch_first=True,
+            feature_map="gerf",
+            statistics=statistics,
+            n_features=16,
+            random_state=seed,
+        )
+
+    x = 2.0 * torch.randn(2, 6, 8, generator=torch.Generator().manual_seed(0))
+    trained = layer(0)
+    trained(x, x, x)
+    module = exportable_attention(trained.eval())
+    with torch.no_grad():
+        expected = trained(x, x, x)[0]
+        trained.train()(3 * x, 3 * x, 3 * x)
+        trained.load_state_dict(layer(5).state_dict())
+        trained.eval()
+        assert (trained(x, x, x)[0] - expected).abs().max() > 0.1
+        torch.testing.assert_close(module(x, x.clone(), x.clone()), expected)
+
+
 def test_favor_attention_export_refusals():
     pytest.importorskip("torch")
     from skfavor.integrations.onnx import exportable_attention

@@ -6,6 +6,8 @@ the skl2onnx converters do not import PyTorch.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -84,8 +86,9 @@ class FrozenFavorAttention(nn.Module):
     Parameters
     ----------
     layer : FavorAttention
-        In eval mode, with ``statistics='running'``. Its parameters are
-        shared, not copied; its maps are those of its buffers now.
+        In eval mode, with ``statistics='running'``; the maps are those of its
+        buffers now. :func:`exportable` passes a copy, so that later changes
+        of the user's layer cannot pair its new projections with these maps.
     """
 
     def __init__(self, layer: FavorAttention):
@@ -133,6 +136,9 @@ def exportable(layer: FavorAttention) -> nn.Module:
             "its features be dropped at each call. Call layer.eval() before "
             "exporting it."
         )
+    # A snapshot: the module shared the layer's parameters, and training it
+    # or loading weights afterwards mixed new projections with frozen maps.
+    layer = copy.deepcopy(layer)
     statistics = layer.statistics or ("running" if layer.causal else "batch")
     if statistics == "running":
         return FrozenFavorAttention(layer).eval()

@@ -494,12 +494,14 @@ def exportable_attention(layer):
     Parameters
     ----------
     layer : skfavor.nn.FavorAttention
-        In eval mode. The module shares its parameters.
+        In eval mode.
 
     Returns
     -------
     torch.nn.Module
-        In eval mode.
+        In eval mode: a snapshot of ``layer`` now, on a copy of its
+        parameters and buffers. Call this function again after training
+        ``layer`` or loading weights into it.
 
     Raises
     ------
