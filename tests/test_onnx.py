@@ -204,7 +204,9 @@ def test_ridge_agrees(sampler, shift, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "labels", [[3, 7], [0, 1, 2], ["b", "a", "c"]], ids=["binary", "ints", "strings"]
+    "labels",
+    [[3, 7], [0, 1, 2], ["b", "a", "c"], [False, True]],
+    ids=["binary", "ints", "strings", "bools"],
 )
 def test_ridge_classifier_agrees(labels, dtype):
     X, X_test, y = _data(dtype)
@@ -213,6 +215,8 @@ def test_ridge_classifier_agrees(labels, dtype):
     model.fit(X, np.asarray(labels)[codes])
     predicted, scores = _run(model, X_test, {id(model): {"zipmap": False}})
     np.testing.assert_array_equal(predicted, model.predict(X_test))
+    if isinstance(labels[0], bool):
+        assert predicted.dtype == np.int64  # as documented: 0 and 1
     decision = model.decision_function(X_test)
     if len(labels) == 2:
         assert scores.shape == (X_test.shape[0], 2)
@@ -438,6 +442,20 @@ def test_nadaraya_watson_non_finite_rows_give_nan(dtype):
     ridge = RandomFeatureRidgeClassifier(sampler).fit(X, y > 0)
     _, scores = _run(ridge, rows, {id(ridge): {"zipmap": False}})
     assert np.all(np.isnan(scores[:3]))
+
+
+def test_dataframe_fitted_models_convert_from_a_numpy_sample():
+    # As deploy.rst says: a DataFrame sample makes one input per column,
+    # which the converters refuse; a NumPy sample converts the same model.
+    pd = pytest.importorskip("pandas")
+    X, X_test, _ = _data(np.float64)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    sampler = GERFSampler(n_components=16, random_state=0).fit(frame)
+    with pytest.raises(RuntimeError, match="at most 1 input"):
+        skl2onnx.to_onnx(sampler, frame[:1])
+    (features,) = _run(sampler, X_test)
+    expected = sampler.transform(pd.DataFrame(X_test, columns=frame.columns))
+    np.testing.assert_allclose(features, expected, rtol=1e-12)
 
 
 def test_asymmetric_sampler_exports_without_warning():
