@@ -102,41 +102,6 @@ def check_attention_option(name: str, value, *, parameter: str | None = None):
     return value
 
 
-#: Families whose closed forms need no eigen-decomposition, which ONNX lacks.
-EIGH_FREE = ("posrf", "gerf")
-
-
-def _in_onnx_export() -> bool:
-    """``torch.onnx.is_in_onnx_export()`` (torch is imported by the caller)."""
-    return sys.modules["torch"].onnx.is_in_onnx_export()
-
-
-def check_onnx_exportable_family(family: str, xp) -> None:
-    """Refuse to fit ``family`` inside a ``torch.onnx.export`` trace.
-
-    The DERF families' closed forms take an eigen-decomposition
-    (:ref:`math-families`), which torch.onnx fails to translate deep in its
-    last step ("No ONNX function found for aten._linalg_eigh"); other
-    ``torch.export`` targets may have one, so only ONNX exports are refused.
-    """
-    if family in EIGH_FREE or not is_torch_namespace(xp):
-        return
-    import torch
-
-    # Dynamo (torch.onnx's strict fallback) reads the flag as False unless
-    # told to call the function at trace time.
-    if torch.compiler.assume_constant_result(_in_onnx_export)():
-        raise ValueError(
-            f"feature_map={family!r} fits its parameters by an "
-            "eigen-decomposition, which ONNX does not have, so it cannot be "
-            "fitted inside an exported graph. Export a FavorAttention with "
-            "statistics='running' through "
-            "skfavor.integrations.onnx.exportable_attention (its maps are "
-            "then constants of the graph), or use feature_map='posrf' or "
-            "'gerf'."
-        )
-
-
 def check_random_state_option(random_state):
     """``random_state`` checked, and the generator that resolves it on demand.
 

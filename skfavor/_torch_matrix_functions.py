@@ -16,12 +16,35 @@ from ._matrix_functions import evaluate, floored
 from ._namespace import get_namespace
 
 
+@torch.compiler.assume_constant_result
+def _in_onnx_export() -> bool:
+    """``torch.onnx.is_in_onnx_export()``, read at trace time under Dynamo too.
+
+    Dynamo (torch.onnx's strict fallback) reads the flag as False otherwise;
+    ``torch.compile`` reads it once, as False, without a graph break.
+    """
+    return torch.onnx.is_in_onnx_export()
+
+
 def symmetric_functions(M, functions, floor, gram):
     """:func:`~skfavor._matrix_functions.symmetric_functions` of a tensor.
 
     Through :class:`SymmetricFunctions` where ``M`` requires a gradient and
-    autograd records, else the plain forward.
+    autograd records, else the plain forward. Refused inside
+    ``torch.onnx.export``: ONNX has no eigen-decomposition, and torch.onnx
+    failed at its last step ("No ONNX function found for
+    aten._linalg_eigh"), naming no remedy. Other ``torch.export`` targets
+    may have one.
     """
+    if _in_onnx_export():
+        raise ValueError(
+            "The DERF feature maps (feature_map='sderf', 'aderf', 'saderf') fit "
+            "their parameters by an eigen-decomposition, which ONNX does not "
+            "have, so they cannot be fitted inside an exported graph. Export a "
+            "FavorAttention with statistics='running' through "
+            "skfavor.integrations.onnx.exportable_attention (its maps are then "
+            "constants of the graph), or use feature_map='posrf' or 'gerf'."
+        )
     if M.requires_grad and torch.is_grad_enabled():
         eigenvalues, vectors, *matrices = SymmetricFunctions.apply(
             M, functions, floor, gram

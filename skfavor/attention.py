@@ -22,7 +22,6 @@ from ._attention_checks import (
     check_function_options,
     check_inputs,
     check_omega,
-    check_onnx_exportable_family,
     check_random_state_option,
     check_sequences,
     check_statistics,
@@ -229,7 +228,6 @@ def fit_maps(queries, keys, omega, family, dtype, xp):
     -------
     query_map, key_map : StackedFeatureMap
     """
-    check_onnx_exportable_family(family, xp)
     params = FAMILIES[family](
         finite_statistics(queries, xp), finite_statistics(keys, xp)
     )

@@ -11,11 +11,14 @@ import copy
 import torch
 from torch import nn
 
-from .._attention_checks import EIGH_FREE
 from .._feature_map import StackedFeatureMap
 from .._namespace import get_namespace
 from ..attention import compute_dtype, fit_maps
 from ..nn import FavorAttention
+
+#: Families whose closed forms use no eigen-decomposition (ONNX has none), so
+#: that batch statistics can be fitted inside the graph.
+_EIGH_FREE = ("posrf", "gerf")
 
 
 def check_distinct_when_exporting(query, key, value) -> None:
@@ -142,7 +145,7 @@ def exportable(layer: FavorAttention) -> nn.Module:
     statistics = layer.statistics or ("running" if layer.causal else "batch")
     if statistics == "running":
         return FrozenFavorAttention(layer).eval()
-    if layer.feature_map in EIGH_FREE:
+    if layer.feature_map in _EIGH_FREE:
         return _LayerOutput(layer).eval()
     raise ValueError(
         f"FavorAttention(feature_map={layer.feature_map!r}, statistics='batch') "
