@@ -741,15 +741,28 @@ def test_favor_attention_export_refusals():
         exportable_attention(object())
 
 
-@pytest.mark.parametrize("target_opset", [13, 17])
+@pytest.mark.parametrize("target_opset", [11, 13, 17])
 def test_older_opsets(target_opset):
-    # ReduceMax takes its axes as an attribute before opset 18.
+    # ReduceMax takes its axes as an attribute before opset 18, ReduceSum and
+    # Squeeze before 13: the classifier's graph was invalid below 13
+    # (onnxruntime: "INVALID_GRAPH" at its Squeeze).
     X, X_test, y = _data(np.float64)
-    model = NadarayaWatsonRegressor(DERFSampler(gamma=0.2, random_state=0)).fit(X, y)
-    onx = skl2onnx.to_onnx(model, X[:1], target_opset=target_opset)
-    assert onx.opset_import[0].version <= target_opset
-    session = ort.InferenceSession(
-        onx.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    (predictions,) = session.run(None, {session.get_inputs()[0].name: X_test})
-    _assert_predictions(predictions, model.predict(X_test), np.float64)
+    sampler = DERFSampler(gamma=0.2, random_state=0)
+    regressor = NadarayaWatsonRegressor(sampler).fit(X, y)
+    classifier = NadarayaWatsonClassifier(sampler).fit(X, y > 0)
+    for model in (regressor, classifier):
+        onx = skl2onnx.to_onnx(
+            model,
+            X[:1],
+            target_opset=target_opset,
+            options={id(classifier): {"zipmap": False}},
+        )
+        assert onx.opset_import[0].version <= target_opset
+        session = ort.InferenceSession(
+            onx.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        outputs = session.run(None, {session.get_inputs()[0].name: X_test})
+        if model is regressor:
+            _assert_predictions(outputs[0], model.predict(X_test), np.float64)
+        else:
+            np.testing.assert_array_equal(outputs[0], model.predict(X_test))

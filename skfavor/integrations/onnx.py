@@ -102,6 +102,13 @@ class _Graph:
             return self.node(op_type, x, self.constant([1], np.int64), keepdims=1)
         return self.node(op_type, x, axes=[1], keepdims=1)
 
+    def squeeze_columns(self, x: str) -> str:
+        """The (N, 1) column ``x`` as a vector (Squeeze's axes an attribute
+        before opset 13)."""
+        if self.opset >= 13:
+            return self.node("Squeeze", x, self.constant([1], np.int64))
+        return self.node("Squeeze", x, axes=[1])
+
     def cast(self, x: str, dtype, output: str | None = None) -> str:
         """``x`` cast to the NumPy ``dtype``."""
         to = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
@@ -409,7 +416,7 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
     g.cast(shares, g.dtype, output=operator.outputs[1].full_name)
     codes = g.node(
         "Where",
-        g.node("Squeeze", fallback, g.constant([1], np.int64)),
+        g.squeeze_columns(fallback),
         g.constant(majority, np.int64),
         g.node("ArgMax", votes, axis=1, keepdims=0),
     )
