@@ -150,6 +150,40 @@ def causal_mask_selects_causal(
     return True
 
 
+def check_exported_inputs(layer, query, key, value) -> None:
+    """Refuse what a ``torch.export`` of the layer would turn into a wrong graph.
+
+    One tensor passed as two inputs: ``torch.export`` keeps one graph input
+    for it and leaves the others unread, so a graph exported from ``(x, x,
+    x)`` computes from ``value`` alone, whatever query and key it is fed. A
+    dynamic sequence axis: the engine's loop over blocks of positions is
+    unrolled when traced, so the graph holds for the example's length only,
+    and ``torch.onnx.export`` falls back to such a graph without a word.
+    """
+    if not torch.compiler.is_exporting():
+        return
+    if query is key or key is value or query is value:
+        raise ValueError(
+            "The export's example query, key and value are one tensor passed more "
+            "than once: torch.export would keep one graph input and ignore the "
+            "others. Export with distinct tensors, e.g. (x, x.clone(), x.clone(), "
+            "mask)."
+        )
+    axis = 1 if layer.batch_first and query.dim() == 3 else 0
+    for name, x in (("query", query), ("key", key)):
+        # A SymInt has a ``node``, an int none. ``isinstance(length, SymInt)``
+        # is False under Dynamo (torch.export's strict mode, which
+        # torch.onnx.export tries next), where this ``hasattr`` stops the trace.
+        if hasattr(x.shape[axis], "node"):
+            raise ValueError(
+                f"The export's {name} has a dynamic sequence length (axis {axis} "
+                "in dynamic_shapes): the exported graph holds for the example's "
+                "sequence length only. Make only the batch axis dynamic, export "
+                "at the longest length you serve, and pad shorter sequences, "
+                "marking the padding in key_padding_mask."
+            )
+
+
 def layer_inputs(layer, query, key, value, key_padding_mask):
     """Check a :class:`~skfavor.nn.FavorAttention` call's inputs.
 
@@ -165,6 +199,7 @@ def layer_inputs(layer, query, key, value, key_padding_mask):
                 f"{name} is a nested tensor: pass a padded tensor and a "
                 "key_padding_mask."
             )
+    check_exported_inputs(layer, query, key, value)
     unbatched = query.dim() == 2
     layout = (
         "length, "

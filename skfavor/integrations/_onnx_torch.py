@@ -21,48 +21,6 @@ from ..nn import FavorAttention
 _EIGH_FREE = ("posrf", "gerf")
 
 
-def check_distinct_when_exporting(query, key, value) -> None:
-    """Refuse one tensor passed as two inputs of an export.
-
-    ``torch.export`` keeps one graph input for a tensor passed several times
-    and leaves the others unread: a graph exported from ``(x, x, x, mask)``
-    computes from ``value`` alone, whatever query and key it is fed.
-    """
-    aliased = query is key or key is value or query is value
-    if aliased and torch.compiler.is_exporting():
-        raise ValueError(
-            "The export's example query, key and value are one tensor passed more "
-            "than once: torch.export would keep one graph input and ignore the "
-            "others. Export with distinct tensors, e.g. (x, x.clone(), x.clone(), "
-            "mask)."
-        )
-
-
-def check_static_length_when_exporting(layer, query, key) -> None:
-    """Refuse a dynamic sequence axis in an export.
-
-    The engine's loop over blocks of positions is unrolled when traced, so
-    the graph holds for the example's length only; asked for a dynamic one,
-    ``torch.onnx.export`` falls back to a graph specialised to it without a
-    word, and onnxruntime refuses other lengths only at serving time.
-    """
-    if not torch.compiler.is_exporting():
-        return
-    axis = 1 if layer.batch_first and query.dim() == 3 else 0
-    for name, x in (("query", query), ("key", key)):
-        # A SymInt has a ``node``, an int none. ``isinstance(length, SymInt)``
-        # is False under Dynamo (torch.export's strict mode, which
-        # torch.onnx.export tries next), where this ``hasattr`` stops the trace.
-        if hasattr(x.shape[axis], "node"):
-            raise ValueError(
-                f"The export's {name} has a dynamic sequence length (axis {axis} "
-                "in dynamic_shapes): the exported graph holds for the example's "
-                "sequence length only. Make only the batch axis dynamic, export "
-                "at the longest length you serve, and pad shorter sequences, "
-                "marking the padding in key_padding_mask."
-            )
-
-
 class _LayerOutput(nn.Module):
     """``layer(query, key, value, key_padding_mask)[0]``: the layer as it is."""
 
@@ -71,8 +29,6 @@ class _LayerOutput(nn.Module):
         self.layer = layer
 
     def forward(self, query, key, value, key_padding_mask=None):
-        check_distinct_when_exporting(query, key, value)
-        check_static_length_when_exporting(self.layer, query, key)
         return self.layer(query, key, value, key_padding_mask=key_padding_mask)[0]
 
 
@@ -121,8 +77,6 @@ class FrozenFavorAttention(nn.Module):
         )
 
     def forward(self, query, key, value, key_padding_mask=None):
-        check_distinct_when_exporting(query, key, value)
-        check_static_length_when_exporting(self.layer, query, key)
         maps = self._map("query"), self._map("key")
         return self.layer.forward_with_maps(
             query, key, value, key_padding_mask, maps=maps
