@@ -753,6 +753,42 @@ def test_layer_exported_without_the_helper_checks_its_inputs(tmp_path):
         )
 
 
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
+@pytest.mark.filterwarnings("ignore:# The axis name:UserWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_float64_attention_export_agrees_to_1e_6(tmp_path):
+    # As deploy.rst says: torch.onnx rounds the graph's Python scalars to
+    # float32, so a float64 export agrees to about 1e-7, not 1e-15.
+    torch = pytest.importorskip("torch")
+    from skfavor.integrations.onnx import exportable_attention
+    from skfavor.nn import FavorAttention
+
+    layer = FavorAttention(
+        16,
+        2,
+        batch_first=True,
+        feature_map="gerf",
+        n_features=32,
+        random_state=0,
+        dtype=torch.float64,
+    ).eval()
+    generator = torch.Generator().manual_seed(0)
+    x, mask = _attention_inputs(torch, 2, 8, 16, 0)
+    x = x.double()
+    session = _export_attention(
+        exportable_attention(layer), (x, x.clone(), x.clone(), mask), tmp_path / "a"
+    )
+    y = 3.0 * torch.randn(3, 8, 16, generator=generator, dtype=torch.float64)
+    mask = torch.zeros(3, 8, dtype=torch.bool)
+    feeds = {"query": y, "key": y, "value": y, "key_padding_mask": mask}
+    (output,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+    with torch.no_grad():
+        expected = layer(y, y, y)[0].numpy()
+    assert output.dtype == np.float64
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(output, expected, rtol=0, atol=1e-6 * scale)
+
+
 def test_favor_attention_export_refusals():
     pytest.importorskip("torch")
     from skfavor.integrations.onnx import exportable_attention
