@@ -151,24 +151,17 @@ def causal_mask_selects_causal(
 
 
 def check_exported_inputs(layer, query, key, value) -> None:
-    """Refuse what a ``torch.export`` of the layer would turn into a wrong graph.
+    """Refuse a dynamic sequence axis in a ``torch.export`` of the layer.
 
-    One tensor passed as two inputs: ``torch.export`` keeps one graph input
-    for it and leaves the others unread, so a graph exported from ``(x, x,
-    x)`` computes from ``value`` alone, whatever query and key it is fed. A
-    dynamic sequence axis: the engine's loop over blocks of positions is
-    unrolled when traced, so the graph holds for the example's length only,
-    and ``torch.onnx.export`` falls back to such a graph without a word.
+    The engine's loop over blocks of positions is unrolled when traced, so the
+    graph holds for the example's length only, and ``torch.onnx.export`` falls
+    back to such a graph without a word. (One tensor passed as query, key and
+    value is right inside a model, e.g. ``nn.TransformerEncoderLayer``;
+    :func:`~skfavor.integrations.onnx.exportable_attention`'s modules, whose
+    three inputs are the graph's, refuse it.)
     """
     if not torch.compiler.is_exporting():
         return
-    if query is key or key is value or query is value:
-        raise ValueError(
-            "The export's example query, key and value are one tensor passed more "
-            "than once: torch.export would keep one graph input and ignore the "
-            "others. Export with distinct tensors, e.g. (x, x.clone(), x.clone(), "
-            "mask)."
-        )
     axis = 1 if layer.batch_first and query.dim() == 3 else 0
     for name, x in (("query", query), ("key", key)):
         # A SymInt has a ``node``, an int none. ``isinstance(length, SymInt)``

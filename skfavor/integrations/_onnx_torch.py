@@ -21,6 +21,25 @@ from ..nn import FavorAttention
 _EIGH_FREE = ("posrf", "gerf")
 
 
+def check_distinct_when_exporting(query, key, value) -> None:
+    """Refuse one tensor passed as two inputs of an export.
+
+    ``torch.export`` keeps one graph input for a tensor passed several times
+    and leaves the others unread: a graph exported from ``(x, x, x, mask)``
+    computes from ``value`` alone, whatever query and key it is fed. Checked
+    here, where the three inputs are the graph's, not in the layer, which a
+    model may call with one tensor (``nn.TransformerEncoderLayer``).
+    """
+    aliased = query is key or key is value or query is value
+    if aliased and torch.compiler.is_exporting():
+        raise ValueError(
+            "The export's example query, key and value are one tensor passed more "
+            "than once: torch.export would keep one graph input and ignore the "
+            "others. Export with distinct tensors, e.g. (x, x.clone(), x.clone(), "
+            "mask)."
+        )
+
+
 class _LayerOutput(nn.Module):
     """``layer(query, key, value, key_padding_mask)[0]``: the layer as it is."""
 
@@ -29,6 +48,7 @@ class _LayerOutput(nn.Module):
         self.layer = layer
 
     def forward(self, query, key, value, key_padding_mask=None):
+        check_distinct_when_exporting(query, key, value)
         return self.layer(query, key, value, key_padding_mask=key_padding_mask)[0]
 
 
@@ -77,6 +97,7 @@ class FrozenFavorAttention(nn.Module):
         )
 
     def forward(self, query, key, value, key_padding_mask=None):
+        check_distinct_when_exporting(query, key, value)
         maps = self._map("query"), self._map("key")
         return self.layer.forward_with_maps(
             query, key, value, key_padding_mask, maps=maps
