@@ -150,6 +150,35 @@ def causal_mask_selects_causal(
     return True
 
 
+def check_exported_inputs(layer, query, key, value) -> None:
+    """Refuse a dynamic sequence axis in a ``torch.export`` of the layer.
+
+    The engine's loop over blocks of positions is unrolled when traced, so the
+    graph holds for the example's length only, and ``torch.onnx.export`` falls
+    back to such a graph without a word. (One tensor passed as query, key and
+    value is right inside a model, e.g. ``nn.TransformerEncoderLayer``;
+    :func:`~skfavor.integrations.onnx.exportable_attention`'s modules, whose
+    three inputs are the graph's, refuse it.)
+    """
+    # torch.compiler.is_exporting came with torch 2.6; we declare 2.1.
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    if is_exporting is None or not is_exporting():
+        return
+    axis = 1 if layer.batch_first and query.dim() == 3 else 0
+    for name, x in (("query", query), ("key", key)):
+        # A SymInt has a ``node``, an int none. ``isinstance(length, SymInt)``
+        # is False under Dynamo (torch.export's strict mode, which
+        # torch.onnx.export tries next), where this ``hasattr`` stops the trace.
+        if hasattr(x.shape[axis], "node"):
+            raise ValueError(
+                f"The export's {name} has a dynamic sequence length (axis {axis} "
+                "in dynamic_shapes): the exported graph holds for the example's "
+                "sequence length only. Make only the batch axis dynamic, export "
+                "at the longest length you serve, and pad shorter sequences, "
+                "marking the padding in key_padding_mask."
+            )
+
+
 def layer_inputs(layer, query, key, value, key_padding_mask):
     """Check a :class:`~skfavor.nn.FavorAttention` call's inputs.
 
@@ -165,6 +194,7 @@ def layer_inputs(layer, query, key, value, key_padding_mask):
                 f"{name} is a nested tensor: pass a padded tensor and a "
                 "key_padding_mask."
             )
+    check_exported_inputs(layer, query, key, value)
     unbatched = query.dim() == 2
     layout = (
         "length, "

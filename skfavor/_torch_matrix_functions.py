@@ -9,6 +9,8 @@ divides by zero.
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -16,12 +18,61 @@ from ._matrix_functions import evaluate, floored
 from ._namespace import get_namespace
 
 
+def _onnx_export_flag() -> bool:
+    """``torch.onnx.is_in_onnx_export()``, without importing ``torch.onnx``.
+
+    An export has imported it; reaching for the attribute otherwise imports
+    it (about a second).
+    """
+    onnx = sys.modules.get("torch.onnx")
+    return onnx is not None and onnx.is_in_onnx_export()
+
+
+#: The flag as a constant of a Dynamo trace (:func:`_in_onnx_export`).
+_CONSTANT_FLAG: list = []
+
+
+def _in_onnx_export() -> bool:
+    """Whether ``torch.onnx.export`` runs, read under Dynamo too.
+
+    Dynamo (torch.onnx's strict fallback, tried after the plain trace) reads
+    the flag as False unless it is a constant of its trace; decorated with
+    ``assume_constant_result``, ``torch.compile`` also reads it once, without
+    a graph break. Decorating imports torch._dynamo (1.3 s at a layer's first
+    forward), so it is done once, outside any trace, in a process that has
+    imported torch._dynamo already, as an export does before its plain trace.
+    """
+    if not _CONSTANT_FLAG:
+        # Not while Dynamo traces (is_compiling is also True in a plain
+        # export trace, where decorating is fine and needed).
+        tracing = getattr(
+            torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling
+        )
+        if "torch._dynamo" not in sys.modules or tracing():
+            return _onnx_export_flag()
+        _CONSTANT_FLAG.append(torch.compiler.assume_constant_result(_onnx_export_flag))
+    return _CONSTANT_FLAG[0]()
+
+
 def symmetric_functions(M, functions, floor, gram):
     """:func:`~skfavor._matrix_functions.symmetric_functions` of a tensor.
 
     Through :class:`SymmetricFunctions` where ``M`` requires a gradient and
-    autograd records, else the plain forward.
+    autograd records, else the plain forward. Refused inside
+    ``torch.onnx.export``: ONNX has no eigen-decomposition, and torch.onnx
+    failed at its last step ("No ONNX function found for
+    aten._linalg_eigh"), naming no remedy. Other ``torch.export`` targets
+    may have one.
     """
+    if _in_onnx_export():
+        raise ValueError(
+            "The DERF feature maps (feature_map='sderf', 'aderf', 'saderf') fit "
+            "their parameters by an eigen-decomposition, which ONNX does not "
+            "have, so they cannot be fitted inside an exported graph. Export a "
+            "FavorAttention with statistics='running' through "
+            "skfavor.integrations.onnx.exportable_attention (its maps are then "
+            "constants of the graph), or use feature_map='posrf' or 'gerf'."
+        )
     if M.requires_grad and torch.is_grad_enabled():
         eigenvalues, vectors, *matrices = SymmetricFunctions.apply(
             M, functions, floor, gram

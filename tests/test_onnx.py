@@ -204,7 +204,9 @@ def test_ridge_agrees(sampler, shift, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "labels", [[3, 7], [0, 1, 2], ["b", "a", "c"]], ids=["binary", "ints", "strings"]
+    "labels",
+    [[3, 7], [0, 1, 2], ["b", "a", "c"], [False, True]],
+    ids=["binary", "ints", "strings", "bools"],
 )
 def test_ridge_classifier_agrees(labels, dtype):
     X, X_test, y = _data(dtype)
@@ -213,6 +215,8 @@ def test_ridge_classifier_agrees(labels, dtype):
     model.fit(X, np.asarray(labels)[codes])
     predicted, scores = _run(model, X_test, {id(model): {"zipmap": False}})
     np.testing.assert_array_equal(predicted, model.predict(X_test))
+    if isinstance(labels[0], bool):
+        assert predicted.dtype == np.int64  # as documented: 0 and 1
     decision = model.decision_function(X_test)
     if len(labels) == 2:
         assert scores.shape == (X_test.shape[0], 2)
@@ -410,6 +414,50 @@ def test_underflow_gives_zero_rows_as_documented():
     np.testing.assert_allclose(features, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nadaraya_watson_non_finite_rows_give_nan(dtype):
+    # predict raises a ValueError on NaN or inf inputs; the graph gave such
+    # rows the fallback (target_mean_, the majority class's indicator), a
+    # prediction that looks valid. Other graphs propagate NaN as they should.
+    X, X_test, y = _data(dtype)
+    rows = X_test[:5].copy()
+    rows[:3, 1] = [np.nan, np.inf, -np.inf]
+    sampler = GERFSampler(n_components=32, gamma=0.2, random_state=0)
+    regressor = NadarayaWatsonRegressor(sampler).fit(X, np.column_stack([y, -y]))
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
+        regressor.predict(rows)
+    (predictions,) = _run(regressor, rows)
+    assert np.all(np.isnan(predictions[:3]))
+    _assert_predictions(predictions[3:], regressor.predict(rows[3:]), dtype)
+
+    classifier = NadarayaWatsonClassifier(sampler).fit(X, y > 0)
+    predicted, shares = _run(classifier, rows, {id(classifier): {"zipmap": False}})
+    assert np.all(np.isnan(shares[:3]))
+    np.testing.assert_array_equal(predicted[3:], classifier.predict(rows[3:]))
+    _assert_predictions(shares[3:], classifier.predict_proba(rows[3:]), dtype)
+
+    # As documented, the other graphs give such rows NaN too.
+    (features,) = _run(classifier.sampler_, rows)
+    assert np.all(np.isnan(features[:3]).any(axis=1))
+    ridge = RandomFeatureRidgeClassifier(sampler).fit(X, y > 0)
+    _, scores = _run(ridge, rows, {id(ridge): {"zipmap": False}})
+    assert np.all(np.isnan(scores[:3]))
+
+
+def test_dataframe_fitted_models_convert_from_a_numpy_sample():
+    # As deploy.rst says: a DataFrame sample makes one input per column,
+    # which the converters refuse; a NumPy sample converts the same model.
+    pd = pytest.importorskip("pandas")
+    X, X_test, _ = _data(np.float64)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    sampler = GERFSampler(n_components=16, random_state=0).fit(frame)
+    with pytest.raises(RuntimeError, match="at most 1 input"):
+        skl2onnx.to_onnx(sampler, frame[:1])
+    (features,) = _run(sampler, X_test)
+    expected = sampler.transform(pd.DataFrame(X_test, columns=frame.columns))
+    np.testing.assert_allclose(features, expected, rtol=1e-12)
+
+
 def test_asymmetric_sampler_exports_without_warning():
     X, X_test, _ = _data(np.float64)
     sampler = DERFSampler("aderf", random_state=0).fit(X, keys=X_test)
@@ -418,192 +466,28 @@ def test_asymmetric_sampler_exports_without_warning():
         _run(sampler, X_test)
 
 
-# --- FavorAttention through torch.onnx.export --------------------------------
-
-
-def _export_attention(module, inputs, path, batch_axis=0):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnxscript")  # torch.onnx's dynamo exporter
-    names = ["query", "key", "value", "key_padding_mask"]
-    batch = torch.export.Dim("batch")
-    dynamic_shapes = {name: {batch_axis: batch} for name in names[:3]}
-    dynamic_shapes["key_padding_mask"] = {0: batch}
-    torch.onnx.export(
-        module,
-        inputs,
-        str(path),
-        input_names=names,
-        output_names=["output"],
-        dynamo=True,
-        dynamic_shapes=dynamic_shapes,
-    )
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def _attention_inputs(torch, n, length, embed_dim, seed, batch_first=True):
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, length, embed_dim, generator=generator) * 2.0
-    mask = torch.zeros(n, length, dtype=torch.bool)
-    mask[0, length - 3 :] = True  # one padded sequence
-    return (x if batch_first else x.transpose(0, 1).contiguous()), mask
-
-
-# torch's exporter warns about its own internals (a deprecated pytree check,
-# the renaming of the dynamic batch axis).
-@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
-@pytest.mark.filterwarnings("ignore:# The axis name:UserWarning")
-@pytest.mark.parametrize(
-    "feature_map, causal, statistics, batch_first",
-    [
-        ("sderf", False, "running", True),
-        ("saderf", True, None, False),
-        ("gerf", False, "batch", True),
-    ],
-)
-def test_favor_attention_exports(
-    feature_map, causal, statistics, batch_first, tmp_path
-):
-    torch = pytest.importorskip("torch")
-    from skfavor.integrations.onnx import exportable_attention
-    from skfavor.nn import FavorAttention
-
-    layer = FavorAttention(
-        16,
-        2,
-        batch_first=batch_first,
-        feature_map=feature_map,
-        n_features=32,
-        causal=causal,
-        statistics=statistics,
-        random_state=0,
-    )
-    x, mask = _attention_inputs(torch, 3, 12, 16, 0, batch_first)
-    layer(x, x, x)  # one training step: running statistics unlike their start
-    layer.eval()
-    module = exportable_attention(layer)
-    # Distinct example tensors: one tensor passed three times would leave the
-    # graph reading one input for all three.
-    session = _export_attention(
-        module,
-        (x, x.clone(), x.clone(), mask),
-        tmp_path / "attention.onnx",
-        int(not batch_first),
-    )
-    # Held-out inputs, with another batch size: the batch dimension is dynamic.
-    for n in (3, 5):
-        x, mask = _attention_inputs(torch, n, 12, 16, n, batch_first)
-        feeds = {"query": x, "key": x, "value": x, "key_padding_mask": mask}
-        (output,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
-        with torch.no_grad():
-            expected = layer(x, x, x, key_padding_mask=mask)[0].numpy()
-        np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
-        # The padded keys are out of the sums: outputs move if they are not.
-        with torch.no_grad():
-            unmasked = layer(x, x, x)[0].numpy()
-        assert np.abs(unmasked - expected).max() > 1e-3
-
-
-@pytest.mark.parametrize("statistics", ["running", "batch"])
-def test_exportable_attention_checks_inputs_as_the_layer(statistics):
-    # The running-statistics module skipped the layer's checks: a uint8 mask
-    # was ignored (outputs as without a mask), a float mask failed in `~`, a
-    # (1, S) mask was broadcast and unbatched inputs failed to unpack.
-    torch = pytest.importorskip("torch")
-    from skfavor.integrations.onnx import exportable_attention
-    from skfavor.nn import FavorAttention
-
-    layer = FavorAttention(
-        8,
-        2,
-        batch_first=True,
-        feature_map="gerf",
-        statistics=statistics,
-        n_features=16,
-        random_state=0,
-    ).eval()
-    module = exportable_attention(layer)
-    x = torch.randn(2, 6, 8, generator=torch.Generator().manual_seed(0))
-    mask = torch.zeros(2, 6, dtype=torch.bool)
-    mask[1, 4:] = True
-    with torch.no_grad():
-        expected = layer(x, x, x, key_padding_mask=mask)[0]
-        torch.testing.assert_close(module(x, x, x, mask), expected)
-        float_mask = torch.zeros(2, 6).masked_fill(mask, float("-inf"))
-        torch.testing.assert_close(module(x, x, x, float_mask), expected)
-        torch.testing.assert_close(module(x[0], x[0], x[0]), layer(x[0], x[0], x[0])[0])
-        with pytest.raises(TypeError, match="key_padding_mask"):
-            module(x, x, x, mask.to(torch.uint8))
-        with pytest.raises(ValueError, match="key_padding_mask"):
-            module(x, x, x, mask[:1])
-        with pytest.raises(ValueError, match="query"):
-            module(x[..., :4], x, x)
-
-
-@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec:FutureWarning")
-@pytest.mark.filterwarnings("ignore:# The axis name:UserWarning")
-@pytest.mark.parametrize("statistics", ["running", "batch"])
-def test_exported_attention_reads_its_three_inputs(statistics, tmp_path):
-    # Exported from (x, x, x, mask), the graph read only `value` (torch.export
-    # keeps one input of an aliased tensor): fed a distinct query and key it
-    # was off by 1.5 to 1.8. Such examples are now refused; a graph exported
-    # from distinct tensors serves cross-attention too.
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnxscript")
-    from skfavor.integrations.onnx import exportable_attention
-    from skfavor.nn import FavorAttention
-
-    layer = FavorAttention(
-        16,
-        2,
-        batch_first=True,
-        feature_map="gerf",
-        statistics=statistics,
-        n_features=32,
-        random_state=0,
-    ).eval()
-    module = exportable_attention(layer)
-    x, mask = _attention_inputs(torch, 3, 12, 16, 0)
-    # torch.onnx wraps the module's ValueError in its TorchExportError.
-    with pytest.raises(Exception, match="Export with distinct tensors"):
-        torch.onnx.export(
-            module, (x, x, x, mask), str(tmp_path / "a.onnx"), dynamo=True
-        )
-    session = _export_attention(
-        module, (x, x.clone(), x.clone(), mask), tmp_path / "attention.onnx"
-    )
-    q, _ = _attention_inputs(torch, 3, 12, 16, 1)
-    feeds = {"query": q, "key": x, "value": x, "key_padding_mask": mask}
-    (output,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
-    with torch.no_grad():
-        expected = layer(q, x, x, key_padding_mask=mask)[0].numpy()
-    np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
-
-
-def test_favor_attention_export_refusals():
-    pytest.importorskip("torch")
-    from skfavor.integrations.onnx import exportable_attention
-    from skfavor.nn import FavorAttention
-
-    derf = FavorAttention(
-        8, 2, batch_first=True, feature_map="sderf", statistics="batch"
-    )
-    with pytest.raises(ValueError, match="eigen-decomposition"):
-        exportable_attention(derf.eval())
-    with pytest.raises(ValueError, match="training mode"):
-        exportable_attention(derf.train())
-    with pytest.raises(TypeError, match="FavorAttention"):
-        exportable_attention(object())
-
-
-@pytest.mark.parametrize("target_opset", [13, 17])
+@pytest.mark.parametrize("target_opset", [11, 13, 17])
 def test_older_opsets(target_opset):
-    # ReduceMax takes its axes as an attribute before opset 18.
+    # ReduceMax takes its axes as an attribute before opset 18, ReduceSum and
+    # Squeeze before 13: the classifier's graph was invalid below 13
+    # (onnxruntime: "INVALID_GRAPH" at its Squeeze).
     X, X_test, y = _data(np.float64)
-    model = NadarayaWatsonRegressor(DERFSampler(gamma=0.2, random_state=0)).fit(X, y)
-    onx = skl2onnx.to_onnx(model, X[:1], target_opset=target_opset)
-    assert onx.opset_import[0].version <= target_opset
-    session = ort.InferenceSession(
-        onx.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    (predictions,) = session.run(None, {session.get_inputs()[0].name: X_test})
-    _assert_predictions(predictions, model.predict(X_test), np.float64)
+    sampler = DERFSampler(gamma=0.2, random_state=0)
+    regressor = NadarayaWatsonRegressor(sampler).fit(X, y)
+    classifier = NadarayaWatsonClassifier(sampler).fit(X, y > 0)
+    for model in (regressor, classifier):
+        onx = skl2onnx.to_onnx(
+            model,
+            X[:1],
+            target_opset=target_opset,
+            options={id(classifier): {"zipmap": False}},
+        )
+        assert onx.opset_import[0].version <= target_opset
+        session = ort.InferenceSession(
+            onx.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        outputs = session.run(None, {session.get_inputs()[0].name: X_test})
+        if model is regressor:
+            _assert_predictions(outputs[0], model.predict(X_test), np.float64)
+        else:
+            np.testing.assert_array_equal(outputs[0], model.predict(X_test))

@@ -6,6 +6,8 @@ the skl2onnx converters do not import PyTorch.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -24,10 +26,14 @@ def check_distinct_when_exporting(query, key, value) -> None:
 
     ``torch.export`` keeps one graph input for a tensor passed several times
     and leaves the others unread: a graph exported from ``(x, x, x, mask)``
-    computes from ``value`` alone, whatever query and key it is fed.
+    computes from ``value`` alone, whatever query and key it is fed. Checked
+    here, where the three inputs are the graph's, not in the layer, which a
+    model may call with one tensor (``nn.TransformerEncoderLayer``).
     """
     aliased = query is key or key is value or query is value
-    if aliased and torch.compiler.is_exporting():
+    # torch.compiler.is_exporting came with torch 2.6; we declare 2.1.
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    if aliased and is_exporting is not None and is_exporting():
         raise ValueError(
             "The export's example query, key and value are one tensor passed more "
             "than once: torch.export would keep one graph input and ignore the "
@@ -61,8 +67,9 @@ class FrozenFavorAttention(nn.Module):
     Parameters
     ----------
     layer : FavorAttention
-        In eval mode, with ``statistics='running'``. Its parameters are
-        shared, not copied; its maps are those of its buffers now.
+        In eval mode, with ``statistics='running'``; the maps are those of its
+        buffers now. :func:`exportable` passes a copy, so that later changes
+        of the user's layer cannot pair its new projections with these maps.
     """
 
     def __init__(self, layer: FavorAttention):
@@ -109,6 +116,9 @@ def exportable(layer: FavorAttention) -> nn.Module:
             "its features be dropped at each call. Call layer.eval() before "
             "exporting it."
         )
+    # A snapshot: the module shared the layer's parameters, and training it
+    # or loading weights afterwards mixed new projections with frozen maps.
+    layer = copy.deepcopy(layer)
     statistics = layer.statistics or ("running" if layer.causal else "batch")
     if statistics == "running":
         return FrozenFavorAttention(layer).eval()

@@ -21,6 +21,10 @@ row that underflows; a ridge model downstream then predicts ``±inf`` or
 ``numpy.isfinite`` on the output where inputs may be far from the training
 data. The Nadaraya–Watson graphs are stabilised as ``predict`` is
 (:ref:`math-numerics`) and never overflow.
+
+Rows with NaN or inf, which every ``transform`` and ``predict`` refuses with a
+ValueError, give NaN features, predictions and scores (the Nadaraya–Watson
+graphs too, instead of their fallback); the label of such a row means nothing.
 """
 
 from __future__ import annotations
@@ -97,6 +101,13 @@ class _Graph:
         if axes_as_input:
             return self.node(op_type, x, self.constant([1], np.int64), keepdims=1)
         return self.node(op_type, x, axes=[1], keepdims=1)
+
+    def squeeze_columns(self, x: str) -> str:
+        """The (N, 1) column ``x`` as a vector (Squeeze's axes an attribute
+        before opset 13)."""
+        if self.opset >= 13:
+            return self.node("Squeeze", x, self.constant([1], np.int64))
+        return self.node("Squeeze", x, axes=[1])
 
     def cast(self, x: str, dtype, output: str | None = None) -> str:
         """``x`` cast to the NumPy ``dtype``."""
@@ -351,6 +362,19 @@ def _nadaraya_watson_parts(g: _Graph, X: str, model) -> tuple[str, str]:
     return g.node("MatMul", features, sums), g.node("MatMul", features, totals)
 
 
+def _nan_where_not_finite(g: _Graph, X: str, y: str) -> str:
+    """``y`` (float64) plus ``Σ_k 0·x_k``: NaN on the rows of ``X`` with NaN or inf.
+
+    ``predict`` raises a ValueError on such rows; the graph cannot raise, and
+    their estimated total weight (NaN, 0 or inf) would otherwise give them the
+    fallback, a prediction that looks valid.
+    """
+    zeros = g.reduce("ReduceSum", g.node("Mul", X, g.constant(0.0)))
+    if g.dtype != np.float64:
+        zeros = g.cast(zeros, np.float64)
+    return g.node("Add", y, zeros)
+
+
 def _not_positive(g: _Graph, totals: str) -> str:
     """``~(totals > 0)``: the rows that ``predict`` gives the fallback (NaN too)."""
     return g.node("Not", g.node("Greater", totals, g.constant(0.0, np.float64)))
@@ -362,6 +386,7 @@ def _convert_nadaraya_watson_regressor(scope, operator, container) -> None:
     sums, totals = _nadaraya_watson_parts(g, _input(operator), model)
     fallback = g.constant(np.reshape(model.target_mean_, (1, -1)), np.float64)
     y = g.node("Where", _not_positive(g, totals), fallback, g.node("Div", sums, totals))
+    y = _nan_where_not_finite(g, _input(operator), y)
     g.cast(y, g.dtype, output=operator.outputs[0].full_name)
 
 
@@ -371,7 +396,8 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
     The second output is ``votes / Σ votes`` (for positive features, the
     kernel-weighted class frequencies); rows whose total weight is not
     positive get the label and the indicator of the most frequent class, as
-    ``predict`` gives them.
+    ``predict`` gives them; rows with NaN or inf, which ``predict`` refuses,
+    get NaN shares (and that label).
     """
     g = _Graph(scope, operator, container)
     model = operator.raw_operator
@@ -386,10 +412,11 @@ def _convert_nadaraya_watson_classifier(scope, operator, container) -> None:
         g.constant(indicator, np.float64),
         g.node("Div", votes, totals),
     )
+    shares = _nan_where_not_finite(g, _input(operator), shares)
     g.cast(shares, g.dtype, output=operator.outputs[1].full_name)
     codes = g.node(
         "Where",
-        g.node("Squeeze", fallback, g.constant([1], np.int64)),
+        g.squeeze_columns(fallback),
         g.constant(majority, np.int64),
         g.node("ArgMax", votes, axis=1, keepdims=0),
     )
@@ -474,12 +501,14 @@ def exportable_attention(layer):
     Parameters
     ----------
     layer : skfavor.nn.FavorAttention
-        In eval mode. The module shares its parameters.
+        In eval mode.
 
     Returns
     -------
     torch.nn.Module
-        In eval mode.
+        In eval mode: a snapshot of ``layer`` now, on a copy of its
+        parameters and buffers. Call this function again after training
+        ``layer`` or loading weights into it.
 
     Raises
     ------
@@ -487,7 +516,9 @@ def exportable_attention(layer):
         If ``layer`` is in training mode, or fits a DERF family to batch
         statistics; when exported, if the example query, key and value are
         one tensor passed more than once (export from ``x.clone()``s:
-        ``torch.export`` would read one input for all).
+        ``torch.export`` would read one input for all), or if their sequence
+        axis is dynamic (the graph holds for the example's length only: pad
+        to it).
 
     Examples
     --------
