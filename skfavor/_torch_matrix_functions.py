@@ -68,10 +68,13 @@ def symmetric_functions(M, functions, floor, gram):
         raise ValueError(
             "The DERF feature maps (feature_map='sderf', 'aderf', 'saderf') fit "
             "their parameters by an eigen-decomposition, which ONNX does not "
-            "have, so they cannot be fitted inside an exported graph. Export a "
-            "FavorAttention with statistics='running' through "
-            "skfavor.integrations.onnx.exportable_attention (its maps are then "
-            "constants of the graph), or use feature_map='posrf' or 'gerf'."
+            "have, so they cannot be fitted inside an exported graph, and a "
+            "model holding such a layer cannot be exported as a whole. Export "
+            "the attention alone, a FavorAttention with statistics='running', "
+            "through skfavor.integrations.onnx.exportable_attention (its maps "
+            "are then constants of a graph of its own; the module does not "
+            "take the layer's place in a model), or use feature_map='posrf' or "
+            "'gerf'."
         )
     if M.requires_grad and torch.is_grad_enabled():
         eigenvalues, vectors, *matrices = SymmetricFunctions.apply(

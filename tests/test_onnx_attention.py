@@ -280,6 +280,7 @@ def test_model_calling_the_layer_as_self_attention_exports(feature_map, tmp_path
     # not have: refused with the ValueError of the functional export.
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
+    from skfavor.integrations.onnx import exportable_attention
     from skfavor.nn import FavorAttention
 
     torch.manual_seed(0)
@@ -307,7 +308,14 @@ def test_model_calling_the_layer_as_self_attention_exports(feature_map, tmp_path
     model.self_attn = FavorAttention(
         16, 2, batch_first=True, n_features=32, statistics="running"
     ).eval()
-    with pytest.raises(Exception, match="eigen-decomposition"):
+    # The refusal says what holds: exportable_attention's module is a graph
+    # of its own and does not take the layer's place in the model (it lacks
+    # the layer's attributes and call signature); the model is not exported.
+    with pytest.raises(Exception, match="eigen-decomposition") as refused:
+        torch.onnx.export(model, (x,), path, dynamo=True)
+    assert "cannot be exported as a whole" in str(refused.value)
+    model.self_attn = exportable_attention(model.self_attn)
+    with pytest.raises(Exception, match="batch_first"):
         torch.onnx.export(model, (x,), path, dynamo=True)
 
 
