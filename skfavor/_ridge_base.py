@@ -310,8 +310,8 @@ _SHARED_BLOCK = """block_size : int, default=None
         feature maps' policy: blocks of at most 8 MiB of float64 ``[φ, y]``
         rows, within scikit-learn's ``working_memory``. The memory of ``fit``
         is ``O((n_components + n_targets)² + block_size · n_components)``
-        beside a few bytes per row (``y``, and one byte per row and fold
-        for the folds' labels)."""
+        beside a few bytes per row (``y``, and one byte per row and fold,
+        two with ``sample_weight``, for the folds' labels)."""
 
 _SHARED_RANDOM_STATE = """random_state : int, RandomState instance or None, default=None
         Seeds the default sampler (``sampler=None``:
