@@ -113,6 +113,21 @@ def test_importing_skfavor_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_a_forward_imports_neither_dynamo_nor_onnx():
+    # 8522652 made the ONNX-export flag of the DERF fit a Dynamo constant at
+    # import and read it through torch.onnx: each import costs about a second,
+    # and the layer's first forward took 1.3 s instead of 7 ms (7394cbd).
+    code = (
+        "import sys, torch; from skfavor.nn import FavorAttention; "
+        "x = torch.randn(2, 6, 8); "
+        "layer = FavorAttention(8, 2, batch_first=True, feature_map='sderf'); "
+        "layer(x, x, x)[0].sum().backward(); layer.eval()(x, x, x); "
+        "late = [m for m in ('torch._dynamo', 'torch.onnx') if m in sys.modules]; "
+        "assert not late, late"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_multihead_attention_names_shapes_and_uptraining():
     torch.manual_seed(0)
     mha = torch.nn.MultiheadAttention(16, 2, batch_first=True)
