@@ -160,9 +160,7 @@ def check_exported_inputs(layer, query, key, value) -> None:
     :func:`~skfavor.integrations.onnx.exportable_attention`'s modules, whose
     three inputs are the graph's, refuse it.)
     """
-    # torch.compiler.is_exporting came with torch 2.6; we declare 2.1.
-    is_exporting = getattr(torch.compiler, "is_exporting", None)
-    if is_exporting is None or not is_exporting():
+    if not torch.compiler.is_exporting():
         return
     axis = 1 if layer.batch_first and query.dim() == 3 else 0
     for name, x in (("query", query), ("key", key)):

@@ -45,10 +45,8 @@ def _in_onnx_export() -> bool:
     if not _CONSTANT_FLAG:
         # Not while Dynamo traces (is_compiling is also True in a plain
         # export trace, where decorating is fine and needed).
-        tracing = getattr(
-            torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling
-        )
-        if "torch._dynamo" not in sys.modules or tracing():
+        tracing = torch.compiler.is_dynamo_compiling()
+        if "torch._dynamo" not in sys.modules or tracing:
             return _onnx_export_flag()
         _CONSTANT_FLAG.append(torch.compiler.assume_constant_result(_onnx_export_flag))
     return _CONSTANT_FLAG[0]()

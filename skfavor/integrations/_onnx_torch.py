@@ -31,9 +31,7 @@ def check_distinct_when_exporting(query, key, value) -> None:
     model may call with one tensor (``nn.TransformerEncoderLayer``).
     """
     aliased = query is key or key is value or query is value
-    # torch.compiler.is_exporting came with torch 2.6; we declare 2.1.
-    is_exporting = getattr(torch.compiler, "is_exporting", None)
-    if aliased and is_exporting is not None and is_exporting():
+    if aliased and torch.compiler.is_exporting():
         raise ValueError(
             "The export's example query, key and value are one tensor passed more "
             "than once: torch.export would keep one graph input and ignore the "
