@@ -351,6 +351,19 @@ def test_tally_without_standard_error_counts_any_difference():
     )
 
 
+def test_paired_margin_without_a_paired_error_separates_nothing():
+    # Several draws but no paired standard error (fewer than two finite
+    # pairs): there is no interval, so a gain does not count as ahead or
+    # behind (the margin was 0, and any gain counted). One draw keeps the
+    # documented rule (any difference counts, the summary says so); no
+    # spread of the differences is an exact gain.
+    margin = kernel_regression.paired_margin
+    assert margin(float("nan"), 5) == float("inf")
+    assert margin(float("nan"), 1) == 0.0
+    assert margin(0.0, 5) == 0.0
+    assert margin(0.002, 5) == pytest.approx(2.7764451 * 0.002)
+
+
 def test_summary_has_an_autosampler_line_on_the_ridge_route():
     rows = []
     for multiplier, (rff, sderf, auto) in enumerate(

@@ -239,11 +239,15 @@ def paired_margin(sem: float, repeats: int) -> float:
     """Half-width of the paired 95 % t interval of a mean difference.
 
     ``sem``: standard error of the mean of ``repeats`` per-draw differences
-    (:func:`paired_gain_sem`). 0 without a standard error (one draw) or
-    without spread.
+    (:func:`paired_gain_sem`). 0 with one draw (any difference counts, as
+    the summary says) or without spread (the gain is exact); inf where
+    several draws give no standard error (fewer than two finite pairs): no
+    interval, so nothing separates.
     """
-    if repeats < 2 or not np.isfinite(sem) or sem == 0:
+    if repeats < 2 or sem == 0:
         return 0.0
+    if not np.isfinite(sem):
+        return math.inf
     return _paired.t_half_width(sem * math.sqrt(repeats), repeats)
 
 
