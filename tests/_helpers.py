@@ -84,6 +84,20 @@ def assert_within(actual, desired, tolerance):
     )
 
 
+def int16_memmap(path, n_samples, n_features, seed):
+    """A read-only int16 memmap of integers in [-50, 50) saved at ``path``.
+
+    Data larger than memory is often integers on disk: the tests that check
+    it is converted block by block, not copied whole, read it from here.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (n_samples, n_features)
+    X = np.lib.format.open_memmap(path, "w+", np.int16, shape)
+    X[:] = rng.integers(-50, 50, size=shape)
+    X.flush()
+    return np.load(path, mmap_mode="r")
+
+
 def traced_peak(function):
     """``function()`` and the peak bytes that tracemalloc saw while it ran."""
     tracemalloc.start()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
-from _helpers import traced_peak
+from _helpers import int16_memmap, traced_peak
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.linear_model import Ridge, RidgeClassifier
@@ -138,12 +138,8 @@ def test_an_integer_memmap_is_converted_block_by_block(estimator, tmp_path):
     block: 4 times the int16 memmap, in memory. Now each block is converted,
     and the model is that of the float64 data.
     """
-    rng = np.random.default_rng(0)
     n, d = 60_000, 16
-    X = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.int16, (n, d))
-    X[:] = rng.integers(-50, 50, size=(n, d))
-    X.flush()
-    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    X = int16_memmap(tmp_path / "X.npy", n, d, seed=0)
     y = X[:, 0] / 50.0 + np.sin(X[:, 1] / 20.0)
     if estimator is RandomFeatureRidgeClassifier:
         y = y > np.median(y)

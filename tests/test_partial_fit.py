@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import SAMPLERS, traced_peak
+from _helpers import SAMPLERS, int16_memmap, traced_peak
 from sklearn.kernel_approximation import RBFSampler
 
 from skfavor import DERFSampler, FourierSampler, GERFSampler
@@ -187,12 +187,8 @@ def test_an_integer_memmap_is_fitted_block_by_block(family, tmp_path, monkeypatc
     memory. Now each block is converted as its statistics are taken, and
     fit and partial_fit give the sampler of the float64 rows.
     """
-    rng = np.random.default_rng(5)
     n, d = 60_000, 16
-    X = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.int16, (n, d))
-    X[:] = rng.integers(-50, 50, size=(n, d))
-    X.flush()
-    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    X = int16_memmap(tmp_path / "X.npy", n, d, seed=5)
     make = FourierSampler if family == "fourier" else SAMPLERS[family]
     params = dict(n_components=16, gamma=1e-3, random_state=0)
     monkeypatch.setattr(statistics_module, "_BLOCK_ROWS", 2000)
