@@ -487,11 +487,15 @@ class StackedFeatureMap:
         return xp.sum((X @ C) * X, axis=-1)
 
 
+def _float_dtype(X) -> np.dtype:
+    """The dtype of results for rows ``X``: float32 for float32, float64 otherwise."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
 def _floating(X):
     """``X`` itself if float32 or float64, else ``X`` in float64."""
-    if X.dtype in (np.float32, np.float64):
-        return X
-    return X.astype(np.float64)
+    dtype = _float_dtype(X)
+    return X if X.dtype == dtype else X.astype(dtype)
 
 
 def _caller_stacklevel() -> int:

@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
 )
 
 from ._docstrings import fill_doc
+from ._feature_map import _float_dtype
 from ._namespace import refuse_array_api
 from ._positive_sampler import (
     _BasePositiveSampler,
@@ -53,11 +54,6 @@ _ZEROS = (
     if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
     else {}
 )
-
-
-def _float_dtype(X) -> np.dtype:
-    """The results' dtype for rows ``X``: float32 for float32, float64 otherwise."""
-    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def _checked_sampler(sampler, *, seed: bool, random_state=None):
