@@ -328,3 +328,19 @@ def split_heads(x, num_heads):
     """
     n, length, _ = x.shape
     return x.reshape(n, length, num_heads, -1).transpose(1, 2)
+
+
+def merge_heads(x):
+    """The inverse of :func:`split_heads`: (N, H, L, E/H) to (N, L, E).
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, H, L, E/H)
+
+    Returns
+    -------
+    Tensor of shape (N, L, H · E/H)
+        Head ``h`` in columns ``h·E/H`` to ``(h+1)·E/H``.
+    """
+    n, heads, length, width = x.shape
+    return x.transpose(1, 2).reshape(n, length, heads * width)

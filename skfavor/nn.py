@@ -24,6 +24,7 @@ from ._nn_buffers import FavorBuffers
 from ._torch_masks import (
     causal_mask_selects_causal,
     layer_inputs,
+    merge_heads,
     padded_queries,
     sanitised,
     split_heads,
@@ -401,7 +402,7 @@ class FavorAttention(FavorBuffers):
                 causal,
                 maps=maps,
             )
-            out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
+            out = merge_heads(out)
         return self._layout(self.out_proj(out), unbatched)
 
     def _canonical(
@@ -574,14 +575,13 @@ class FavorAttention(FavorBuffers):
         if state is not None:
             check_decoding_state(state, x.shape[0], self.num_heads, self.omega.shape)
         q, k, v = self.in_projection(x, x, x)
-        n, length, _ = q.shape
         out, state = self._attend_heads(
             *(split_heads(x, self.num_heads) for x in (q, k, v)),
             causal=True,
             decoding=True,
             state=state,
         )
-        out = out.transpose(1, 2).reshape(n, length, self.embed_dim)
+        out = merge_heads(out)
         return self._layout(self.out_proj(out), unbatched), state
 
     @classmethod
