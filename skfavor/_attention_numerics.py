@@ -152,12 +152,14 @@ def rows_statistics(query, key, keep, query_keep, scale, xp):
     Returns
     -------
     queries, keys : SampleStatistics
-        In kernel units (:func:`kernel_factor`), in the closed forms' dtype.
+        In kernel units (:func:`kernel_factor`), in the closed forms' dtype:
+        the statistics of the rows as given, then scaled (a pass over d²
+        numbers in the closed forms' dtype, not over the rows).
     """
     factor = kernel_factor(scale, query.shape[-1])
     sides = []
     for x, mask in ((query, query_keep), (key, keep)):
         mask = None if mask is None else xp.broadcast_to(mask, x.shape[:-1])
-        x = xp.astype(x, compute_dtype(x.dtype, xp), copy=False) * factor
-        sides.append(sequence_statistics(x, mask, xp))
+        x = xp.astype(x, compute_dtype(x.dtype, xp), copy=False)
+        sides.append(sequence_statistics(x, mask, xp).scaled(factor))
     return tuple(sides)

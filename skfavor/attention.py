@@ -36,7 +36,6 @@ from ._attention_numerics import (
     kernel_factor,
     parameter_dtype,
     rows_statistics,
-    sequence_statistics,
 )
 from ._closed_forms import FAMILIES
 from ._exact_attention import exact_attention
@@ -334,7 +333,7 @@ def favor_heads(
             maps = initial_state.query_map, initial_state.key_map
         if maps is None:
             queries, keys = _fit_statistics(
-                Q, K, query_keep, keep, statistics, parameter_grad, xp, family, factor
+                Q, K, query_keep, keep, statistics, parameter_grad, xp, family, scale
             )
             omega = xp.asarray(omega, device=array_device(Q))
             maps = fit_maps(queries, keys, omega, family, dtype, xp)
@@ -389,12 +388,12 @@ _SHAPE_ONLY = frozenset({"posrf"})
 
 
 def _fit_statistics(
-    Q, K, query_keep, keep, statistics, parameter_grad, xp, family, factor
+    Q, K, query_keep, keep, statistics, parameter_grad, xp, family, scale
 ):
     """Query and key statistics for the fit, in the closed forms' dtype.
 
-    ``Q`` and ``K`` are in input units, the statistics in kernel units:
-    ``factor`` (:func:`kernel_factor`) scales the batch statistics.
+    ``Q`` and ``K`` are in input units, the statistics in kernel units
+    (:func:`rows_statistics`, the route of :meth:`AttentionStatistics.from_sequences`).
     """
     if statistics is None and family in _SHAPE_ONLY:
         # Two O(L·d²) passes saved: placeholders of the right batch shape.
@@ -409,10 +408,7 @@ def _fit_statistics(
     if statistics is None:
         if not parameter_grad and hasattr(Q, "detach"):
             Q, K = Q.detach(), K.detach()
-        return (
-            sequence_statistics(Q, query_keep, xp).scaled(factor),
-            sequence_statistics(K, keep, xp).scaled(factor),
-        )
+        return rows_statistics(Q, K, keep, query_keep, scale, xp)
     return statistics.sample_statistics(parameter_dtype(xp, array_device(Q)))
 
 
