@@ -144,22 +144,11 @@ def check_omega(omega, n_features, d, xp, like):
 def canonical_mask(mask, key, xp):
     """The keys to keep (the negation of ``key_padding_mask``), or None.
 
-    Shape (..., S) as ``key``'s rows, or (N, 1, S) from an (N, S) mask of
-    4-D keys (one mask for every head).
+    Any shape that broadcasts to ``key``'s rows (..., S), broadcast to them;
+    an (N, S) mask of 4-D keys (N, H, S, d) applies to every head. The rule
+    of :meth:`~skfavor.attention.AttentionStatistics.from_sequences` too.
     """
-    if mask is None:
-        return None
-    mask = _boolean_mask(mask, key, xp, "key_padding_mask")
-    shape, rows = tuple(mask.shape), tuple(key.shape[:-1])
-    if key.ndim == 4 and shape == (rows[0], rows[2]):
-        return ~mask[:, None, :]
-    if shape != rows:
-        heads = f" or {(rows[0], rows[2])}" if key.ndim == 4 else ""
-        raise ValueError(
-            f"key_padding_mask must have shape {rows}{heads} (one entry per key), "
-            f"got {shape}."
-        )
-    return ~mask
+    return _rows_mask(mask, key, xp, "key_padding_mask")
 
 
 def _boolean_mask(mask, x, xp, name):
@@ -229,7 +218,7 @@ def _rows_mask(mask, x, xp, name):
     """The rows of ``x`` (..., n, d) to keep: ``~mask`` broadcast to them.
 
     ``mask`` broadcasts against ``x``'s rows; an (N, n) mask of 4-D ``x``
-    (N, H, n, d) applies to every head, as :func:`canonical_mask` takes it.
+    (N, H, n, d) applies to every head.
     """
     if mask is None:
         return None

@@ -497,7 +497,8 @@ def favor_attention(
         reproducible output across calls.
     key_padding_mask : boolean array of shape (..., S) or (N, S), default=None
         ``True`` marks padded keys, as in ``torch.nn.MultiheadAttention``;
-        shape (N, S) with 4-D inputs (N, H, S, d) applies to every head.
+        any shape that broadcasts to the keys' rows (..., S), and shape
+        (N, S) with 4-D inputs (N, H, S, d) applies to every head.
         Padded keys are left out of the key statistics and of the sums, and
         their values may be NaN or inf: each output equals that of the
         sequence without its padding. When ``L == S`` (self- and causal

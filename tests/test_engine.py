@@ -467,3 +467,23 @@ def test_omega_that_is_not_numeric_is_a_type_error():
     q, k, v = _qkv()
     with pytest.raises(TypeError, match="omega must be real floating point, got <U"):
         favor_attention(q, k, v, omega="omega")
+
+
+def test_favor_attention_and_from_sequences_take_one_mask_shape_rule():
+    # favor_attention wanted the keys' exact rows (or (N, S) of 4-D inputs)
+    # where from_sequences, which says it leaves padding out "as by
+    # favor_attention", took any shape that broadcasts to them.
+    q, k, v = _qkv(shape=(2, 3, 10, 4))
+    mask = np.zeros((1, 10), dtype=bool)
+    mask[0, 7:] = True
+    k[..., 7:, :] = np.nan  # padding is ignored
+    v[..., 7:, :] = np.nan
+    out = favor_attention(q, k, v, key_padding_mask=mask, random_state=0)
+    full = np.broadcast_to(mask, (2, 3, 10))
+    expected = favor_attention(q, k, v, key_padding_mask=full, random_state=0)
+    np.testing.assert_array_equal(out, expected)
+    message = r"key_padding_mask must have a shape that broadcasts to \(2, 3, 10\)"
+    for call in (favor_attention, AttentionStatistics.from_sequences):
+        args = (q, k, v) if call is favor_attention else (q, k)
+        with pytest.raises(ValueError, match=message):
+            call(*args, key_padding_mask=np.zeros((5, 10), dtype=bool))
