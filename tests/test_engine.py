@@ -318,6 +318,57 @@ def test_state_continues_a_sequence(causal):
     )
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_state_of_only_padding_continues_as_the_whole(causal):
+    # Chunked prefill of a left-padded batch (transformers' prefill_chunk_size):
+    # the first chunk of a row can be all padding, and the next chunk can start
+    # with padding too. Its state holds no key; the queries of the next chunk
+    # that see none get 0, the others the whole sequence's outputs (the
+    # continuation assumed that a state always held a key and divided 0 by 0).
+    q, k, v = _qkv()
+    omega = draw_weights(16, 4, np.random.RandomState(0), sampling="orthogonal")
+    stats = AttentionStatistics.from_sequences(q, k)
+    keep = np.ones(q.shape[:-1], dtype=bool)
+    keep[0, :, :7] = False  # first sequence: 7 padded positions of 12
+    options = {"family": "aderf", "causal": causal, "statistics": stats}
+    whole, _ = favor_heads(q, k, v, omega, keep=keep, **options)
+    first, middle = favor_heads(
+        q[..., :5, :],
+        k[..., :5, :],
+        v[..., :5, :],
+        omega,
+        keep=keep[..., :5],
+        output_final_state=True,
+        **options,
+    )
+    rest, _ = favor_heads(
+        q[..., 5:, :],
+        k[..., 5:, :],
+        v[..., 5:, :],
+        omega,
+        keep=keep[..., 5:],
+        initial_state=middle,
+        **{**options, "statistics": None},
+    )
+    chunked = np.concatenate([first, rest], axis=-2)
+    assert np.isfinite(chunked).all()
+    if causal:
+        np.testing.assert_allclose(chunked, whole, rtol=1e-10, atol=1e-12)
+    else:
+        # Bidirectional continuation: the second chunk's queries see its keys
+        # and the state's (none for the padded sequence).
+        alone, _ = favor_heads(
+            q[0:1, :, 5:],
+            k[0:1, :, 5:],
+            v[0:1, :, 5:],
+            omega,
+            keep=keep[0:1, :, 5:],
+            maps=(middle.query_map, middle.key_map),
+            family="aderf",
+        )
+        np.testing.assert_allclose(rest[0:1], alone, rtol=1e-10, atol=1e-12)
+
+
 def test_engine_widens_half_precision_and_casts_back():
     torch = pytest.importorskip("torch")
     q, k, v = (torch.from_numpy(x).to(torch.float16) for x in _qkv())

@@ -325,6 +325,24 @@ def test_left_padded_batch_generation():
     np.testing.assert_array_equal(together[1, 3:], alone[1][0])
 
 
+def test_chunked_prefill_of_a_left_padded_batch():
+    # generate(prefill_chunk_size=...) feeds the prompt in chunks through the
+    # cache: the first chunk of the short row is all padding, and the next one
+    # starts with padding. It gave NaN (a RuntimeError) instead of the tokens.
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    long, short = tokens((1, 10), seed=1), tokens((1, 3), seed=2)
+    batch = torch.zeros((2, 10), dtype=torch.long)
+    mask = torch.zeros((2, 10), dtype=torch.long)
+    batch[0], mask[0] = long[0], 1
+    batch[1, 7:], mask[1, 7:] = short[0], 1
+    options = {"max_new_tokens": 5, "do_sample": False, "pad_token_id": 0}
+    whole = model.generate(batch, attention_mask=mask, **options)
+    chunked = model.generate(
+        batch, attention_mask=mask, prefill_chunk_size=4, **options
+    )
+    np.testing.assert_array_equal(chunked, whole)
+
+
 def test_gpt2_generate_and_backward():
     model = favorize(gpt2(), feature_map="gerf", n_features=32, random_state=0)
     calibrate(model, tokens((2, 16)))
