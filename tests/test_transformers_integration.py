@@ -230,6 +230,12 @@ def test_non_default_scaling_model():
     assert (approx - exact).norm() < 0.25 * (default - exact).norm()
 
 
+@pytest.mark.parametrize("bad", [None, "model"])
+def test_calibrate_names_a_model_that_is_not_a_module(bad):
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        calibrate(bad, tokens((2, 8)))
+
+
 def test_calibrate_exact_statistics_and_padding():
     # Calibration's statistics are those of all unpadded positions: one
     # right-padded batch gives the statistics of its two trimmed sequences.
