@@ -232,7 +232,7 @@ def test_non_default_scaling_model():
 
 @pytest.mark.parametrize("bad", [None, "model"])
 def test_calibrate_names_a_model_that_is_not_a_module(bad):
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
         calibrate(bad, tokens((2, 8)))
 
 

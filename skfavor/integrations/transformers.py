@@ -326,6 +326,8 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     model : torch.nn.Module
         The same object.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {model!r}.")
     modules = [m for m in model.modules() if isinstance(favor_options(m), FavorOptions)]
     if not modules:
         raise ValueError("model has no favorized attention: call favorize(model).")
