@@ -236,6 +236,19 @@ def test_calibrate_names_a_model_that_is_not_a_module(bad):
         calibrate(bad, tokens((2, 8)))
 
 
+def test_calibrate_on_padding_alone_is_refused():
+    # Batches whose every position is padding hold no statistics: calibrate
+    # set every mean and covariance to 0 (a point mass) without a word.
+    model = favorize(llama(), n_features=16, random_state=0)
+    before = copy.deepcopy(model.state_dict())
+    ids = tokens((2, 8))
+    padding = {"input_ids": ids, "attention_mask": torch.zeros_like(ids)}
+    with pytest.raises(ValueError, match="no unpadded position"):
+        calibrate(model, padding)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+
+
 def test_calibrate_exact_statistics_and_padding():
     # Calibration's statistics are those of all unpadded positions: one
     # right-padded batch gives the statistics of its two trimmed sequences.
