@@ -355,9 +355,15 @@ def calibrate(model, batches, *, max_batches: int | None = None):
         model.train(training)
     if n_batches == 0:
         raise ValueError("batches must hold at least one batch, got none.")
+    everything = [favor_options(module).calibration for module in modules]
     for module in modules:
-        gathered = favor_options(module).calibration
         favor_options(module).calibration = None
+    if any(bool((s.n_samples == 0).any()) for g in everything if g for s in g):
+        raise ValueError(
+            "batches hold no unpadded position for some attention (attention_mask "
+            "all 0): nothing to calibrate; the statistics are left as they were."
+        )
+    for module, gathered in zip(modules, everything, strict=True):
         if gathered is None:
             continue
         with torch.no_grad():
