@@ -305,7 +305,9 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     kernel units). During calibration each attention computes exact
     softmax attention, so that every layer's statistics are those of the
     original model, whatever the statistics of the layers below. The
-    model's train or eval mode is restored afterwards.
+    model's train or eval mode is restored afterwards. Batches in which an
+    attention sees no unpadded position are refused (a ``ValueError``), the
+    statistics left as they were.
 
     Parameters
     ----------
