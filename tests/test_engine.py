@@ -164,6 +164,22 @@ def test_statistics_from_sequences_are_the_kernel_unit_moments():
     )
 
 
+@pytest.mark.parametrize("torch_inputs", [False, True])
+def test_statistics_of_empty_sequences_are_refused_as_by_favor_attention(
+    torch_inputs,
+):
+    # from_sequences says it raises as favor_attention does for its inputs;
+    # on sequences of no position it returned NaN means (NumPy with a
+    # RuntimeWarning, PyTorch without a word) where favor_attention refuses.
+    empty, full = np.zeros((2, 0, 4)), np.ones((2, 3, 4))
+    if torch_inputs:
+        torch = pytest.importorskip("torch")
+        empty, full = torch.from_numpy(empty), torch.from_numpy(full)
+    for query, key in ((empty, empty), (full, empty), (empty, full)):
+        with pytest.raises(ValueError, match="at least one position"):
+            AttentionStatistics.from_sequences(query, key)
+
+
 def test_heads_share_an_n_by_s_mask():
     q, k, v = _qkv(n_keys=10)
     mask = np.zeros((2, 10), dtype=bool)
