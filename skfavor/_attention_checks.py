@@ -209,9 +209,19 @@ def check_sequences(query, key, key_padding_mask, query_padding_mask, scale):
             f"key must have the width d={query.shape[-1]} of query, got "
             f"{key.shape[-1]}."
         )
+    _check_not_empty(query, key)
     keep = _rows_mask(key_padding_mask, key, xp, "key_padding_mask")
     query_keep = _rows_mask(query_padding_mask, query, xp, "query_padding_mask")
     return query, key, keep, query_keep, xp
+
+
+def _check_not_empty(query, key):
+    """Statistics and attention need a position on each side and a feature."""
+    if query.shape[-2] == 0 or key.shape[-2] == 0 or query.shape[-1] == 0:
+        raise ValueError(
+            "query and key need at least one position and one feature, got "
+            f"shapes {tuple(query.shape)} and {tuple(key.shape)}."
+        )
 
 
 def _rows_mask(mask, x, xp, name):
@@ -279,11 +289,7 @@ def _check_shapes(query, key, value, causal) -> None:
             f"value must have shape (..., S, d_v) with one row per key "
             f"{tuple(key.shape[:-1])}, got shape {tuple(value.shape)}."
         )
-    if query.shape[-2] == 0 or key.shape[-2] == 0 or query.shape[-1] == 0:
-        raise ValueError(
-            "query and key need at least one position and one feature, got "
-            f"shapes {tuple(query.shape)} and {tuple(key.shape)}."
-        )
+    _check_not_empty(query, key)
     if causal and key.shape[-2] != query.shape[-2]:
         raise ValueError(
             f"causal=True needs as many keys as queries, got L={query.shape[-2]} "

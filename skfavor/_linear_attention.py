@@ -153,6 +153,16 @@ def _floored(log_phi, keep, xp):
     return log_phi
 
 
+def _holds_keys(carry, xp):
+    """Whether a state ``(sums, top)`` holds a real key, of shape (..., 1).
+
+    A state of padded positions alone (the first chunk of a left-padded row)
+    keeps ``top`` at the floor of :func:`_floored`; any real key raises it.
+    """
+    top = carry[1][..., 0]
+    return top > _floor(top, xp)
+
+
 def _exp_kept(log_phi, top, keep, xp):
     """``exp(log φ − top)``, exactly 0 for padded keys."""
     phi = _shifted_exp(log_phi, top, xp)
@@ -229,8 +239,8 @@ def bidirectional_attention(
     itemsize = xp.finfo(Q.dtype).bits // 8
     step = block_length(n_batch, n_keys, 2 * n_features + d_v, itemsize)
     key_folded = folded_weights(key_map, xp)
-    # A decoding state holds real keys only: every query sees one.
-    guarded = keep is not None and carry is None
+    guarded = keep is not None
+    had_carry = None if carry is None else _holds_keys(carry, xp)
     key_blocks = zip(
         position_blocks(K, step, xp), position_blocks(V, step, xp), strict=True
     )
@@ -253,7 +263,11 @@ def bidirectional_attention(
     n_queries = Q.shape[-2]
     step = block_length(n_batch, n_queries, 2 * n_features + d_v, itemsize)
     query_folded = folded_weights(query_map, xp)
-    visible = xp.any(keep, axis=-1)[..., None] if guarded else None
+    visible = None
+    if guarded:
+        visible = xp.any(keep, axis=-1)[..., None]
+        if had_carry is not None:
+            visible = xp.logical_or(visible, had_carry)
     pieces = []
     for Q_block in position_blocks(Q, step, xp):
         phi_q = query_features(Q_block, query_map, query_folded, xp)
@@ -309,8 +323,10 @@ def causal_attention(
     inputs = augmented(Q, query_map, xp), augmented(K, key_map, xp)
     ones = xp.ones((*V.shape[:-1], 1), dtype=V.dtype, device=array_device(V))
     values = xp.concat((V, ones), axis=-1)
-    # Keys seen so far that are not padding; decoding states hold real keys.
-    seen = None if keep is None else (0.0 if carry is None else 1.0)
+    # Keys seen so far that are not padding (a state of padding alone holds none).
+    seen = None
+    if keep is not None:
+        seen = 0.0 if carry is None else xp.astype(_holds_keys(carry, xp), Q.dtype)
     pieces = []
     blocks = zip(
         *(position_blocks(X, step, xp) for X in (*inputs, values)), strict=True

@@ -667,6 +667,8 @@ def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
         ``module`` itself, or a new :class:`FavorAttention` if ``module`` is
         a ``MultiheadAttention``.
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {module!r}.")
     if isinstance(module, nn.MultiheadAttention):
         return FavorAttention.from_multihead_attention(module, **favor_options)
     swaps, built = [], {}
@@ -684,6 +686,14 @@ def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
                     child, **options
                 )
             swaps.append((parent, name, built[id(child)]))
+    if not swaps:
+        warnings.warn(
+            f"{type(module).__name__} holds no torch.nn.MultiheadAttention: "
+            "nothing was replaced (for a Hugging Face model, use "
+            "skfavor.integrations.transformers.favorize).",
+            UserWarning,
+            stacklevel=2,
+        )
     for parent, name, layer in swaps:
         setattr(parent, name, layer)
     for submodule in module.modules():

@@ -164,6 +164,22 @@ def test_statistics_from_sequences_are_the_kernel_unit_moments():
     )
 
 
+@pytest.mark.parametrize("torch_inputs", [False, True])
+def test_statistics_of_empty_sequences_are_refused_as_by_favor_attention(
+    torch_inputs,
+):
+    # from_sequences says it raises as favor_attention does for its inputs;
+    # on sequences of no position it returned NaN means (NumPy with a
+    # RuntimeWarning, PyTorch without a word) where favor_attention refuses.
+    empty, full = np.zeros((2, 0, 4)), np.ones((2, 3, 4))
+    if torch_inputs:
+        torch = pytest.importorskip("torch")
+        empty, full = torch.from_numpy(empty), torch.from_numpy(full)
+    for query, key in ((empty, empty), (full, empty), (empty, full)):
+        with pytest.raises(ValueError, match="at least one position"):
+            AttentionStatistics.from_sequences(query, key)
+
+
 def test_heads_share_an_n_by_s_mask():
     q, k, v = _qkv(n_keys=10)
     mask = np.zeros((2, 10), dtype=bool)
@@ -316,6 +332,57 @@ def test_state_continues_a_sequence(causal):
     np.testing.assert_allclose(
         end.sums * np.exp(end.top), state.sums * np.exp(state.top), rtol=1e-10
     )
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_state_of_only_padding_continues_as_the_whole(causal):
+    # Chunked prefill of a left-padded batch (transformers' prefill_chunk_size):
+    # the first chunk of a row can be all padding, and the next chunk can start
+    # with padding too. Its state holds no key; the queries of the next chunk
+    # that see none get 0, the others the whole sequence's outputs (the
+    # continuation assumed that a state always held a key and divided 0 by 0).
+    q, k, v = _qkv()
+    omega = draw_weights(16, 4, np.random.RandomState(0), sampling="orthogonal")
+    stats = AttentionStatistics.from_sequences(q, k)
+    keep = np.ones(q.shape[:-1], dtype=bool)
+    keep[0, :, :7] = False  # first sequence: 7 padded positions of 12
+    options = {"family": "aderf", "causal": causal, "statistics": stats}
+    whole, _ = favor_heads(q, k, v, omega, keep=keep, **options)
+    first, middle = favor_heads(
+        q[..., :5, :],
+        k[..., :5, :],
+        v[..., :5, :],
+        omega,
+        keep=keep[..., :5],
+        output_final_state=True,
+        **options,
+    )
+    rest, _ = favor_heads(
+        q[..., 5:, :],
+        k[..., 5:, :],
+        v[..., 5:, :],
+        omega,
+        keep=keep[..., 5:],
+        initial_state=middle,
+        **{**options, "statistics": None},
+    )
+    chunked = np.concatenate([first, rest], axis=-2)
+    assert np.isfinite(chunked).all()
+    if causal:
+        np.testing.assert_allclose(chunked, whole, rtol=1e-10, atol=1e-12)
+    else:
+        # Bidirectional continuation: the second chunk's queries see its keys
+        # and the state's (none for the padded sequence).
+        alone, _ = favor_heads(
+            q[0:1, :, 5:],
+            k[0:1, :, 5:],
+            v[0:1, :, 5:],
+            omega,
+            keep=keep[0:1, :, 5:],
+            maps=(middle.query_map, middle.key_map),
+            family="aderf",
+        )
+        np.testing.assert_allclose(rest[0:1], alone[0:1], rtol=1e-10, atol=1e-12)
 
 
 def test_engine_widens_half_precision_and_casts_back():

@@ -270,6 +270,17 @@ def test_replace_attention_swaps_every_layer_in_place():
     assert isinstance(swapped, FavorAttention)
 
 
+def test_replace_attention_refuses_what_it_cannot_swap():
+    # Not a module: a TypeError naming the argument, not an AttributeError.
+    with pytest.raises(TypeError, match=r"module must be a torch\.nn\.Module, got 'x'"):
+        replace_attention("x")
+    # No MultiheadAttention (a Hugging Face model, a model swapped already):
+    # nothing is replaced, and the call says so instead of returning silently.
+    model = nn.Sequential(nn.Linear(E, E))
+    with pytest.warns(UserWarning, match=r"holds no torch\.nn\.MultiheadAttention"):
+        assert replace_attention(model, n_features=16) is model
+
+
 def _trimmed_rows(out, lengths, run):
     """Assert ``out[i, :lengths[i]] == run(i)`` for each sequence."""
     for i, length in enumerate(lengths):

@@ -230,6 +230,25 @@ def test_non_default_scaling_model():
     assert (approx - exact).norm() < 0.25 * (default - exact).norm()
 
 
+@pytest.mark.parametrize("bad", [None, "model"])
+def test_calibrate_names_a_model_that_is_not_a_module(bad):
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        calibrate(bad, tokens((2, 8)))
+
+
+def test_calibrate_on_padding_alone_is_refused():
+    # Batches whose every position is padding hold no statistics: calibrate
+    # set every mean and covariance to 0 (a point mass) without a word.
+    model = favorize(llama(), n_features=16, random_state=0)
+    before = copy.deepcopy(model.state_dict())
+    ids = tokens((2, 8))
+    padding = {"input_ids": ids, "attention_mask": torch.zeros_like(ids)}
+    with pytest.raises(ValueError, match="no unpadded position"):
+        calibrate(model, padding)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+
+
 def test_calibrate_exact_statistics_and_padding():
     # Calibration's statistics are those of all unpadded positions: one
     # right-padded batch gives the statistics of its two trimmed sequences.
@@ -323,6 +342,24 @@ def test_left_padded_batch_generation():
     alone = [model.generate(p, **options) for p in (long, short)]
     np.testing.assert_array_equal(together[0], alone[0][0])
     np.testing.assert_array_equal(together[1, 3:], alone[1][0])
+
+
+def test_chunked_prefill_of_a_left_padded_batch():
+    # generate(prefill_chunk_size=...) feeds the prompt in chunks through the
+    # cache: the first chunk of the short row is all padding, and the next one
+    # starts with padding. It gave NaN (a RuntimeError) instead of the tokens.
+    model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
+    long, short = tokens((1, 10), seed=1), tokens((1, 3), seed=2)
+    batch = torch.zeros((2, 10), dtype=torch.long)
+    mask = torch.zeros((2, 10), dtype=torch.long)
+    batch[0], mask[0] = long[0], 1
+    batch[1, 7:], mask[1, 7:] = short[0], 1
+    options = {"max_new_tokens": 5, "do_sample": False, "pad_token_id": 0}
+    whole = model.generate(batch, attention_mask=mask, **options)
+    chunked = model.generate(
+        batch, attention_mask=mask, prefill_chunk_size=4, **options
+    )
+    np.testing.assert_array_equal(chunked, whole)
 
 
 def test_gpt2_generate_and_backward():

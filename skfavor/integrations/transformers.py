@@ -305,7 +305,9 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     kernel units). During calibration each attention computes exact
     softmax attention, so that every layer's statistics are those of the
     original model, whatever the statistics of the layers below. The
-    model's train or eval mode is restored afterwards.
+    model's train or eval mode is restored afterwards. Batches in which an
+    attention sees no unpadded position are refused (a ``ValueError``), the
+    statistics left as they were.
 
     Parameters
     ----------
@@ -326,6 +328,8 @@ def calibrate(model, batches, *, max_batches: int | None = None):
     model : torch.nn.Module
         The same object.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {model!r}.")
     modules = [m for m in model.modules() if isinstance(favor_options(m), FavorOptions)]
     if not modules:
         raise ValueError("model has no favorized attention: call favorize(model).")
@@ -353,9 +357,15 @@ def calibrate(model, batches, *, max_batches: int | None = None):
         model.train(training)
     if n_batches == 0:
         raise ValueError("batches must hold at least one batch, got none.")
+    everything = [favor_options(module).calibration for module in modules]
     for module in modules:
-        gathered = favor_options(module).calibration
         favor_options(module).calibration = None
+    if any(bool((s.n_samples == 0).any()) for g in everything if g for s in g):
+        raise ValueError(
+            "batches hold no unpadded position for some attention (attention_mask "
+            "all 0): nothing to calibrate; the statistics are left as they were."
+        )
+    for module, gathered in zip(modules, everything, strict=True):
         if gathered is None:
             continue
         with torch.no_grad():
