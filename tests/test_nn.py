@@ -297,7 +297,9 @@ def test_functional_padding_equals_the_unpadded_sequence():
         *tensors, key_padding_mask=torch.from_numpy(mask), random_state=0
     )
     np.testing.assert_allclose(out_torch.numpy(), out, rtol=1e-10)
-    with pytest.raises(ValueError, match="key_padding_mask must have shape"):
+    with pytest.raises(
+        ValueError, match="key_padding_mask must have a shape that broadcasts to"
+    ):
         favor_attention(q, k, v, key_padding_mask=mask[:, :5])
     with pytest.raises(TypeError, match="key_padding_mask must be a boolean"):
         favor_attention(q, k, v, key_padding_mask=mask.astype(float))
