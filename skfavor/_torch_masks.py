@@ -344,3 +344,33 @@ def merge_heads(x):
     """
     n, heads, length, width = x.shape
     return x.transpose(1, 2).reshape(n, length, heads * width)
+
+
+def repeat_heads(x, num_heads):
+    """Grouped key heads for every query head: (N, H_kv, S, D) to (N, H, S, D).
+
+    Parameters
+    ----------
+    x : Tensor of shape (N, H_kv, S, D)
+    num_heads : int
+        The query heads ``H``, a multiple of ``H_kv``.
+
+    Returns
+    -------
+    Tensor of shape (N, num_heads, S, D)
+        Key head ``j`` serves query heads ``j·H/H_kv`` to ``(j+1)·H/H_kv − 1``;
+        ``x`` itself when ``H_kv == H``.
+    """
+    n, h_kv, s, d = x.shape
+    if h_kv == num_heads:
+        return x
+    if num_heads % h_kv:
+        raise ValueError(
+            f"The number of query heads {num_heads} must be a multiple of the "
+            f"number of key heads {h_kv}."
+        )
+    return (
+        x[:, :, None]
+        .expand(n, h_kv, num_heads // h_kv, s, d)
+        .reshape(n, num_heads, s, d)
+    )

@@ -501,6 +501,15 @@ def test_save_pretrained_round_trip(tmp_path):
         load_favorized(LlamaForCausalLM, tmp_path / "plain")
 
 
+def test_load_favorized_refuses_another_attention_implementation(tmp_path):
+    # from_pretrained built the model with the attention asked for, and
+    # favorize then replaced it by FAVOR's without a word.
+    model = favorize(llama(), n_features=16, random_state=0)
+    model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="attn_implementation='sdpa'"):
+        load_favorized(LlamaForCausalLM, tmp_path, attn_implementation="sdpa")
+
+
 def test_lora_fine_tuning_lowers_the_loss():
     peft = pytest.importorskip("peft")
     model = favorize(llama(), feature_map="sderf", n_features=32, random_state=0)

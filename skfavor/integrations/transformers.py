@@ -24,6 +24,7 @@ from transformers.masking_utils import AttentionMaskInterface
 from .._attention_checks import check_random_state_option
 from .._checkpointing import forward_statistics, recomputing
 from .._sampling import draw_weights
+from .._torch_masks import repeat_heads
 from .._torch_options import check_int, check_momentum, check_statistics
 from .._torch_sampling import draw_directions
 from ..attention import (
@@ -399,7 +400,8 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
     path : str or Path
         A local directory written by ``save_pretrained``.
     **from_pretrained_kwargs
-        Passed to ``model_class.from_pretrained``.
+        Passed to ``model_class.from_pretrained``; an ``attn_implementation``
+        other than :data:`ATTN_IMPLEMENTATION` is refused (ValueError).
 
     Returns
     -------
@@ -413,6 +415,13 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
         raise ValueError(
             f"path must be a local directory written by save_pretrained with "
             f"safetensors files, got {str(path)!r}."
+        )
+    asked = from_pretrained_kwargs.pop("attn_implementation", ATTN_IMPLEMENTATION)
+    if asked != ATTN_IMPLEMENTATION:
+        raise ValueError(
+            f"attn_implementation={asked!r}: the loaded model's attention is "
+            f"FAVOR's ({ATTN_IMPLEMENTATION!r}); load the softmax model with "
+            "from_pretrained."
         )
     model = model_class.from_pretrained(path, **from_pretrained_kwargs)
     options = getattr(model.config, "favorize_options", None)
@@ -469,7 +478,7 @@ def favor_attention_forward(
             f"{type(module).__name__} gets {n_heads} heads of width {head_dim}, "
             f"but was favorized for {tuple(favor_buffer(module, 'query_mean').shape)}."
         )
-    key, value = _repeat_heads(key, n_heads), _repeat_heads(value, n_heads)
+    key, value = repeat_heads(key, n_heads), repeat_heads(value, n_heads)
     scale = head_dim**-0.5 if scaling is None else float(scaling)
     layer = getattr(module, "favor_cache_layer", None)
     if layer is not None and not causal:
@@ -645,21 +654,6 @@ def _after_forward(module, args, output):
         "cannot be favorized."
     )
     raise ValueError(f"{type(module).__name__} did not call FAVOR attention: {reason}")
-
-
-def _repeat_heads(x, n_heads):
-    """(N, H_kv, S, D) to (N, H, S, D), each key head serving H / H_kv queries."""
-    n, h_kv, s, d = x.shape
-    if h_kv == n_heads:
-        return x
-    if n_heads % h_kv:
-        raise ValueError(
-            f"The number of query heads {n_heads} must be a multiple of the number "
-            f"of key heads {h_kv}."
-        )
-    return (
-        x[:, :, None].expand(n, h_kv, n_heads // h_kv, s, d).reshape(n, n_heads, s, d)
-    )
 
 
 def _is_attention(module) -> bool:
