@@ -385,6 +385,43 @@ def test_state_of_only_padding_continues_as_the_whole(causal):
         np.testing.assert_allclose(rest[0:1], alone[0:1], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_state_continuation_with_padding_takes_tensors(causal):
+    # The continuation of a state with a key mask, on tensors: the check of
+    # which states hold a key must use the torch namespace's functions (the
+    # bidirectional one called xp.logical_or, which it lacks).
+    torch = pytest.importorskip("torch")
+    q, k, v = _qkv()
+    omega = draw_weights(16, 4, np.random.RandomState(0), sampling="orthogonal")
+    keep = np.ones(q.shape[:-1], dtype=bool)
+    keep[0, :, :7] = False
+    options = {"family": "aderf", "causal": causal}
+
+    def chunked(xp_array):
+        arrays = [xp_array(x) for x in (q, k, v, keep, omega)]
+        q_, k_, v_, keep_, omega_ = arrays
+        first, middle = favor_heads(
+            *(x[..., :5, :] for x in (q_, k_, v_)),
+            omega_,
+            keep=keep_[..., :5],
+            output_final_state=True,
+            **options,
+        )
+        rest, _ = favor_heads(
+            *(x[..., 5:, :] for x in (q_, k_, v_)),
+            omega_,
+            keep=keep_[..., 5:],
+            initial_state=middle,
+            **options,
+        )
+        return first, rest
+
+    expected = chunked(np.asarray)
+    got = chunked(torch.from_numpy)
+    for out, reference in zip(got, expected, strict=True):
+        np.testing.assert_allclose(out.numpy(), reference, rtol=1e-10, atol=1e-12)
+
+
 def test_engine_widens_half_precision_and_casts_back():
     torch = pytest.importorskip("torch")
     q, k, v = (torch.from_numpy(x).to(torch.float16) for x in _qkv())
