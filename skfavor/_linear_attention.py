@@ -267,7 +267,7 @@ def bidirectional_attention(
     if guarded:
         visible = xp.any(keep, axis=-1)[..., None]
         if had_carry is not None:
-            visible = xp.logical_or(visible, had_carry)
+            visible = visible | had_carry
     pieces = []
     for Q_block in position_blocks(Q, step, xp):
         phi_q = query_features(Q_block, query_map, query_folded, xp)
