@@ -11,9 +11,10 @@ import copy
 import torch
 from torch import nn
 
+from .._attention_numerics import compute_dtype
 from .._feature_map import StackedFeatureMap
 from .._namespace import get_namespace
-from ..attention import compute_dtype, fit_maps
+from ..attention import fit_maps
 from ..nn import FavorAttention
 
 #: Families whose closed forms use no eigen-decomposition (ONNX has none), so

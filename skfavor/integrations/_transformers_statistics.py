@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from .._attention_numerics import compute_dtype, kernel_factor
 from .._statistics import SampleStatistics
-from ..attention import AttentionStatistics, compute_dtype, kernel_factor
+from ..attention import AttentionStatistics
 
 #: Prefix of the buffers that ``favorize`` adds to each attention module.
 PREFIX = "favor_"
