@@ -664,8 +664,9 @@ def replace_attention(module: nn.Module, **favor_options) -> nn.Module:
     Returns
     -------
     torch.nn.Module
-        ``module`` itself, or a new :class:`FavorAttention` if ``module`` is
-        a ``MultiheadAttention``.
+        ``module`` itself (with a ``UserWarning`` if it holds no
+        ``MultiheadAttention``), or a new :class:`FavorAttention` if
+        ``module`` is one.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {module!r}.")
