@@ -334,6 +334,32 @@ def test_state_continues_a_sequence(causal):
     )
 
 
+def _chunked(q, k, v, omega, keep, split, **options):
+    """Outputs of the positions before ``split``, then of the rest from its state."""
+    first, middle = favor_heads(
+        *(x[..., :split, :] for x in (q, k, v)),
+        omega,
+        keep=keep[..., :split],
+        output_final_state=True,
+        **options,
+    )
+    rest, _ = favor_heads(
+        *(x[..., split:, :] for x in (q, k, v)),
+        omega,
+        keep=keep[..., split:],
+        initial_state=middle,
+        **{**options, "statistics": None},
+    )
+    return first, rest
+
+
+def _left_padded(shape):
+    """Keys to keep: the first sequence's first 7 positions are padding."""
+    keep = np.ones(shape, dtype=bool)
+    keep[0, :, :7] = False
+    return keep
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_state_of_only_padding_continues_as_the_whole(causal):
     # Chunked prefill of a left-padded batch (transformers' prefill_chunk_size):
@@ -344,45 +370,24 @@ def test_state_of_only_padding_continues_as_the_whole(causal):
     q, k, v = _qkv()
     omega = draw_weights(16, 4, np.random.RandomState(0), sampling="orthogonal")
     stats = AttentionStatistics.from_sequences(q, k)
-    keep = np.ones(q.shape[:-1], dtype=bool)
-    keep[0, :, :7] = False  # first sequence: 7 padded positions of 12
+    keep = _left_padded(q.shape[:-1])
     options = {"family": "aderf", "causal": causal, "statistics": stats}
     whole, _ = favor_heads(q, k, v, omega, keep=keep, **options)
-    first, middle = favor_heads(
-        q[..., :5, :],
-        k[..., :5, :],
-        v[..., :5, :],
-        omega,
-        keep=keep[..., :5],
-        output_final_state=True,
-        **options,
-    )
-    rest, _ = favor_heads(
-        q[..., 5:, :],
-        k[..., 5:, :],
-        v[..., 5:, :],
-        omega,
-        keep=keep[..., 5:],
-        initial_state=middle,
-        **{**options, "statistics": None},
-    )
-    chunked = np.concatenate([first, rest], axis=-2)
-    assert np.isfinite(chunked).all()
+    first, rest = _chunked(q, k, v, omega, keep, 5, **options)
+    assert np.isfinite(rest).all()
+    np.testing.assert_array_equal(first[0], 0)  # they see no key
     if causal:
-        np.testing.assert_allclose(chunked, whole, rtol=1e-10, atol=1e-12)
-    else:
-        # Bidirectional continuation: the second chunk's queries see its keys
-        # and the state's (none for the padded sequence).
-        alone, _ = favor_heads(
-            q[0:1, :, 5:],
-            k[0:1, :, 5:],
-            v[0:1, :, 5:],
-            omega,
-            keep=keep[0:1, :, 5:],
-            maps=(middle.query_map, middle.key_map),
-            family="aderf",
+        np.testing.assert_allclose(
+            np.concatenate([first, rest], axis=-2), whole, rtol=1e-10, atol=1e-12
         )
-        np.testing.assert_allclose(rest[0:1], alone[0:1], rtol=1e-10, atol=1e-12)
+    else:
+        # The second chunk's queries see its keys and the state's (none for the
+        # padded sequence): every key, as in the whole sequence.
+        np.testing.assert_allclose(rest, whole[..., 5:, :], rtol=1e-10, atol=1e-12)
+        # A chunk of padding after a state of padding: no key to see, 0 (0/0).
+        shorter = (x[..., :7, :] for x in (q, k, v))
+        _, padded = _chunked(*shorter, omega, keep[..., :7], 5, **options)
+        np.testing.assert_array_equal(padded[0], 0)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -393,31 +398,10 @@ def test_state_continuation_with_padding_takes_tensors(causal):
     torch = pytest.importorskip("torch")
     q, k, v = _qkv()
     omega = draw_weights(16, 4, np.random.RandomState(0), sampling="orthogonal")
-    keep = np.ones(q.shape[:-1], dtype=bool)
-    keep[0, :, :7] = False
+    arrays = (q, k, v, omega, _left_padded(q.shape[:-1]))
     options = {"family": "aderf", "causal": causal}
-
-    def chunked(xp_array):
-        arrays = [xp_array(x) for x in (q, k, v, keep, omega)]
-        q_, k_, v_, keep_, omega_ = arrays
-        first, middle = favor_heads(
-            *(x[..., :5, :] for x in (q_, k_, v_)),
-            omega_,
-            keep=keep_[..., :5],
-            output_final_state=True,
-            **options,
-        )
-        rest, _ = favor_heads(
-            *(x[..., 5:, :] for x in (q_, k_, v_)),
-            omega_,
-            keep=keep_[..., 5:],
-            initial_state=middle,
-            **options,
-        )
-        return first, rest
-
-    expected = chunked(np.asarray)
-    got = chunked(torch.from_numpy)
+    expected = _chunked(*arrays, 5, **options)
+    got = _chunked(*(torch.from_numpy(x) for x in arrays), 5, **options)
     for out, reference in zip(got, expected, strict=True):
         np.testing.assert_allclose(out.numpy(), reference, rtol=1e-10, atol=1e-12)
 
