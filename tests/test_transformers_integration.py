@@ -330,13 +330,21 @@ def test_cache_holds_constant_state():
         cache.crop(-1)
 
 
+def _left_padded(long, short):
+    """Two prompts, ``short`` left-padded to ``long``'s length, and their mask."""
+    length = long.shape[1]
+    batch = torch.zeros((2, length), dtype=torch.long)
+    mask = torch.zeros((2, length), dtype=torch.long)
+    batch[0], mask[0] = long[0], 1
+    start = length - short.shape[1]
+    batch[1, start:], mask[1, start:] = short[0], 1
+    return batch, mask
+
+
 def test_left_padded_batch_generation():
     model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
     long, short = tokens((1, 8), seed=1), tokens((1, 5), seed=2)
-    batch = torch.zeros((2, 8), dtype=torch.long)
-    mask = torch.zeros((2, 8), dtype=torch.long)
-    batch[0], mask[0] = long[0], 1
-    batch[1, 3:], mask[1, 3:] = short[0], 1
+    batch, mask = _left_padded(long, short)
     options = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
     together = model.generate(batch, attention_mask=mask, **options)
     alone = [model.generate(p, **options) for p in (long, short)]
@@ -350,10 +358,7 @@ def test_chunked_prefill_of_a_left_padded_batch():
     # starts with padding. It gave NaN (a RuntimeError) instead of the tokens.
     model = calibrate(favorize(llama(), n_features=32, random_state=0), tokens((4, 20)))
     long, short = tokens((1, 10), seed=1), tokens((1, 3), seed=2)
-    batch = torch.zeros((2, 10), dtype=torch.long)
-    mask = torch.zeros((2, 10), dtype=torch.long)
-    batch[0], mask[0] = long[0], 1
-    batch[1, 7:], mask[1, 7:] = short[0], 1
+    batch, mask = _left_padded(long, short)
     options = {"max_new_tokens": 5, "do_sample": False, "pad_token_id": 0}
     whole = model.generate(batch, attention_mask=mask, **options)
     chunked = model.generate(
