@@ -249,6 +249,19 @@ def test_calibrate_on_padding_alone_is_refused():
         torch.testing.assert_close(value, before[name], rtol=0, atol=0)
 
 
+def test_training_on_padding_alone_leaves_the_running_statistics():
+    # As calibrate refuses batches of padding alone, the running update of a
+    # training forward must not merge them: it moved every running mean and
+    # covariance towards 0 (a point mass) and counted the batch, where
+    # FavorAttention's update leaves the statistics as they were.
+    model = calibrate(favorize(llama(), n_features=16, random_state=0), tokens((2, 8)))
+    before = copy.deepcopy(model.state_dict())
+    ids = tokens((2, 8), seed=1)
+    model.train()(ids, attention_mask=torch.zeros_like(ids))
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+
+
 def test_calibrate_exact_statistics_and_padding():
     # Calibration's statistics are those of all unpadded positions: one
     # right-padded batch gives the statistics of its two trimmed sequences.
