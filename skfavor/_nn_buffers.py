@@ -34,6 +34,33 @@ _WIDE_BUFFERS = (
 _SCHEDULE_BUFFERS = ("redraw_seed", "n_redraws", "calls_since_redraw")
 
 
+def pooled_head_statistics(q, k, keep, query_keep, scale):
+    """Statistics of each head of ``q`` and ``k``, pooled over sequences and positions.
+
+    The batch statistics of running updates and calibration (the layer's and
+    the transformers integration's), through :func:`rows_statistics`.
+
+    Parameters
+    ----------
+    q, k : Tensor of shape (N, H, L, d) and (N, H, S, d)
+        Projected heads, checked; their gradients are not followed.
+    keep, query_keep : bool Tensor of shape (N, S) and (N, L), or None
+        The keys (queries) to keep; None keeps every one (the caller decides
+        the queries: no mask rule of ``from_sequences`` here).
+    scale : float or None
+        The attention scale; ``None`` is ``1/√d``.
+
+    Returns
+    -------
+    queries, keys : SampleStatistics
+        Per head (batch shape (H,)), in kernel units, in the closed forms' dtype.
+    """
+    heads, width = q.shape[1], q.shape[-1]
+    pooled = [x.detach().transpose(0, 1).reshape(heads, -1, width) for x in (q, k)]
+    masks = [None if m is None else m.reshape(1, -1) for m in (keep, query_keep)]
+    return rows_statistics(*pooled, *masks, scale, get_namespace(q))
+
+
 class FavorBuffers(nn.Module):
     """Directions ω, running statistics and the redraw schedule of a layer.
 
@@ -184,12 +211,7 @@ class FavorBuffers(nn.Module):
         changes nothing. No value leaves the device: the weight and the
         outcome are chosen by ``torch.where``.
         """
-        heads, width = q.shape[1], q.shape[-1]
-        pooled = [x.transpose(0, 1).reshape(heads, -1, width) for x in (q, k)]
-        masks = [None if m is None else m.reshape(1, -1) for m in (keep, query_keep)]
-        # The layer checked its inputs and decided its queries: no checks or
-        # mask rule of from_sequences here.
-        batch = rows_statistics(*pooled, *masks, None, get_namespace(q))
+        batch = pooled_head_statistics(q, k, keep, query_keep, None)
         dtype = self.omega.dtype
         counted = torch.ones((), dtype=torch.bool, device=self.omega.device)
         if keep is not None:

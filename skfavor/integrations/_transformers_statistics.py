@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .._attention_numerics import compute_dtype, kernel_factor
+from .._nn_buffers import pooled_head_statistics
 from .._statistics import SampleStatistics
 from ..attention import AttentionStatistics
 
@@ -21,12 +21,8 @@ PREFIX = "favor_"
 
 def calibration_forward(module, query, key, value, causal, keep, scale):
     """Exact softmax attention, gathering the statistics of the module's heads."""
-    factor = kernel_factor(scale, query.shape[-1])
-    dtype = compute_dtype(query.dtype, torch)
-    gathered = (
-        head_statistics(query.to(dtype) * factor, query_keep(module, query, key, keep)),
-        head_statistics(key.to(dtype) * factor, keep),
-    )
+    queries = query_keep(module, query, key, keep)
+    gathered = pooled_head_statistics(query, key, keep, queries, scale)
     options = favor_options(module)
     if options.calibration is not None:
         gathered = tuple(
@@ -49,41 +45,35 @@ def calibration_forward(module, query, key, value, causal, keep, scale):
     return out.transpose(1, 2), None
 
 
-def head_statistics(X, keep) -> SampleStatistics:
-    """Statistics per head of the rows of ``X`` (N, H, L, D) over N and L."""
-    n, h, length, d = X.shape
-    rows = X.detach().transpose(0, 1).reshape(h, n * length, d).to(torch.float64)
-    if keep is not None:
-        keep = keep.reshape(1, n * length).expand(h, -1)
-    return SampleStatistics.from_array(rows, mask=keep)
-
-
 @torch.no_grad()
 def update_running(module, query, key, keep, scale) -> None:
-    """Merge this forward's statistics into the running ones (first replaces)."""
+    """Merge this forward's statistics into the running ones (first replaces).
+
+    A batch without a real key (``keep`` all False) changes nothing, as in
+    :class:`~skfavor.nn.FavorAttention`; no value leaves the device.
+    """
     options = favor_options(module)
     tracked = favor_buffer(module, "num_batches_tracked")
-    factor = kernel_factor(scale, query.shape[-1])
-    dtype = compute_dtype(query.dtype, torch)
     mean = favor_buffer(module, "query_mean")
+    counted = torch.ones((), dtype=torch.bool, device=mean.device)
+    if keep is not None:
+        counted = torch.any(keep)
     weight = torch.where(
         tracked == 0,
         torch.ones((), dtype=mean.dtype, device=mean.device),
         torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
     )
-    sides = (
-        ("query", query, query_keep(module, query, key, keep)),
-        ("key", key, keep),
-    )
-    for side, X, side_keep in sides:
-        batch = head_statistics(X.to(dtype) * factor, side_keep)
+    queries = query_keep(module, query, key, keep)
+    batches = pooled_head_statistics(query, key, keep, queries, scale)
+    for side, batch in zip(("query", "key"), batches, strict=True):
         batch = SampleStatistics(
             *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
         )
         merged = running(module, side).merged(batch, weight=weight)
-        favor_buffer(module, f"{side}_mean").copy_(merged.mean)
-        favor_buffer(module, f"{side}_covariance").copy_(merged.scatter)
-    tracked += 1
+        for part, new in (("mean", merged.mean), ("covariance", merged.scatter)):
+            buffer = favor_buffer(module, f"{side}_{part}")
+            buffer.copy_(torch.where(counted, new, buffer))
+    tracked += counted.long()
 
 
 def running(module, side) -> SampleStatistics:
