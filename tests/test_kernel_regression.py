@@ -12,6 +12,7 @@ from sklearn.kernel_approximation import RBFSampler
 from skfavor import (
     AutoSampler,
     DERFSampler,
+    FourierSampler,
     GERFSampler,
     PositiveRFSampler,
     UnderflowWarning,
@@ -310,6 +311,18 @@ def test_transductive_needs_transform_keys():
     model = NadarayaWatsonRegressor(RBFSampler(), transductive=True)
     with pytest.raises(ValueError, match=r"transductive=True.*RBFSampler"):
         model.fit(X_train, y_train)
+
+
+def test_transductive_refuses_at_fit_a_sampler_whose_fit_takes_no_keys():
+    """FourierSampler has transform_keys (its one map) but its fit takes no
+    keys: fit accepted it and predict then failed with TypeError "fit() got
+    an unexpected keyword argument 'keys'"; the refusal belongs in fit."""
+    X_train, _, y_train = _data()
+    model = NadarayaWatsonClassifier(
+        FourierSampler(n_components=8, random_state=0), transductive=True
+    )
+    with pytest.raises(ValueError, match=r"transductive=True.*FourierSampler"):
+        model.fit(X_train, y_train > 0)
 
 
 def test_default_sampler_is_sderf():
