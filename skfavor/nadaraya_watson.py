@@ -521,6 +521,12 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
         )
         X = _as_float(X)
         y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            # None in an object y passes scikit-learn's check and becomes NaN
+            # here; every prediction would be NaN.
+            raise ValueError(
+                "Input y contains NaN or infinity (None in an object y is NaN)."
+            )
         self._single_output = y.ndim == 1
         targets = y.reshape(y.shape[0], -1)
         self._mean = targets.mean(axis=0)
