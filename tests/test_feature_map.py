@@ -463,6 +463,27 @@ def test_overflow_raises(n_threads, dtype):
     assert (advice in str(error.value)) == (dtype == np.float32)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_rows_are_named_not_called_too_large(bad, sparse):
+    """A NaN row was reported as 'features overflow to inf ... the inputs are
+    too large; scale the inputs down', which sends the user the wrong way."""
+    feature_map = _random_map("diagonal")
+    X = _inputs(20)
+    X[7, 2] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        feature_map.transform(sp.csr_matrix(X) if sparse else X)
+
+
+def test_rows_of_another_width_are_refused_by_name():
+    """A row of the wrong width failed with NumPy's 'operands could not be
+    broadcast' (or a matmul mismatch), which names neither X nor the widths."""
+    feature_map = _random_map("full")
+    for method in (feature_map.transform, feature_map.log_features):
+        with pytest.raises(ValueError, match="X has 4 features, but the map"):
+            method(_inputs(5)[:, :4])
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_underflow_warns_and_counts_rows(n_threads):
     feature_map = FeatureMap(np.zeros((4, 1)), np.zeros(4), -1.0)
