@@ -424,7 +424,8 @@ class FeatureMap:
 
             return worker
 
-        with np.errstate(over="ignore"):
+        # Non-finite features are counted and reported by transform.
+        with np.errstate(over="ignore", invalid="ignore"):
             n_overflow, n_underflow = run_in_blocks(
                 n_samples,
                 n_block_rows,
