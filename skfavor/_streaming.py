@@ -457,8 +457,7 @@ def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
         n_folds = k + 1
     if n_folds < 2 or np.any(fold < 0):
         raise ValueError(
-            f"cv={_short_repr(cv)} must give at least 2 test folds covering "
-            "every row."
+            f"cv={_short_repr(cv)} must give at least 2 test folds covering every row."
         )
     return fold, n_folds
 

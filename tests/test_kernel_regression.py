@@ -330,7 +330,7 @@ def test_regressor_refuses_missing_targets_held_as_objects(targets):
     """An object ``y`` with None (a pandas object column with gaps) passes
     scikit-learn's finiteness check and became NaN in the float conversion:
     every prediction was NaN, without a warning."""
-    X_train, X_test, _ = _data()
+    X_train, _, _ = _data()
     y = np.array([1.0, None] * (len(X_train) // 2), dtype=object)
     y = y if targets == "1d" else np.column_stack([y, y])
     model = NadarayaWatsonRegressor(GERFSampler(n_components=8, random_state=0))
