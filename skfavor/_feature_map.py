@@ -384,7 +384,7 @@ class FeatureMap:
             )
         X = _floating(X)
         if sp.issparse(X):
-            X = X.tocsr()
+            X = _canonical_csr(X)
         self._check_width(X)
         n_samples = X.shape[0]
         n_components = self.weights.shape[0]
@@ -512,6 +512,20 @@ class StackedFeatureMap:
 def _float_dtype(X) -> np.dtype:
     """The dtype of results for rows ``X``: float32 for float32, float64 otherwise."""
     return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _canonical_csr(X):
+    """``X`` as CSR without duplicate entries (a copy only if it has some).
+
+    SciPy allows an entry stored twice (meaning their sum); squared row norms
+    from the stored values and densifying by fancy assignment would not add
+    them up.
+    """
+    X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 def _floating(X):
