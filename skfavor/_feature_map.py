@@ -283,6 +283,9 @@ class FeatureMap:
         ------
         FloatingPointError
             If a feature overflows to inf (:ref:`math-numerics`).
+        ValueError
+            If ``X`` is not 2-D with the map's input width, or holds NaN or
+            infinity (found when some features are not finite).
 
         Warns
         -----
@@ -303,6 +306,12 @@ class FeatureMap:
             ", or pass float64 inputs" if single else ""
         )
         if n_overflow:
+            # NaN and inf rows give non-finite features too: not "too large".
+            values = X.data if sp.issparse(X) else X
+            if not bool(xp.all(xp.isfinite(values))):
+                raise ValueError(
+                    "X contains NaN or infinity; the map needs finite rows."
+                )
             raise FloatingPointError(
                 f"The random features overflow to inf in {X.dtype} for "
                 f"{n_overflow} of {n_samples} input rows: the inputs are too large "
@@ -317,6 +326,16 @@ class FeatureMap:
                 stacklevel=_caller_stacklevel(),
             )
         return out
+
+    def _check_width(self, X) -> None:
+        """Refuse rows that are not 2-D rows of the map's input width."""
+        width = self.weights.shape[1]
+        if len(X.shape) != 2:
+            raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+        if X.shape[1] != width:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the map takes rows of {width}."
+            )
 
     def _evaluate_namespace(self, X, xp, device):
         """The map in another array namespace (array API), on ``X``'s device.
@@ -335,6 +354,7 @@ class FeatureMap:
                 center = xp.asarray(center, dtype=X.dtype, device=device)
             terms = self._cast[key] = (stacked, center)
         stacked, center = terms
+        self._check_width(X)
         Z = X if center is None else X - center
         out = xp.exp(stacked.log_features(Z[None, ...], xp)[0, ...])
         top = xp.max(out, axis=1)
@@ -364,7 +384,8 @@ class FeatureMap:
             )
         X = _floating(X)
         if sp.issparse(X):
-            X = X.tocsr()
+            X = _canonical_csr(X)
+        self._check_width(X)
         n_samples = X.shape[0]
         n_components = self.weights.shape[0]
         out = np.empty((n_samples, n_components), dtype=X.dtype)
@@ -403,7 +424,8 @@ class FeatureMap:
 
             return worker
 
-        with np.errstate(over="ignore"):
+        # Non-finite features are counted and reported by transform.
+        with np.errstate(over="ignore", invalid="ignore"):
             n_overflow, n_underflow = run_in_blocks(
                 n_samples,
                 n_block_rows,
@@ -490,6 +512,20 @@ class StackedFeatureMap:
 def _float_dtype(X) -> np.dtype:
     """The dtype of results for rows ``X``: float32 for float32, float64 otherwise."""
     return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _canonical_csr(X):
+    """``X`` as CSR without duplicate entries (a copy only if it has some).
+
+    SciPy allows an entry stored twice (meaning their sum); squared row norms
+    from the stored values and densifying by fancy assignment would not add
+    them up.
+    """
+    X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 def _floating(X):

@@ -190,6 +190,12 @@ def _resolve_sampling(sampling: str, orthogonal) -> str:
     """``sampling``, or the deprecated ``orthogonal`` with a FutureWarning."""
     if isinstance(orthogonal, str) and orthogonal == "deprecated":
         return sampling
+    if sampling != "orthogonal":
+        # Both given: the explicit new parameter must not be overridden.
+        raise ValueError(
+            f"sampling={sampling!r} and the deprecated orthogonal={orthogonal!r} "
+            "were both given; pass sampling alone."
+        )
     warnings.warn(
         "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
         f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",

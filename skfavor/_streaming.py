@@ -437,12 +437,18 @@ def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
     probe = np.empty((n, 0)) if is_dask_array(X) else X
     fold = np.full(n, -1, dtype=bucket_dtype(splitter.get_n_splits(probe, y, groups)))
     n_folds = 0
-    for k, (train, test) in enumerate(splitter.split(probe, y, groups)):
+    for k, split in enumerate(splitter.split(probe, y, groups)):
         if k > np.iinfo(fold.dtype).max:  # more folds than get_n_splits said
             fold = fold.astype(np.intp)
-        if np.any(fold[test] >= 0) or (len(train) + len(test) != n):
+        # Boolean masks index as GridSearchCV's splits do: as their rows.
+        train, test = (_row_indices(part, n) for part in split)
+        in_train = np.zeros(n, dtype=bool)
+        in_train[train] = True
+        # The training rows must be the complement of the test rows, each once.
+        complement = len(train) + len(test) == n and in_train.sum() == len(train)
+        if not complement or np.any(in_train[test]) or np.any(fold[test] >= 0):
             raise ValueError(
-                f"cv={cv!r} does not split the rows into disjoint test "
+                f"cv={_short_repr(cv)} does not split the rows into disjoint test "
                 "folds whose training rows are all the other rows; "
                 "RandomFeatureRidgeCV merges fold statistics and needs such "
                 "a partition (KFold, GroupKFold, StratifiedKFold, ...)."
@@ -451,6 +457,20 @@ def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
         n_folds = k + 1
     if n_folds < 2 or np.any(fold < 0):
         raise ValueError(
-            f"cv={cv!r} must give at least 2 test folds covering every row."
+            f"cv={_short_repr(cv)} must give at least 2 test folds covering every row."
         )
     return fold, n_folds
+
+
+def _row_indices(part, n: int) -> np.ndarray:
+    """A split's rows as integer indices (a boolean mask of ``n`` rows too)."""
+    part = np.asarray(part)
+    if part.dtype == bool and part.shape == (n,):
+        return np.flatnonzero(part)
+    return part
+
+
+def _short_repr(cv) -> str:
+    """``repr(cv)``, or its type for a long one (lists of index arrays)."""
+    text = repr(cv)
+    return text if len(text) <= 120 else f"{type(cv).__name__}(...)"

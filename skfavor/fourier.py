@@ -180,13 +180,19 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = _float_rows(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
         # The mean and the entries' variance only: no n_features² scatter.
         n, mean, squares = column_moments(X)
+        if not np.all(np.isfinite(mean)):
+            raise ValueError("X is too large: its mean overflows float64.")
         if self.gamma == "scale":
-            variance = float(entry_variance(mean, np.sum(squares) / n))
+            with np.errstate(over="ignore", invalid="ignore"):
+                variance = float(entry_variance(mean, np.sum(squares) / n))
+            if not np.isfinite(variance):
+                raise ValueError(
+                    "X is too large for gamma='scale': the variance of X "
+                    "overflows float64; scale X down or pass a numeric gamma."
+                )
             self.gamma_ = 1.0 / (self.n_features_in_ * variance) if variance else 1.0
         else:
             self.gamma_ = float(self.gamma)
-        if not np.all(np.isfinite(mean)):
-            raise ValueError("X is too large: its mean overflows float64.")
         self.center_ = mean
         random_state = check_random_state(self.random_state)
         self.random_weights_ = draw_weights(

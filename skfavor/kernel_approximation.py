@@ -37,7 +37,8 @@ _SHARED_PARAMETERS = """n_components : int, default=100
 
     orthogonal : bool, default=True
         Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
-        ``'iid'``).
+        ``'iid'``); refused together with a ``sampling`` other than
+        ``'orthogonal'``.
 
         .. deprecated:: 0.2
            ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;

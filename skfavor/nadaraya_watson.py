@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -161,12 +162,13 @@ class _BaseNadarayaWatson(BaseEstimator):
         else:
             sampler = clone(self.sampler)
         if self.transductive:
-            if not hasattr(sampler, "transform_keys"):
+            takes_keys = "keys" in inspect.signature(sampler.fit).parameters
+            if not (takes_keys and hasattr(sampler, "transform_keys")):
                 raise ValueError(
                     "transductive=True refits the query statistics of a sampler "
-                    "with separate query and key maps (a skfavor sampler), got "
-                    f"sampler={type(sampler).__name__}, which has no "
-                    "transform_keys."
+                    "with separate query and key maps (a positive skfavor "
+                    f"sampler or AutoSampler), got sampler={type(sampler).__name__}, "
+                    "whose fit takes no keys or which has no transform_keys."
                 )
             # Refits at predict time must draw the same ω, so an unseeded
             # sampler gets one fixed seed here.
@@ -244,7 +246,8 @@ _SHARED_PARAMETERS = """sampler : estimator, default=None
         to the actual query distribution, which is what makes the asymmetric
         ``'aderf'`` and ``'saderf'`` variants pay off, but **a row's
         prediction then depends on the other rows of the batch**. Needs a
-        sampler with ``transform_keys``; an unseeded one is given a fixed
+        sampler whose ``fit`` takes ``keys`` and that has ``transform_keys``
+        (not :class:`~skfavor.FourierSampler`); an unseeded one is given a fixed
         seed at ``fit`` (drawn from ``random_state``) so that every refit
         draws the same ω.
 
@@ -518,6 +521,12 @@ class NadarayaWatsonRegressor(RegressorMixin, _BaseNadarayaWatson):
         )
         X = _as_float(X)
         y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            # None in an object y passes scikit-learn's check and becomes NaN
+            # here; every prediction would be NaN.
+            raise ValueError(
+                "Input y contains NaN or infinity (None in an object y is NaN)."
+            )
         self._single_output = y.ndim == 1
         targets = y.reshape(y.shape[0], -1)
         self._mean = targets.mean(axis=0)

@@ -438,6 +438,37 @@ def test_samplers_sparse_input_matches_dense(sampler):
     assert_allclose(sampler.transform(sp.csr_matrix(X)), sampler.transform(X))
 
 
+def _with_duplicate_entries(X) -> sp.csr_matrix:
+    """``X`` as a CSR matrix whose every entry is stored twice (0.3 and 0.7 of
+    it): valid SciPy input, the same matrix, but not in canonical format."""
+    coo = sp.coo_matrix(X)
+    rows = np.r_[coo.row, coo.row]
+    order = np.argsort(rows, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=X.shape[0]))]
+    data = np.r_[0.3 * coo.data, 0.7 * coo.data][order]
+    matrix = sp.csr_matrix(
+        (data, np.r_[coo.col, coo.col][order], indptr), shape=X.shape
+    )
+    assert not matrix.has_canonical_format
+    assert_allclose(matrix.toarray(), X, rtol=1e-15, atol=0)
+    return matrix
+
+
+@pytest.mark.parametrize("sampler", _samplers(), ids=_sampler_id)
+def test_sparse_input_with_duplicate_entries_matches_dense(sampler):
+    """Squared row norms summed the squares of stored entries, (0.3a)² +
+    (0.7a)² for a², and densifying assigned duplicates instead of adding them:
+    features of a non-canonical CSR matrix were off by up to 40 (PosRF, GERF,
+    DERF), silently."""
+    rng = np.random.default_rng(0)
+    # Half the entries 0: rows near the center (shifted) and far (folded).
+    X = np.abs(rng.standard_normal((60, N_FEATURES))) * (rng.random((60, 6)) < 0.5)
+    sampler.fit(X)
+    duplicated = _with_duplicate_entries(X)
+    assert_allclose(sampler.transform(duplicated), sampler.transform(X), rtol=1e-10)
+    assert not duplicated.has_canonical_format  # the caller's matrix is kept
+
+
 def test_integer_input_is_evaluated_in_float64():
     feature_map = _random_map("scalar")
     X = np.array([[1, 0, 0, 1, 0, 0], [0, 1, 0, 0, 0, -1]])
@@ -461,6 +492,27 @@ def test_overflow_raises(n_threads, dtype):
     with pytest.raises(FloatingPointError) as error:
         feature_map.transform(X)
     assert (advice in str(error.value)) == (dtype == np.float32)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_rows_are_named_not_called_too_large(bad, sparse):
+    """A NaN row was reported as 'features overflow to inf ... the inputs are
+    too large; scale the inputs down', which sends the user the wrong way."""
+    feature_map = _random_map("diagonal")
+    X = _inputs(20)
+    X[7, 2] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        feature_map.transform(sp.csr_matrix(X) if sparse else X)
+
+
+def test_rows_of_another_width_are_refused_by_name():
+    """A row of the wrong width failed with NumPy's 'operands could not be
+    broadcast' (or a matmul mismatch), which names neither X nor the widths."""
+    feature_map = _random_map("full")
+    for method in (feature_map.transform, feature_map.log_features):
+        with pytest.raises(ValueError, match="X has 4 features, but the map"):
+            method(_inputs(5)[:, :4])
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])

@@ -51,6 +51,17 @@ def test_gamma_scale_is_that_of_rbf_sampler(X):
     assert ours.gamma_ == pytest.approx(RBFSampler(gamma="scale").fit(X)._gamma)
 
 
+def test_gamma_scale_refuses_inputs_whose_variance_overflows(X):
+    """``X.var()`` of entries near 1e200 overflows float64: 'scale' gave
+    ``gamma_ = nan`` and all-NaN features behind a NumPy RuntimeWarning; the
+    positive samplers refuse such inputs by name, and so must this one."""
+    sampler = FourierSampler(gamma="scale", random_state=0)
+    with pytest.raises(ValueError, match="variance of X overflows float64"):
+        sampler.fit(X * 1e200)
+    # A numeric gamma needs no variance: the fit stands, as RBFSampler's.
+    assert np.isfinite(FourierSampler(random_state=0).fit(X * 1e200).gamma_)
+
+
 def test_sparse_and_float32_agree_with_dense_float64(X):
     X = np.where(np.abs(X) > 0.8, X, 0.0)
     sampler = FourierSampler(n_components=20, random_state=0).fit(X)

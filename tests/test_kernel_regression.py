@@ -12,6 +12,7 @@ from sklearn.kernel_approximation import RBFSampler
 from skfavor import (
     AutoSampler,
     DERFSampler,
+    FourierSampler,
     GERFSampler,
     PositiveRFSampler,
     UnderflowWarning,
@@ -310,6 +311,31 @@ def test_transductive_needs_transform_keys():
     model = NadarayaWatsonRegressor(RBFSampler(), transductive=True)
     with pytest.raises(ValueError, match=r"transductive=True.*RBFSampler"):
         model.fit(X_train, y_train)
+
+
+def test_transductive_refuses_at_fit_a_sampler_whose_fit_takes_no_keys():
+    """FourierSampler has transform_keys (its one map) but its fit takes no
+    keys: fit accepted it and predict then failed with TypeError "fit() got
+    an unexpected keyword argument 'keys'"; the refusal belongs in fit."""
+    X_train, _, y_train = _data()
+    model = NadarayaWatsonClassifier(
+        FourierSampler(n_components=8, random_state=0), transductive=True
+    )
+    with pytest.raises(ValueError, match=r"transductive=True.*FourierSampler"):
+        model.fit(X_train, y_train > 0)
+
+
+@pytest.mark.parametrize("targets", ["1d", "2d"])
+def test_regressor_refuses_missing_targets_held_as_objects(targets):
+    """An object ``y`` with None (a pandas object column with gaps) passes
+    scikit-learn's finiteness check and became NaN in the float conversion:
+    every prediction was NaN, without a warning."""
+    X_train, _, _ = _data()
+    y = np.array([1.0, None] * (len(X_train) // 2), dtype=object)
+    y = y if targets == "1d" else np.column_stack([y, y])
+    model = NadarayaWatsonRegressor(GERFSampler(n_components=8, random_state=0))
+    with pytest.raises(ValueError, match="y contains NaN"):
+        model.fit(X_train, y)
 
 
 def test_default_sampler_is_sderf():

@@ -546,6 +546,35 @@ def test_cv_refuses_splits_that_are_not_a_partition():
         RandomFeatureRidgeCV(cv=ShuffleSplit(3, random_state=0)).fit(X, y)
 
 
+def test_cv_takes_splits_given_as_boolean_masks_as_grid_search_does():
+    """GridSearchCV indexes with each split as given, boolean masks included;
+    they were refused as 'not a partition' (their lengths sum to 2n)."""
+    X, y, _ = _regression(n=60)
+    half = np.arange(60) < 30
+    masks = [(~half, half), (half, ~half)]
+    sampler = DERFSampler(n_components=16, gamma="scale", random_state=0)
+    model = RandomFeatureRidgeCV(sampler, cv=masks).fit(X, y)
+    search = _grid_search(
+        sampler, [16], [0.1, 1.0, 10.0], masks, "neg_mean_squared_error"
+    ).fit(X, y)
+    _assert_close(
+        model.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+
+
+def test_cv_refuses_training_rows_that_are_not_the_complement():
+    """Disjoint test folds covering every row, but a fold whose training rows
+    repeat one row and leave out another: GridSearchCV would train on those
+    rows, the merged statistics on the complement, so the scores would differ
+    silently. The refusal's message is short (no repr of the index arrays)."""
+    X, y, _ = _regression(n=40)
+    first, second = np.arange(20), np.arange(20, 40)
+    repeated = np.r_[second[:-1], second[0]]  # row 39 left out, row 20 twice
+    with pytest.raises(ValueError, match="does not split the rows") as caught:
+        RandomFeatureRidgeCV(cv=[(repeated, first), (first, second)]).fit(X, y)
+    assert len(str(caught.value)) < 400
+
+
 @pytest.mark.parametrize(
     "params, message",
     [

@@ -8,7 +8,7 @@ from _helpers import SAMPLERS, exact_kernel
 from scipy import stats
 from sklearn.utils import check_random_state
 
-from skfavor import FourierSampler, GERFSampler, PositiveRFSampler
+from skfavor import DERFSampler, FourierSampler, GERFSampler, PositiveRFSampler
 from skfavor._sampling import (
     SAMPLINGS,
     draw_weights,
@@ -148,6 +148,21 @@ def test_samplers_draw_through_draw_weights(sampling):
         sampler.random_weights_,
         draw_weights(9, 4, check_random_state(5), sampling=sampling),
     )
+
+
+@pytest.mark.parametrize("cls", [PositiveRFSampler, GERFSampler, DERFSampler])
+@pytest.mark.parametrize(
+    "sampling, orthogonal", [("simplex", False), ("simplex", True), ("iid", True)]
+)
+def test_sampling_and_the_deprecated_orthogonal_together_are_refused(
+    cls, sampling, orthogonal
+):
+    """``sampling='simplex', orthogonal=False`` drew i.i.d. directions: the
+    explicit new parameter was silently overridden by the deprecated one."""
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    sampler = cls(n_components=7, sampling=sampling, orthogonal=orthogonal)
+    with pytest.raises(ValueError, match=f"sampling={sampling!r}.*orthogonal"):
+        sampler.fit(X)
 
 
 def test_posrf_error_orders_simplex_orthogonal_iid():
