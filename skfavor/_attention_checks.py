@@ -312,9 +312,14 @@ def check_function_options(
                 f"sampling={sampling!r} cannot apply to the given omega: pass "
                 "sampling=None with fixed directions."
             )
-    sampling = "orthogonal" if sampling is None else sampling
     if isinstance(orthogonal, str) and orthogonal == "deprecated":
-        return sampling
+        return "orthogonal" if sampling is None else sampling
+    if sampling is not None:
+        # Both given: the deprecated parameter must not override the new one.
+        raise ValueError(
+            f"sampling={sampling!r} and the deprecated orthogonal={orthogonal!r} "
+            "were both given; pass sampling alone."
+        )
     if not isinstance(orthogonal, bool | np.bool_):
         raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
     warnings.warn(

@@ -483,7 +483,7 @@ def favor_attention(
         :class:`CausalStatisticsWarning` says so.
     orthogonal : bool
         Former form of ``sampling`` (``True`` is ``'orthogonal'``, ``False``
-        ``'iid'``).
+        ``'iid'``); refused together with ``sampling``.
 
         .. deprecated:: 0.2
            ``orthogonal`` is deprecated in 0.2 and will be removed in 0.4;

@@ -575,3 +575,12 @@ def test_favor_attention_and_from_sequences_take_one_mask_shape_rule():
         args = (q, k, v) if call is favor_attention else (q, k)
         with pytest.raises(ValueError, match=message):
             call(*args, key_padding_mask=np.zeros((5, 10), dtype=bool))
+
+
+def test_sampling_and_the_deprecated_orthogonal_together_are_refused():
+    # orthogonal overrode sampling: sampling='simplex', orthogonal=False drew
+    # i.i.d. directions behind a FutureWarning suggesting sampling='iid'.
+    q, k, v = _qkv()
+    message = r"sampling='simplex' and the deprecated orthogonal=False"
+    with pytest.raises(ValueError, match=message):
+        favor_attention(q, k, v, sampling="simplex", orthogonal=False)
