@@ -135,11 +135,10 @@ def _shifted_into(X, center: np.ndarray, out: np.ndarray) -> None:
     """``out = X − center`` for CSR rows ``X``, as the dense subtraction rounds it.
 
     ``−c + x`` rounds as ``x − c`` does, so the result is the one of a dense
-    ``X``; the zeros are never made into an array of their own.
+    ``X``; the zeros are never made into an array of their own. ``X`` holds
+    no duplicate entries (:class:`~skfavor._feature_map.FeatureMap` sums them
+    before any block).
     """
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
     np.negative(center, out=out)
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     out[rows, X.indices] += X.data
