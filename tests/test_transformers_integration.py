@@ -526,6 +526,8 @@ def test_load_favorized_refuses_another_attention_implementation(tmp_path):
     model.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="attn_implementation='sdpa'"):
         load_favorized(LlamaForCausalLM, tmp_path, attn_implementation="sdpa")
+    for asked in (None, "favor"):  # from_pretrained's default, and FAVOR's
+        load_favorized(LlamaForCausalLM, tmp_path, attn_implementation=asked)
 
 
 def test_lora_fine_tuning_lowers_the_loss():

@@ -401,7 +401,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
         A local directory written by ``save_pretrained``.
     **from_pretrained_kwargs
         Passed to ``model_class.from_pretrained``; an ``attn_implementation``
-        other than :data:`ATTN_IMPLEMENTATION` is refused (ValueError).
+        other than None and :data:`ATTN_IMPLEMENTATION` is refused (ValueError).
 
     Returns
     -------
@@ -416,8 +416,8 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
             f"path must be a local directory written by save_pretrained with "
             f"safetensors files, got {str(path)!r}."
         )
-    asked = from_pretrained_kwargs.pop("attn_implementation", ATTN_IMPLEMENTATION)
-    if asked != ATTN_IMPLEMENTATION:
+    asked = from_pretrained_kwargs.pop("attn_implementation", None)
+    if asked not in (None, ATTN_IMPLEMENTATION):
         raise ValueError(
             f"attn_implementation={asked!r}: the loaded model's attention is "
             f"FAVOR's ({ATTN_IMPLEMENTATION!r}); load the softmax model with "
