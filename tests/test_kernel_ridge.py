@@ -562,6 +562,20 @@ def test_cv_takes_splits_given_as_boolean_masks_as_grid_search_does():
     )
 
 
+def test_cv_split_lists_that_numpy_reads_as_floats_or_bad_masks_are_named():
+    """An empty list is a float array to NumPy: reading splits as arrays
+    (for boolean masks) turned an empty test fold into an IndexError, and a
+    mask of another length was one too; both must name cv in a ValueError."""
+    X, y, _ = _regression(n=40)
+    folds = list(KFold(2).split(X))
+    empty = [(np.arange(40), [])] + folds
+    with pytest.raises(ValueError, match="held-out rows"):
+        RandomFeatureRidgeCV(cv=empty).fit(X, y)
+    short = [(np.arange(39) < 20, np.arange(39) >= 20)] + folds
+    with pytest.raises(ValueError, match=r"cv=.*boolean mask of 39 rows.*40"):
+        RandomFeatureRidgeCV(cv=short).fit(X, y)
+
+
 def test_cv_refuses_training_rows_that_are_not_the_complement():
     """Disjoint test folds covering every row, but a fold whose training rows
     repeat one row and leave out another: GridSearchCV would train on those
