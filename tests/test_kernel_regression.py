@@ -325,6 +325,29 @@ def test_transductive_refuses_at_fit_a_sampler_whose_fit_takes_no_keys():
         model.fit(X_train, y_train > 0)
 
 
+class _KeywordSampler(DERFSampler):
+    """A sampler whose fit passes its keyword arguments on (a wrapper's)."""
+
+    def fit(self, X, y=None, **fit_params):
+        return super().fit(X, y, **fit_params)
+
+
+def test_transductive_takes_a_sampler_whose_fit_passes_keywords_on():
+    """``fit(X, y=None, **fit_params)`` takes ``keys``: the signature check
+    must not refuse it, and the predictions are those of its base class."""
+    X_train, X_test, y_train = _data()
+    sampler = DERFSampler(n_components=8, random_state=0)
+    expected = NadarayaWatsonRegressor(sampler, transductive=True)
+    model = NadarayaWatsonRegressor(
+        _KeywordSampler(n_components=8, random_state=0), transductive=True
+    )
+    np.testing.assert_allclose(
+        model.fit(X_train, y_train).predict(X_test),
+        expected.fit(X_train, y_train).predict(X_test),
+        rtol=1e-12,
+    )
+
+
 @pytest.mark.parametrize("targets", ["1d", "2d"])
 def test_regressor_refuses_missing_targets_held_as_objects(targets):
     """An object ``y`` with None (a pandas object column with gaps) passes
