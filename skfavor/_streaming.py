@@ -441,7 +441,7 @@ def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
         if k > np.iinfo(fold.dtype).max:  # more folds than get_n_splits said
             fold = fold.astype(np.intp)
         # Boolean masks index as GridSearchCV's splits do: as their rows.
-        train, test = (_row_indices(part, n) for part in split)
+        train, test = (_row_indices(part, n, cv) for part in split)
         in_train = np.zeros(n, dtype=bool)
         in_train[train] = True
         # The training rows must be the complement of the test rows, each once.
@@ -462,12 +462,18 @@ def fold_labels(cv, X, y, groups) -> tuple[np.ndarray, int]:
     return fold, n_folds
 
 
-def _row_indices(part, n: int) -> np.ndarray:
+def _row_indices(part, n: int, cv) -> np.ndarray:
     """A split's rows as integer indices (a boolean mask of ``n`` rows too)."""
     part = np.asarray(part)
-    if part.dtype == bool and part.shape == (n,):
+    if part.dtype == bool:
+        if part.shape != (n,):
+            raise ValueError(
+                f"cv={_short_repr(cv)} gives a boolean mask of shape "
+                f"{part.shape}; a mask needs one entry per row of X ({n})."
+            )
         return np.flatnonzero(part)
-    return part
+    # An empty list is a float array to NumPy: no rows.
+    return part if part.size else part.astype(np.intp)
 
 
 def _short_repr(cv) -> str:

@@ -568,11 +568,11 @@ def test_cv_split_lists_that_numpy_reads_as_floats_or_bad_masks_are_named():
     mask of another length was one too; both must name cv in a ValueError."""
     X, y, _ = _regression(n=40)
     folds = list(KFold(2).split(X))
-    empty = [(np.arange(40), [])] + folds
+    empty = [(np.arange(40), []), *folds]
     with pytest.raises(ValueError, match="held-out rows"):
         RandomFeatureRidgeCV(cv=empty).fit(X, y)
-    short = [(np.arange(39) < 20, np.arange(39) >= 20)] + folds
-    with pytest.raises(ValueError, match=r"cv=.*boolean mask of 39 rows.*40"):
+    short = [(np.arange(39) < 20, np.arange(39) >= 20), *folds]
+    with pytest.raises(ValueError, match=r"cv=.*boolean mask of shape \(39,\).*\(40\)"):
         RandomFeatureRidgeCV(cv=short).fit(X, y)
 
 
