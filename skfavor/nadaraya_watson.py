@@ -133,6 +133,15 @@ _INDUCTIVE = ("key_sums_", "key_totals_", "key_log_shift_")
 _TRANSDUCTIVE = ("_fit_X", "_fit_targets")
 
 
+def _takes_keyword(method, name: str) -> bool:
+    """Whether ``method`` takes the keyword argument ``name`` (or ``**kwargs``)."""
+    parameters = inspect.signature(method).parameters.values()
+    return any(
+        p.kind == p.VAR_KEYWORD or (p.name == name and p.kind != p.POSITIONAL_ONLY)
+        for p in parameters
+    )
+
+
 class _BaseNadarayaWatson(BaseEstimator):
     """Fits a sampler and the key sums; predicts one ratio per query row."""
 
@@ -162,7 +171,7 @@ class _BaseNadarayaWatson(BaseEstimator):
         else:
             sampler = clone(self.sampler)
         if self.transductive:
-            takes_keys = "keys" in inspect.signature(sampler.fit).parameters
+            takes_keys = _takes_keyword(sampler.fit, "keys")
             if not (takes_keys and hasattr(sampler, "transform_keys")):
                 raise ValueError(
                     "transductive=True refits the query statistics of a sampler "
