@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +19,7 @@ from sklearn.utils import check_random_state
 from ._closed_forms import FAMILIES
 from ._namespace import device as array_device
 from ._namespace import get_namespace, is_array, is_torch_namespace
-from ._sampling import SAMPLINGS
+from ._sampling import SAMPLINGS, resolve_sampling
 
 __all__ = [
     "canonical_mask",
@@ -312,23 +311,12 @@ def check_function_options(
                 f"sampling={sampling!r} cannot apply to the given omega: pass "
                 "sampling=None with fixed directions."
             )
-    if isinstance(orthogonal, str) and orthogonal == "deprecated":
-        return "orthogonal" if sampling is None else sampling
-    if sampling is not None:
-        # Both given: the deprecated parameter must not override the new one.
-        raise ValueError(
-            f"sampling={sampling!r} and the deprecated orthogonal={orthogonal!r} "
-            "were both given; pass sampling alone."
-        )
-    if not isinstance(orthogonal, bool | np.bool_):
-        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
-    warnings.warn(
-        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
-        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
-        FutureWarning,
+    return resolve_sampling(
+        "orthogonal" if sampling is None else sampling,
+        orthogonal,
+        given=sampling is not None,
         stacklevel=3,
     )
-    return "orthogonal" if orthogonal else "iid"
 
 
 def dropout_option(p, random_state, xp):

@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._closed_forms import FAMILIES
 from ._feature_map import _caller_stacklevel, compile_feature_map
 from ._namespace import is_array
-from ._sampling import SAMPLINGS, draw_weights
+from ._sampling import SAMPLINGS, draw_weights, resolve_sampling
 from ._statistics import SampleStatistics
 
 
@@ -184,25 +184,6 @@ def _statistics(X) -> SampleStatistics:
     # without its graph (Tensor.numpy() refuses it).
     values = X.detach() if hasattr(X, "detach") else X
     return SampleStatistics.from_array(_convert_to_numpy(values, xp))
-
-
-def _resolve_sampling(sampling: str, orthogonal) -> str:
-    """``sampling``, or the deprecated ``orthogonal`` with a FutureWarning."""
-    if isinstance(orthogonal, str) and orthogonal == "deprecated":
-        return sampling
-    if sampling != "orthogonal":
-        # Both given: the explicit new parameter must not be overridden.
-        raise ValueError(
-            f"sampling={sampling!r} and the deprecated orthogonal={orthogonal!r} "
-            "were both given; pass sampling alone."
-        )
-    warnings.warn(
-        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
-        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
-        FutureWarning,
-        stacklevel=_caller_stacklevel(),
-    )
-    return "orthogonal" if orthogonal else "iid"
 
 
 class AsymmetricMapWarning(UserWarning):
@@ -390,7 +371,13 @@ class _BasePositiveSampler(
             self.n_components,
             self.n_features_in_,
             check_random_state(self.random_state),
-            sampling=_resolve_sampling(self.sampling, self.orthogonal),
+            # 'orthogonal' is the default: only another name is known given.
+            sampling=resolve_sampling(
+                self.sampling,
+                self.orthogonal,
+                given=self.sampling != "orthogonal",
+                stacklevel=_caller_stacklevel(),
+            ),
         )
 
     def _reset_map_usage(self) -> None:

@@ -7,6 +7,8 @@ matrix, then its χ norms, then block ``b + 1``), so the first ``m`` rows of an
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 #: The couplings of ω: each row is marginally N(0, I_d) under all of them.
@@ -154,3 +156,45 @@ def draw_weights(
     if sampling not in _DRAWS:
         raise ValueError(f"sampling must be one of {sorted(_DRAWS)}, got {sampling!r}.")
     return _DRAWS[sampling](n_components, n_features, random_state)
+
+
+def resolve_sampling(sampling: str, orthogonal, *, given: bool, stacklevel: int) -> str:
+    """``sampling``, or the deprecated ``orthogonal`` with a FutureWarning.
+
+    The one rule for ``orthogonal`` (deprecated in 0.2) of the samplers and of
+    :func:`~skfavor.attention.favor_attention`.
+
+    Parameters
+    ----------
+    sampling : str
+        The sampling to use when ``orthogonal`` is not given.
+    orthogonal : bool or 'deprecated'
+        ``'deprecated'`` when not given, else the former form of ``sampling``.
+    given : bool
+        Whether the caller passed ``sampling``: passed together with
+        ``orthogonal``, the deprecated parameter would override it, so the
+        pair is refused.
+    stacklevel : int
+        The FutureWarning's stack level as seen from the caller.
+
+    Returns
+    -------
+    str
+        One of :data:`SAMPLINGS`.
+    """
+    if isinstance(orthogonal, str) and orthogonal == "deprecated":
+        return sampling
+    if given:
+        raise ValueError(
+            f"sampling={sampling!r} and the deprecated orthogonal={orthogonal!r} "
+            "were both given; pass sampling alone."
+        )
+    if not isinstance(orthogonal, bool | np.bool_):
+        raise TypeError(f"orthogonal must be a bool, got {orthogonal!r}.")
+    warnings.warn(
+        "The parameter `orthogonal` is deprecated in 0.2 and will be removed in "
+        f"0.4; use sampling={'orthogonal' if orthogonal else 'iid'!r} instead.",
+        FutureWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return "orthogonal" if orthogonal else "iid"
