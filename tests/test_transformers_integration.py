@@ -988,3 +988,63 @@ def test_masks_of_the_wrong_shape_are_refused_by_name():
     for width in (7, 9):
         with pytest.raises(ValueError, match=rf"\(2, {width}\).*8 keys"):
             encoder(ids, attention_mask=torch.ones(2, width, dtype=torch.long))
+
+
+def _favor_buffers(model):
+    return {
+        name[name.index("layers.") :]: value.clone()
+        for name, value in model.state_dict().items()
+        if "favor_" in name
+    }
+
+
+@pytest.mark.parametrize(
+    "lora",
+    [
+        False,
+        pytest.param(
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="Trainer's checkpoint of a peft model holds the adapter "
+                "only: resuming keeps the fresh model's favor_ buffers",
+            ),
+        ),
+    ],
+)
+def test_trainer_resume_restores_the_favor_buffers(tmp_path, lora):
+    pytest.importorskip("accelerate")
+    peft = pytest.importorskip("peft") if lora else None
+
+    def run(resume):
+        model = favorize(llama(), n_features=16, random_state=0, redraw_interval=3)
+        calibrate(model, tokens((2, 16)))
+        if lora:
+            config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
+            model = peft.get_peft_model(model, config)
+        arguments = transformers.TrainingArguments(
+            output_dir=str(tmp_path),
+            per_device_train_batch_size=2,
+            max_steps=4,
+            save_steps=2,
+            learning_rate=1e-2,
+            report_to=[],
+            use_cpu=True,
+            disable_tqdm=True,
+            logging_steps=1,
+        )
+        data = [{"input_ids": ids, "labels": ids} for ids in tokens((8, 12), seed=1)]
+        trainer = transformers.Trainer(model=model, args=arguments, train_dataset=data)
+        trainer.train(resume_from_checkpoint=resume)
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        return losses, _favor_buffers(model)
+
+    losses, buffers = run(None)
+    resumed_losses, resumed = run(str(tmp_path / "checkpoint-2"))
+    # One redraw (every 3 training forwards), 1 + 4 statistics updates.
+    assert int(buffers["layers.0.self_attn.favor_n_redraws"]) == 1
+    assert int(buffers["layers.0.self_attn.favor_num_batches_tracked"]) == 5
+    assert resumed.keys() == buffers.keys()
+    for name, value in buffers.items():
+        assert torch.equal(resumed[name], value), name
+    np.testing.assert_allclose(resumed_losses, losses, rtol=1e-6)
