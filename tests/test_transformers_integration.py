@@ -1036,7 +1036,9 @@ def test_trainer_resume_restores_the_favor_buffers(tmp_path, lora):
         data = [{"input_ids": ids, "labels": ids} for ids in tokens((8, 12), seed=1)]
         trainer = transformers.Trainer(model=model, args=arguments, train_dataset=data)
         trainer.train(resume_from_checkpoint=resume)
-        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        losses = [
+            entry["loss"] for entry in trainer.state.log_history if "loss" in entry
+        ]
         return losses, _favor_buffers(model)
 
     losses, buffers = run(None)
