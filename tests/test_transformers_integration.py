@@ -33,6 +33,7 @@ from skfavor.attention import (  # noqa: E402
 from skfavor.integrations.transformers import (  # noqa: E402
     ATTN_IMPLEMENTATION,
     FavorCacheLayer,
+    FavorCheckpointCallback,
     FavorMask,
     calibrate,
     favor_attention_forward,
@@ -998,51 +999,45 @@ def _favor_buffers(model):
     }
 
 
-@pytest.mark.parametrize(
-    "lora",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Trainer's checkpoint of a peft model holds the adapter "
-                "only: resuming keeps the fresh model's favor_ buffers",
-            ),
-        ),
-    ],
-)
-def test_trainer_resume_restores_the_favor_buffers(tmp_path, lora):
-    pytest.importorskip("accelerate")
+def _trainer_run(tmp_path, resume, lora, callbacks=()):
+    """Losses and favor_ buffers of 4 Trainer steps, checkpoints every 2."""
     peft = pytest.importorskip("peft") if lora else None
+    model = favorize(llama(), n_features=16, random_state=0, redraw_interval=3)
+    calibrate(model, tokens((2, 16)))
+    if lora:
+        config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
+        model = peft.get_peft_model(model, config)
+    arguments = transformers.TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        max_steps=4,
+        save_steps=2,
+        learning_rate=1e-2,
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        logging_steps=1,
+    )
+    data = [{"input_ids": ids, "labels": ids} for ids in tokens((8, 12), seed=1)]
+    trainer = transformers.Trainer(
+        model=model, args=arguments, train_dataset=data, callbacks=list(callbacks)
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return losses, _favor_buffers(model)
 
-    def run(resume):
-        model = favorize(llama(), n_features=16, random_state=0, redraw_interval=3)
-        calibrate(model, tokens((2, 16)))
-        if lora:
-            config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
-            model = peft.get_peft_model(model, config)
-        arguments = transformers.TrainingArguments(
-            output_dir=str(tmp_path),
-            per_device_train_batch_size=2,
-            max_steps=4,
-            save_steps=2,
-            learning_rate=1e-2,
-            report_to=[],
-            use_cpu=True,
-            disable_tqdm=True,
-            logging_steps=1,
-        )
-        data = [{"input_ids": ids, "labels": ids} for ids in tokens((8, 12), seed=1)]
-        trainer = transformers.Trainer(model=model, args=arguments, train_dataset=data)
-        trainer.train(resume_from_checkpoint=resume)
-        losses = [
-            entry["loss"] for entry in trainer.state.log_history if "loss" in entry
-        ]
-        return losses, _favor_buffers(model)
 
-    losses, buffers = run(None)
-    resumed_losses, resumed = run(str(tmp_path / "checkpoint-2"))
+@pytest.mark.parametrize("lora", [False, True])
+def test_trainer_resume_restores_the_favor_buffers(tmp_path, lora):
+    # A peft model's checkpoint holds the adapter only: without the callback,
+    # resuming went on with the fresh model's favor_ buffers (other
+    # directions, statistics and redraw schedule), silently.
+    pytest.importorskip("accelerate")
+    callbacks = [FavorCheckpointCallback()] if lora else []
+    losses, buffers = _trainer_run(tmp_path, None, lora, callbacks)
+    resumed_losses, resumed = _trainer_run(
+        tmp_path, str(tmp_path / "checkpoint-2"), lora, callbacks
+    )
     # One redraw (every 3 training forwards), 1 + 4 statistics updates.
     assert int(buffers["layers.0.self_attn.favor_n_redraws"]) == 1
     assert int(buffers["layers.0.self_attn.favor_num_batches_tracked"]) == 5
@@ -1050,3 +1045,15 @@ def test_trainer_resume_restores_the_favor_buffers(tmp_path, lora):
     for name, value in buffers.items():
         assert torch.equal(resumed[name], value), name
     np.testing.assert_allclose(resumed_losses, losses, rtol=1e-6)
+
+
+def test_trainer_resume_without_saved_favor_buffers_is_refused(tmp_path):
+    pytest.importorskip("accelerate")
+    _trainer_run(tmp_path, None, lora=False)  # checkpoints without the file
+    with pytest.raises(ValueError, match=r"checkpoint-2/favor_buffers\.safetensors"):
+        _trainer_run(
+            tmp_path,
+            str(tmp_path / "checkpoint-2"),
+            lora=False,
+            callbacks=[FavorCheckpointCallback()],
+        )

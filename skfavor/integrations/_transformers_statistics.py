@@ -19,6 +19,15 @@ from ..attention import AttentionStatistics
 PREFIX = "favor_"
 
 
+def favor_state(model) -> dict:
+    """The entries of ``model.state_dict()`` that are ``favorize``'s buffers."""
+    return {
+        name: value
+        for name, value in model.state_dict().items()
+        if name.rsplit(".", 1)[-1].startswith(PREFIX)
+    }
+
+
 def calibration_forward(module, query, key, value, causal, keep, scale):
     """Exact softmax attention, gathering the statistics of the module's heads."""
     queries = query_keep(module, query, key, keep)

@@ -46,15 +46,18 @@ from ._transformers_statistics import (
     calibration_forward,
     favor_buffer,
     favor_options,
+    favor_state,
     is_cross_attention,
     query_keep,
     running_statistics,
     update_running,
 )
+from ._transformers_trainer import FavorCheckpointCallback
 
 __all__ = [
     "ATTN_IMPLEMENTATION",
     "FavorCacheLayer",
+    "FavorCheckpointCallback",
     "FavorMask",
     "FavorOptions",
     "calibrate",
@@ -431,7 +434,7 @@ def load_favorized(model_class, path, **from_pretrained_kwargs):
             "not favorized when it was saved."
         )
     favorize(model, **options, random_state=0)  # the saved buffers replace ω
-    expected = {k for k in model.state_dict() if k.rsplit(".", 1)[-1][:6] == PREFIX}
+    expected = set(favor_state(model))
     saved = {}
     for file in files:
         with safe_open(str(file), framework="pt") as handle:
