@@ -999,10 +999,10 @@ def _favor_buffers(model):
     }
 
 
-def _trainer_run(tmp_path, resume, lora, callbacks=()):
+def _trainer_run(tmp_path, resume, lora, callbacks=(), seed=0):
     """Losses and favor_ buffers of 4 Trainer steps, checkpoints every 2."""
     peft = pytest.importorskip("peft") if lora else None
-    model = favorize(llama(), n_features=16, random_state=0, redraw_interval=3)
+    model = favorize(llama(), n_features=16, random_state=seed, redraw_interval=3)
     calibrate(model, tokens((2, 16)))
     if lora:
         config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
@@ -1056,4 +1056,17 @@ def test_trainer_resume_without_saved_favor_buffers_is_refused(tmp_path):
             str(tmp_path / "checkpoint-2"),
             lora=False,
             callbacks=[FavorCheckpointCallback()],
+        )
+
+
+def test_trainer_resume_from_a_checkpoint_outside_output_dir_is_refused(tmp_path):
+    # resume_from_checkpoint=<path outside output_dir> silently loaded the
+    # buffers of output_dir's checkpoint of the same step, another run's.
+    pytest.importorskip("accelerate")
+    callbacks = [FavorCheckpointCallback()]
+    _trainer_run(tmp_path / "a", None, lora=True, callbacks=callbacks)
+    _trainer_run(tmp_path / "b", None, lora=True, callbacks=callbacks, seed=1)
+    with pytest.raises(ValueError, match=r"b/checkpoint-2.*not the checkpoint"):
+        _trainer_run(
+            tmp_path / "b", str(tmp_path / "a" / "checkpoint-2"), True, callbacks
         )
