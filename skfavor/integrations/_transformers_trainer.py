@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainerState
 
 from ._transformers_statistics import favor_state
 
@@ -35,14 +35,15 @@ class FavorCheckpointCallback(TrainerCallback):
     checkpoint (``output_dir/checkpoint-<step>``). When training starts at a
     step other than 0 (a resume), every process loads that file of the
     checkpoint of that step in ``output_dir``, which is where
-    ``resume_from_checkpoint=True`` resumes from; a checkpoint elsewhere is
-    not found.
+    ``resume_from_checkpoint=True`` resumes from; resuming from a checkpoint
+    elsewhere is refused.
 
     Raises
     ------
     ValueError
         On resume, if ``output_dir/checkpoint-<step>`` has no
-        :data:`BUFFERS_FILE`, or the file's buffers are not the model's.
+        :data:`BUFFERS_FILE`, is not the checkpoint resumed (its training
+        log differs), or the file's buffers are not the model's.
 
     Examples
     --------
@@ -71,6 +72,18 @@ class FavorCheckpointCallback(TrainerCallback):
                 f"Resuming at step {state.global_step}, but {str(path)!r} does not "
                 "exist: FavorCheckpointCallback restores the favor_ buffers from "
                 "checkpoints in output_dir that it saved itself."
+            )
+        # Trainer does not tell callbacks which checkpoint it resumed: a path
+        # outside output_dir would pick output_dir's one of that step.
+        state_file = path.parent / "trainer_state.json"
+        if (
+            TrainerState.load_from_json(str(state_file)).log_history
+            != state.log_history
+        ):
+            raise ValueError(
+                f"Resuming at step {state.global_step}, but {str(path.parent)!r} is "
+                "not the checkpoint resumed: FavorCheckpointCallback restores the "
+                "favor_ buffers from checkpoints in output_dir only."
             )
         expected = favor_state(model)
         saved = load_file(str(path))
