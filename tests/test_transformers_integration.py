@@ -1070,3 +1070,21 @@ def test_trainer_resume_from_a_checkpoint_outside_output_dir_is_refused(tmp_path
         _trainer_run(
             tmp_path / "b", str(tmp_path / "a" / "checkpoint-2"), True, callbacks
         )
+
+
+def test_trainer_callback_refuses_a_model_without_favor_buffers(tmp_path):
+    # A model that was not favorized trained on, saving empty buffer files:
+    # the callback had nothing to keep and said nothing.
+    pytest.importorskip("accelerate")
+    arguments = transformers.TrainingArguments(
+        output_dir=str(tmp_path), max_steps=1, report_to=[], use_cpu=True
+    )
+    data = [{"input_ids": ids, "labels": ids} for ids in tokens((2, 8))]
+    trainer = transformers.Trainer(
+        model=llama(),
+        args=arguments,
+        train_dataset=data,
+        callbacks=[FavorCheckpointCallback()],
+    )
+    with pytest.raises(ValueError, match="no favor_ buffers.*favorize"):
+        trainer.train()
