@@ -36,12 +36,13 @@ class FavorCheckpointCallback(TrainerCallback):
     step other than 0 (a resume), every process loads that file of the
     checkpoint of that step in ``output_dir``, which is where
     ``resume_from_checkpoint=True`` resumes from; resuming from a checkpoint
-    elsewhere is refused.
+    elsewhere is refused, unless ``output_dir`` holds a copy of it.
 
     Raises
     ------
     ValueError
-        On resume, if ``output_dir/checkpoint-<step>`` has no
+        When training starts, if the model has no ``favor_`` buffers (it was
+        not favorized). On resume, if ``output_dir/checkpoint-<step>`` has no
         :data:`BUFFERS_FILE`, is not the checkpoint resumed (its training
         log differs), or the file's buffers are not the model's.
 
@@ -64,6 +65,13 @@ class FavorCheckpointCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         """On resume, load the buffers of the checkpoint of the current step."""
+        expected = favor_state(model)
+        if not expected:
+            raise ValueError(
+                f"The model ({type(model).__name__}) has no favor_ buffers: "
+                "FavorCheckpointCallback keeps those of a model that favorize "
+                "changed; favorize it before training."
+            )
         if state.global_step == 0:
             return
         path = _checkpoint(args, state) / BUFFERS_FILE
@@ -85,7 +93,6 @@ class FavorCheckpointCallback(TrainerCallback):
                 "not the checkpoint resumed: FavorCheckpointCallback restores the "
                 "favor_ buffers from checkpoints in output_dir only."
             )
-        expected = favor_state(model)
         saved = load_file(str(path))
         if saved.keys() != expected.keys():
             raise ValueError(
