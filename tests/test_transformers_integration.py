@@ -1086,5 +1086,5 @@ def test_trainer_callback_refuses_a_model_without_favor_buffers(tmp_path):
         train_dataset=data,
         callbacks=[FavorCheckpointCallback()],
     )
-    with pytest.raises(ValueError, match="no favor_ buffers.*favorize"):
+    with pytest.raises(ValueError, match=r"no favor_ buffers.*favorize"):
         trainer.train()
