@@ -31,7 +31,7 @@ class FavorCheckpointCallback(TrainerCallback):
     without a word. A whole model's checkpoint holds them anyway; the
     callback then restores the same values.
 
-    On save, the main process writes :data:`BUFFERS_FILE` into the
+    On save, the main process writes ``favor_buffers.safetensors`` into the
     checkpoint (``output_dir/checkpoint-<step>``). When training starts at a
     step other than 0 (a resume), every process loads that file of the
     checkpoint of that step in ``output_dir``, which is where
@@ -43,7 +43,7 @@ class FavorCheckpointCallback(TrainerCallback):
     ValueError
         When training starts, if the model has no ``favor_`` buffers (it was
         not favorized). On resume, if ``output_dir/checkpoint-<step>`` has no
-        :data:`BUFFERS_FILE`, is not the checkpoint resumed (its training
+        ``favor_buffers.safetensors``, is not the checkpoint resumed (its training
         log differs), or the file's buffers are not the model's.
 
     Examples
