@@ -61,6 +61,43 @@ def pooled_head_statistics(q, k, keep, query_keep, scale):
     return rows_statistics(*pooled, *masks, scale, get_namespace(q))
 
 
+@torch.no_grad()
+def merge_running(running, batch, num_batches_tracked, momentum, keep) -> None:
+    """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments, in place.
+
+    The running update of the layer and of the transformers integration. The
+    first update (``num_batches_tracked == 0``) replaces the initial
+    statistics; a batch without a real key changes nothing. No value leaves
+    the device: the weight and the outcome are chosen by ``torch.where``.
+
+    Parameters
+    ----------
+    running : two pairs of Tensors
+        The ``(mean, covariance)`` buffers of the queries and of the keys.
+    batch : two SampleStatistics
+        This batch's (:func:`pooled_head_statistics`), queries then keys.
+    num_batches_tracked : long Tensor
+        Incremented in place when the batch counts.
+    momentum : float
+    keep : bool Tensor or None
+        The keys kept; a batch where none is kept does not count.
+    """
+    dtype, device = running[0][0].dtype, running[0][0].device
+    counted = torch.ones((), dtype=torch.bool, device=device)
+    if keep is not None:
+        counted = torch.any(keep)
+    weight = torch.where(num_batches_tracked == 0, 1.0, momentum).to(dtype)
+    for (mean, covariance), stats in zip(running, batch, strict=True):
+        one = torch.ones(mean.shape[:-1], dtype=dtype, device=device)
+        merged = SampleStatistics(one, mean, covariance).merged(
+            SampleStatistics(one, stats.mean.to(dtype), stats.covariance.to(dtype)),
+            weight=weight,
+        )
+        for buffer, new in ((mean, merged.mean), (covariance, merged.scatter)):
+            buffer.copy_(torch.where(counted, new, buffer))
+    num_batches_tracked += counted.long()
+
+
 class FavorBuffers(nn.Module):
     """Directions ω, running statistics and the redraw schedule of a layer.
 
@@ -194,41 +231,24 @@ class FavorBuffers(nn.Module):
             self.running_key_covariance,
         )
 
-    def _running(self, side: str) -> SampleStatistics:
-        mean = getattr(self, f"running_{side}_mean")
-        one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-        return SampleStatistics(one, mean, getattr(self, f"running_{side}_covariance"))
-
     @torch.no_grad()
     def _update_running(self, q, k, keep, query_keep=None) -> None:
-        """``M_run ← (1 − m) M_run + m M_batch`` for means and second moments.
+        """Merge the batch statistics into the running ones (:func:`merge_running`).
 
         The batch statistics pool every sequence of a head (projected heads
         ``q``, ``k`` of shape (N, H, L, head_dim)), padded keys left out by
         ``keep`` (N, S) and padded queries by ``query_keep`` (N, L; None:
-        every query, as the layer decides them for the engine). The first
-        update replaces the initial statistics; a batch without a real key
-        changes nothing. No value leaves the device: the weight and the
-        outcome are chosen by ``torch.where``.
+        every query, as the layer decides them for the engine).
         """
-        batch = pooled_head_statistics(q, k, keep, query_keep, None)
-        dtype = self.omega.dtype
-        counted = torch.ones((), dtype=torch.bool, device=self.omega.device)
-        if keep is not None:
-            counted = torch.any(keep)
-        first = self.num_batches_tracked == 0
-        weight = torch.where(first, 1.0, self.momentum).to(dtype)
-        weight = torch.where(counted, weight, torch.zeros_like(weight))
-        for side, stats in zip(("query", "key"), batch, strict=True):
-            mean, covariance = stats.mean.to(dtype), stats.covariance.to(dtype)
-            one = torch.ones(mean.shape[:-1], dtype=dtype, device=mean.device)
-            merged = self._running(side).merged(
-                SampleStatistics(one, mean, covariance), weight=weight
+        running = [
+            (
+                getattr(self, f"running_{side}_mean"),
+                getattr(self, f"running_{side}_covariance"),
             )
-            for name, new in (("mean", merged.mean), ("covariance", merged.scatter)):
-                buffer = getattr(self, f"running_{side}_{name}")
-                buffer.copy_(torch.where(counted, new, buffer))
-        self.num_batches_tracked += counted.long()
+            for side in ("query", "key")
+        ]
+        batch = pooled_head_statistics(q, k, keep, query_keep, None)
+        merge_running(running, batch, self.num_batches_tracked, self.momentum, keep)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A 0.2.0 checkpoint holds ω but not the redraw schedule: it loads

@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .._nn_buffers import pooled_head_statistics
-from .._statistics import SampleStatistics
+from .._nn_buffers import merge_running, pooled_head_statistics
 from ..attention import AttentionStatistics
 
 #: Prefix of the buffers that ``favorize`` adds to each attention module.
@@ -54,42 +53,19 @@ def calibration_forward(module, query, key, value, causal, keep, scale):
     return out.transpose(1, 2), None
 
 
-@torch.no_grad()
 def update_running(module, query, key, keep, scale) -> None:
-    """Merge this forward's statistics into the running ones (first replaces).
-
-    A batch without a real key (``keep`` all False) changes nothing, as in
-    :class:`~skfavor.nn.FavorAttention`; no value leaves the device.
-    """
-    options = favor_options(module)
-    tracked = favor_buffer(module, "num_batches_tracked")
-    mean = favor_buffer(module, "query_mean")
-    counted = torch.ones((), dtype=torch.bool, device=mean.device)
-    if keep is not None:
-        counted = torch.any(keep)
-    weight = torch.where(
-        tracked == 0,
-        torch.ones((), dtype=mean.dtype, device=mean.device),
-        torch.full((), options.momentum, dtype=mean.dtype, device=mean.device),
-    )
-    queries = query_keep(module, query, key, keep)
-    batches = pooled_head_statistics(query, key, keep, queries, scale)
-    for side, batch in zip(("query", "key"), batches, strict=True):
-        batch = SampleStatistics(
-            *(t.to(mean.dtype) for t in (batch.n_samples, batch.mean, batch.scatter))
+    """Merge this forward's statistics into the running ones (:func:`merge_running`)."""
+    running = [
+        (
+            favor_buffer(module, f"{side}_mean"),
+            favor_buffer(module, f"{side}_covariance"),
         )
-        merged = running(module, side).merged(batch, weight=weight)
-        for part, new in (("mean", merged.mean), ("covariance", merged.scatter)):
-            buffer = favor_buffer(module, f"{side}_{part}")
-            buffer.copy_(torch.where(counted, new, buffer))
-    tracked += counted.long()
-
-
-def running(module, side) -> SampleStatistics:
-    """The running statistics of one side, ``'query'`` or ``'key'``, of a count of 1."""
-    mean = favor_buffer(module, f"{side}_mean")
-    one = torch.ones(mean.shape[:-1], dtype=mean.dtype, device=mean.device)
-    return SampleStatistics(one, mean, favor_buffer(module, f"{side}_covariance"))
+        for side in ("query", "key")
+    ]
+    queries = query_keep(module, query, key, keep)
+    batch = pooled_head_statistics(query, key, keep, queries, scale)
+    tracked = favor_buffer(module, "num_batches_tracked")
+    merge_running(running, batch, tracked, favor_options(module).momentum, keep)
 
 
 def running_statistics(module) -> AttentionStatistics:
