@@ -286,6 +286,37 @@ def test_transform_needs_little_memory_beyond_its_output(dtype):
     assert peak <= 1.06 * features.nbytes
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_components", [256, 255, 1])
+def test_small_transforms_need_little_memory_beyond_their_output(dtype, n_components):
+    """Issue 20: peak at most 1.05 x the output at 1000 x 32 -> 256 too.
+
+    Each thread's phase buffers were at least 128 KiB, 16 % of this float32
+    output (8 % in float64); the strided cos/sin stores added numpy's own
+    32 KiB buffers. Small outputs of narrow rows are now computed in their
+    own rows, and still equal the definition.
+    """
+    X = np.random.default_rng(5).normal(size=(1000, 32)).astype(dtype)
+    sampler = FourierSampler(n_components=n_components, random_state=0).fit(X)
+    sampler.transform(X[:10])  # the weights' cast to dtype is cached
+    features, peak = traced_peak(lambda: sampler.transform(X))
+    assert features.dtype == dtype
+    if n_components > 1:  # one feature's output is 32 times narrower than X
+        assert peak <= 1.05 * features.nbytes
+    phases = (X.astype(float) - sampler.center_) @ (
+        np.sqrt(2 * sampler.gamma_) * sampler.random_weights_
+    ).T
+    n_pairs = n_components // 2
+    expected = np.empty((len(X), n_components))
+    expected[:, 0 : 2 * n_pairs : 2] = np.cos(phases[:, :n_pairs])
+    expected[:, 1 : 2 * n_pairs : 2] = np.sin(phases[:, :n_pairs])
+    if n_components % 2:
+        expected[:, -1] = np.cos(phases[:, -1] + sampler.random_offset_[0])
+    expected *= np.sqrt(2.0 / n_components)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(features, expected, rtol=0, atol=tolerance)
+
+
 def test_pickle_leaves_out_the_cached_casts(X):
     import pickle
 
@@ -316,6 +347,11 @@ def test_edited_fitted_attributes_are_used(X):
     edited = sampler.transform(X)
     sampler.random_weights_ = 2.0 * sampler.random_weights_
     assert not np.allclose(sampler.transform(X), edited)
+    odd = FourierSampler(n_components=5, random_state=0).fit(X)
+    before = odd.transform(X)
+    odd.random_offset_ = odd.random_offset_ + 1.0
+    assert not np.allclose(odd.transform(X)[:, -1], before[:, -1])
+    np.testing.assert_array_equal(odd.transform(X)[:, :-1], before[:, :-1])
 
 
 @pytest.mark.parametrize("fitted, changed", [(6, 4), (6, 5), (5, 6), (5, 3)])
