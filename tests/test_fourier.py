@@ -216,13 +216,39 @@ def test_odd_n_components_is_unbiased(n_components):
 
 
 @pytest.mark.parametrize("n_components", [64, 65])
-@pytest.mark.parametrize("sparse", [False, True])
-def test_blocks_and_threads_do_not_change_the_features(n_components, sparse):
+@pytest.mark.parametrize(
+    "sparse, route, dtype",
+    [
+        (False, "in place", np.float64),
+        (False, "pairs", np.float64),
+        (False, "in place", np.float32),
+        (False, "pairs", np.float32),  # cos/sin through the scratch
+        (True, "pairs", np.float64),
+    ],
+)
+def test_blocks_and_threads_do_not_change_the_features(
+    monkeypatch, n_components, sparse, route, dtype
+):
     # Tiny working memory: many blocks of a few rows, shared among threads,
-    # and parts of blocks; the features equal the definition's all the same.
+    # and parts of blocks; the features equal the definition's all the same,
+    # on either route (a short output of narrow dense rows is mapped in place
+    # unless rows that narrow are not allowed to be).
     from sklearn import config_context
     from threadpoolctl import threadpool_limits
 
+    from skfavor import fourier as fourier_module
+
+    taken = []
+    for name in ("_transform_in_place", "_transform_pairs"):
+        method = getattr(FourierSampler, name)
+
+        def spy(self, *args, _method=method, _name=name):
+            taken.append(_name)
+            return _method(self, *args)
+
+        monkeypatch.setattr(FourierSampler, name, spy)
+    if route == "pairs":
+        monkeypatch.setattr(fourier_module, "_IN_PLACE_MAX_FEATURES", 0)
     rng = np.random.default_rng(1)
     X = rng.normal(size=(1500, 5)) + 3.0
     sampler = FourierSampler(n_components=n_components, random_state=0).fit(X)
@@ -238,12 +264,19 @@ def test_blocks_and_threads_do_not_change_the_features(n_components, sparse):
     if n_components % 2:
         expected[:, -1] = np.cos(phases[:, -1] + sampler.random_offset_[0])
     expected *= np.sqrt(2.0 / n_components)
+    inputs = inputs.astype(dtype)
     with config_context(working_memory=1e-3):
         small_blocks = sampler.transform(inputs)
     with threadpool_limits(limits=1):
         one_thread = sampler.transform(inputs)
+    taken.clear()  # blocks of a row or two have small buffers: the pairs' route
+    tolerance = 1e-12 if dtype == np.float64 else 2e-6
     for features in (small_blocks, one_thread, sampler.transform(inputs)):
-        np.testing.assert_allclose(features, expected, rtol=1e-12, atol=1e-12)
+        assert features.dtype == dtype
+        np.testing.assert_allclose(features, expected, rtol=0, atol=tolerance)
+    assert set(taken) == {
+        "_transform_in_place" if route == "in place" else "_transform_pairs"
+    }
 
 
 @pytest.mark.parametrize("n_features", [8, 300])
