@@ -299,21 +299,26 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         cosine), made in float64 and rounded to ``dtype``. The cache is keyed
         by both and checked against the fitted attributes it was made from, so
         that assigning new ``gamma_``, ``random_weights_``, ``random_offset_``
-        or ``center_`` takes effect.
+        or ``center_`` takes effect. The offset (one number at most) is
+        compared by value, so that an edit in place (``random_offset_ += 1``)
+        takes effect too, as on the pairs' route, which reads it at each call.
         """
-        sources = (self.gamma_, self.random_weights_, self.center_, self.random_offset_)
+        sources = (self.gamma_, self.random_weights_, self.center_)
+        offset = self.random_offset_
         cast = self.__dict__.setdefault("_cast", {})
         entry = cast.get((dtype, in_place))
         if entry is None or not (
             entry[0][0] == sources[0]
             and all(
                 made is source
-                for made, source in zip(entry[0][1:], sources[1:], strict=True)
+                for made, source in zip(entry[0][1:3], sources[1:], strict=True)
             )
+            and np.array_equal(entry[0][3], offset)
         ):
+            sources = (*sources, np.array(offset, copy=True))
             scaled = self.random_weights_.T * np.sqrt(2.0 * self.gamma_)
             if in_place:
-                weights = _in_place_weights(scaled, self.random_offset_).astype(dtype)
+                weights = _in_place_weights(scaled, sources[3]).astype(dtype)
             else:
                 # One C-ordered array, scaled in float64 and rounded to dtype.
                 weights = np.ascontiguousarray(scaled, dtype=dtype)

@@ -387,6 +387,30 @@ def test_edited_fitted_attributes_are_used(X):
     np.testing.assert_array_equal(odd.transform(X)[:, :-1], before[:, :-1])
 
 
+@pytest.mark.parametrize("route", ["in place", "pairs"])
+def test_offset_edited_in_place_is_used_on_either_route(monkeypatch, X, route):
+    """``random_offset_ += 1`` after a transform: the pairs' route read the
+    offset at each call, so it always took effect (as before the in-place
+    route); the in-place route bakes it into cached weights, whose check by
+    identity missed it and kept the old phase: features that depended on the
+    route, not by rounding."""
+    from skfavor import fourier as fourier_module
+
+    if route == "pairs":
+        monkeypatch.setattr(fourier_module, "_IN_PLACE_MAX_FEATURES", 0)
+    sampler = FourierSampler(n_components=5, random_state=0).fit(X)
+    sampler.transform(X)  # the weights are cached
+    sampler.random_offset_ += 1.0
+    phases = (X - sampler.center_) @ (
+        np.sqrt(2 * sampler.gamma_) * sampler.random_weights_[-1]
+    )
+    expected = np.cos(phases + sampler.random_offset_[0]) * np.sqrt(2.0 / 5)
+    np.testing.assert_allclose(sampler.transform(X)[:, -1], expected, atol=1e-12)
+    sampler.random_offset_[0] = 0.25
+    expected = np.cos(phases + 0.25) * np.sqrt(2.0 / 5)
+    np.testing.assert_allclose(sampler.transform(X)[:, -1], expected, atol=1e-12)
+
+
 @pytest.mark.parametrize("fitted, changed", [(6, 4), (6, 5), (5, 6), (5, 3)])
 def test_n_components_set_after_fit_waits_for_the_next_fit(X, fitted, changed):
     """The fitted map is used until a refit, as by RBFSampler and our samplers.
