@@ -98,18 +98,22 @@ class _PairsPlan(NamedTuple):
         return cls(blocks, part_rows, n_shifted, n_scratch, buffer_bytes)
 
 
-def _in_place_weights(scaled, offset):
+def _in_place_weights(directions_T, scale, offset, dtype):
     """``[[ω₁, ω₁, ω₂, ω₂, …], [0, −π/2, 0, −π/2, …]]`` (and ``[ω, u]`` last
-    for an odd width): the product of ``[x − c, 1]`` by these is every phase
-    of the output, the sine's a quarter turn back."""
-    n_features, n_directions = scaled.shape
+    for an odd width), ``ω`` the columns of ``directions_T`` times ``scale``:
+    the product of ``[x − c, 1]`` by these is every phase of the output, the
+    sine's a quarter turn back. Scaled in float64 and rounded into ``dtype``,
+    with no float64 copy of the weights."""
+    n_features, n_directions = directions_T.shape
     n_pairs = n_directions - offset.size
-    weights = np.zeros((n_features + 1, 2 * n_pairs + offset.size))
-    weights[:-1, 0 : 2 * n_pairs : 2] = scaled[:, :n_pairs]
-    weights[:-1, 1 : 2 * n_pairs : 2] = scaled[:, :n_pairs]
+    weights = np.zeros((n_features + 1, 2 * n_pairs + offset.size), dtype=dtype)
+    for first in (0, 1):
+        np.multiply(
+            directions_T[:, :n_pairs], scale, out=weights[:-1, first : 2 * n_pairs : 2]
+        )
     weights[-1, 1 : 2 * n_pairs : 2] = -np.pi / 2
     if offset.size:
-        weights[:-1, -1] = scaled[:, -1]
+        np.multiply(directions_T[:, -1], scale, out=weights[:-1, -1])
         weights[-1, -1] = offset[0]
     return weights
 
@@ -316,12 +320,18 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             and np.array_equal(entry[0][3], offset)
         ):
             sources = (*sources, np.array(offset, copy=True))
-            scaled = self.random_weights_.T * np.sqrt(2.0 * self.gamma_)
+            # Scaled in float64 and rounded into dtype: no float64 copy of the
+            # weights (a third of the output more in a first call at
+            # 1000 x 300 -> 1024 float32).
+            scale = np.sqrt(2.0 * self.gamma_)
             if in_place:
-                weights = _in_place_weights(scaled, sources[3]).astype(dtype)
+                weights = _in_place_weights(
+                    self.random_weights_.T, scale, sources[3], dtype
+                )
             else:
-                # One C-ordered array, scaled in float64 and rounded to dtype.
-                weights = np.ascontiguousarray(scaled, dtype=dtype)
+                # One C-ordered array.
+                weights = np.empty(self.random_weights_.shape[::-1], dtype=dtype)
+                np.multiply(self.random_weights_.T, scale, out=weights)
             terms = (weights, self.center_.astype(dtype))
             entry = cast[(dtype, in_place)] = (sources, terms)
         return entry[1]
