@@ -32,7 +32,8 @@ _PART_FRACTION = 0.04
 _MIN_PART_BYTES = 2**17
 
 
-#: Dense rows at most this wide are mapped in their own output rows
+#: Dense rows at most this wide, to more features than their columns, are
+#: mapped in their own output rows
 #: (:meth:`FourierSampler._transform_in_place`) where the pairs' buffers
 #: would take more than ``_PART_FRACTION`` of the output: short outputs, since
 #: each thread's buffers take at least ``_MIN_PART_BYTES``. The product is
@@ -361,6 +362,9 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if (
             not sp.issparse(X)
             and X.shape[1] <= _IN_PLACE_MAX_FEATURES
+            # Outputs narrower than [x − c, 1] would need more rows of these
+            # for a part than of the output, which the pairs' route bounds.
+            and features.shape[1] > X.shape[1]
             and pairs.buffer_bytes > _PART_FRACTION * features.nbytes
         ):
             self._transform_in_place(X, features)

@@ -351,6 +351,31 @@ def test_small_transforms_need_little_memory_beyond_their_output(dtype, n_compon
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(50000, 64, 2), (50000, 32, 8), (1000, 32, 256)])
+def test_the_route_taken_needs_no_more_memory_than_the_pairs(monkeypatch, dtype, shape):
+    """The in-place route is taken to save memory; it must not cost more.
+
+    Its parts held 64 KiB of output, so an output much narrower than the
+    rows had parts of many rows, and their ``[x − c, 1]`` rows took many
+    times the output: 50000 x 64 -> 2 float32 peaked at 6.5 x the output,
+    where the pairs' route (and the transform before the routes) took 1.4.
+    """
+    from skfavor import fourier as fourier_module
+
+    n_samples, n_features, n_components = shape
+    X = np.random.default_rng(0).normal(size=(n_samples, n_features)).astype(dtype)
+    sampler = FourierSampler(n_components=n_components, random_state=0)
+    sampler.fit(X[:100])
+    sampler.transform(X)  # both routes' weights are cached
+    _, peak = traced_peak(lambda: sampler.transform(X))
+    with monkeypatch.context() as patch:
+        patch.setattr(fourier_module, "_IN_PLACE_MAX_FEATURES", 0)
+        sampler.transform(X)
+        features, pairs_peak = traced_peak(lambda: sampler.transform(X))
+    assert peak <= pairs_peak + 0.01 * features.nbytes
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1000, 300, 1024), (600, 40, 2048)])
 def test_first_transform_needs_no_float64_copy_of_the_weights(dtype, shape):
     """A first call casts the weights for its route (pairs, then in place):
