@@ -224,6 +224,7 @@ def test_odd_n_components_is_unbiased(n_components):
         (False, "in place", np.float32),
         (False, "pairs", np.float32),  # cos/sin through the scratch
         (True, "pairs", np.float64),
+        (True, "pairs", np.float32),  # sparse rows' phases through the scratch
     ],
 )
 def test_blocks_and_threads_do_not_change_the_features(
