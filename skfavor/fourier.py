@@ -37,9 +37,11 @@ _MIN_PART_BYTES = 2**17
 #: (:meth:`FourierSampler._transform_in_place`) where the pairs' buffers
 #: would take more than ``_PART_FRACTION`` of the output: short outputs, since
 #: each thread's buffers take at least ``_MIN_PART_BYTES``. The product is
-#: then twice as wide, which rows this narrow pay for (at 1000 x 32 -> 256
-#: 0.89 x the time in float32, 0.96 in float64); wider rows would not.
-_IN_PLACE_MAX_FEATURES = 64
+#: then twice as wide, which rows this narrow pay for: time over the pairs'
+#: route at 1000 x d -> 256 (medians of 151, interleaved, load 0.3), float32 /
+#: float64: d 32 0.93 / 0.94, d 48 1.00 / 0.92-0.95, d 64 1.02-1.03 /
+#: 0.95-0.97 (peaks 1.03, 1.04, 1.05 against 1.15 to 1.16).
+_IN_PLACE_MAX_FEATURES = 48
 
 #: Bytes of output per part on that route: ``[x − c, 1]`` rows for it stay
 #: within a few % of the output, and a part's product, cosine and scaling

@@ -314,7 +314,7 @@ def test_transform_needs_little_memory_beyond_its_output(dtype):
     # output in all), not for all rows at once (which was 1.5 times it).
     X = np.random.default_rng(2).normal(size=(8000, 16)).astype(dtype)
     sampler = FourierSampler(n_components=512, random_state=0).fit(X)
-    sampler.transform(X[:10])  # the weights' cast to dtype is cached
+    sampler.transform(X)  # the weights' cast to dtype (of its route) is cached
     features, peak = traced_peak(lambda: sampler.transform(X))
     assert features.dtype == dtype
     assert peak <= 1.06 * features.nbytes
@@ -332,7 +332,7 @@ def test_small_transforms_need_little_memory_beyond_their_output(dtype, n_compon
     """
     X = np.random.default_rng(5).normal(size=(1000, 32)).astype(dtype)
     sampler = FourierSampler(n_components=n_components, random_state=0).fit(X)
-    sampler.transform(X[:10])  # the weights' cast to dtype is cached
+    sampler.transform(X)  # the weights' cast to dtype (of its route) is cached
     features, peak = traced_peak(lambda: sampler.transform(X))
     assert features.dtype == dtype
     if n_components > 1:  # one feature's output is 32 times narrower than X
