@@ -9,7 +9,8 @@ the kernel-ridge split)::
 and the same script run on the sources of the 0.2.0 release (commit aa9deec,
 ``git archive aa9deec skfavor``) gave the same 208 arrays bit for bit.
 
-on Linux x86-64 with NumPy 2.4.6, SciPy 1.17.1 and scikit-learn 1.9.1 (OpenBLAS).
+on Linux x86-64 with NumPy 2.4.6, SciPy 1.17.1 and scikit-learn 1.9.1 (OpenBLAS;
+the machine as last recorded is in ``golden_estimators_environment.json``).
 ``tests/test_golden_estimators.py`` recomputes :func:`golden_outputs` and asserts
 bit-for-bit equality: a refactoring must not change a single number. Rerun this
 script only for a deliberate change of the numbers, and say so in the commit.
@@ -41,6 +42,24 @@ them by at most 2e-12 and every other output by at most 2e-14; chosen
 candidates, labels and every float32 output unchanged. They were recorded
 again then.
 
+Issue 20's two routes of ``FourierSampler.transform`` (its short outputs of
+narrow rows computed in place, ``sin t`` as ``cos(t − π/2)``; float32 cosines
+and sines through a contiguous scratch) moved the Fourier outputs and those of
+``auto_mean_variance``, which selects it, by rounding: float32 by at most
+7.5e-8 absolute (1.4e-6 in the Nadaraya–Watson predictions, 7.9e-7
+relative), float64 by at most 2.7e-15 absolute; nothing else.
+
+Bit for bit also depends on the processor: the same versions on an AMD EPYC
+(AVX-512 with numpy's ICL targets; the earlier recordings were made on an
+Intel machine) gave 123 of the 208 arrays different by rounding (float64 at
+most 1.1e-12 relative, 8.7e-14 absolute; float32 at most 1.4e-6 absolute;
+labels, chosen candidates and every integer output equal), so the bit-for-bit
+test failed there on unchanged code. The file was recorded again on that
+machine, with the Fourier change above, and :func:`recording_environment` of
+the recording run is now kept beside it (``golden_estimators_environment.json``):
+the test is bit for bit where the environment is the same, within rounding
+elsewhere.
+
 ``AutoSampler`` is recorded with each ``criterion`` given explicitly: issue 16
 changes which one is the default, on purpose.
 """
@@ -70,6 +89,45 @@ from skfavor.nadaraya_watson import (
 )
 
 PATH = Path(__file__).with_name("golden_estimators.npz")
+
+#: Where :func:`recording_environment` of the recording run is kept.
+ENVIRONMENT_PATH = PATH.with_name("golden_estimators_environment.json")
+
+
+def recording_environment() -> dict:
+    """What the numbers depend on besides the code, as JSON-able values.
+
+    The libraries' versions, the BLAS kernels in the process (threadpoolctl)
+    and the SIMD features numpy found on this CPU, by which it picks its
+    ``exp``, ``cos`` and ``sin`` loops: the same versions on another
+    processor round differently (an AMD EPYC with AVX-512 ICL features
+    against the Intel machine of the earlier recordings: 3e-16 relative in
+    float64, one unit in float32).
+    """
+    import platform
+    from importlib.metadata import version
+
+    import scipy.linalg  # noqa: F401  (loads SciPy's BLAS, whose kernel counts too)
+    from threadpoolctl import threadpool_info
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__
+    blas = {
+        f"{info['internal_api']} {info['version']} {info.get('architecture')}"
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    }
+    return {
+        "numpy": np.__version__,
+        "scipy": version("scipy"),
+        "scikit-learn": version("scikit-learn"),
+        "blas": sorted(blas),
+        "simd": sorted(name for name, found in __cpu_features__.items() if found),
+        "machine": platform.machine(),
+        "libc": " ".join(platform.libc_ver()),
+    }
 
 
 def _data(dtype):
@@ -256,5 +314,8 @@ def golden_outputs() -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
+    import json
+
     np.savez_compressed(PATH, **golden_outputs())
-    print(f"wrote {PATH}")
+    ENVIRONMENT_PATH.write_text(json.dumps(recording_environment(), indent=1) + "\n")
+    print(f"wrote {PATH} and {ENVIRONMENT_PATH}")
