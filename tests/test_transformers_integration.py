@@ -1072,6 +1072,28 @@ def test_trainer_resume_from_a_checkpoint_outside_output_dir_is_refused(tmp_path
         )
 
 
+def test_trainer_resume_accepts_a_logged_nan(tmp_path):
+    # The callback tells the resumed checkpoint by its logged history, with
+    # ==, and NaN != NaN: a step whose loss was NaN (an overflow) was feared
+    # to refuse a legitimate resume. Both histories come from the same JSON,
+    # whose decoder returns one NaN object, and list and dict equality take
+    # an object as equal to itself: accepted, as this keeps checking.
+    import json
+
+    pytest.importorskip("accelerate")
+    callbacks = [FavorCheckpointCallback()]
+    _, buffers = _trainer_run(tmp_path, None, lora=False, callbacks=callbacks)
+    state_file = tmp_path / "checkpoint-2" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    state["log_history"][0]["loss"] = float("nan")
+    state_file.write_text(json.dumps(state))
+    _, resumed = _trainer_run(
+        tmp_path, str(tmp_path / "checkpoint-2"), lora=False, callbacks=callbacks
+    )
+    for name, value in buffers.items():
+        assert torch.equal(resumed[name], value), name
+
+
 def test_trainer_callback_refuses_a_model_without_favor_buffers(tmp_path):
     # A model that was not favorized trained on, saving empty buffer files:
     # the callback had nothing to keep and said nothing.
