@@ -50,8 +50,9 @@ and sines through a contiguous scratch) moved the Fourier outputs and those of
 relative), float64 by at most 2.7e-15 absolute; nothing else.
 
 Bit for bit also depends on the processor: the same versions on an AMD EPYC
-(AVX-512 with numpy's ICL targets; the earlier recordings were made on an
-Intel machine) gave 123 of the 208 arrays different by rounding (float64 at
+with AVX-512 (numpy's ICL targets, OpenBLAS's SkylakeX kernels; the earlier
+machines, where the file matched bit for bit, had AVX2 only and OpenBLAS's
+Haswell kernels) gave 123 of the 208 arrays different by rounding (float64 at
 most 1.1e-12 relative, 8.7e-14 absolute; float32 at most 1.4e-6 absolute;
 labels, chosen candidates and every integer output equal), so the bit-for-bit
 test failed there on unchanged code. The file was recorded again on that
@@ -100,9 +101,9 @@ def recording_environment() -> dict:
     The libraries' versions, the BLAS kernels in the process (threadpoolctl)
     and the SIMD features numpy found on this CPU, by which it picks its
     ``exp``, ``cos`` and ``sin`` loops: the same versions on another
-    processor round differently (an AMD EPYC with AVX-512 ICL features
-    against the Intel machine of the earlier recordings: 3e-16 relative in
-    float64, one unit in float32).
+    processor round differently (an AMD EPYC with AVX-512 against the AVX2
+    machines of the earlier recordings: 3e-15 relative in float64, one unit
+    in float32).
     """
     import platform
     from importlib.metadata import version
