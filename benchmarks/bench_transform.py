@@ -285,6 +285,33 @@ def targets(rows: list[dict]) -> list[str]:
     return verdicts
 
 
+def cpu_description() -> str:
+    """The processor's model and numpy's widest x86 SIMD target found on it.
+
+    The same versions time (and round) differently on another processor:
+    numpy picks its exp/cos/sin loops by these features (doc/performance.rst,
+    "Another processor").
+    """
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo
+                if "model name" in line
+            ]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    targets = ("AVX512_SPR", "AVX512_ICL", "AVX512_SKX", "AVX2", "SSE42")
+    widest = next((t for t in targets if features.get(t)), "baseline")
+    return f"{model}, numpy SIMD up to {widest}"
+
+
 def environment() -> str:
     """What the timings depend on: versions, BLAS, CPUs and load."""
     blas = [
@@ -302,7 +329,7 @@ def environment() -> str:
         f"scikit-learn {sklearn.__version__}; BLAS: {', '.join(blas)}; "
         f"OPENBLAS_CORETYPE={coretype}; OPENBLAS_THREAD_TIMEOUT={timeout} "
         f"(spin after a product: {spin:.2f} s of CPU); "
-        f"{os.cpu_count()} CPUs; "
+        f"{os.cpu_count()} CPUs ({cpu_description()}); "
         f"load average {os.getloadavg()[0]:.2f}"
     )
 
