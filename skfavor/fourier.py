@@ -310,26 +310,27 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         compared by value, so that an edit in place (``random_offset_ += 1``)
         takes effect too, as on the pairs' route, which reads it at each call.
         """
-        sources = (self.gamma_, self.random_weights_, self.center_)
-        offset = self.random_offset_
         cast = self.__dict__.setdefault("_cast", {})
         entry = cast.get((dtype, in_place))
-        if entry is None or not (
-            entry[0][0] == sources[0]
-            and all(
-                made is source
-                for made, source in zip(entry[0][1:3], sources[1:], strict=True)
-            )
-            and np.array_equal(entry[0][3], offset)
-        ):
-            sources = (*sources, np.array(offset, copy=True))
+        if entry is not None:
+            gamma, directions, center, offset = entry[0]
+            if not (
+                gamma == self.gamma_
+                and directions is self.random_weights_
+                and center is self.center_
+                and np.array_equal(offset, self.random_offset_)
+            ):
+                entry = None
+        if entry is None:
+            offset = np.array(self.random_offset_, copy=True)
+            sources = (self.gamma_, self.random_weights_, self.center_, offset)
             # Scaled in float64 and rounded into dtype: no float64 copy of the
             # weights (a third of the output more in a first call at
             # 1000 x 300 -> 1024 float32).
             scale = np.sqrt(2.0 * self.gamma_)
             if in_place:
                 weights = _in_place_weights(
-                    self.random_weights_.T, scale, sources[3], dtype
+                    self.random_weights_.T, scale, offset, dtype
                 )
             else:
                 # One C-ordered array.
