@@ -215,6 +215,23 @@ def test_odd_n_components_is_unbiased(n_components):
         np.testing.assert_allclose(estimates.var(0)[off], rff.var(0)[off], rtol=0.15)
 
 
+def _written_out(sampler, dense):
+    """The features of float64 rows ``dense`` as §5 writes them: cos/sin pairs
+    of the scaled, centred phases, and for an odd width a last random-phase
+    cosine."""
+    n_components = sampler.n_components
+    phases = (dense - sampler.center_) @ (
+        np.sqrt(2 * sampler.gamma_) * sampler.random_weights_
+    ).T
+    expected = np.empty((len(dense), n_components))
+    n_pairs = n_components // 2
+    expected[:, 0 : 2 * n_pairs : 2] = np.cos(phases[:, :n_pairs])
+    expected[:, 1 : 2 * n_pairs : 2] = np.sin(phases[:, :n_pairs])
+    if n_components % 2:
+        expected[:, -1] = np.cos(phases[:, -1] + sampler.random_offset_[0])
+    return expected * np.sqrt(2.0 / n_components)
+
+
 @pytest.mark.parametrize("n_components", [64, 65])
 @pytest.mark.parametrize(
     "sparse, route, dtype",
@@ -254,17 +271,7 @@ def test_blocks_and_threads_do_not_change_the_features(
     X = rng.normal(size=(1500, 5)) + 3.0
     sampler = FourierSampler(n_components=n_components, random_state=0).fit(X)
     inputs = sp.csr_matrix(np.where(X > 3.5, X, 0.0)) if sparse else X
-    dense = inputs.toarray() if sparse else inputs
-    phases = (dense - sampler.center_) @ (
-        np.sqrt(2 * sampler.gamma_) * sampler.random_weights_
-    ).T
-    expected = np.empty((len(X), n_components))
-    n_pairs = n_components // 2
-    expected[:, 0 : 2 * n_pairs : 2] = np.cos(phases[:, :n_pairs])
-    expected[:, 1 : 2 * n_pairs : 2] = np.sin(phases[:, :n_pairs])
-    if n_components % 2:
-        expected[:, -1] = np.cos(phases[:, -1] + sampler.random_offset_[0])
-    expected *= np.sqrt(2.0 / n_components)
+    expected = _written_out(sampler, inputs.toarray() if sparse else inputs)
     inputs = inputs.astype(dtype)
     with config_context(working_memory=1e-3):
         small_blocks = sampler.transform(inputs)
@@ -337,16 +344,7 @@ def test_small_transforms_need_little_memory_beyond_their_output(dtype, n_compon
     assert features.dtype == dtype
     if n_components > 1:  # one feature's output is 32 times narrower than X
         assert peak <= 1.05 * features.nbytes
-    phases = (X.astype(float) - sampler.center_) @ (
-        np.sqrt(2 * sampler.gamma_) * sampler.random_weights_
-    ).T
-    n_pairs = n_components // 2
-    expected = np.empty((len(X), n_components))
-    expected[:, 0 : 2 * n_pairs : 2] = np.cos(phases[:, :n_pairs])
-    expected[:, 1 : 2 * n_pairs : 2] = np.sin(phases[:, :n_pairs])
-    if n_components % 2:
-        expected[:, -1] = np.cos(phases[:, -1] + sampler.random_offset_[0])
-    expected *= np.sqrt(2.0 / n_components)
+    expected = _written_out(sampler, X.astype(float))
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(features, expected, rtol=0, atol=tolerance)
 
