@@ -9,6 +9,7 @@ refactoring that changes any of them, even in the last bit, fails here;
 elsewhere they must agree within rounding.
 """
 
+import functools
 import importlib.util
 import json
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 _DATA = Path(__file__).with_name("data")
 
 
+@functools.cache
 def _generator():
     path = _DATA / "generate_golden_estimators.py"
     spec = importlib.util.spec_from_file_location("generate_golden_estimators", path)
