@@ -30,7 +30,6 @@ from ._feature_map import _float_dtype
 from ._namespace import refuse_array_api
 from ._positive_sampler import (
     _BasePositiveSampler,
-    _float_rows,
     _NotBool,
     _same_parameter,
 )
@@ -45,6 +44,7 @@ from ._streaming import (
     one_bucket,
     row_blocks,
 )
+from ._validation import _float_rows
 from .kernel_approximation import DERFSampler
 
 #: scikit-learn 1.8 refuses all-zero weights in ``_check_sample_weight``

@@ -21,13 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._feature_map import UnderflowWarning
 from ._namespace import refuse_array_api
-from ._positive_sampler import (
-    _as_float,
-    _check_named,
-    _NotBool,
-    _positive_floats,
-    check_feature_names,
-)
+from ._positive_sampler import _NotBool, _positive_floats
 from ._sampling import SAMPLINGS
 from ._selection import (
     N_LANDMARKS,
@@ -39,6 +33,7 @@ from ._selection import (
     ridge_cv_errors,
     ridge_targets,
 )
+from ._validation import _as_float, _check_named, check_feature_names
 from .fourier import FourierSampler
 from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
 from .metrics import log_variance

@@ -20,9 +20,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._blocks import BlockPlan, plan_blocks, run_in_blocks
 from ._namespace import refuse_array_api
-from ._positive_sampler import _as_float, _float_rows, _NotBool
+from ._positive_sampler import _NotBool
 from ._sampling import SAMPLINGS, draw_weights
 from ._statistics import column_moments, entry_variance
+from ._validation import _float_rows, checked_rows
 
 #: Most bytes of the threads' buffers, as a fraction of the output ...
 _PART_FRACTION = 0.04
@@ -356,9 +357,7 @@ class FourierSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         check_is_fitted(self)
         refuse_array_api(self, X)
-        X = _as_float(
-            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        )
+        X = checked_rows(self, X, "X")
         # The fitted width, not the parameter: set_params waits for a refit.
         features = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
         pairs = _PairsPlan.of(X, features)

@@ -32,7 +32,6 @@ from ._ridge_base import (
     _fill_doc,
     _fit_sampler,
     _float_dtype,
-    _float_rows,
     _sampler_parameters,
     _SingleAlphaRidge,
 )
@@ -43,6 +42,7 @@ from ._streaming import (
     merge_statistics,
     one_bucket,
 )
+from ._validation import _float_rows
 
 __all__ = [
     "RandomFeatureRidge",

@@ -21,8 +21,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import fill_doc
 from ._namespace import refuse_array_api
-from ._positive_sampler import _as_float, _BasePositiveSampler
+from ._positive_sampler import _BasePositiveSampler
 from ._streaming import is_dask_array
+from ._validation import _as_float
 from .auto import AutoSampler
 from .kernel_approximation import DERFSampler
 
