@@ -593,3 +593,19 @@ def test_random_weights_are_the_transpose_of_rbfsamplers_orientation():
     assert np.mean(np.sum(draws.random_weights_**2, axis=1)) == pytest.approx(
         4, rel=0.05
     )
+
+
+def test_auto_sampler_names_the_argument_of_each_method(X):
+    """AutoSampler's messages name ``Y`` in transform_keys, as the samplers' do."""
+    pd = pytest.importorskip("pandas")
+    auto = AutoSampler(n_components=8, max_samples=20, random_state=0).fit(X)
+    for method, name in ((auto.transform, "X"), (auto.transform_keys, "Y")):
+        with pytest.raises(ValueError, match=f"Input {name} contains NaN"):
+            method(_with(X, np.nan))
+        with pytest.raises(ValueError, match=f"^{name} has 2 features"):
+            method(X[:, :2])
+    named = AutoSampler(n_components=8, max_samples=20, random_state=0)
+    named.fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    for method, name in ((named.transform, "X"), (named.transform_keys, "Y")):
+        with pytest.warns(UserWarning, match=f"{name} does not have valid feature"):
+            method(X)
