@@ -33,7 +33,7 @@ from ._selection import (
     ridge_cv_errors,
     ridge_targets,
 )
-from ._validation import _as_float, _check_named, check_feature_names
+from ._validation import _as_float, _check_named, check_feature_names, checked_rows
 from .fourier import FourierSampler
 from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
 from .metrics import log_variance
@@ -449,10 +449,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self)
         refuse_array_api(self, X)
-        X = _as_float(
-            validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        )
-        return self.sampler_.transform(X)
+        return self.sampler_.transform(checked_rows(self, X, "X"))
 
     def transform_keys(self, Y):
         """Map keys with ``sampler_`` (as :meth:`transform` when symmetric).
@@ -468,10 +465,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self)
         refuse_array_api(self, Y)
-        checked = _as_float(
-            validate_data(self, Y, accept_sparse="csr", dtype="numeric", reset=False)
-        )
-        features = self.sampler_.transform_keys(checked)
+        features = self.sampler_.transform_keys(checked_rows(self, Y, "Y"))
         return _wrap_data_with_container("transform", features, Y, self)
 
     def __sklearn_tags__(self):
