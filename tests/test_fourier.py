@@ -490,3 +490,29 @@ def test_gamma_scale_and_center_need_no_feature_by_feature_matrix(sparse):
         sampler.gamma_, 1.0 / (n_features * dense.var()), rtol=1e-10
     )
     assert np.all(np.isfinite(sampler.transform(inputs[:5])))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_layout_of_the_rows_gives_the_same_features(tmp_path, X, dtype):
+    """Plain float rows take the checks' short route; any other layout the
+    general one. Both give the features of the C-ordered rows, and both refuse
+    non-finite rows and the wrong width, naming X."""
+    rows = np.ascontiguousarray(X, dtype=dtype)
+    sampler = FourierSampler(n_components=64, random_state=0).fit(rows)
+    expected = sampler.transform(rows)
+    memmap = np.lib.format.open_memmap(
+        tmp_path / "rows.npy", mode="w+", dtype=dtype, shape=rows.shape
+    )
+    memmap[:] = rows
+    padded = np.zeros((rows.shape[0], 2 * rows.shape[1]), dtype=dtype)
+    padded[:, ::2] = rows
+    for layout in (np.asfortranarray(rows), padded[:, ::2], memmap, rows.tolist()):
+        features = sampler.transform(layout)
+        assert features.dtype == (dtype if not isinstance(layout, list) else np.float64)
+        np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
+    bad = rows.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        sampler.transform(bad)
+    with pytest.raises(ValueError, match=r"^X has 2 features, but FourierSampler"):
+        sampler.transform(rows[:, :2])
