@@ -6,7 +6,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import traced_peak
 from scipy.special import logsumexp
+from sklearn import config_context
 from sklearn.kernel_approximation import RBFSampler
 
 from skfavor import (
@@ -444,3 +446,54 @@ def test_a_global_pandas_transform_output_changes_no_prediction(sampler):
             probabilities = classifier.predict_proba(X_test)
     np.testing.assert_allclose(predicted, expected, rtol=1e-12)
     np.testing.assert_allclose(probabilities, shares, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        DERFSampler("aderf", n_components=256, gamma=0.5, random_state=0),
+        RBFSampler(n_components=256, gamma=0.5, random_state=0),
+    ],
+    ids=["aderf", "rbf"],
+)
+def test_fit_and_predict_hold_one_block_of_features_at_a_time(sampler):
+    """Memory of a block of features within ``working_memory``, not of n × M.
+
+    The features of all 20 000 rows would take 41 MB (float64, M = 256); with
+    ``working_memory=2`` (MiB) fit and predict stay within a sixth of that.
+    """
+    X_train, _, y_train = _data(n_train=20_000, d=4)
+    features_bytes = X_train.shape[0] * 256 * 8
+    with config_context(working_memory=2), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonPositiveDenominatorWarning)
+        model, fit_peak = traced_peak(
+            lambda: NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+        )
+        _, predict_peak = traced_peak(lambda: model.predict(X_train))
+    assert fit_peak < features_bytes / 6
+    assert predict_peak < features_bytes / 6
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=lambda s: repr(s)[:40])
+def test_blocks_of_rows_do_not_change_the_fit_or_the_predictions(sampler):
+    """Tiny blocks (``working_memory``) give the fit and predictions of one block."""
+    X_train, X_test, y_train = _data(n_train=300, n_test=50)
+    labels = (y_train > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonPositiveDenominatorWarning)
+        results = []
+        for memory in (1024, 0.001):
+            with config_context(working_memory=memory):
+                regressor = NadarayaWatsonRegressor(sampler).fit(X_train, y_train)
+                classifier = NadarayaWatsonClassifier(sampler).fit(X_train, labels)
+                results.append(
+                    (
+                        regressor.predict(X_test),
+                        classifier.predict_proba(X_test),
+                        getattr(regressor, "key_log_shift_", None),
+                    )
+                )
+    (one, shares, shift), (blocked, blocked_shares, blocked_shift) = results
+    np.testing.assert_allclose(blocked, one, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(blocked_shares, shares, rtol=1e-10, atol=1e-12)
+    assert blocked_shift == shift
