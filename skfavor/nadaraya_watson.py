@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._docstrings import fill_doc
 from ._namespace import refuse_array_api
 from ._positive_sampler import _BasePositiveSampler
-from ._streaming import is_dask_array
+from ._streaming import block_rows, is_dask_array, row_blocks
 from ._validation import _as_float
 from .auto import AutoSampler
 from .kernel_approximation import DERFSampler
@@ -115,11 +115,41 @@ def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
     log_map = _log_map(sampler, "key")
     if log_map is None:
         transform = getattr(sampler, "transform_keys", sampler.transform)
-        return np.asarray(transform(X)).T @ augmented, 0.0
-    log_features = log_map.log_features(X)
-    shift = float(log_features.max())
-    features = np.exp(log_features - shift)
-    return features.T @ augmented, shift
+        return sum(
+            np.asarray(transform(X[rows])).T @ augmented[rows]
+            for rows in _feature_blocks(X, transform, None)
+        ), 0.0
+    sums, shift = None, -np.inf
+    for rows in _feature_blocks(X, None, log_map):
+        log_features = log_map.log_features(X[rows])
+        # The running maximum of all rows so far (NaN kept, as one maximum
+        # over all rows would); the sums so far are rescaled to it.
+        top = float(np.maximum(shift, log_features.max()))
+        if sums is not None and top != shift:
+            sums *= np.exp(shift - top)
+        shift = top
+        np.subtract(log_features, shift, out=log_features)
+        part = np.exp(log_features, out=log_features).T @ augmented[rows]
+        sums = part if sums is None else sums + part
+        # One block alive at a time: not this one while the next is made.
+        del log_features
+    return sums, shift
+
+
+def _feature_blocks(X, transform, log_map):
+    """Slices of the rows of ``X`` whose float64 features fit one block.
+
+    The feature maps' block policy (:func:`~skfavor._streaming.block_rows`:
+    at most 8 MiB, within scikit-learn's ``working_memory``), so that fit and
+    predict hold one block of features at a time, never ``n × M``. The width
+    is that of ``log_map``, or without one (None) that of ``transform``'s
+    features of the first row.
+    """
+    if log_map is not None:
+        width = log_map.weights.shape[0]
+    else:
+        width = np.asarray(transform(X[:1])).shape[1]
+    return row_blocks(X.shape[0], block_rows(width, X.shape[0], None))
 
 
 def _in_memory(X):
@@ -220,7 +250,10 @@ class _BaseNadarayaWatson(BaseEstimator):
         else:
             sampler = self.sampler_
             sums = np.column_stack([self.key_sums_, self.key_totals_])
-        parts = _query_features(sampler, X) @ sums
+        blocks = _feature_blocks(X, sampler.transform, _log_map(sampler, "query"))
+        parts = np.concatenate(
+            [_query_features(sampler, X[rows]) @ sums for rows in blocks]
+        )
         return parts[:, :-1], parts[:, -1], X.dtype
 
     def _nonpositive(self, denominators: np.ndarray, fallback: str) -> np.ndarray:
@@ -301,7 +334,11 @@ _SHARED_NOTES = """The prediction for ``x`` is ``φ₁(x)ᵀ S`` with
     For a skfavor sampler the query features are divided by their largest
     entry per row and the key features by their overall largest entry, in
     log space: both factors cancel in the ratio (:ref:`math-numerics`), and rows far
-    from the data, whose features would all underflow, stay usable."""
+    from the data, whose features would all underflow, stay usable. ``fit``
+    and ``predict`` map the rows in blocks of at most 8 MiB of features,
+    within scikit-learn's ``working_memory``: their memory is that of one
+    block, not of all ``n × n_components`` features (the key sums are
+    rescaled when a block raises the largest entry)."""
 
 
 _fill_doc = fill_doc(
