@@ -767,3 +767,41 @@ def test_rescaled_stacked_maps_keep_their_dtype(quadratic_shape):
         assert term.shape == before.shape
     assert_allclose(rescaled.weights, 0.5 * maps.weights, rtol=1e-7)
     assert_allclose(rescaled.quadratic, 0.25 * maps.quadratic, rtol=1e-7)
+
+
+def test_a_helper_cancelled_in_the_queue_keeps_nothing_of_the_call_alive():
+    """A transform's helpers that never started are cancelled but stay in the
+    pool's queue until a thread takes them: they must not hold the call's
+    worker (and through it the output) meanwhile, or a caller mapping block
+    after block holds two blocks."""
+    import weakref
+
+    pool = blocks_module._pool(1)
+    gate = threading.Event()
+    # Every thread of the pool busy (it has fewer than the CPUs): the call's
+    # helper waits in the queue.
+    blockers = [pool.submit(gate.wait) for _ in range(blocks_module.n_cpus())]
+    try:
+
+        class Output:
+            pass
+
+        def workers_into(output):
+            def make_worker():
+                def worker(rows):
+                    output.rows = rows
+                    return 0, 0
+
+                return worker
+
+            return make_worker
+
+        output = Output()
+        alive = weakref.ref(output)
+        blocks_module.run_in_blocks(8, 1, 2, workers_into(output))
+        del output
+        assert alive() is None
+    finally:
+        gate.set()
+        for blocker in blockers:
+            blocker.result()
