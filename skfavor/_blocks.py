@@ -386,9 +386,14 @@ def run_in_blocks(
     n_threads = max(1, min(n_threads, n_blocks // _MIN_BLOCKS_PER_THREAD))
     lock = threading.Lock()
     counts = [0, 0]
+    # Emptied once the helpers are settled: a helper cancelled in the pool's
+    # queue stays there until a thread takes it, and must not hold the
+    # call's worker, and through it the output, meanwhile.
+    factory = [make_worker]
+    del make_worker
 
     def work() -> None:
-        worker = make_worker()
+        worker = factory[0]()
         first = second = 0
         while True:
             with lock:
@@ -416,4 +421,5 @@ def run_in_blocks(
             for helper in helpers:
                 if not helper.cancel():
                     helper.result()
+    factory.clear()
     return counts[0], counts[1]
