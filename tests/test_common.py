@@ -190,3 +190,17 @@ def test_random_state_seeds_the_refits_of_an_unseeded_sampler():
     # A seeded sampler keeps its own seed.
     model = NadarayaWatsonRegressor(DERFSampler(random_state=5), random_state=3)
     assert model.fit(X, y).sampler_.random_state == 5
+
+
+# scikit-learn runs this check in its own tests, not in the generator's list.
+@pytest.mark.parametrize(
+    "estimator", ESTIMATORS, ids=lambda e: repr(e).replace("\n", "").replace(" ", "")
+)
+def test_column_names_are_checked_before_the_array(estimator):
+    """scikit-learn's check: column names are checked first, as validate_data does."""
+    pytest.importorskip("pandas")
+    from sklearn.utils.estimator_checks import (
+        check_dataframe_column_names_consistency,
+    )
+
+    check_dataframe_column_names_consistency(type(estimator).__name__, estimator)

@@ -19,6 +19,7 @@ from skfavor import (
     AsymmetricMapWarning,
     AutoSampler,
     DERFSampler,
+    FourierSampler,
     GERFSampler,
     PositiveRFSampler,
     UnderflowWarning,
@@ -609,3 +610,21 @@ def test_auto_sampler_names_the_argument_of_each_method(X):
     for method, name in ((named.transform, "X"), (named.transform_keys, "Y")):
         with pytest.warns(UserWarning, match=f"{name} does not have valid feature"):
             method(X)
+
+
+_MAKERS = {
+    **SAMPLERS,
+    "fourier": FourierSampler,
+    "auto": lambda **kw: AutoSampler(n_components=8, **kw),
+}
+
+
+@pytest.mark.parametrize("make", _MAKERS.values(), ids=list(_MAKERS))
+def test_errors_at_transform_name_the_estimator_as_validate_data_does(X, make):
+    """check_array's messages name the estimator (its NaN hint, its minimum)."""
+    estimator = make(random_state=0).fit(X)
+    name = type(estimator).__name__
+    with pytest.raises(ValueError, match=f"{name} does not accept missing values"):
+        estimator.transform(_with(X, np.nan))
+    with pytest.raises(ValueError, match=f"is required by {name}"):
+        estimator.transform(X[:0])
