@@ -68,15 +68,18 @@ def check_feature_names(estimator, rows, name: str) -> None:
     ``validate_data(..., reset=False)`` says "X" in its errors and warnings
     whatever the argument; keys must be named as such.
     """
+    # ensure_2d=False: the names alone, before the array is checked (the
+    # width is checked on the checked array).
+    options = {"skip_check_array": True, "reset": False, "ensure_2d": False}
     if name == "X":
-        validate_data(estimator, rows, skip_check_array=True, reset=False)
+        validate_data(estimator, rows, **options)
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            validate_data(estimator, rows, skip_check_array=True, reset=False)
-        except ValueError as error:
-            raise ValueError(f"{name}: {error}") from error
+            validate_data(estimator, rows, **options)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: {error}") from error
     for warning in caught:
         message = re.sub(r"^X ", f"{name} ", str(warning.message))
         warnings.warn(message, warning.category, stacklevel=_caller_stacklevel())
@@ -100,9 +103,11 @@ def _plain_float_rows(X) -> bool:
 def checked_rows(estimator, X, name: str):
     """Rows to map, checked as ``validate_data(reset=False)`` checks them.
 
+    In its order: the column names (on the input as the user passed it),
+    then ``check_array`` (its messages naming the estimator), then the width.
     Plain float rows for an estimator fitted without names take a short
-    route: what ``check_array`` and the feature-name check would do to them
-    is nothing (the general checks cost a sixth of a transform of
+    route: what the names check and ``check_array`` would do to them is
+    nothing (the general checks cost a sixth of a transform of
     1000 x 32 -> 256). Errors name the argument ``name``.
 
     Returns
@@ -110,14 +115,14 @@ def checked_rows(estimator, X, name: str):
     checked : ndarray or sparse matrix in float32 or float64
     """
     plain = not hasattr(estimator, "feature_names_in_") and _plain_float_rows(X)
-    checked = X if plain else _check_named(X, name)
+    checked = X
+    if not plain:
+        check_feature_names(estimator, X, name)
+        checked = _check_named(X, name, estimator=estimator)
     if checked.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"{name} has {checked.shape[1]} features, but "
             f"{type(estimator).__name__} is expecting {estimator.n_features_in_} "
             "features as input."
         )
-    if not plain:
-        # feature names, checked on the input as the user passed it
-        check_feature_names(estimator, X, name)
     return checked
