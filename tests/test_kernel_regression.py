@@ -500,3 +500,24 @@ def test_blocks_of_rows_do_not_change_the_fit_or_the_predictions(sampler):
     np.testing.assert_allclose(blocked, one, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(blocked_shares, shares, rtol=1e-10, atol=1e-12)
     assert blocked_shift == shift
+
+
+def test_leading_rows_whose_log_features_are_all_minus_inf_add_nothing():
+    """A first block of rows whose features all underflow (|x|² overflowing
+    float32) adds 0 to the key sums, as under one shift for all rows, rather
+    than NaN that would make every prediction the fallback (review of the
+    blocked fit)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = X[:, 0].astype(np.float64)
+    X[:20] = 2e19
+    X_test = rng.normal(size=(5, 4)).astype(np.float32)
+    sampler = PositiveRFSampler(n_components=32, random_state=0)
+    one_block = NadarayaWatsonRegressor(sampler).fit(X, y)
+    with config_context(working_memory=0.001), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = NadarayaWatsonRegressor(sampler).fit(X, y)
+        predicted = model.predict(X_test)
+    assert np.isfinite(model.key_sums_).all()
+    assert model.key_log_shift_ == one_block.key_log_shift_
+    np.testing.assert_allclose(predicted, one_block.predict(X_test), rtol=1e-5)
