@@ -125,6 +125,10 @@ def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
         # The running maximum of all rows so far (NaN kept, as one maximum
         # over all rows would); the sums so far are rescaled to it.
         top = float(np.maximum(shift, log_features.max()))
+        if top == -np.inf:
+            # Every feature so far is 0 (|x|² overflowing): these rows add 0
+            # under any later, larger shift.
+            continue
         if sums is not None and top != shift:
             sums *= np.exp(shift - top)
         shift = top
@@ -133,6 +137,9 @@ def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
         sums = part if sums is None else sums + part
         # One block alive at a time: not this one while the next is made.
         del log_features
+    if sums is None:
+        # No row has a nonzero feature: as exp(−inf − (−inf)), no sums at all.
+        sums = np.full((log_map.weights.shape[0], augmented.shape[1]), np.nan)
     return sums, shift
 
 
