@@ -805,3 +805,26 @@ def test_a_helper_cancelled_in_the_queue_keeps_nothing_of_the_call_alive():
         gate.set()
         for blocker in blockers:
             blocker.result()
+
+
+def test_a_pool_replaced_by_another_call_leaves_the_work_to_the_caller(monkeypatch):
+    """A call that asks for more helpers than the pool has replaces it and
+    shuts the old one down; a call in another thread that had already taken
+    the old pool cannot submit to it, and does its blocks itself (the review
+    reproduced a RuntimeError with concurrent transforms and growing
+    ``n_threads``)."""
+    old = blocks_module._pool(1)
+    blocks_module._pool(blocks_module.n_cpus() + 8)  # replaces and shuts `old` down
+    monkeypatch.setattr(blocks_module, "_pool", lambda n_workers: old)
+    seen = []
+
+    def make_worker():
+        def worker(rows):
+            seen.append(rows.start)
+            return 1, 0
+
+        return worker
+
+    counts = blocks_module.run_in_blocks(8, 1, 2, make_worker)
+    assert counts == (8, 0)
+    assert sorted(seen) == list(range(8))
