@@ -412,14 +412,28 @@ def run_in_blocks(
     with single_threaded_blas():
         if n_threads <= 1:
             work()
-        else:
-            pool = _pool(n_threads - 1)
-            helpers = [pool.submit(work) for _ in range(n_threads - 1)]
+            return counts[0], counts[1]
+        helpers = _submitted(_pool(n_threads - 1), work, n_threads - 1)
+        try:
             work()
+        finally:
             # A helper that has not started by now would find no block left:
             # cancel it rather than wait for a busy machine to schedule it.
             for helper in helpers:
                 if not helper.cancel():
                     helper.result()
-    factory.clear()
+            factory.clear()
     return counts[0], counts[1]
+
+
+def _submitted(pool: ThreadPoolExecutor, work, n_helpers: int) -> list:
+    """Up to ``n_helpers`` futures of ``work`` on ``pool``: fewer, or none, if
+    another call has meanwhile replaced the pool by a larger one and shut it
+    down (:func:`_pool`); the calling thread then takes more of the blocks."""
+    helpers = []
+    for _ in range(n_helpers):
+        try:
+            helpers.append(pool.submit(work))
+        except RuntimeError:
+            break
+    return helpers
