@@ -38,12 +38,7 @@ from ._feature_map import _caller_stacklevel, compile_feature_map
 from ._namespace import is_array
 from ._sampling import SAMPLINGS, draw_weights, resolve_sampling
 from ._statistics import SampleStatistics
-from ._validation import (
-    _check_named,
-    _float_rows,
-    check_feature_names,
-    checked_rows,
-)
+from ._validation import _float_rows, checked_keys, checked_rows
 
 
 def _same_parameter(value, other) -> bool:
@@ -199,7 +194,7 @@ class _BasePositiveSampler(
             Fitted sampler.
         """
         X = _float_rows(validate_data(self, X, accept_sparse="csr", dtype="numeric"))
-        key_statistics = None if keys is None else _statistics(self._check_keys(keys))
+        key_statistics = None if keys is None else _statistics(checked_keys(self, keys))
         return self._fit_statistics(_statistics(X), key_statistics, X)
 
     def _fit_statistics(self, queries, keys=None, X=None):
@@ -265,7 +260,7 @@ class _BasePositiveSampler(
         # The keys are checked before any state changes: a refused call
         # leaves the statistics (and, first, the unfitted sampler) as they were.
         try:
-            key_chunk = None if keys is None else _statistics(self._check_keys(keys))
+            key_chunk = None if keys is None else _statistics(checked_keys(self, keys))
         except (TypeError, ValueError):
             if first_call:
                 for name in ("n_features_in_", "feature_names_in_"):
@@ -411,18 +406,6 @@ class _BasePositiveSampler(
                 if name.endswith("_") and isinstance(value, np.ndarray):
                     setattr(self, name, xp.asarray(value, dtype=dtype, device=device))
         return self
-
-    def _check_keys(self, keys):
-        """``keys`` as floats; their width and feature names those of ``X``."""
-        checked = _check_named(keys, "keys")
-        if checked.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"keys has {checked.shape[1]} features, but X has "
-                f"{self.n_features_in_} features; both must have the same width."
-            )
-        # Columns reordered or renamed would fit the key map to other features.
-        check_feature_names(self, keys, "keys")
-        return checked
 
     def _resolve_gamma(self, queries: SampleStatistics) -> float:
         """``gamma``, or ``1 / (n_features · Var)`` over all entries for 'scale'.

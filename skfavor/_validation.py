@@ -100,6 +100,23 @@ def _plain_float_rows(X) -> bool:
         return bool(np.isfinite(np.add.reduce(X, axis=None)))
 
 
+def checked_keys(estimator, keys):
+    """``keys`` given to ``fit`` as floats, of the width and feature names of ``X``.
+
+    ``estimator`` has just validated ``X`` (its ``n_features_in_`` and
+    ``feature_names_in_``). Columns reordered or renamed would fit the key
+    map to other features.
+    """
+    checked = _check_named(keys, "keys")
+    if checked.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"keys has {checked.shape[1]} features, but X has "
+            f"{estimator.n_features_in_} features; both must have the same width."
+        )
+    check_feature_names(estimator, keys, "keys")
+    return checked
+
+
 def checked_rows(estimator, X, name: str):
     """Rows to map, checked as ``validate_data(reset=False)`` checks them.
 

@@ -33,7 +33,7 @@ from ._selection import (
     ridge_cv_errors,
     ridge_targets,
 )
-from ._validation import _as_float, _check_named, check_feature_names, checked_rows
+from ._validation import _as_float, checked_keys, checked_rows
 from .fourier import FourierSampler
 from .kernel_approximation import DERFSampler, GERFSampler, PositiveRFSampler
 from .metrics import log_variance
@@ -323,13 +323,7 @@ class AutoSampler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         _positive_floats(self.alphas, "alphas")
         Y = X
         if keys is not None:
-            Y = _check_named(keys, "keys")
-            if Y.shape[1] != X.shape[1]:
-                raise ValueError(
-                    f"keys has {Y.shape[1]} features, but X has {X.shape[1]} "
-                    "features; both must have the same width."
-                )
-            check_feature_names(self, keys, "keys")
+            Y = checked_keys(self, keys)
         names = self._candidates(keys is not None)
         random_state = check_random_state(self.random_state)
         if self.criterion == "ridge_cv":
