@@ -123,18 +123,17 @@ def _key_sums(sampler, X, targets: np.ndarray) -> tuple[np.ndarray, float]:
     for rows in _feature_blocks(X, None, log_map):
         log_features = log_map.log_features(X[rows])
         # The running maximum of all rows so far (NaN kept, as one maximum
-        # over all rows would); the sums so far are rescaled to it.
+        # over all rows would); the sums so far are rescaled to it. While it
+        # is −inf every feature so far is 0 (|x|² overflowing): those rows add
+        # 0 under any later, larger shift.
         top = float(np.maximum(shift, log_features.max()))
-        if top == -np.inf:
-            # Every feature so far is 0 (|x|² overflowing): these rows add 0
-            # under any later, larger shift.
-            continue
-        if sums is not None and top != shift:
-            sums *= np.exp(shift - top)
-        shift = top
-        np.subtract(log_features, shift, out=log_features)
-        part = np.exp(log_features, out=log_features).T @ augmented[rows]
-        sums = part if sums is None else sums + part
+        if top != -np.inf:
+            if sums is not None and top != shift:
+                sums *= np.exp(shift - top)
+            shift = top
+            np.subtract(log_features, shift, out=log_features)
+            part = np.exp(log_features, out=log_features).T @ augmented[rows]
+            sums = part if sums is None else sums + part
         # One block alive at a time: not this one while the next is made.
         del log_features
     if sums is None:
