@@ -417,13 +417,21 @@ def run_in_blocks(
         try:
             work()
         finally:
-            # A helper that has not started by now would find no block left:
-            # cancel it rather than wait for a busy machine to schedule it.
-            for helper in helpers:
-                if not helper.cancel():
-                    helper.result()
+            _settle(helpers)
             factory.clear()
     return counts[0], counts[1]
+
+
+def _settle(helpers: list) -> None:
+    """Wait for the helpers that have started; cancel the others.
+
+    A helper that has not started once the calling thread has run out of
+    blocks would find none left: it is cancelled rather than waited for
+    while a busy machine schedules it.
+    """
+    for helper in helpers:
+        if not helper.cancel():
+            helper.result()
 
 
 def _submitted(pool: ThreadPoolExecutor, work, n_helpers: int) -> list:
