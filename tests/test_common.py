@@ -118,7 +118,12 @@ def _id(estimator, check) -> str:
     keywords = getattr(check, "keywords", {})
     arguments = ",".join(f"{key}={value}" for key, value in keywords.items())
     check_id = f"{_check_name(check)}({arguments})" if arguments else _check_name(check)
-    return repr(estimator).replace("\n", "").replace(" ", "") + "-" + check_id
+    return _estimator_id(estimator) + "-" + check_id
+
+
+def _estimator_id(estimator) -> str:
+    """``Estimator(params)`` on one line, as in scikit-learn's ids."""
+    return repr(estimator).replace("\n", "").replace(" ", "")
 
 
 def _param(pair):
@@ -193,9 +198,7 @@ def test_random_state_seeds_the_refits_of_an_unseeded_sampler():
 
 
 # scikit-learn runs this check in its own tests, not in the generator's list.
-@pytest.mark.parametrize(
-    "estimator", ESTIMATORS, ids=lambda e: repr(e).replace("\n", "").replace(" ", "")
-)
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_estimator_id)
 def test_column_names_are_checked_before_the_array(estimator):
     """scikit-learn's check: column names are checked first, as validate_data does."""
     pytest.importorskip("pandas")
